@@ -1,0 +1,276 @@
+"""Telegram channel with python-telegram-bot 22: updates in (long polling or webhook), outbox rows out.
+
+Inbound: every update becomes an :class:`Incoming` (ids only — usernames and names are dropped here)
+and goes through ``Core.handle``; callback queries are answered at once. Outbound: ``TelegramSender``
+turns a :class:`Reply` into sendMessage / sendPhoto / sendDocument / sendVideo calls and maps
+Telegram errors to outbox results (429 → retry_after, 403 → blocked, network/5xx → retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.config import Settings
+from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
+from broadcasts.delivery import SendResult
+from broadcasts.outbox import Claimed
+
+log = logging.getLogger(__name__)
+
+MediaLoader = Callable[[int], Awaitable[tuple[bytes, str, str]]]  # media_id -> (bytes, content type, filename)
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+class TelegramSender:
+    channel = "telegram"
+
+    def __init__(self, bot: Bot, media_loader: MediaLoader | None = None) -> None:
+        self.bot = bot
+        self.media_loader = media_loader
+
+    async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+        try:
+            message_id = await self._send(int(msg.chat_id), reply)
+        except RetryAfter as exc:
+            return SendResult("retry", retry_after=_seconds(exc.retry_after) + 0.1, error="429")
+        except Forbidden as exc:
+            if msg.is_group:  # bot removed from a Bawaslu group: keep the message, an operator must act
+                log.error("bot cannot post to a group", extra={"outbox_id": msg.id, "error": str(exc)[:100]})
+                return SendResult("retry", error=f"forbidden: {str(exc)[:80]}")
+            return SendResult("blocked", error="403")
+        except ChatMigrated as exc:
+            log.error("group migrated to a supergroup; update bawaslu_groups", extra={"new_chat_id": exc.new_chat_id})
+            return SendResult("failed", error="chat migrated")
+        except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
+            return SendResult("failed", error=f"bad request: {str(exc)[:150]}")
+        except InvalidToken:
+            log.error("Telegram rejected the bot token")
+            return SendResult("retry", error="invalid token")
+        except NetworkError as exc:
+            return SendResult("retry", error=f"network: {type(exc).__name__}")
+        except TelegramError as exc:
+            return SendResult("retry", error=f"telegram: {type(exc).__name__}")
+        return SendResult("sent", external_id=str(message_id))
+
+    async def _send(self, chat_id: int, reply: Reply) -> int:
+        parse_mode = ParseMode.HTML if reply.html else None
+        last: int = 0
+        for i, media in enumerate(reply.media):
+            with_markup = i == len(reply.media) - 1 and not reply.text
+            last = await self._send_media(chat_id, media, reply, _markup(reply) if with_markup else None)
+        if reply.text or not reply.media:
+            text = reply.text[: MessageLimit.MAX_TEXT_LENGTH] or "…"
+            sent: Message = await self.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=parse_mode,
+                reply_markup=_markup(reply),
+                protect_content=reply.protect or None,
+            )
+            last = sent.message_id
+        return last
+
+    async def _send_media(
+        self, chat_id: int, media: MediaOut, reply: Reply, markup: InlineKeyboardMarkup | None
+    ) -> int:
+        caption = media.caption[: MessageLimit.CAPTION_LENGTH] or None
+        parse_mode = ParseMode.HTML if reply.html else None
+        kwargs: dict[str, Any] = {
+            "caption": caption,
+            "parse_mode": parse_mode,
+            "reply_markup": markup,
+            "protect_content": reply.protect or None,
+        }
+        source: Any
+        if media.media_id is not None:
+            if self.media_loader is None:
+                raise RuntimeError("no media loader configured")
+            data, _ctype, filename = await self.media_loader(media.media_id)
+            source = InputFile(data, filename=filename)
+        else:
+            source = media.ref
+        if media.kind == "photo":
+            sent = await self.bot.send_photo(chat_id, source, **kwargs)
+        elif media.kind == "video":
+            sent = await self.bot.send_video(chat_id, source, **kwargs)
+        else:
+            sent = await self.bot.send_document(chat_id, source, **kwargs)
+        return sent.message_id
+
+
+# --- inbound ------------------------------------------------------------------------------------
+
+def to_incoming(update: Update) -> Incoming | None:
+    """Translate a Telegram update; None for updates the bot does not act on."""
+    if update.callback_query is not None:
+        q = update.callback_query
+        msg = q.message
+        if msg is None or q.data is None:
+            return None
+        return Incoming(
+            channel="telegram",
+            chat_id=str(msg.chat.id),
+            user_id=str(q.from_user.id),
+            chat_type="private" if msg.chat.type == "private" else "group",
+            callback=q.data[:64],
+            update_key=str(update.update_id),
+        )
+    message = update.message
+    if message is None or message.from_user is None:
+        return None  # edited messages, channel posts, service updates: nothing to answer
+    if message.chat.type not in ("private", "group", "supergroup"):
+        return None
+    text = message.text or message.caption or ""
+    truncated = len(text) > MAX_TEXT_CHARS
+    media: list[MediaIn] = []
+    if message.photo:
+        p = message.photo[-1]
+        media.append(MediaIn("photo", p.file_id, "image/jpeg", p.file_size))
+    if message.document is not None:
+        d = message.document
+        media.append(MediaIn("document", d.file_id, d.mime_type or "application/octet-stream", d.file_size))
+    if message.video is not None:
+        v = message.video
+        media.append(MediaIn("video", v.file_id, v.mime_type or "video/mp4", v.file_size))
+    return Incoming(
+        channel="telegram",
+        chat_id=str(message.chat.id),
+        user_id=str(message.from_user.id),
+        chat_type="private" if message.chat.type == "private" else "group",
+        text=text[:MAX_TEXT_CHARS],
+        media=tuple(media),
+        update_key=str(update.update_id),
+        truncated=truncated,
+    )
+
+
+class TelegramChannel:
+    """Owns the PTB Application; hands updates to the core and provides the sender and media fetcher."""
+
+    def __init__(self, settings: Settings, handle: Callable[[Incoming], Awaitable[None]]) -> None:
+        tg = settings.telegram
+        assert tg.token is not None
+        builder = (
+            ApplicationBuilder()
+            .token(tg.token.get_secret_value())
+            .base_url(tg.base_url)
+            .base_file_url(tg.base_file_url)
+            .job_queue(None)
+            .get_updates_read_timeout(tg.poll_timeout + 5)
+        )
+        if tg.mode == "webhook":
+            builder = builder.updater(None)
+        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.settings = settings
+        self._handle = handle
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
+
+    @property
+    def bot(self) -> Bot:
+        return self.app.bot
+
+    async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer()
+            except TelegramError as exc:
+                log.info("callback query not answered", extra={"error": type(exc).__name__})
+        inc = to_incoming(update)
+        if inc is None:
+            return
+        await self._handle(inc)
+
+    async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Never log the update itself: it carries names and usernames.
+        err = context.error
+        log.error("telegram update failed", extra={"error": type(err).__name__}, exc_info=err)
+
+    async def fetch_media(self, file_id: str) -> tuple[bytes, str]:
+        f = await self.bot.get_file(file_id)
+        data = bytes(await f.download_as_bytearray())
+        ctype = mimetypes.guess_type(f.file_path or "")[0] or "application/octet-stream"
+        return data, ctype
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        if self.app.updater is not None:
+            await self.app.updater.start_polling(
+                timeout=int(self.settings.telegram.poll_timeout),
+                allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"],
+            )
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def process_webhook_update(self, data: dict[str, Any]) -> None:
+        update = Update.de_json(data, self.bot)
+        await self.app.update_queue.put(update)
+
+
+async def run_telegram(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
+    """Run the bot on Telegram (long polling) until SIGINT/SIGTERM or ``stop_event``."""
+    from bot.runtime import Runtime
+
+    rt = Runtime.create(settings)
+    await rt.migrate()
+    channel = TelegramChannel(settings, rt.core.handle)
+    rt.services.media_fetchers["telegram"] = channel.fetch_media
+    rt.add_sender(TelegramSender(channel.bot, rt.services.load_media))
+    stop = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    await channel.start()
+    await rt.start()
+    log.info("bot running on Telegram (long polling)")
+    try:
+        await stop.wait()
+    finally:
+        await channel.stop()
+        await rt.stop()

@@ -1,0 +1,240 @@
+"""Configuration: a TOML file plus environment variables, validated by pydantic.
+
+Precedence: environment variables (``JAGANETRAL_<SECTION>__<KEY>``, e.g. ``JAGANETRAL_TELEGRAM__TOKEN``)
+override the TOML file, which overrides the defaults below. Any problem is reported as one
+:class:`ConfigError` whose message names the offending key, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "JAGANETRAL_"
+DEFAULT_DB_PATH = Path("data") / "jaganetral.db"
+# Fallback secret for the credential-free console chat only; `run` with a real channel refuses it.
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+
+class ConfigError(Exception):
+    """Invalid or missing configuration; the message is meant for the operator as is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramConfig(_Section):
+    token: SecretStr | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    admin_ids: list[int] = Field(default_factory=list)
+    mode: str = "polling"  # polling | webhook
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    poll_timeout: float = 10.0
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in ("polling", "webhook"):
+            raise ValueError("must be 'polling' or 'webhook'")
+        return v
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None and bool(self.token.get_secret_value())
+
+
+class WhatsAppConfig(_Section):
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    sender: str | None = None  # e.g. "whatsapp:+14155238886"
+    public_url: str | None = None  # public webhook URL as Twilio sees it (behind a proxy)
+    api_base_url: str | None = None  # only for tests / proxies
+    admin_numbers: list[str] = Field(default_factory=list)
+    templates: dict[str, str] = Field(default_factory=dict)  # purpose -> content SID (HX...)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.account_sid and self.auth_token and self.sender)
+
+
+class DatabaseConfig(_Section):
+    url: str = f"sqlite+aiosqlite:///{DEFAULT_DB_PATH}"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with 'sqlite+aiosqlite://' or 'postgresql+asyncpg://'")
+        return v
+
+
+class RateLimits(_Section):
+    telegram_global_per_sec: float = 30.0
+    telegram_per_chat_per_sec: float = 1.0
+    telegram_per_group_per_min: float = 20.0
+    whatsapp_per_sec: float = 10.0
+    max_attempts: int = 8
+
+    @field_validator("*")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+
+class TipsConfig(_Section):
+    max_per_day: int = 5
+    max_text_chars: int = 2000
+    max_media: int = 5
+    max_media_bytes: int = 20 * 1024 * 1024
+    retention_days: int = 90
+    default_group: int | None = None  # national/default Bawaslu group chat id
+
+
+class SecurityConfig(_Section):
+    secret_key: SecretStr | None = None  # HMAC pseudonyms + Fernet key derivation; >= 32 chars
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return v
+
+
+class SchedulerConfig(_Section):
+    misfire_grace_minutes: int = 60
+    reminder_offsets_days: list[int] = Field(default_factory=lambda: [7, 1, 0])
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    timezone: str = "Asia/Makassar"
+    log_level: str = "INFO"
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    whatsapp: WhatsAppConfig = Field(default_factory=WhatsAppConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    tips: TipsConfig = Field(default_factory=TipsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    # Region code ("64" or "64.02") -> Bawaslu Telegram group chat id.
+    bawaslu_groups: dict[str, int] = Field(default_factory=dict)
+    console_admin: bool = True  # the local console user acts as admin
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v.upper()
+
+    @field_validator("bawaslu_groups")
+    @classmethod
+    def _groups(cls, v: dict[str, int]) -> dict[str, int]:
+        if not v:
+            return v
+        from bot import regions
+
+        for code in v:
+            if code != "default" and regions.get(code) is None:
+                raise ValueError(f"unknown region code {code!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _webhook(self) -> Settings:
+        if self.telegram.mode == "webhook" and not (self.telegram.webhook_url and self.telegram.webhook_secret):
+            raise ValueError("telegram.mode = 'webhook' needs telegram.webhook_url and telegram.webhook_secret")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file (the file arrives as init kwargs).
+        return env_settings, init_settings
+
+    # --- derived ---------------------------------------------------------------------------------
+    @property
+    def secret(self) -> str:
+        key = self.security.secret_key
+        return key.get_secret_value() if key is not None else DEV_SECRET
+
+    @property
+    def using_dev_secret(self) -> bool:
+        return self.security.secret_key is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.url.startswith("sqlite")
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    lines = [f"Invalid configuration ({source}):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling; see config.example.toml)"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``path`` (TOML) and the environment. Raises ConfigError with a clear message."""
+    data: dict[str, Any] = {}
+    source = "defaults and environment"
+    if path is None and os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        path = os.environ[f"{ENV_PREFIX}CONFIG"]
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        if not p.is_file():
+            raise ConfigError(f"Configuration file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Configuration file {p} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"Configuration file {p} is not UTF-8 text") from None
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None

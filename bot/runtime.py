@@ -1,0 +1,78 @@
+"""Wiring: settings → database, identity, outbox, router, core, delivery worker and channels."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from bot.core.app import Core
+from bot.core.identity import Identity
+from bot.core.services import Services
+from bot.storage.db import create_engine, session_maker
+from bot.storage.migrate import upgrade
+from broadcasts.delivery import ChannelSender, DeliveryWorker
+from broadcasts.outbox import OutboxStore
+from broadcasts.ratelimit import ChannelLimiter, Limit
+from handlers import build_router
+
+log = logging.getLogger(__name__)
+
+
+def build_limiters(settings: Settings) -> dict[str, ChannelLimiter]:
+    rl = settings.rate_limits
+    return {
+        "telegram": ChannelLimiter(
+            Limit(int(rl.telegram_global_per_sec), 1.0),
+            Limit(1, 1.0 / rl.telegram_per_chat_per_sec),
+            Limit(int(rl.telegram_per_group_per_min), 60.0),
+        ),
+        "whatsapp": ChannelLimiter(Limit(max(1, int(rl.whatsapp_per_sec)), 1.0), None, None),
+        "console": ChannelLimiter(None, None, None),
+    }
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    services: Services
+    core: Core
+    worker: DeliveryWorker
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, settings: Settings, senders: dict[str, ChannelSender] | None = None) -> Runtime:
+        engine = create_engine(settings.database.url, echo=settings.database.echo)
+        identity = Identity(settings.secret)
+        outbox = OutboxStore(identity)
+        services = Services(settings=settings, identity=identity, sessions=session_maker(engine), outbox=outbox)
+        core = Core(services, build_router())
+        worker = DeliveryWorker(services.sessions, outbox, dict(senders or {}), build_limiters(settings))
+        core.on_committed(worker.notify)
+        return cls(settings, engine, services, core, worker)
+
+    def add_sender(self, sender: ChannelSender) -> None:
+        self.worker.senders[sender.channel] = sender
+
+    async def migrate(self) -> None:
+        await upgrade(self.engine)
+
+    async def start(self) -> None:
+        """Start background work (the delivery loop)."""
+        self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.tasks.clear()
+        await self.engine.dispose()

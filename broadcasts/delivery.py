@@ -1,0 +1,218 @@
+"""Delivery engine: drains the outbox through per-channel senders, within the rate limits.
+
+One loop per process: each turn it records the results of finished sends and claims the next rows the
+limiter allows, in a single transaction, then starts their sends concurrently (bounded). Retryable
+errors go back to ``pending`` with exponential backoff (or the platform's retry_after, which also
+pauses the whole channel); 403 "blocked" marks the recipient inactive; permanent errors fail the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import utcnow
+from bot.core.identity import short
+from bot.core.model import Reply
+from bot.storage.db import SessionMaker
+from bot.storage.models import Outbox, Subscriber
+from broadcasts.outbox import LEASE, Claimed, OutboxStore
+from broadcasts.ratelimit import ChannelLimiter
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: Literal["sent", "retry", "blocked", "failed"]
+    retry_after: float | None = None
+    error: str = ""
+    external_id: str | None = None
+
+
+class ChannelSender(Protocol):
+    channel: str
+
+    async def send(self, msg: Claimed, reply: Reply) -> SendResult: ...
+
+
+@dataclass
+class _Done:
+    msg: Claimed
+    result: SendResult
+
+
+def backoff(attempts: int) -> float:
+    base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
+    return base * (0.75 + random.random() * 0.5)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: SessionMaker,
+        store: OutboxStore,
+        senders: dict[str, ChannelSender],
+        limiters: dict[str, ChannelLimiter],
+        *,
+        max_inflight: int = 64,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.senders = senders
+        self.limiters = limiters
+        self.max_inflight = max_inflight
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._done: list[_Done] = []
+        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0}
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.senders)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    # --- main loop ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        async with self.sessions() as s, s.begin():
+            recovered = await self.store.recover_expired(s)
+        if any(recovered.values()):
+            log.warning("outbox recovery after unclean stop", extra=recovered)
+        while not self._stopping:
+            try:
+                wait = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery loop error; retrying in 1 s")
+                wait = 1.0
+            if wait > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; let in-flight sends finish and record them."""
+        self._stopping = True
+        self._wake.set()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+        await self._record()
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Send everything that is due now (tests, console); returns when nothing due is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            wait = await self.step()
+            if not self._inflight and wait >= 0.5:
+                await self._record()
+                async with self.sessions() as s:
+                    nxt = await self.store.next_due_at(s, self.channels)
+                if nxt is None or nxt > utcnow():
+                    return
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=max(0.01, min(wait, 0.2)))
+            else:
+                await asyncio.sleep(min(max(wait, 0.005), 0.2))
+        raise TimeoutError("outbox not drained in time")
+
+    async def step(self) -> float:
+        """Record finished sends, claim what may go now, start it. Returns how long to wait."""
+        room = self.max_inflight - len(self._inflight)
+        if room <= 0:
+            await self._record()
+            return 0.05
+        claimed: list[Claimed] = []
+        wait = 1.0
+        async with self.sessions() as s, s.begin():
+            await self._record_in(s)
+            rows = await self.store.due(s, channels=self.channels, limit=min(room, 500))
+            now = utcnow()
+            for row in rows:
+                lim = self.limiters[row.channel]
+                gdelay = lim.global_delay()
+                if gdelay > 0:
+                    wait = min(wait, gdelay)
+                    break
+                cdelay = lim.chat_delay(row.addr_key, row.is_group)
+                if cdelay > 0:
+                    row.next_attempt_at = now + timedelta(seconds=cdelay)
+                    wait = min(wait, cdelay)
+                    continue
+                lim.reserve(row.addr_key, row.is_group)
+                row.status = "sending"
+                row.lease_until = now + LEASE
+                row.attempts += 1
+                claimed.append(self.store.to_claimed(row))
+            if rows and len(rows) == min(room, 500) and not claimed:
+                wait = min(wait, 0.05)
+            if not rows:
+                nxt = await self.store.next_due_at(s, self.channels)
+                if nxt is not None:
+                    wait = min(wait, max(0.0, (nxt - now).total_seconds()))
+        for msg in claimed:
+            task = asyncio.create_task(self._send(msg))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return 0.0 if claimed else wait
+
+    async def _send(self, msg: Claimed) -> None:
+        sender = self.senders[msg.channel]
+        try:
+            result = await sender.send(msg, Reply.from_payload(msg.payload))
+        except Exception as exc:  # a sender bug must not kill the loop or lose the row
+            log.exception("sender raised", extra={"outbox_id": msg.id})
+            result = SendResult("retry", error=f"{type(exc).__name__}")
+        if result.status == "retry" and result.retry_after:
+            self.limiters[msg.channel].pause(result.retry_after)
+        self._done.append(_Done(msg, result))
+        self._wake.set()
+
+    async def _record(self) -> None:
+        if self._done:
+            async with self.sessions() as s, s.begin():
+                await self._record_in(s)
+
+    async def _record_in(self, s: AsyncSession) -> None:
+        done, self._done = self._done, []
+        now = utcnow()
+        for d in done:
+            r, m = d.result, d.msg
+            self.stats[r.status] += 1
+            values: dict[str, object] = {"lease_until": None, "last_error": r.error[:200] or None}
+            if r.status == "sent":
+                values.update(status="sent", sent_at=now, external_id=r.external_id)
+            elif r.status == "blocked":
+                values.update(status="blocked")
+                await s.execute(
+                    update(Subscriber)
+                    .where(Subscriber.addr_key == m.addr_key)
+                    .values(active=False, blocked=True, updated_at=now)
+                )
+                log.info("recipient blocked the bot; subscriber deactivated", extra={"addr": short(m.addr_key)})
+            elif r.status == "failed":
+                values.update(status="failed")
+                log.warning("outbox message failed permanently", extra={"outbox_id": m.id, "error": r.error})
+            else:
+                if r.retry_after:
+                    delay = r.retry_after
+                    values["attempts"] = Outbox.attempts - 1  # a 429 is not the message's fault
+                else:
+                    delay = backoff(m.attempts)
+                values.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
+            await s.execute(update(Outbox).where(Outbox.id == m.id, Outbox.status == "sending").values(**values))

@@ -1,0 +1,153 @@
+"""The one durable outbox: every outbound message is a row here before anything is sent.
+
+Row life: ``pending`` → ``sending`` (claimed, with a lease) → ``sent`` | ``failed`` | ``blocked``,
+or back to ``pending`` with a later ``next_attempt_at`` on a retryable error.
+
+A crash can leave rows in ``sending`` whose request may or may not have reached the platform.
+Recovery (``recover_expired``) resolves them per purpose: broadcast/reminder rows become ``unknown``
+(never re-sent, so nobody gets a broadcast twice); everything else (tips, replies, relays) is re-sent,
+because losing an acknowledged tip is worse than a visible duplicate carrying the same receipt code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import utcnow
+from bot.core.identity import Identity
+from bot.core.model import Reply
+from bot.storage.models import Outbox
+
+AT_MOST_ONCE = frozenset({"broadcast", "reminder"})
+LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: str
+    chat_id: str
+    addr_key: str
+    is_group: bool
+    payload: dict[str, Any]
+    purpose: str
+    attempts: int
+    broadcast_id: int | None
+
+
+def insert_ignore(session: AsyncSession, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+class OutboxStore:
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+
+    def row_values(
+        self,
+        *,
+        channel: str,
+        chat_id: str,
+        reply: Reply,
+        is_group: bool = False,
+        purpose: str = "reply",
+        idem_key: str | None = None,
+        priority: int = 0,
+        broadcast_id: int | None = None,
+        tip_id: int | None = None,
+        not_before: datetime | None = None,
+    ) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "channel": channel,
+            "addr_key": self.identity.key("addr", channel, chat_id),
+            "addr_enc": self.identity.seal(channel, chat_id),
+            "is_group": is_group,
+            "payload": reply.to_payload(),
+            "purpose": purpose,
+            "idem_key": idem_key,
+            "priority": priority,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": not_before or now,
+            "broadcast_id": broadcast_id,
+            "tip_id": tip_id,
+            "created_at": now,
+        }
+
+    async def enqueue(self, session: AsyncSession, **kwargs: Any) -> None:
+        """Add one message in the caller's transaction; a repeated ``idem_key`` is silently ignored."""
+        await self.enqueue_many(session, [self.row_values(**kwargs)])
+
+    async def enqueue_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        stmt = insert_ignore(session, Outbox.__table__).on_conflict_do_nothing(index_elements=["idem_key"])
+        result = await session.execute(stmt, rows)
+        return int(result.rowcount or 0)
+
+    # --- worker side ---------------------------------------------------------------------------
+    async def due(self, session: AsyncSession, *, channels: list[str], limit: int) -> list[Outbox]:
+        """Pending rows due now, most urgent first (locked with SKIP LOCKED on PostgreSQL)."""
+        now = utcnow()
+        stmt = (
+            select(Outbox)
+            .where(Outbox.status == "pending", Outbox.next_attempt_at <= now, Outbox.channel.in_(channels))
+            .order_by(Outbox.priority, Outbox.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list((await session.scalars(stmt)).all())
+
+    def to_claimed(self, row: Outbox) -> Claimed:
+        channel, chat_id = self.identity.open(row.addr_enc)
+        return Claimed(
+            id=row.id,
+            channel=channel,
+            chat_id=chat_id,
+            addr_key=row.addr_key,
+            is_group=row.is_group,
+            payload=row.payload,
+            purpose=row.purpose,
+            attempts=row.attempts,
+            broadcast_id=row.broadcast_id,
+        )
+
+    async def next_due_at(self, session: AsyncSession, channels: list[str]) -> datetime | None:
+        return await session.scalar(
+            select(func.min(Outbox.next_attempt_at)).where(
+                Outbox.status == "pending", Outbox.channel.in_(channels)
+            )
+        )
+
+    async def recover_expired(self, session: AsyncSession) -> dict[str, int]:
+        """Resolve rows left in ``sending`` by a crashed worker (see module docstring)."""
+        now = utcnow()
+        stale = and_(Outbox.status == "sending", or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
+        unknown = await session.execute(
+            update(Outbox)
+            .where(stale, Outbox.purpose.in_(AT_MOST_ONCE))
+            .values(status="unknown", last_error="crash while sending: not re-sent")
+        )
+        resend = await session.execute(
+            update(Outbox).where(stale).values(status="pending", next_attempt_at=now, lease_until=None)
+        )
+        return {"unknown": int(unknown.rowcount or 0), "resend": int(resend.rowcount or 0)}
+
+    async def counts(self, session: AsyncSession, *, broadcast_id: int) -> dict[str, int]:
+        rows = await session.execute(
+            select(Outbox.status, func.count())
+            .where(Outbox.broadcast_id == broadcast_id)
+            .group_by(Outbox.status)
+        )
+        return {status: int(n) for status, n in rows.all()}
