@@ -91,7 +91,6 @@ class RateLimits(_Section):
     telegram_per_chat_per_sec: float = 1.0
     telegram_per_group_per_min: float = 20.0
     whatsapp_per_sec: float = 10.0
-    max_attempts: int = 8
 
     @field_validator("*")
     @classmethod
@@ -107,7 +106,6 @@ class TipsConfig(_Section):
     max_media: int = 5
     max_media_bytes: int = 20 * 1024 * 1024
     retention_days: int = 90
-    default_group: int | None = None  # national/default Bawaslu group chat id
 
 
 class SecurityConfig(_Section):

@@ -113,8 +113,11 @@ class DeliveryWorker:
             await asyncio.wait(set(self._inflight), timeout=timeout)
         await self._record()
 
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Send everything that is due now (tests, console); returns when nothing due is left."""
+    async def drain(self, timeout: float = 10.0, *, retries: bool = False) -> None:
+        """Send everything that is due now (tests, console); returns when nothing due is left.
+
+        With ``retries=True`` it also waits for rows scheduled later (backoff, retry_after).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -123,7 +126,7 @@ class DeliveryWorker:
                 await self._record()
                 async with self.sessions() as s:
                     nxt = await self.store.next_due_at(s, self.channels)
-                if nxt is None or nxt > utcnow():
+                if nxt is None or (nxt > utcnow() and not retries):
                     return
             if self._inflight:
                 await asyncio.wait(set(self._inflight), timeout=max(0.01, min(wait, 0.2)))
