@@ -47,9 +47,9 @@ async def _chat(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    from bot.channels.telegram import run_telegram
+    from bot.serve import serve
 
-    await run_telegram(settings)
+    await serve(settings)
 
 
 async def _db_upgrade(settings: Settings) -> None:

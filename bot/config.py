@@ -119,6 +119,20 @@ class SecurityConfig(_Section):
         return v
 
 
+class WebConfig(_Section):
+    """The ASGI server for webhooks (Telegram webhook mode, Twilio) and the health endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 0 <= v <= 65535:
+            raise ValueError("must be a TCP port (0-65535)")
+        return v
+
+
 class SchedulerConfig(_Section):
     misfire_grace_minutes: int = 60
     reminder_offsets_days: list[int] = Field(default_factory=lambda: [7, 1, 0])
@@ -138,6 +152,7 @@ class Settings(BaseSettings):
     tips: TipsConfig = Field(default_factory=TipsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     # Region code ("64" or "64.02") -> Bawaslu Telegram group chat id.
     bawaslu_groups: dict[str, int] = Field(default_factory=dict)
     console_admin: bool = True  # the local console user acts as admin

@@ -19,6 +19,7 @@ TEXTS: dict[str, str] = {
     "common.cancelled": "Dibatalkan. Ketik /bantuan untuk melihat pilihan lain.",
     "button.back": "⬅️ Kembali",
     "button.cancel": "✖️ Batal",
+    "whatsapp.reply_with_number": "Balas {choices}.",
     # --- start / help ----------------------------------------------------------------------------
     "start.welcome": (
         "Halo! Saya JagaNetral, asisten netralitas ASN (PNS dan PPPK) selama Pemilu dan Pilkada.\n\n"

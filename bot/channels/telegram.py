@@ -8,13 +8,11 @@ Telegram errors to outbox results (429 → retry_after, 403 → blocked, network
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import mimetypes
-import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import (
     Bot,
@@ -41,8 +39,12 @@ from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
 from broadcasts.delivery import SendResult
 from broadcasts.outbox import Claimed
 
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
 log = logging.getLogger(__name__)
 
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 MediaLoader = Callable[[int], Awaitable[tuple[bytes, str, str]]]  # media_id -> (bytes, content type, filename)
 
 
@@ -230,12 +232,15 @@ class TelegramChannel:
         return data, ctype
 
     async def start(self) -> None:
+        tg = self.settings.telegram
         await self.app.initialize()
         await self.app.start()
         if self.app.updater is not None:
-            await self.app.updater.start_polling(
-                timeout=int(self.settings.telegram.poll_timeout),
-                allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"],
+            await self.app.updater.start_polling(timeout=int(tg.poll_timeout), allowed_updates=ALLOWED_UPDATES)
+        else:
+            assert tg.webhook_url is not None and tg.webhook_secret is not None
+            await self.bot.set_webhook(
+                tg.webhook_url, secret_token=tg.webhook_secret.get_secret_value(), allowed_updates=ALLOWED_UPDATES
             )
 
     async def stop(self) -> None:
@@ -250,27 +255,9 @@ class TelegramChannel:
         await self.app.update_queue.put(update)
 
 
-async def run_telegram(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
-    """Run the bot on Telegram (long polling) until SIGINT/SIGTERM or ``stop_event``."""
-    from bot.runtime import Runtime
-
-    rt = Runtime.create(settings)
-    await rt.migrate()
-    channel = TelegramChannel(settings, rt.core.handle)
+def attach_telegram(rt: Runtime) -> TelegramChannel:
+    """Connect a Telegram channel to a runtime: inbound updates, media fetcher and outbound sender."""
+    channel = TelegramChannel(rt.settings, rt.core.handle)
     rt.services.media_fetchers["telegram"] = channel.fetch_media
     rt.add_sender(TelegramSender(channel.bot, rt.services.load_media))
-    stop = stop_event or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
-    await channel.start()
-    await rt.start()
-    log.info("bot running on Telegram (long polling)")
-    try:
-        await stop.wait()
-    finally:
-        await channel.stop()
-        await rt.stop()
+    return channel

@@ -48,7 +48,8 @@ class Services:
             except ValueError:
                 return False
         if inc.channel == "whatsapp":
-            return inc.user_id in self.settings.whatsapp.admin_numbers
+            admins = self.settings.whatsapp.admin_numbers
+            return inc.user_id in admins or f"whatsapp:{inc.user_id}" in admins
         if inc.channel == "console":
             return self.settings.console_admin
         return False

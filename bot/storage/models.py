@@ -118,7 +118,8 @@ class Outbox(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(String(200))
-    external_id: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    platform_status: Mapped[str | None] = mapped_column(String(16))  # e.g. Twilio delivered/undelivered
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
     tip_id: Mapped[int | None] = mapped_column(ForeignKey("tips.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

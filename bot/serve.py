@@ -1,0 +1,85 @@
+"""``python -m bot run``: every configured channel, the web server when needed, the delivery loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+
+from bot.config import Settings
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def _start_whatsapp(rt: Runtime, stoppers: list[Callable[[], Awaitable[None]]]) -> list[Any]:
+    from bot.channels.twilio_client import TwilioSender
+    from bot.channels.whatsapp import WhatsAppSender, WhatsAppWebhook
+
+    wa = rt.settings.whatsapp
+    assert wa.account_sid is not None and wa.auth_token is not None
+    status_url = f"{wa.public_url.rstrip('/')}/status" if wa.public_url else None
+    twilio = TwilioSender(
+        wa.account_sid, wa.auth_token.get_secret_value(), api_base_url=wa.api_base_url, status_callback_url=status_url
+    )
+    await twilio.start()
+    stoppers.append(twilio.close)
+    rt.add_sender(WhatsAppSender(rt.settings, twilio, rt.services.sessions))
+    rt.services.media_fetchers["whatsapp"] = twilio.download_media
+    log.info("whatsapp channel started")
+    return WhatsAppWebhook(rt, twilio).routes()
+
+
+async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop_event``); then finish in-flight sends and stop cleanly."""
+    from bot.channels.telegram import attach_telegram
+    from bot.web import build_app
+
+    rt = Runtime.create(settings)
+    await rt.migrate()
+    telegram = attach_telegram(rt) if settings.telegram.enabled else None
+    stoppers: list[Callable[[], Awaitable[None]]] = []
+    stop = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        await rt.start()
+        if telegram is not None:
+            await telegram.start()
+            stoppers.append(telegram.stop)
+            log.info("telegram channel started", extra={"mode": settings.telegram.mode})
+        routes = []
+        if settings.whatsapp.enabled:
+            routes = await _start_whatsapp(rt, stoppers)
+        needs_web = settings.telegram.mode == "webhook" or settings.whatsapp.enabled
+        if needs_web:
+            app = build_app(rt, telegram, routes)
+            config = uvicorn.Config(
+                app, host=settings.web.host, port=settings.web.port, lifespan="off", log_level="warning"
+            )
+            server = uvicorn.Server(config)
+            web_task = asyncio.create_task(server.serve(), name="web")
+
+            async def stop_web() -> None:
+                server.should_exit = True
+                await web_task
+
+            stoppers.append(stop_web)
+            log.info("web server started", extra={"port": settings.web.port})
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for fn in reversed(stoppers):  # stop taking input first, then drain what is in flight
+            try:
+                await fn()
+            except Exception:
+                log.exception("error while stopping")
+        await rt.stop()
