@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("run", help="run the configured channels (console chat when none is configured)")
     sub.add_parser("chat", help="chat with the bot in this terminal")
+    sub.add_parser("doctor", help="check configuration, database, Telegram and Twilio")
     db = sub.add_parser("db", help="database management")
     db.add_argument("action", choices=["upgrade"])
     return p
@@ -90,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_run(settings))
         elif cmd == "db":
             asyncio.run(_db_upgrade(settings))
+        elif cmd == "doctor":
+            from bot.doctor import run_doctor
+
+            checks = asyncio.run(run_doctor(settings))
+            for check in checks:
+                print(check.line())
+            return 0 if all(c.ok for c in checks) else 1
     except KeyboardInterrupt:
         pass
     except ConfigError as exc:

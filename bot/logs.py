@@ -43,5 +43,5 @@ def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Request URLs contain the bot token; PTB internals are noisy at INFO.
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite", "asyncio", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite", "alembic", "asyncio", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

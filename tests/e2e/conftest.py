@@ -1,0 +1,34 @@
+"""Fixtures for end-to-end tests through the fake Telegram Bot API server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.telegram_server import FakeTelegramServer
+from tests.telegram_harness import TelegramHarness, telegram_overrides
+
+ADMIN_ID = 4242
+
+
+@pytest.fixture
+async def tg_server() -> AsyncIterator[FakeTelegramServer]:
+    server = FakeTelegramServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def telegram(make_settings: Any, tg_server: FakeTelegramServer) -> AsyncIterator[TelegramHarness]:
+    settings = make_settings(**telegram_overrides(tg_server, admin_ids=[ADMIN_ID]))
+    harness = TelegramHarness(settings, tg_server)
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
