@@ -64,11 +64,115 @@ TEXTS: dict[str, str] = {
     "faq.unanswered_title": "Pertanyaan yang belum terjawab (terbanyak dulu):",
     "faq.unanswered_row": "{n}. ({count}×) {text}",
     "faq.unanswered_empty": "Belum ada pertanyaan yang belum terjawab.",
+    "faq.related": "Topik terkait: {topics}",
+    "faq.suggest_row": "{n}. {title}",
     "faq.none": (
         "Maaf, kami belum punya jawaban untuk pertanyaan itu. Pertanyaan Anda kami catat agar bisa "
         "dijawab admin. Jika ada dugaan pelanggaran, laporkan lewat /lapor atau hubungi kantor Bawaslu "
         "terdekat."
     ),
+    # --- subscriptions (handlers/subscriptions.py) --------------------------------------------
+    "sub.ask_region": (
+        "Pengingat tahapan pemilu dikirim sesuai daerah Anda. Pilih provinsi di bawah, atau ketik nama "
+        "kabupaten/kota atau provinsi Anda (misalnya: Kukar, Samarinda, Kaltim)."
+    ),
+    "sub.current": "Langganan Anda saat ini: {region}, sebagai {role}. Pilih daerah baru untuk menggantinya.",
+    "sub.pick_kabkota": "{province}: pilih kabupaten/kota Anda, atau seluruh provinsi.",
+    "sub.whole_province": "Seluruh {province}",
+    "sub.page_prev": "⬅️ Sebelumnya",
+    "sub.page_next": "Berikutnya ➡️",
+    "sub.not_found": (
+        "Daerah \"{text}\" tidak kami temukan. Coba ketik nama lain (misalnya: Kutai Kartanegara, Kukar, "
+        "Samarinda) atau pilih provinsi dari tombol."
+    ),
+    "sub.choose_match": "Maksud Anda daerah yang mana?",
+    "sub.ask_role": "Daerah: {region}. Anda berlangganan sebagai:",
+    "sub.role.asn": "ASN (PNS/PPPK)",
+    "sub.role.publik": "Masyarakat umum",
+    "sub.role_unknown": "Silakan pilih salah satu: ASN atau masyarakat umum.",
+    "sub.done": (
+        "✅ Terima kasih! Anda berlangganan pengingat tahapan pemilu untuk {region} ({zone}) sebagai {role}. "
+        "Pengingat dikirim pagi hari waktu setempat menjelang setiap tahapan.\n"
+        "Ketik /tahapan untuk melihat tahapan saat ini, /langganan untuk mengganti daerah, "
+        "/berhenti untuk berhenti kapan saja."
+    ),
+    "sub.changed": "✅ Langganan diperbarui: {region} ({zone}), sebagai {role}.",
+    "sub.stopped": (
+        "Anda sudah berhenti berlangganan; tidak ada lagi pengingat atau pengumuman yang dikirim. "
+        "Ketik /langganan untuk berlangganan kembali."
+    ),
+    "sub.not_subscribed": "Anda belum berlangganan. Ketik /langganan untuk mulai.",
+    "sub.stage.header": "Tahapan pemilu untuk {region}:",
+    "sub.stage.current": "• Sedang berjalan: {stage} — {timeline} ({dates})",
+    "sub.stage.no_current": "• Sedang berjalan: tidak ada tahapan hari ini.",
+    "sub.stage.next": "• Berikutnya: {stage} — {timeline} ({dates})",
+    "sub.stage.none": "Belum ada tahapan pemilu yang dijadwalkan untuk {region}.",
+    "sub.stage.need_region": (
+        "Ketik /tahapan <nama daerah> (misalnya: /tahapan Kukar), atau berlangganan dulu lewat /langganan."
+    ),
+    # --- broadcasts (handlers/broadcast_admin.py, broadcasts/scheduler.py) ----------------------
+    "bc.ask_text": (
+        "Tulis teks siaran untuk pelanggan (maksimal {max} karakter). Ketik /batal untuk membatalkan."
+    ),
+    "bc.empty": "Teks siaran tidak boleh kosong. Silakan tulis teksnya.",
+    "bc.too_long": "Teks siaran terlalu panjang ({n} karakter; maksimal {max}). Silakan persingkat.",
+    "bc.preview": "Pratinjau siaran (seperti yang akan diterima pelanggan):\n\n{preview}\n\nKirim ke siapa?",
+    "bc.aud.all": "Semua pelanggan",
+    "bc.aud.prov": "Satu provinsi",
+    "bc.aud.kab": "Satu kabupaten/kota",
+    "bc.aud.asn": "ASN saja",
+    "bc.audience.all": "semua pelanggan",
+    "bc.audience.asn": "pelanggan ASN",
+    "bc.audience.region": "pelanggan di {region}",
+    "bc.ask_region_prov": "Ketik nama provinsi tujuan (misalnya: Kalimantan Timur atau Kaltim).",
+    "bc.ask_region_kab": "Ketik nama kabupaten/kota tujuan (misalnya: Kutai Kartanegara atau Kukar).",
+    "bc.region_not_found": "Daerah \"{text}\" tidak ditemukan pada tingkat itu. Coba ketik nama lain.",
+    "bc.choose_region": "Pilih daerah tujuan:",
+    "bc.ask_when": (
+        "Kapan dikirim? Ketik \"sekarang\", atau tanggal dan jam ({tz}), misalnya: 2026-12-01 07:00, "
+        "besok 07:00, 01/12/2026 07.00."
+    ),
+    "bc.bad_when": (
+        "Waktu tidak dikenali. Contoh: sekarang, 2026-12-01 07:00, besok 07:00, 01/12/2026 07.00 "
+        "(boleh ditambah WIB/WITA/WIT)."
+    ),
+    "bc.past_when": "Waktu itu sudah lewat. Masukkan waktu yang akan datang, atau ketik \"sekarang\".",
+    "bc.use_buttons": "Silakan pilih salah satu tombol, atau ketik /batal untuk membatalkan.",
+    "bc.confirm": (
+        "Periksa sekali lagi:\nTujuan: {audience} ({count} pelanggan aktif saat ini)\nWaktu: {when}\n\n{preview}"
+    ),
+    "bc.btn_confirm": "✅ Jadwalkan siaran",
+    "bc.now_label": "sekarang",
+    "bc.scheduled": (
+        "✅ Siaran #{id} dijadwalkan ({when}). Laporan pengiriman akan dikirim ke Anda setelah selesai. "
+        "Batalkan dengan /batal {id} selama belum mulai dikirim."
+    ),
+    "bc.flow_expired": "Tombol ini sudah tidak berlaku. Ketik /siaran untuk mulai lagi.",
+    "bc.list_header": "Siaran terjadwal:",
+    "bc.list_row": "#{id} — {when} — {audience} — {status}\n    {snippet}",
+    "bc.list_empty": "Tidak ada siaran terjadwal.",
+    "bc.status.scheduled": "terjadwal",
+    "bc.status.sending": "sedang dikirim",
+    "bc.status.done": "selesai",
+    "bc.status.cancelled": "dibatalkan",
+    "bc.status.missed": "terlewat",
+    "bc.cancel_usage": "Format: /batal <nomor siaran>, misalnya /batal 12. Lihat nomornya dengan /jadwal.",
+    "bc.cancel_not_found": "Siaran #{id} tidak ditemukan.",
+    "bc.cancel_too_late": "Siaran #{id} tidak bisa dibatalkan karena statusnya: {status}.",
+    "bc.cancelled": "Siaran #{id} dibatalkan dan tidak akan dikirim.",
+    "bc.message": "📢 Pengumuman JagaNetral\n\n{text}",
+    "bc.report": (
+        "📊 Laporan siaran #{id}\nPenerima: {total}\nTerkirim: {sent}\nGagal: {failed}\n"
+        "Memblokir bot: {blocked}\nTidak pasti/tertunda: {unknown}"
+    ),
+    "bc.missed_report": (
+        "⚠️ Siaran #{id} yang dijadwalkan {when} TIDAK dikirim: sistem tidak berjalan pada waktunya dan "
+        "jadwalnya sudah lewat lebih dari {minutes} menit. Buat ulang dengan /siaran bila masih perlu."
+    ),
+    "rem.missed_report": (
+        "⚠️ {count} pengingat tahapan TIDAK dikirim karena sistem tidak berjalan pada waktunya:\n{lines}"
+    ),
+    "rem.missed_line": "• {timeline} — {stage} ({when})",
 }
 
 

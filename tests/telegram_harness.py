@@ -59,14 +59,18 @@ class TelegramHarness:
     def press(self, user_id: int, data: str, *, chat_id: int | None = None, message_id: int = 1) -> None:
         self.server.inject_update(make_callback(chat_id if chat_id is not None else user_id, user_id, data, message_id))
 
-    async def wait_text(self, chat_id: int, needle: str, timeout: float = 10.0) -> Any:
+    def mark(self) -> int:
+        """Position in the server's call log; pass as ``since`` to wait only for later calls."""
+        return len(self.server.calls)
+
+    async def wait_text(self, chat_id: int, needle: str, timeout: float = 10.0, *, since: int = 0) -> Any:
         """Wait until a message containing ``needle`` was sent to ``chat_id``; returns the recorded call."""
         def match(call: Any) -> bool:
             return str(call.chat_id) == str(chat_id) and needle in (
                 str(call.params.get("text", "")) + str(call.params.get("caption", ""))
             )
 
-        return await self.server.wait_for(match, timeout=timeout)
+        return await self.server.wait_for(match, timeout=timeout, since=since)
 
     async def settle(self, seconds: float = 0.3) -> None:
         await asyncio.sleep(seconds)

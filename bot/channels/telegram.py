@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
+
+# Opt in to PTB's future behaviour (RetryAfter.retry_after as timedelta); _seconds() accepts both.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any

@@ -41,8 +41,10 @@ async def test_faq_answer_with_buttons_and_callback(telegram: TelegramHarness) -
     telegram.text(1004, "pns boleh ngelike foto paslon di instagram ga sih")
     call = await telegram.wait_text(1004, "TIDAK BOLEH")
     assert "Dasar hukum" in call.params["text"]
+    mark = telegram.mark()
     telegram.press(1004, "faq:hak-pilih")
-    await telegram.wait_text(1004, "BOLEH")
+    call = await telegram.wait_text(1004, "BOLEH", since=mark)
+    assert "TIDAK BOLEH" not in call.params["text"]
     answered = [c for c in telegram.server.calls if c.method.lower() == "answercallbackquery"]
     assert answered, "callback queries must be answered"
 

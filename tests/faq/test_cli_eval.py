@@ -1,0 +1,62 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faq import default_matcher
+from faq.evaluate import evaluate, load_questions
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV = ROOT.parent / "shared" / "faq" / "dev-questions.toml"
+HELDOUT = Path(__file__).with_name("heldout-questions.toml")
+
+
+def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "faq", *args], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+
+
+def test_cli_ask_json_stdin() -> None:
+    proc = run("ask", "--json", "-", stdin="pns boleh ngelike foto calon di ig?\nresep rendang\n")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["status"] == "answer" and lines[0]["id"] == "medsos-like"
+    assert isinstance(lines[0]["score"], float) and isinstance(lines[0]["suggestions"], list)
+    assert lines[1] == {"status": "none", "id": None, "score": lines[1]["score"], "suggestions": []}
+
+
+def test_cli_ask_text() -> None:
+    proc = run("ask", "bolehkah asn jadi pengurus partai")
+    assert proc.returncode == 0, proc.stderr
+    assert "TIDAK BOLEH" in proc.stdout and "Dasar hukum:" in proc.stdout
+
+
+def check_bar(result: dict) -> None:
+    assert result["correct_answer_rate"] >= 0.90, result
+    assert result["wrong_answer_rate"] <= 0.03, result
+    assert result["hit_rate"] >= 0.97, result
+    assert result["oos_not_answered_rate"] >= 0.90, result
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
+def test_dev_set_meets_bar() -> None:
+    check_bar(evaluate(default_matcher(), load_questions(DEV)))
+
+
+def test_heldout_set_meets_bar() -> None:
+    result = evaluate(default_matcher(), load_questions(HELDOUT))
+    assert result["in_scope"] >= 45 and result["out_of_scope"] >= 10
+    check_bar(result)
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
+def test_cli_eval_json() -> None:
+    proc = run("eval", str(DEV))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["questions"] == len(load_questions(DEV))
+    check_bar(data)
