@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,13 +25,16 @@ log = logging.getLogger(__name__)
 
 def build_limiters(settings: Settings) -> dict[str, ChannelLimiter]:
     rl = settings.rate_limits
+    # The limiter is per process: with several sender processes (PostgreSQL) each takes its share of the
+    # global rates. Per-chat / per-group limits cannot be split and stay per process (see docs/production.md).
+    share = max(1, rl.sender_processes)
     return {
         "telegram": ChannelLimiter(
-            Limit(int(rl.telegram_global_per_sec), 1.0),
+            Limit(max(1, int(rl.telegram_global_per_sec / share)), 1.0),
             Limit(1, 1.0 / rl.telegram_per_chat_per_sec),
             Limit(int(rl.telegram_per_group_per_min), 60.0),
         ),
-        "whatsapp": ChannelLimiter(Limit(max(1, int(rl.whatsapp_per_sec)), 1.0), None, None),
+        "whatsapp": ChannelLimiter(Limit(max(1, int(rl.whatsapp_per_sec / share)), 1.0), None, None),
         "console": ChannelLimiter(None, None, None),
     }
 
@@ -43,6 +47,7 @@ class Runtime:
     core: Core
     worker: DeliveryWorker
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    scheduler: Any = None
 
     @classmethod
     def create(cls, settings: Settings, senders: dict[str, ChannelSender] | None = None) -> Runtime:
@@ -61,11 +66,18 @@ class Runtime:
     async def migrate(self) -> None:
         await upgrade(self.engine)
 
-    async def start(self) -> None:
-        """Start background work (the delivery loop)."""
+    async def start(self, *, scheduler: bool = True) -> None:
+        """Start background work: the delivery loop and (unless disabled) the scheduler."""
         self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
+        if scheduler:
+            from broadcasts.scheduler import start_scheduler
+
+            self.scheduler = await start_scheduler(self)
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.shutdown()
+            self.scheduler = None
         await self.worker.stop()
         for task in self.tasks:
             task.cancel()

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from sqlalchemy import update
@@ -23,7 +23,7 @@ from bot.core.identity import short
 from bot.core.model import Reply
 from bot.storage.db import SessionMaker
 from bot.storage.models import Outbox, Subscriber
-from broadcasts.outbox import LEASE, Claimed, OutboxStore
+from broadcasts.outbox import Claimed, OutboxStore
 from broadcasts.ratelimit import ChannelLimiter
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class DeliveryWorker:
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[_Done] = []
+        self._step_lock = asyncio.Lock()
         self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0}
 
     @property
@@ -136,16 +137,22 @@ class DeliveryWorker:
 
     async def step(self) -> float:
         """Record finished sends, claim what may go now, start it. Returns how long to wait."""
+        async with self._step_lock:
+            return await self._step()
+
+    async def _step(self) -> float:
         room = self.max_inflight - len(self._inflight)
         if room <= 0:
             await self._record()
             return 0.05
-        claimed: list[Claimed] = []
         wait = 1.0
+        batch = min(room, 500)
         async with self.sessions() as s, s.begin():
             await self._record_in(s)
-            rows = await self.store.due(s, channels=self.channels, limit=min(room, 500))
+            rows = await self.store.due(s, channels=self.channels, limit=batch)
             now = utcnow()
+            picked: list[int] = []
+            deferrals: list[tuple[int, datetime]] = []
             for row in rows:
                 lim = self.limiters[row.channel]
                 gdelay = lim.global_delay()
@@ -154,15 +161,14 @@ class DeliveryWorker:
                     break
                 cdelay = lim.chat_delay(row.addr_key, row.is_group)
                 if cdelay > 0:
-                    row.next_attempt_at = now + timedelta(seconds=cdelay)
+                    deferrals.append((row.id, now + timedelta(seconds=cdelay)))
                     wait = min(wait, cdelay)
                     continue
                 lim.reserve(row.addr_key, row.is_group)
-                row.status = "sending"
-                row.lease_until = now + LEASE
-                row.attempts += 1
-                claimed.append(self.store.to_claimed(row))
-            if rows and len(rows) == min(room, 500) and not claimed:
+                picked.append(row.id)
+            await self.store.defer(s, deferrals)
+            claimed = await self.store.claim(s, picked)
+            if len(rows) == batch and not claimed:
                 wait = min(wait, 0.05)
             if not rows:
                 nxt = await self.store.next_due_at(s, self.channels)
@@ -193,14 +199,18 @@ class DeliveryWorker:
 
     async def _record_in(self, s: AsyncSession) -> None:
         done, self._done = self._done, []
+        if not done:
+            return
         now = utcnow()
+        sent: list[tuple[int, str | None]] = []
         for d in done:
             r, m = d.result, d.msg
             self.stats[r.status] += 1
-            values: dict[str, object] = {"lease_until": None, "last_error": r.error[:200] or None}
             if r.status == "sent":
-                values.update(status="sent", sent_at=now, external_id=r.external_id)
-            elif r.status == "blocked":
+                sent.append((m.id, r.external_id))
+                continue
+            values: dict[str, object] = {"lease_until": None, "last_error": r.error[:200] or None}
+            if r.status == "blocked":
                 values.update(status="blocked")
                 await s.execute(
                     update(Subscriber)
@@ -219,3 +229,4 @@ class DeliveryWorker:
                     delay = backoff(m.attempts)
                 values.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
             await s.execute(update(Outbox).where(Outbox.id == m.id, Outbox.status == "sending").values(**values))
+        await self.store.mark_sent(s, sent)

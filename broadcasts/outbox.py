@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,31 +96,73 @@ class OutboxStore:
         return int(result.rowcount or 0)
 
     # --- worker side ---------------------------------------------------------------------------
-    async def due(self, session: AsyncSession, *, channels: list[str], limit: int) -> list[Outbox]:
-        """Pending rows due now, most urgent first (locked with SKIP LOCKED on PostgreSQL)."""
+    async def due(self, session: AsyncSession, *, channels: list[str], limit: int) -> list[Any]:
+        """Pending rows due now, most urgent first (locked with SKIP LOCKED on PostgreSQL).
+
+        Returns light rows (id, channel, addr_key, is_group, attempts) — not ORM objects.
+        """
         now = utcnow()
         stmt = (
-            select(Outbox)
+            select(Outbox.id, Outbox.channel, Outbox.addr_key, Outbox.is_group, Outbox.attempts)
             .where(Outbox.status == "pending", Outbox.next_attempt_at <= now, Outbox.channel.in_(channels))
             .order_by(Outbox.priority, Outbox.id)
             .limit(limit)
         )
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
-        return list((await session.scalars(stmt)).all())
+        return list((await session.execute(stmt)).all())
 
-    def to_claimed(self, row: Outbox) -> Claimed:
-        channel, chat_id = self.identity.open(row.addr_enc)
-        return Claimed(
-            id=row.id,
-            channel=channel,
-            chat_id=chat_id,
-            addr_key=row.addr_key,
-            is_group=row.is_group,
-            payload=row.payload,
-            purpose=row.purpose,
-            attempts=row.attempts,
-            broadcast_id=row.broadcast_id,
+    async def claim(self, session: AsyncSession, ids: list[int]) -> list[Claimed]:
+        """Mark ``ids`` as sending — only those still pending (safe against a concurrent claimer)."""
+        if not ids:
+            return []
+        now = utcnow()
+        t = Outbox.__table__
+        result = await session.execute(
+            update(t)
+            .where(t.c.id.in_(ids), t.c.status == "pending")
+            .values(status="sending", lease_until=now + LEASE, attempts=t.c.attempts + 1)
+            .returning(
+                t.c.id, t.c.addr_enc, t.c.addr_key, t.c.is_group, t.c.payload, t.c.purpose, t.c.attempts,
+                t.c.broadcast_id,
+            )
+        )
+        claimed = []
+        for r in result.all():
+            channel, chat_id = self.identity.open(r.addr_enc)
+            claimed.append(
+                Claimed(
+                    id=r.id, channel=channel, chat_id=chat_id, addr_key=r.addr_key, is_group=r.is_group,
+                    payload=r.payload, purpose=r.purpose, attempts=r.attempts, broadcast_id=r.broadcast_id,
+                )
+            )
+        order = {oid: i for i, oid in enumerate(ids)}
+        claimed.sort(key=lambda c: order[c.id])
+        return claimed
+
+    async def defer(self, session: AsyncSession, deferrals: list[tuple[int, datetime]]) -> None:
+        """Move rows whose chat is rate limited to a later time (no attempt is counted)."""
+        if not deferrals:
+            return
+        t = Outbox.__table__
+        conn = await session.connection()
+        await conn.execute(
+            update(t)
+            .where(t.c.id == bindparam("oid"), t.c.status == "pending")
+            .values(next_attempt_at=bindparam("at")),
+            [{"oid": oid, "at": at} for oid, at in deferrals],
+        )
+
+    async def mark_sent(self, session: AsyncSession, sent: list[tuple[int, str | None]]) -> None:
+        if not sent:
+            return
+        t = Outbox.__table__
+        conn = await session.connection()
+        await conn.execute(
+            update(t)
+            .where(t.c.id == bindparam("oid"), t.c.status == "sending")
+            .values(status="sent", sent_at=utcnow(), external_id=bindparam("ext"), lease_until=None, last_error=None),
+            [{"oid": oid, "ext": ext} for oid, ext in sent],
         )
 
     async def next_due_at(self, session: AsyncSession, channels: list[str]) -> datetime | None:

@@ -1,0 +1,214 @@
+"""Broadcast throughput benchmark: the real scheduler expansion + DeliveryWorker + TelegramSender.
+
+Sends one broadcast to N subscribers through the fake Telegram Bot API server (real HTTP on 127.0.0.1),
+which enforces a global rate limit, and prints JSON: achieved rate vs the allowed one, 429s, duplicates,
+losses, and the engine's own ceiling with the limit lifted. ``--sink null`` replaces the HTTP server by
+an in-process sender (measures the engine alone; no fake server needed).
+
+    .venv/bin/python -m benchmarks.broadcast                       # 30/s and 1000/s + ceiling (~1 min)
+    .venv/bin/python -m benchmarks.broadcast --rates 30 --n30 900
+    .venv/bin/python -m benchmarks.broadcast --memory 100000       # peak RSS for 100,000 subscribers
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from bot.config import Settings, load_settings  # noqa: E402
+from bot.core.clock import utcnow  # noqa: E402
+from bot.core.model import Reply  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+from bot.storage.models import Broadcast, Outbox, Subscriber  # noqa: E402
+from broadcasts.delivery import SendResult  # noqa: E402
+from broadcasts.outbox import Claimed  # noqa: E402
+from broadcasts.scheduler import Scheduler  # noqa: E402
+
+SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
+TOKEN = "123456:BENCH-TOKEN"
+FIRST_CHAT = 10_000_000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+class NullSender:
+    """In-process stand-in for Telegram: records each chat id, no I/O."""
+
+    channel = "telegram"
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+
+    async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+        self.received[msg.chat_id] += 1
+        await asyncio.sleep(0)
+        return SendResult("sent", external_id="1")
+
+
+async def _subscribers(rt: Runtime, n: int) -> None:
+    ident = rt.services.identity
+    batch: list[dict[str, Any]] = []
+    async with rt.services.sessions() as s, s.begin():
+        for i in range(n):
+            chat = str(FIRST_CHAT + i)
+            batch.append({
+                "channel": "telegram", "addr_key": ident.key("addr", "telegram", chat),
+                "addr_enc": ident.seal("telegram", chat), "region_code": "64.02", "role": "asn",
+                "active": True, "blocked": False,
+            })
+            if len(batch) == 5000:
+                await s.execute(insert(Subscriber), batch)
+                batch = []
+        if batch:
+            await s.execute(insert(Subscriber), batch)
+
+
+async def _open_rows(rt: Runtime) -> int:
+    async with rt.services.sessions() as s:
+        return int(await s.scalar(
+            select(func.count()).select_from(Outbox).where(Outbox.status.in_(("pending", "sending")))
+        ) or 0)
+
+
+async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict[str, Any]:
+    """One broadcast to ``n`` subscribers with the global limit ``rate`` (None = lifted)."""
+    tmp = tempfile.TemporaryDirectory(prefix="jn-bench-")
+    db = Path(tmp.name) / "bench.db"
+    server: Any = None
+    overrides: dict[str, Any] = {
+        "database": {"url": f"sqlite+aiosqlite:///{db}"},
+        "security": {"secret_key": SECRET},
+        "rate_limits": {"telegram_global_per_sec": rate or 1_000_000.0},
+    }
+    if sink == "fake":
+        from tests.fakes.telegram_server import FakeTelegramServer
+
+        server = FakeTelegramServer()
+        await server.start()
+        if rate is not None:
+            server.enforce_limits(global_per_sec=rate)
+        overrides["telegram"] = {"token": TOKEN, "base_url": server.base_url, "base_file_url": server.base_file_url}
+    settings: Settings = load_settings(None, **overrides)
+    rt = Runtime.create(settings)
+    channel: Any = None
+    try:
+        await rt.migrate()
+        if sink == "fake":
+            from bot.channels.telegram import TelegramChannel, TelegramSender
+
+            channel = TelegramChannel(settings, rt.core.handle)
+            await channel.app.initialize()
+            rt.add_sender(TelegramSender(channel.bot))
+        else:
+            rt.add_sender(NullSender())
+        await _subscribers(rt, n)
+        now = utcnow()
+        async with rt.services.sessions() as s, s.begin():
+            b = Broadcast(text="Benchmark", audience="all", scheduled_at=now, creator_channel="telegram",
+                          creator_enc=rt.services.identity.seal("telegram", "1"), creator_label="bench")
+            s.add(b)
+            await s.flush()
+            bid = b.id
+        t0 = time.perf_counter()
+        await Scheduler(rt, timelines=[]).run_due(now)
+        expand_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        await rt.start()
+        deadline = t1 + timeout
+        while time.perf_counter() < deadline and await _open_rows(rt):  # noqa: ASYNC110 (polling the DB)
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - t1
+        async with rt.services.sessions() as s:
+            counts = await rt.services.outbox.counts(s, broadcast_id=bid)
+        if sink == "fake":
+            received: Counter[str] = Counter()
+            for i in range(n):
+                chat = FIRST_CHAT + i
+                received[str(chat)] = len(server.sent_messages(chat))
+        else:
+            received = rt.worker.senders["telegram"].received  # type: ignore[attr-defined]
+        delivered = sum(received.values())
+        duplicates = sum(c - 1 for c in received.values() if c > 1)
+        lost = sum(1 for i in range(n) if received.get(str(FIRST_CHAT + i), 0) == 0)
+        achieved = counts.get("sent", 0) / elapsed if elapsed > 0 else 0.0
+        out: dict[str, Any] = {
+            "sink": sink,
+            "subscribers": n,
+            "allowed_per_sec": rate,
+            "achieved_per_sec": round(achieved, 1),
+            "ratio": round(achieved / rate, 3) if rate else None,
+            "seconds": round(elapsed, 2),
+            "expand_seconds": round(expand_s, 2),
+            "delivered": delivered,
+            "duplicates": duplicates,
+            "lost": lost,
+            "outbox": counts,
+            "retries_429_or_other": rt.worker.stats["retry"],
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        }
+        if server is not None:
+            for attr in ("rejected_429", "count_429", "too_many_requests"):
+                if hasattr(server, attr):
+                    value = getattr(server, attr)
+                    out["server_429s"] = value() if callable(value) else value
+                    break
+        return out
+    finally:
+        await rt.stop()
+        if channel is not None:
+            await channel.app.shutdown()
+        if server is not None:
+            await server.stop()
+        tmp.cleanup()
+
+
+async def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sink", choices=("fake", "null"), default="fake")
+    p.add_argument("--rates", default="30,1000", help="comma-separated global limits to test")
+    p.add_argument("--n30", type=int, default=450, help="subscribers for rates below 100/s (~15 s at 30/s)")
+    p.add_argument("--n", type=int, default=10_000, help="subscribers for the other rates and the ceiling")
+    p.add_argument("--no-ceiling", action="store_true", help="skip the run with the limit lifted")
+    p.add_argument("--memory", type=int, default=0, help="only run N subscribers with the limit lifted; report RSS")
+    p.add_argument("--timeout", type=float, default=300.0)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.sink == "fake":
+        try:
+            import tests.fakes.telegram_server  # noqa: F401
+        except ImportError:
+            print(json.dumps({"error": "tests/fakes/telegram_server.py not available; use --sink null"}))
+            return 2
+    results: list[dict[str, Any]] = []
+    if args.memory:
+        results.append(await run_one(args.memory, None, args.sink, args.timeout))
+    else:
+        for raw in args.rates.split(","):
+            rate = float(raw)
+            results.append(await run_one(args.n30 if rate < 100 else args.n, rate, args.sink, args.timeout))
+        if not args.no_ceiling:
+            results.append(await run_one(args.n, None, args.sink, args.timeout))
+    ok = all(r["duplicates"] == 0 and r["lost"] == 0 for r in results) and all(
+        r["ratio"] is None or r["ratio"] >= 0.95 for r in results
+    )
+    print(json.dumps({"ok": ok, "peak_rss_mb": round(peak_rss_mb(), 1), "runs": results}, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,484 @@
+"""Timed work: admin broadcasts, election-stage reminders, delivery reports, the daily tips purge.
+
+The schedule lives in OUR tables, not in APScheduler: ``broadcasts`` rows (status ``scheduled`` →
+``sending`` → ``done``, or ``cancelled`` / ``missed``), the timeline files, and ``reminder_runs`` (one row
+per fired or missed reminder occurrence). ``Scheduler.run_due(now)`` does all the real work and is
+idempotent; APScheduler (AsyncIOScheduler + MemoryJobStore) only calls it at the right instants. Its jobs
+are rebuilt from the tables at every start with stable ids (``broadcast:<id>``,
+``reminder:<occurrence key>``) and ``replace_existing=True``, so a restart neither loses nor repeats
+anything. A periodic ``scheduler:tick`` job is the safety net (late commits, resumed expansions, reports).
+
+Crash safety: a broadcast is expanded into outbox rows in chunks whose ``idem_key``
+(``bc:<broadcast id>:<subscriber id>``) makes a re-run after a crash insert only what is missing; the
+``expanded`` flag is set at the end. A reminder occurrence is expanded the same way
+(``rem:<occurrence key>:<subscriber id>``) and its ``reminder_runs`` row written last. Work due longer ago
+than ``scheduler.misfire_grace_minutes`` is not sent late: it is marked ``missed`` and reported to admins.
+
+WhatsApp: broadcast and reminder rows are ordinary Replies with purpose ``broadcast``/``reminder``; the
+WhatsApp sender decides to use a template (``whatsapp.templates[purpose]``) outside the 24-hour window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import utcnow
+from bot.core.model import Reply
+from bot.storage.models import AuditLog, Broadcast, ReminderRun
+from bot.texts import t
+from broadcasts import audience
+from broadcasts.outbox import insert_ignore
+from broadcasts.timeline import (
+    ReminderOccurrence,
+    Timeline,
+    TimelineError,
+    format_date_id,
+    load_timelines,
+    reminder_message,
+    reminder_occurrences,
+)
+
+if TYPE_CHECKING:
+    from bot.core.services import Services
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+ACTOR = "scheduler"
+INSTALLED_KEY = "scheduler:installed"  # reminder_runs marker: occurrences long before it are not "missed"
+TICK_SECONDS = 30.0
+REPORT_TIMEOUT = timedelta(hours=24)  # report even if some rows never left "pending" (e.g. no sender)
+BROADCAST_PRIORITY = 10
+REMINDER_PRIORITY = 5
+MAX_IDEM = 128
+
+_running: dict[int, Scheduler] = {}  # id(services) -> its running scheduler
+
+
+def scheduler_for(services: Services) -> Scheduler | None:
+    """The running scheduler of a runtime (handlers use it to add a job for a new broadcast)."""
+    sched = _running.get(id(services))
+    return sched if sched is not None and sched.services is services else None
+
+
+def idem(prefix: str, key: str, subscriber_id: int) -> str:
+    """``prefix:key:subscriber`` — hashed when it would not fit the outbox's 128-character column."""
+    full = f"{prefix}:{key}:{subscriber_id}"
+    if len(full) <= MAX_IDEM:
+        return full
+    return f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()[:40]}:{subscriber_id}"
+
+
+def audit(session: AsyncSession, actor: str, action: str, now: datetime, **detail: Any) -> None:
+    session.add(AuditLog(at=now, actor=actor[:64], action=action[:48], detail=detail))
+
+
+@dataclass
+class RunSummary:
+    broadcasts_started: list[int] = field(default_factory=list)
+    broadcasts_missed: list[int] = field(default_factory=list)
+    reports_sent: list[int] = field(default_factory=list)
+    reminders_fired: list[str] = field(default_factory=list)
+    reminders_missed: list[str] = field(default_factory=list)
+    enqueued: int = 0
+
+
+class Scheduler:
+    def __init__(self, runtime: Runtime, *, timelines: list[Timeline] | None = None) -> None:
+        self.rt = runtime
+        self.services = runtime.services
+        self.settings = runtime.settings
+        self.sessions = runtime.services.sessions
+        self.outbox = runtime.services.outbox
+        self.grace = timedelta(minutes=self.settings.scheduler.misfire_grace_minutes)
+        self.timelines = [tl for tl in (timelines if timelines is not None else _load()) if tl.enabled]
+        self._lock = asyncio.Lock()
+        self._aps: AsyncIOScheduler | None = None
+        self._installed: datetime | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        now = utcnow()
+        await self.ensure_installed(now)
+        self._aps = AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()},
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(self.grace.total_seconds()) or 1,
+            },
+        )
+        self._aps.start()
+        _running[id(self.services)] = self
+        await self.run_due(now)  # catch up on anything due while we were down
+        await self.rebuild(utcnow())
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the jobs and wait (bounded) for a run in progress to finish."""
+        if _running.get(id(self.services)) is self:
+            del _running[id(self.services)]
+        if self._aps is not None and self._aps.running:
+            self._aps.remove_all_jobs()
+            self._aps.shutdown(wait=False)
+        self._aps = None
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout)
+            self._lock.release()
+        except TimeoutError:
+            log.warning("scheduler run still in progress at shutdown")
+
+    async def ensure_installed(self, now: datetime) -> datetime:
+        """When this database first ran a scheduler (reminders long before that are history, not misses)."""
+        if self._installed is not None:
+            return self._installed
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                insert_ignore(s, ReminderRun.__table__)
+                .values(key=INSTALLED_KEY, status="marker", fire_at=now, ran_at=now, recipients=0)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            row = await s.get(ReminderRun, INSTALLED_KEY)
+            assert row is not None
+            self._installed = row.fire_at
+            return row.fire_at
+
+    async def rebuild(self, now: datetime) -> None:
+        """(Re)create every APScheduler job from the tables and timelines."""
+        aps = self._aps
+        if aps is None:
+            return
+        async with self.sessions() as s:
+            pending = (
+                await s.execute(select(Broadcast.id, Broadcast.scheduled_at).where(Broadcast.status == "scheduled"))
+            ).all()
+        for bid, at in pending:
+            self.schedule_broadcast(bid, at)
+        for occ in self.upcoming_reminders(now):
+            aps.add_job(
+                self._job, DateTrigger(run_date=occ.fire_at_utc), id=f"reminder:{occ.key}",
+                replace_existing=True,
+            )
+        aps.add_job(self._job, IntervalTrigger(seconds=TICK_SECONDS), id="scheduler:tick", replace_existing=True)
+        aps.add_job(
+            self.purge_tips,
+            CronTrigger(hour=3, minute=15, timezone=self.settings.timezone),
+            id="tips:purge",
+            replace_existing=True,
+        )
+
+    def schedule_broadcast(self, broadcast_id: int, at: datetime) -> None:
+        """Add (or move) the job of one broadcast; never earlier than a second from now."""
+        if self._aps is None:
+            return
+        run_at = max(at, utcnow() + timedelta(seconds=1))
+        self._aps.add_job(
+            self._job, DateTrigger(run_date=run_at), id=f"broadcast:{broadcast_id}", replace_existing=True
+        )
+
+    def unschedule_broadcast(self, broadcast_id: int) -> None:
+        if self._aps is not None and self._aps.get_job(f"broadcast:{broadcast_id}") is not None:
+            self._aps.remove_job(f"broadcast:{broadcast_id}")
+
+    def job_ids(self) -> list[str]:
+        return sorted(job.id for job in self._aps.get_jobs()) if self._aps else []
+
+    def upcoming_reminders(self, now: datetime) -> list[ReminderOccurrence]:
+        return [occ for occ in self.occurrences() if occ.fire_at_utc > now]
+
+    def occurrences(self) -> list[ReminderOccurrence]:
+        out: list[ReminderOccurrence] = []
+        for tl in self.timelines:
+            for tz in tl.timezones():
+                out.extend(reminder_occurrences(tl, tz))
+        out.sort(key=lambda o: (o.fire_at_utc, o.key))
+        return out
+
+    async def _job(self) -> None:
+        try:
+            await self.run_due(utcnow())
+        except Exception:
+            log.exception("scheduled run failed; the next tick retries")
+
+    # --- the real work -----------------------------------------------------------------------------
+    async def run_due(self, now: datetime) -> RunSummary:
+        """Do everything due at ``now``: start/resume broadcasts, fire reminders, send reports, report misses."""
+        summary = RunSummary()
+        async with self._lock:
+            await self._due_broadcasts(now, summary)
+            await self._due_reminders(now, summary)
+            await self._reports(now, summary)
+        if summary.enqueued or summary.reports_sent or summary.broadcasts_missed or summary.reminders_missed:
+            self.rt.worker.notify()
+        return summary
+
+    async def _due_broadcasts(self, now: datetime, summary: RunSummary) -> None:
+        async with self.sessions() as s, s.begin():
+            due = (
+                await s.scalars(
+                    select(Broadcast)
+                    .where(Broadcast.status == "scheduled", Broadcast.scheduled_at <= now)
+                    .order_by(Broadcast.scheduled_at, Broadcast.id)
+                )
+            ).all()
+            for b in due:
+                late = now - b.scheduled_at > self.grace
+                status = "missed" if late else "sending"
+                values: dict[str, Any] = {"status": status}
+                if late:
+                    values["finished_at"] = now
+                else:
+                    values["started_at"] = now
+                moved = await s.execute(
+                    update(Broadcast).where(Broadcast.id == b.id, Broadcast.status == "scheduled").values(**values)
+                )
+                if not moved.rowcount:
+                    continue  # cancelled meanwhile
+                if late:
+                    summary.broadcasts_missed.append(b.id)
+                    audit(s, ACTOR, "broadcast.missed", now, broadcast_id=b.id, scheduled_at=b.scheduled_at.isoformat())
+                    text = t(
+                        "bc.missed_report",
+                        id=b.id,
+                        when=self.local_label(b.scheduled_at),
+                        minutes=self.settings.scheduler.misfire_grace_minutes,
+                    )
+                    await self._to_creator(s, b, text, f"bcmiss:{b.id}")
+                else:
+                    summary.broadcasts_started.append(b.id)
+                    audit(s, ACTOR, "broadcast.send_start", now, broadcast_id=b.id)
+        async with self.sessions() as s:
+            todo = (
+                await s.scalars(
+                    select(Broadcast.id).where(Broadcast.status == "sending", Broadcast.expanded.is_(False))
+                )
+            ).all()
+        for bid in todo:
+            summary.enqueued += await self.expand_broadcast(bid)
+
+    async def expand_broadcast(self, broadcast_id: int) -> int:
+        """Turn one broadcast into outbox rows, chunk by chunk; safe to repeat after a crash."""
+        async with self.sessions() as s:
+            b = await s.get(Broadcast, broadcast_id)
+            if b is None or b.status != "sending":
+                return 0
+            cond = audience.Audience(b.audience, b.region_code, b.role).condition()
+            reply = Reply(text=t("bc.message", text=b.text))
+        template = self.outbox.row_values(
+            channel="console",
+            chat_id="-",
+            reply=reply,
+            purpose="broadcast",
+            priority=BROADCAST_PRIORITY,
+            broadcast_id=broadcast_id,
+        )
+        added = 0
+        async for chunk in audience.chunks(self.sessions, cond):
+            rows = [
+                {**template, "channel": ch, "addr_key": key, "addr_enc": enc,
+                 "idem_key": idem("bc", str(broadcast_id), sid)}
+                for sid, ch, key, enc in chunk
+            ]
+            async with self.sessions() as s, s.begin():
+                added += await self.outbox.enqueue_many(s, rows)
+            self.rt.worker.notify()
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                update(Broadcast)
+                .where(Broadcast.id == broadcast_id, Broadcast.status == "sending")
+                .values(expanded=True)
+            )
+        log.info("broadcast expanded", extra={"broadcast_id": broadcast_id, "rows": added})
+        return added
+
+    async def _due_reminders(self, now: datetime, summary: RunSummary) -> None:
+        installed = await self.ensure_installed(now)
+        async with self.sessions() as s:
+            done = set((await s.scalars(select(ReminderRun.key))).all())
+        by_id = {tl.id: tl for tl in self.timelines}
+        missed: list[ReminderOccurrence] = []
+        for occ in self.occurrences():
+            if occ.fire_at_utc > now or occ.key in done:
+                continue
+            if occ.fire_at_utc < installed - self.grace:
+                continue  # before this bot existed: history, not a miss
+            if now - occ.fire_at_utc > self.grace:
+                missed.append(occ)
+                continue
+            summary.enqueued += await self.fire_reminder(by_id[occ.timeline_id], occ, now)
+            summary.reminders_fired.append(occ.key)
+        if missed:
+            async with self.sessions() as s, s.begin():
+                lines = []
+                for occ in missed:
+                    await s.execute(
+                        insert_ignore(s, ReminderRun.__table__)
+                        .values(key=occ.key, status="missed", fire_at=occ.fire_at_utc, ran_at=now, recipients=0)
+                        .on_conflict_do_nothing(index_elements=["key"])
+                    )
+                    tl = by_id[occ.timeline_id]
+                    stage = tl.stage(occ.stage_id)
+                    lines.append(
+                        t(
+                            "rem.missed_line",
+                            timeline=tl.name,
+                            stage=stage.name if stage else occ.stage_id,
+                            when=f"{occ.fire_at_local:%d-%m-%Y %H:%M} {occ.tz}",
+                        )
+                    )
+                    summary.reminders_missed.append(occ.key)
+                audit(s, ACTOR, "reminder.missed", now, keys=[o.key for o in missed][:50], count=len(missed))
+                text = t("rem.missed_report", count=len(missed), lines="\n".join(lines[:20]))
+                digest = hashlib.sha256("|".join(o.key for o in missed).encode()).hexdigest()[:24]
+                await self.notify_admins(s, Reply(text=text), f"remmiss:{digest}")
+
+    async def fire_reminder(self, timeline: Timeline, occ: ReminderOccurrence, now: datetime) -> int:
+        """Expand one reminder occurrence to its subscribers; the reminder_runs row is written last."""
+        stage = timeline.stage(occ.stage_id)
+        if stage is None:
+            return 0
+        template = self.outbox.row_values(
+            channel="console",
+            chat_id="-",
+            reply=Reply(text=reminder_message(timeline, stage, occ.days_before)),
+            purpose="reminder",
+            priority=REMINDER_PRIORITY,
+        )
+        added = total = 0
+        async for chunk in audience.chunks(self.sessions, audience.reminder_condition(timeline, occ.tz)):
+            rows = [
+                {**template, "channel": ch, "addr_key": key, "addr_enc": enc, "idem_key": idem("rem", occ.key, sid)}
+                for sid, ch, key, enc in chunk
+            ]
+            total += len(rows)
+            async with self.sessions() as s, s.begin():
+                added += await self.outbox.enqueue_many(s, rows)
+            self.rt.worker.notify()
+        async with self.sessions() as s, s.begin():
+            await s.execute(
+                insert_ignore(s, ReminderRun.__table__)
+                .values(key=occ.key, status="done", fire_at=occ.fire_at_utc, ran_at=now, recipients=total)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+        log.info("stage reminder fired", extra={"occurrence": occ.key, "recipients": total})
+        return added
+
+    async def _reports(self, now: datetime, summary: RunSummary) -> None:
+        async with self.sessions() as s, s.begin():
+            rows = (
+                await s.scalars(
+                    select(Broadcast).where(
+                        Broadcast.status == "sending", Broadcast.expanded.is_(True), Broadcast.report_sent.is_(False)
+                    )
+                )
+            ).all()
+            for b in rows:
+                counts = await self.outbox.counts(s, broadcast_id=b.id)
+                open_rows = counts.get("pending", 0) + counts.get("sending", 0)
+                started = b.started_at or b.scheduled_at
+                if open_rows and now - started < REPORT_TIMEOUT:
+                    continue
+                moved = await s.execute(
+                    update(Broadcast)
+                    .where(Broadcast.id == b.id, Broadcast.report_sent.is_(False))
+                    .values(report_sent=True, status="done", finished_at=now)
+                )
+                if not moved.rowcount:
+                    continue
+                text = t(
+                    "bc.report",
+                    id=b.id,
+                    total=sum(counts.values()),
+                    sent=counts.get("sent", 0),
+                    failed=counts.get("failed", 0),
+                    blocked=counts.get("blocked", 0),
+                    unknown=counts.get("unknown", 0) + open_rows,
+                )
+                await self._to_creator(s, b, text, f"bcrep:{b.id}")
+                audit(s, ACTOR, "broadcast.report", now, broadcast_id=b.id, counts=counts)
+                summary.reports_sent.append(b.id)
+
+    # --- admin notices -----------------------------------------------------------------------------
+    async def _to_creator(self, s: AsyncSession, b: Broadcast, text: str, idem_key: str) -> None:
+        try:
+            channel, chat_id = self.services.identity.open(b.creator_enc)
+        except ValueError:
+            log.error("cannot open the creator address of a broadcast", extra={"broadcast_id": b.id})
+            await self.notify_admins(s, Reply(text=text), idem_key)
+            return
+        await self.outbox.enqueue(
+            s, channel=channel, chat_id=chat_id, reply=Reply(text=text), purpose="notice", idem_key=idem_key
+        )
+
+    def admin_targets(self) -> list[tuple[str, str]]:
+        """(channel, chat id) of every configured admin on a channel this runtime can send to."""
+        senders = self.rt.worker.senders
+        out: list[tuple[str, str]] = []
+        if "telegram" in senders:
+            out += [("telegram", str(a)) for a in self.settings.telegram.admin_ids]
+        if "whatsapp" in senders:
+            out += [("whatsapp", n.removeprefix("whatsapp:")) for n in self.settings.whatsapp.admin_numbers]
+        if "console" in senders and self.settings.console_admin:
+            from bot.channels.console import CONSOLE_PRIVATE_CHAT
+
+            out.append(("console", CONSOLE_PRIVATE_CHAT))
+        return out
+
+    async def notify_admins(self, s: AsyncSession, reply: Reply, idem_key: str) -> None:
+        for channel, chat_id in self.admin_targets():
+            await self.outbox.enqueue(
+                s, channel=channel, chat_id=chat_id, reply=reply, purpose="notice",
+                idem_key=f"{idem_key}:{hashlib.sha256(f'{channel}:{chat_id}'.encode()).hexdigest()[:12]}",
+            )
+
+    def local_label(self, at: datetime) -> str:
+        from zoneinfo import ZoneInfo
+
+        local = at.astimezone(ZoneInfo(self.settings.timezone))
+        return f"{format_date_id(local.date())} {local:%H:%M} ({self.settings.timezone})"
+
+    # --- housekeeping ------------------------------------------------------------------------------
+    async def purge_tips(self) -> int:
+        """Daily: drop expired tip data (``handlers.tips.purge_expired``), when that module provides it."""
+        try:
+            from handlers import tips
+        except ImportError:
+            return 0
+        purge = getattr(tips, "purge_expired", None)
+        if purge is None:
+            return 0
+        try:
+            async with self.sessions() as s, s.begin():
+                result = await purge(s, utcnow())
+        except Exception:
+            log.exception("tips purge failed")
+            return 0
+        return int(result) if isinstance(result, int) else 0
+
+
+def _load() -> list[Timeline]:
+    try:
+        return load_timelines()
+    except TimelineError as exc:
+        log.error("timelines not loaded; no stage reminders", extra={"error": str(exc)})
+        return []
+
+
+async def start_scheduler(runtime: Runtime, *, timelines: list[Timeline] | None = None) -> Scheduler:
+    """Create and start the scheduler of a runtime (call after migrations and ``runtime.start()``)."""
+    scheduler = Scheduler(runtime, timelines=timelines)
+    await scheduler.start()
+    return scheduler

@@ -1,0 +1,282 @@
+"""/langganan (subscribe or change region), /berhenti (unsubscribe at once), /tahapan (current stage).
+
+A subscription belongs to a chat address on one channel: ``Subscriber.addr_key`` is the same keyed hash
+the outbox uses (``identity.key("addr", channel, chat_id)``), so a 403 "blocked" on delivery deactivates
+the subscriber; ``addr_enc`` is the sealed address the scheduler sends reminders and broadcasts to.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import select
+
+from bot import regions
+from bot.core.model import Button, Reply, rows
+from bot.core.router import Context, Router
+from bot.storage.models import Subscriber
+from bot.texts import t
+from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next, format_date_id, load_timelines
+
+FLOW = "langganan"
+PROV_PER_PAGE = 10
+KAB_PER_PAGE = 10
+ROLE_WORDS = {
+    "asn": "asn", "pns": "asn", "pppk": "asn", "p3k": "asn",
+    "publik": "publik", "umum": "publik", "masyarakat": "publik", "warga": "publik",
+}
+
+
+@cache
+def timelines() -> tuple[Timeline, ...]:
+    try:
+        return tuple(load_timelines())
+    except TimelineError:
+        return ()
+
+
+def region_label(code: str) -> str:
+    r = regions.get(code)
+    return r.name if r else code
+
+
+def role_label(role: str) -> str:
+    return t(f"sub.role.{role}")
+
+
+# --- keyboards ------------------------------------------------------------------------------------
+
+def _pager(prefix: str, page: int, pages: int) -> list[Button]:
+    nav = []
+    if page > 0:
+        nav.append(Button(t("sub.page_prev"), f"{prefix}:{page - 1}"))
+    if page < pages - 1:
+        nav.append(Button(t("sub.page_next"), f"{prefix}:{page + 1}"))
+    return nav
+
+
+def province_keyboard(page: int) -> list[list[Button]]:
+    provs = regions.provinces()
+    pages = max(1, -(-len(provs) // PROV_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    chunk = provs[page * PROV_PER_PAGE : (page + 1) * PROV_PER_PAGE]
+    kb = rows([Button(p.short, f"sub:p:{p.code}") for p in chunk], 2)
+    nav = _pager("sub:pp", page, pages)
+    if nav:
+        kb.append(nav)
+    kb.append([Button(t("button.cancel"), "sub:x")])
+    return kb
+
+
+def kabkota_keyboard(prov: str, page: int) -> list[list[Button]]:
+    kids = regions.kabkota(prov)
+    pages = max(1, -(-len(kids) // KAB_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    chunk = kids[page * KAB_PER_PAGE : (page + 1) * KAB_PER_PAGE]
+    province = regions.get(prov)
+    kb = [[Button(t("sub.whole_province", province=province.short if province else prov), f"sub:r:{prov}")]]
+    kb += rows([Button(k.short, f"sub:r:{k.code}") for k in chunk], 2)
+    nav = _pager(f"sub:kp:{prov}", page, pages)
+    if nav:
+        kb.append(nav)
+    kb.append([Button(t("button.back"), "sub:pp:0"), Button(t("button.cancel"), "sub:x")])
+    return kb
+
+
+def role_keyboard() -> list[list[Button]]:
+    return [
+        [Button(role_label("asn"), "sub:role:asn")],
+        [Button(role_label("publik"), "sub:role:publik")],
+        [Button(t("button.cancel"), "sub:x")],
+    ]
+
+
+# --- handlers -------------------------------------------------------------------------------------
+
+async def current_subscriber(ctx: Context) -> Subscriber | None:
+    return await ctx.session.scalar(select(Subscriber).where(Subscriber.addr_key == ctx.chat_key))
+
+
+async def subscribe(ctx: Context) -> None:
+    """/langganan [daerah]"""
+    ctx.state.start(FLOW, "region")
+    if ctx.incoming.args:
+        await _typed_region(ctx, ctx.incoming.args)
+        return
+    sub = await current_subscriber(ctx)
+    text = t("sub.ask_region")
+    if sub is not None and sub.active:
+        text = t("sub.current", region=region_label(sub.region_code), role=role_label(sub.role)) + "\n\n" + text
+    ctx.reply(Reply(text=text, buttons=province_keyboard(0)))
+
+
+async def flow_text(ctx: Context) -> None:
+    text = ctx.incoming.text.strip()
+    if ctx.incoming.media and not text:
+        ctx.reply(t("error.unsupported"))
+        return
+    if ctx.state.step == "role":
+        role = ROLE_WORDS.get(text.lower().strip(" ."))
+        if role is None:
+            ctx.reply(Reply(text=t("sub.role_unknown"), buttons=role_keyboard()))
+            return
+        await _save(ctx, role)
+        return
+    await _typed_region(ctx, text)
+
+
+async def _typed_region(ctx: Context, text: str) -> None:
+    found = regions.resolve(text[:100], limit=6)
+    if not found:
+        ctx.reply(Reply(text=t("sub.not_found", text=text[:60]), buttons=province_keyboard(0)))
+        return
+    if len(found) == 1:
+        _ask_role(ctx, found[0].code)
+        return
+    kb = [[Button(r.name, f"sub:r:{r.code}")] for r in found]
+    kb.append([Button(t("button.cancel"), "sub:x")])
+    ctx.reply(Reply(text=t("sub.choose_match"), buttons=kb))
+
+
+def _ask_role(ctx: Context, code: str) -> None:
+    ctx.state.start(FLOW, "role", {"region": code})
+    ctx.reply(Reply(text=t("sub.ask_role", region=region_label(code)), buttons=role_keyboard()))
+
+
+async def button(ctx: Context) -> None:
+    data = ctx.incoming.callback or ""
+    parts = data.split(":")
+    kind = parts[1] if len(parts) > 1 else ""
+    if kind == "x":
+        ctx.state.clear()
+        ctx.reply(t("common.cancelled"))
+        return
+    if kind == "pp" and len(parts) == 3 and parts[2].isdigit():
+        ctx.state.start(FLOW, "region")
+        ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(int(parts[2]))))
+        return
+    if kind == "p" and len(parts) == 3 and regions.get(parts[2]) is not None:
+        ctx.state.start(FLOW, "region")
+        prov = regions.get(parts[2])
+        assert prov is not None
+        ctx.reply(Reply(text=t("sub.pick_kabkota", province=prov.name), buttons=kabkota_keyboard(prov.code, 0)))
+        return
+    if kind == "kp" and len(parts) == 4 and parts[3].isdigit() and regions.get(parts[2]) is not None:
+        ctx.state.start(FLOW, "region")
+        prov = regions.get(parts[2])
+        assert prov is not None
+        ctx.reply(
+            Reply(text=t("sub.pick_kabkota", province=prov.name), buttons=kabkota_keyboard(prov.code, int(parts[3])))
+        )
+        return
+    if kind == "r" and len(parts) == 3 and regions.get(parts[2]) is not None:
+        region = regions.get(parts[2])
+        assert region is not None
+        _ask_role(ctx, region.code)
+        return
+    if kind == "role" and len(parts) == 3 and parts[2] in ("asn", "publik"):
+        if ctx.state.flow != FLOW or not ctx.state.data.get("region"):
+            ctx.state.start(FLOW, "region")
+            ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(0)))
+            return
+        await _save(ctx, parts[2])
+        return
+    ctx.reply(t("error.unknown_button"))
+
+
+async def _save(ctx: Context, role: str) -> None:
+    code = str(ctx.state.data.get("region", ""))
+    region = regions.get(code)
+    ctx.state.clear()
+    if region is None:
+        ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(0)))
+        return
+    sub = await current_subscriber(ctx)
+    svc = ctx.services
+    was_active = sub is not None and sub.active
+    if sub is None:
+        sub = Subscriber(
+            channel=ctx.channel,
+            addr_key=ctx.chat_key,
+            addr_enc=svc.identity.seal(ctx.channel, ctx.incoming.chat_id),
+            region_code=region.code,
+            role=role,
+            active=True,
+            blocked=False,
+            last_inbound_at=ctx.now,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        ctx.session.add(sub)
+    else:
+        sub.region_code = region.code
+        sub.role = role
+        sub.active = True
+        sub.blocked = False
+        sub.addr_enc = svc.identity.seal(ctx.channel, ctx.incoming.chat_id)
+        sub.last_inbound_at = ctx.now
+        sub.updated_at = ctx.now
+    key = "sub.changed" if was_active else "sub.done"
+    text = t(key, region=region.name, zone=region.zone_label, role=role_label(role))
+    stage_text = stages_text(region.code, ctx)
+    ctx.reply(text + ("\n\n" + stage_text if stage_text else ""))
+
+
+async def unsubscribe(ctx: Context) -> None:
+    """/berhenti"""
+    if ctx.state.flow == FLOW:
+        ctx.state.clear()
+    sub = await current_subscriber(ctx)
+    if sub is None or not sub.active:
+        ctx.reply(t("sub.not_subscribed"))
+        return
+    sub.active = False
+    sub.updated_at = ctx.now
+    ctx.reply(t("sub.stopped"))
+
+
+def _dates(stage: Stage) -> str:
+    if stage.start == stage.end:
+        return format_date_id(stage.start)
+    return f"{format_date_id(stage.start)} s.d. {format_date_id(stage.end)}"
+
+
+def stages_text(code: str, ctx: Context) -> str:
+    current, upcoming = current_and_next(timelines(), code, ctx.now)
+    if current is None and upcoming is None:
+        return t("sub.stage.none", region=region_label(code))
+    lines = [t("sub.stage.header", region=region_label(code))]
+    if current is not None:
+        lines.append(t("sub.stage.current", timeline=current[0].name, stage=current[1].name, dates=_dates(current[1])))
+    else:
+        lines.append(t("sub.stage.no_current"))
+    if upcoming is not None:
+        lines.append(t("sub.stage.next", timeline=upcoming[0].name, stage=upcoming[1].name, dates=_dates(upcoming[1])))
+    return "\n".join(lines)
+
+
+async def stages(ctx: Context) -> None:
+    """/tahapan [daerah]"""
+    code: str | None = None
+    if ctx.incoming.args:
+        found = regions.resolve(ctx.incoming.args[:100], limit=1)
+        if not found:
+            ctx.reply(t("sub.not_found", text=ctx.incoming.args[:60]))
+            return
+        code = found[0].code
+    else:
+        sub = await current_subscriber(ctx)
+        if sub is not None and sub.active:
+            code = sub.region_code
+    if code is None:
+        ctx.reply(t("sub.stage.need_region"))
+        return
+    ctx.reply(stages_text(code, ctx))
+
+
+def register(router: Router) -> None:
+    router.command("langganan", subscribe)
+    router.command("berhenti", unsubscribe)
+    router.command("tahapan", stages, where="any")
+    router.callback("sub", button)
+    router.flow(FLOW, flow_text)
