@@ -19,19 +19,39 @@ class Limit:
 
 
 class SlidingWindow:
-    def __init__(self, limit: Limit, margin: float = 0.02) -> None:
+    """At most ``count`` events in any ``window`` seconds, paced by a small token bucket.
+
+    The window is the hard limit; the bucket (capacity ``burst`` of the count) spreads sends over the window
+    so that the queueing between booking a slot and the request reaching the platform cannot bunch a full
+    window's worth into one instant on the platform's clock.
+    """
+
+    def __init__(self, limit: Limit, margin: float = 0.02, burst: float | None = None) -> None:
         self.count = max(1, int(limit.count))
         self.window = limit.per_seconds * (1.0 + margin)
         self.stamps: deque[float] = deque()
+        self.rate = self.count / self.window
+        self.capacity = max(1.0, self.count * burst) if burst is not None else float(self.count)
+        self.tokens = self.capacity
+        self.updated: float | None = None
+
+    def _refill(self, now: float) -> None:
+        if self.updated is not None:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
 
     def delay(self, now: float) -> float:
         while self.stamps and now - self.stamps[0] >= self.window:
             self.stamps.popleft()
-        if len(self.stamps) < self.count:
-            return 0.0
-        return self.stamps[0] + self.window - now
+        self._refill(now)
+        wait = 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        if len(self.stamps) >= self.count:
+            wait = max(wait, self.stamps[0] + self.window - now)
+        return wait
 
     def book(self, now: float) -> None:
+        self._refill(now)
+        self.tokens -= 1.0
         self.stamps.append(now)
 
 
@@ -47,7 +67,7 @@ class ChannelLimiter:
         clock: object = time.monotonic,
         max_chats: int = 50_000,
     ) -> None:
-        self._global = SlidingWindow(global_) if global_ else None
+        self._global = SlidingWindow(global_, burst=0.05) if global_ else None
         self._private = private
         self._group = group
         self._chats: OrderedDict[str, SlidingWindow] = OrderedDict()

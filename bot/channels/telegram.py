@@ -38,6 +38,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
 from broadcasts.delivery import SendResult
@@ -196,10 +197,10 @@ class TelegramChannel:
         builder = (
             ApplicationBuilder()
             .token(tg.token.get_secret_value())
+            .request(AiohttpRequest())
             .base_url(tg.base_url)
             .base_file_url(tg.base_file_url)
             .job_queue(None)
-            .get_updates_read_timeout(tg.poll_timeout + 5)
         )
         if tg.mode == "webhook":
             builder = builder.updater(None)

@@ -1,0 +1,97 @@
+"""An aiohttp transport for python-telegram-bot (``BaseRequest``), used for sending.
+
+PTB's default HTTPXRequest costs about 2 ms of CPU per call, which caps one process near 450 messages/s —
+below the 1000/s of paid broadcasts. aiohttp (already installed with twilio) does the same work several
+times faster. Semantics follow HTTPXRequest: timeouts → ``TimedOut``, transport errors → ``NetworkError``,
+the status code and body are returned to PTB unchanged (PTB maps 4xx/5xx/retry_after to its errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class AiohttpRequest(BaseRequest):
+    def __init__(
+        self,
+        *,
+        connection_pool_size: int = 256,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        files = request_data.multipart_data if request_data else None
+        params = request_data.json_parameters if request_data else None
+        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
+        connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
+        write = self._write_timeout if not files else self._media_write_timeout
+        if not isinstance(write_timeout, DefaultValue):
+            write = write_timeout
+        total = None
+        if read is not None and write is not None:
+            total = read + write + (connect or 0)
+        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
+        data: Any
+        if files:
+            form = aiohttp.FormData()
+            for key, value in (params or {}).items():
+                form.add_field(key, value)
+            for key, value in files.items():
+                if isinstance(value, tuple):
+                    filename, content, mime = value
+                    form.add_field(key, content, filename=filename, content_type=mime)
+                else:
+                    form.add_field(key, value)
+            data = form
+        else:
+            data = params or None
+        try:
+            async with self._session.request(method, url, data=data, timeout=timeout) as resp:
+                return resp.status, await resp.read()
+        except TimeoutError as err:
+            raise TimedOut from err
+        except asyncio.TimeoutError as err:  # noqa: UP041 - alias kept for older runtimes
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
