@@ -22,7 +22,7 @@ async def _start_whatsapp(rt: Runtime, stoppers: list[Callable[[], Awaitable[Non
 
     wa = rt.settings.whatsapp
     assert wa.account_sid is not None and wa.auth_token is not None
-    status_url = f"{wa.public_url.rstrip('/')}/status" if wa.public_url else None
+    status_url = f"{wa.public_url.rstrip('/')}/whatsapp/status" if wa.public_url else None
     twilio = TwilioSender(
         wa.account_sid, wa.auth_token.get_secret_value(), api_base_url=wa.api_base_url, status_callback_url=status_url
     )
