@@ -43,5 +43,6 @@ def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Request URLs contain the bot token; PTB internals are noisy at INFO.
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite", "alembic", "asyncio", "uvicorn.access"):
+    noisy_loggers = ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite", "alembic", "PIL", "asyncio")
+    for noisy in (*noisy_loggers, "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

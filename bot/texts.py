@@ -19,7 +19,20 @@ TEXTS: dict[str, str] = {
     "common.cancelled": "Dibatalkan. Ketik /bantuan untuk melihat pilihan lain.",
     "button.back": "⬅️ Kembali",
     "button.cancel": "✖️ Batal",
+    # --- whatsapp (bot/channels/whatsapp.py; /mulai in handlers/subscriptions.py) ----------------
     "whatsapp.reply_with_number": "Balas {choices}.",
+    "whatsapp.stop_hint": "Di WhatsApp, balas MULAI kapan saja untuk mengaktifkan langganan Anda lagi.",
+    "whatsapp.resumed": (
+        "✅ Langganan Anda aktif kembali: {region}, sebagai {role}. Pengingat tahapan pemilu akan dikirim lagi. "
+        "Ketik /berhenti kapan saja untuk berhenti."
+    ),
+    "whatsapp.resume_already": (
+        "Langganan Anda masih aktif: {region}, sebagai {role}. Ketik /langganan untuk mengganti daerah."
+    ),
+    "whatsapp.resume_none": (
+        "Anda belum pernah berlangganan, jadi belum ada yang bisa diaktifkan kembali. "
+        "Ketik /langganan untuk memilih daerah dan mulai menerima pengingat tahapan pemilu."
+    ),
     # --- start / help ----------------------------------------------------------------------------
     "start.welcome": (
         "Halo! Saya JagaNetral, asisten netralitas ASN (PNS dan PPPK) selama Pemilu dan Pilkada.\n\n"
@@ -36,6 +49,7 @@ TEXTS: dict[str, str] = {
         "/lapor — laporkan dugaan pelanggaran netralitas secara anonim\n"
         "/status <kode> — cek status laporan Anda\n"
         "/hapus <kode> — hapus data kontak Anda dari laporan\n"
+        "/jawab <kode> — jawab pertanyaan Bawaslu tentang laporan Anda\n"
         "/langganan — terima pengingat tahapan pemilu untuk daerah Anda\n"
         "/tahapan — tahapan pemilu yang sedang berjalan di daerah Anda\n"
         "/berhenti — berhenti berlangganan\n"
@@ -173,6 +187,212 @@ TEXTS: dict[str, str] = {
         "⚠️ {count} pengingat tahapan TIDAK dikirim karena sistem tidak berjalan pada waktunya:\n{lines}"
     ),
     "rem.missed_line": "• {timeline} — {stage} ({when})",
+    # --- tips (handlers/tips.py) ---------------------------------------------------------------
+    "tips.intro": (
+        "📝 Lapor dugaan pelanggaran netralitas ASN — anonim.\n"
+        "Nama, nomor, dan akun Anda TIDAK diteruskan ke Bawaslu.\n\n"
+        "Langkah 1/6 — Di mana kejadiannya? Pilih provinsi, atau ketik nama kabupaten/kota "
+        "(misalnya: Kukar, PPU, KTT, Samarinda)."
+    ),
+    "tips.ask_province": (
+        "Langkah 1/6 — Pilih provinsi tempat kejadian, atau ketik nama kabupaten/kota "
+        "(misalnya: Kukar, PPU, KTT)."
+    ),
+    "tips.ask_kabkota": "{province}: pilih kabupaten/kota tempat kejadian.",
+    "tips.whole_province": "Tidak tahu / seluruh {province}",
+    "tips.page_prev": "⬅️ Sebelumnya",
+    "tips.page_next": "Berikutnya ➡️",
+    "tips.region_not_found": (
+        "Daerah \"{text}\" tidak ditemukan. Pilih provinsi dari tombol, atau ketik nama lain "
+        "(misalnya: Kutai Kartanegara, Kukar, Balikpapan)."
+    ),
+    "tips.region_choose": "Maksud Anda yang mana?",
+    "tips.ask_category": "Langkah 2/6 — Daerah: {region}.\nApa jenis dugaan pelanggarannya?",
+    "tips.cat.medsos": "Media sosial (posting, like, share, komentar)",
+    "tips.cat.kampanye": "Hadir kampanye / deklarasi calon",
+    "tips.cat.atribut": "Memasang spanduk / atribut calon",
+    "tips.cat.fasilitas": "Memakai fasilitas negara",
+    "tips.cat.keputusan": "Keputusan/tindakan yang menguntungkan calon",
+    "tips.cat.ajakan": "Mengumpulkan orang / ajakan / pemberian barang",
+    "tips.cat.parpol": "Anggota atau pengurus partai politik",
+    "tips.cat.kades": "Kepala desa / perangkat desa",
+    "tips.cat.lain": "Lainnya",
+    "tips.ask_who": (
+        "Langkah 3/6 — Siapa yang diduga melanggar? Tulis yang Anda ketahui: nama, jabatan, instansi/OPD "
+        "(maksimal {max} karakter). Jika tidak tahu, tekan Lewati."
+    ),
+    "tips.ask_place": (
+        "Langkah 4/6 — Di mana dan kapan kejadiannya? Misalnya: Kantor Camat Tenggarong, Senin 14 Oktober "
+        "sekitar pukul 10.00 (maksimal {max} karakter)."
+    ),
+    "tips.ask_what": "Langkah 5/6 — Ceritakan apa yang terjadi (maksimal {max} karakter).",
+    "tips.ask_evidence": (
+        "Langkah 6/6 — Kirim bukti bila ada: foto, video, dokumen, atau tautan media sosial (Facebook, "
+        "Instagram, TikTok, X, YouTube, dll.), maksimal {max_media} berkas. Tekan Selesai bila sudah, atau "
+        "Lewati bila tidak ada bukti.\n\n"
+        "Saran: sebelum mengirim, tutupi hal yang bisa menunjukkan diri Anda (nama akun Anda di tangkapan "
+        "layar, wajah Anda). Lokasi GPS pada foto kami hapus otomatis."
+    ),
+    "tips.evidence_added": "Bukti tersimpan sementara: {media} berkas, {links} tautan. Kirim lagi, atau tekan Selesai.",
+    "tips.evidence_hint": (
+        "Kirim foto, video, dokumen, atau tautan (diawali https://), lalu tekan Selesai. "
+        "Tekan Lewati bila tidak ada bukti."
+    ),
+    "tips.evidence_cleared": "Semua bukti dihapus dari laporan ini.",
+    "tips.link_invalid": (
+        "Tautan \"{link}\" tidak bisa diterima. Kirim alamat lengkap yang diawali https://, misalnya "
+        "https://www.instagram.com/p/… — tautan javascript:, alamat IP, atau situs lain tanpa https tidak "
+        "diterima."
+    ),
+    "tips.too_many_media": "Maksimal {max} berkas bukti per laporan; berkas ini tidak disimpan. Tekan Selesai.",
+    "tips.too_many_links": "Maksimal {max} tautan per laporan; sisanya tidak disimpan.",
+    "tips.media_too_big": "Berkas terlalu besar (maksimal {max_mb} MB). Kirim versi yang lebih kecil, atau tautannya.",
+    "tips.media_unsupported": "Jenis berkas ini tidak diterima. Kirim foto, video, atau dokumen.",
+    "tips.text_too_long": "Teks terlalu panjang ({n} karakter; maksimal {max}). Silakan persingkat.",
+    "tips.text_empty": "Silakan jawab dengan teks, atau gunakan tombol.",
+    "tips.none": "(tidak diisi)",
+    "tips.evidence_summary": "{media} berkas, {links} tautan",
+    "tips.review": (
+        "Periksa laporan Anda sebelum dikirim:\n\n"
+        "Daerah: {region}\nJenis: {category}\nTerlapor: {who}\nTempat & waktu: {place}\n"
+        "Kejadian: {what}\nBukti: {evidence}"
+    ),
+    "tips.review_unstripped": (
+        "⚠️ Metadata video/dokumen TIDAK dihapus otomatis (bisa memuat nama pembuat atau lokasi). "
+        "Tekan Kembali lalu Hapus semua bukti bila berkas itu bisa menunjukkan identitas Anda."
+    ),
+    "tips.notice": (
+        "ℹ️ Penting: laporan anonim ini adalah INFORMASI AWAL bagi Bawaslu, bukan laporan resmi "
+        "(laporan pelanggaran). Bawaslu dapat menelusurinya atas inisiatif sendiri (sebagai temuan), tetapi "
+        "tidak wajib memprosesnya seperti laporan resmi.\n\n"
+        "Jika Anda bersedia menjadi pelapor resmi: ajukan laporan dengan identitas (KTP) secepatnya, paling "
+        "lambat 7 hari sejak pelanggaran diketahui, di kantor Bawaslu kabupaten/kota atau provinsi, Panwaslu "
+        "kecamatan, atau secara daring lewat SIGAP LAPOR (sigaplapor.bawaslu.go.id) atau aplikasi Gowaslu."
+    ),
+    "tips.btn_send": "✅ Kirim laporan",
+    "tips.btn_skip": "Lewati",
+    "tips.btn_done": "✅ Selesai",
+    "tips.btn_clear": "🗑 Hapus semua bukti",
+    "tips.sent": (
+        "✅ Laporan Anda sudah kami terima dan diteruskan ke Bawaslu {target}.\n\n"
+        "Kode laporan: {code}\n"
+        "Simpan kode ini. Cek status kapan saja: /status {code}\n"
+        "Hapus data kontak Anda dari laporan ini: /hapus {code}\n\n"
+        "Identitas Anda tidak diteruskan ke Bawaslu. Bila Bawaslu bertanya, pertanyaannya datang lewat bot "
+        "ini dengan kode tersebut."
+    ),
+    "tips.sent_unrouted": (
+        "✅ Laporan Anda sudah kami catat. Kode laporan: {code}\n"
+        "Grup Bawaslu untuk daerah ini belum terhubung ke bot; laporan akan diteruskan oleh admin.\n"
+        "Cek status: /status {code} — hapus data kontak Anda: /hapus {code}"
+    ),
+    "tips.target_default": "melalui grup koordinasi",
+    "tips.rate_limited": (
+        "Maaf, Anda sudah mengirim {max} laporan hari ini (batas harian untuk mencegah penyalahgunaan). "
+        "Silakan coba lagi besok, atau laporkan langsung ke kantor Bawaslu terdekat."
+    ),
+    "tips.fetch_failed": (
+        "Maaf, berkas bukti ke-{n} tidak bisa kami ambil atau melebihi batas {max_mb} MB, jadi dikeluarkan "
+        "dari laporan. Kirim ulang berkasnya, atau tekan Selesai untuk melanjutkan tanpa berkas itu."
+    ),
+    "tips.cancelled": "Laporan dibatalkan; tidak ada yang disimpan.",
+    "tips.use_buttons": "Silakan pilih salah satu tombol, atau ketik \"batal\" untuk membatalkan.",
+    "tips.expired": "Sesi laporan sudah berakhir. Ketik /lapor untuk memulai lagi.",
+    "tips.status.diterima": "Diterima",
+    "tips.status.ditelaah": "Sedang ditelaah",
+    "tips.status.ditindaklanjuti": "Ditindaklanjuti",
+    "tips.status.tidak_dapat": "Tidak dapat ditindaklanjuti",
+    "tips.status.selesai": "Selesai",
+    "tips.event.status": "status: {status}",
+    "tips.event.question": "Bawaslu mengajukan pertanyaan",
+    "tips.event.answer": "Anda menjawab pertanyaan",
+    "tips.event.deleted": "data kontak dihapus",
+    "tips.event.created": "laporan diterima",
+    "tips.status_detail": (
+        "Laporan {code}\nDaerah: {region}\nJenis: {category}\nDikirim: {created}\nStatus: {status}\n\n"
+        "Riwayat:\n{history}"
+    ),
+    "tips.history_row": "• {when} — {text}",
+    "tips.not_found": "Kode laporan tidak ditemukan. Periksa kembali kodenya (contoh: JN-7KQ3-MX9P).",
+    "tips.my_list_header": "Laporan Anda:",
+    "tips.my_list_row": "• {code} — {category} — {status} ({created})",
+    "tips.my_list_footer": "Detail: /status <kode>",
+    "tips.my_list_empty": "Belum ada laporan dari akun ini. Ketik /lapor untuk melapor.",
+    "tips.hapus_usage": (
+        "Format: /hapus <kode laporan>, misalnya /hapus JN-7KQ3-MX9P. Ini menghapus data kontak Anda dari "
+        "laporan itu: Bawaslu tidak bisa lagi bertanya kepada Anda lewat bot."
+    ),
+    "tips.hapus_done": (
+        "Data kontak Anda untuk laporan {code} sudah dihapus. Bawaslu tidak bisa lagi menghubungi Anda lewat "
+        "bot untuk laporan ini; isi laporan tetap ada pada Bawaslu. Status masih bisa dicek: /status {code}"
+    ),
+    "tips.hapus_already": "Data kontak untuk laporan {code} sudah terhapus sebelumnya.",
+    "tips.status_notice": "ℹ️ Status laporan {code} diperbarui oleh Bawaslu: {status}.\nRiwayat: /status {code}",
+    "tips.status_closed_note": "\nLaporan ini sudah ditutup. Data kontak Anda dihapus otomatis dalam {days} hari.",
+    "tips.question": (
+        "❓ Bawaslu bertanya tentang laporan {code}:\n\n{question}\n\n"
+        "Tekan Jawab (atau ketik /jawab {code}) untuk membalas. Identitas Anda tetap dirahasiakan."
+    ),
+    "tips.btn_answer": "✍️ Jawab",
+    "tips.ask_answer": (
+        "Tulis jawaban Anda untuk Bawaslu (laporan {code}), maksimal {max} karakter. "
+        "Jangan cantumkan identitas Anda kecuali Anda menghendakinya."
+    ),
+    "tips.answer_sent": "✅ Jawaban Anda sudah diteruskan ke Bawaslu (laporan {code}).",
+    "tips.answer_unavailable": "Laporan ini tidak bisa dijawab lagi.",
+    "tips.answer_cancelled": "Batal menjawab.",
+    "tips.resume": "Laporan Anda yang belum selesai masih tersimpan; lanjutkan dari langkah terakhir.",
+    # --- group (handlers/group.py; HTML: every field is escaped by the handler) -----------------
+    "group.tip": (
+        "<b>🚨 Informasi awal: dugaan pelanggaran netralitas ASN</b>\n"
+        "Kode: <code>{code}</code>\nDaerah: {region}\nJenis: {category}\nTerlapor: {who}\n"
+        "Tempat &amp; waktu: {place}\nKejadian:\n{what}\n{links}Bukti berkas: {media}\n"
+        "Diterima: {created}\nStatus: {status}\n\n"
+        "<i>Pelapor anonim; identitasnya dirahasiakan. Ini informasi awal, bukan laporan resmi, dan dapat "
+        "ditelusuri sebagai temuan. Gunakan tombol untuk memperbarui status atau bertanya kepada pelapor "
+        "lewat bot.</i>"
+    ),
+    "group.links": "Tautan:\n{rows}\n",
+    "group.link_row": "• [{label}] {url}",
+    "group.media_sent": "{n} berkas, dikirim terpisah (metadata foto sudah dihapus)",
+    "group.media_unstripped": "; perhatian: metadata {n} video/dokumen TIDAK dihapus",
+    "group.media_none": "tidak ada",
+    "group.what_separate": "(panjang, dikirim pada pesan berikutnya)",
+    "group.what_part": "Kejadian — laporan {code}:\n{text}",
+    "group.media_caption": "Bukti {n}/{total} — laporan {code}",
+    "group.btn_ask": "❓ Tanya pelapor",
+    "group.status_changed": "Status laporan <code>{code}</code> diubah menjadi: <b>{status}</b>.",
+    "group.reporter_told": " Pelapor sudah diberi tahu.",
+    "group.reporter_gone": " Pelapor tidak dapat diberi tahu (data kontak sudah dihapus).",
+    "group.status_same": "Status laporan <code>{code}</code> memang sudah: <b>{status}</b>.",
+    "group.not_allowed": (
+        "Maaf, laporan ini tidak diteruskan ke grup ini. Hanya grup Bawaslu daerah tujuan laporan (atau admin "
+        "JagaNetral) yang dapat menindaklanjutinya."
+    ),
+    "group.tip_not_found": "Laporan tidak ditemukan.",
+    "group.ask_prompt": (
+        "Balas (reply) pesan ini dengan pertanyaan untuk pelapor laporan <code>{code}</code> (maksimal {max} "
+        "karakter). Pertanyaan dikirim tanpa nama Anda. Ketik \"batal\" untuk membatalkan."
+    ),
+    "group.ask_sent": "Pertanyaan untuk pelapor laporan <code>{code}</code> sudah dikirim lewat bot.",
+    "group.ask_no_contact": (
+        "Pelapor laporan <code>{code}</code> tidak bisa dihubungi lagi (data kontak sudah dihapus)."
+    ),
+    "group.ask_cancelled": "Batal bertanya.",
+    "group.ask_empty": "Pertanyaan tidak boleh kosong. Tulis pertanyaannya, atau ketik \"batal\".",
+    "group.answer": "💬 Jawaban pelapor untuk laporan <code>{code}</code>:\n\n{answer}",
+    "group.stats": (
+        "<b>Rekap laporan — {scope}</b>\nTotal: {total}\n\n<b>Per jenis</b>\n{by_category}\n\n"
+        "<b>Per status</b>\n{by_status}\n\n<b>Per minggu (ISO)</b>\n{by_week}"
+    ),
+    "group.stats_row": "• {label}: {n}",
+    "group.stats_empty": "Belum ada laporan untuk {scope}.",
+    "group.scope_group": "grup ini",
+    "group.scope_all": "semua daerah",
+    "group.export_caption": "Ekspor laporan {scope}: {n} laporan (tanpa data pelapor)",
+    "group.chart_caption": "Grafik laporan per minggu per jenis — {scope}",
+    "group.chart_title": "Laporan per minggu (ISO) per jenis",
+    "group.chart_ylabel": "Jumlah laporan",
 }
 
 

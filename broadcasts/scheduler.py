@@ -452,21 +452,15 @@ class Scheduler:
 
     # --- housekeeping ------------------------------------------------------------------------------
     async def purge_tips(self) -> int:
-        """Daily: drop expired tip data (``handlers.tips.purge_expired``), when that module provides it."""
-        try:
-            from handlers import tips
-        except ImportError:
-            return 0
-        purge = getattr(tips, "purge_expired", None)
-        if purge is None:
-            return 0
+        """Daily: wipe expired reporter reply addresses and old exports (``bot.tipcases.purge_expired``)."""
+        from bot.tipcases import purge_expired
+
         try:
             async with self.sessions() as s, s.begin():
-                result = await purge(s, utcnow())
+                return await purge_expired(s, utcnow())
         except Exception:
             log.exception("tips purge failed")
             return 0
-        return int(result) if isinstance(result, int) else 0
 
 
 def _load() -> list[Timeline]:

@@ -6,7 +6,7 @@ from bot.core.router import Router
 
 
 def build_router() -> Router:
-    from handlers import faq, start
+    from handlers import broadcast_admin, faq, group, start, subscriptions, tips
 
     router = Router()
     router.command("start", start.start, where="any")
@@ -16,20 +16,6 @@ def build_router() -> Router:
     router.command("pertanyaan", faq.unanswered_list, admin=True)
     router.callback("faq", faq.entry_button)
     router.fallback(faq.free_text)
-    for module in _feature_modules():
+    for module in (tips, group, subscriptions, broadcast_admin):
         module.register(router)
     return router
-
-
-def _feature_modules() -> list:  # type: ignore[type-arg]
-    """Feature modules with a ``register(router)`` function (tips, subscriptions, admin …)."""
-    import importlib
-
-    found = []
-    for name in ("handlers.tips", "handlers.subscriptions", "handlers.broadcast_admin", "handlers.group"):
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return found

@@ -232,7 +232,25 @@ async def unsubscribe(ctx: Context) -> None:
         return
     sub.active = False
     sub.updated_at = ctx.now
-    ctx.reply(t("sub.stopped"))
+    ctx.reply(t("sub.stopped") + ("\n" + t("whatsapp.stop_hint") if ctx.channel == "whatsapp" else ""))
+
+
+async def resume(ctx: Context) -> None:
+    """/mulai (WhatsApp START/MULAI): reactivate the existing subscription of this chat."""
+    sub = await current_subscriber(ctx)
+    if sub is None:
+        ctx.reply(t("whatsapp.resume_none"))
+        return
+    region, role = region_label(sub.region_code), role_label(sub.role)
+    if sub.active and not sub.blocked:
+        ctx.reply(t("whatsapp.resume_already", region=region, role=role))
+        return
+    sub.active = True
+    sub.blocked = False
+    sub.addr_enc = ctx.services.identity.seal(ctx.channel, ctx.incoming.chat_id)
+    sub.last_inbound_at = ctx.now
+    sub.updated_at = ctx.now
+    ctx.reply(t("whatsapp.resumed", region=region, role=role))
 
 
 def _dates(stage: Stage) -> str:
@@ -277,6 +295,7 @@ async def stages(ctx: Context) -> None:
 def register(router: Router) -> None:
     router.command("langganan", subscribe)
     router.command("berhenti", unsubscribe)
+    router.command("mulai", resume)
     router.command("tahapan", stages, where="any")
     router.callback("sub", button)
     router.flow(FLOW, flow_text)

@@ -7,7 +7,9 @@ the commit is the delivery worker woken — so nothing is shown to a user that i
 
 from __future__ import annotations
 
+import copy
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -71,18 +73,18 @@ class Core:
                 if conv is None:
                     conv = Conversation(conv_key=key, data={}, updated_at=now)
                     session.add(conv)
-                data = dict(conv.data or {})
-                choices = data.pop(CHOICES_KEY, None)
-                state = FlowState(conv.flow, conv.step, data)
-                inc = self._numbered_choice(inc, choices)
+                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {}))
+                if inc.channel in NUMBERED_CHANNELS:
+                    inc = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
                 ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now)
                 if inc.truncated:
                     ctx.reply(t("error.too_long"))
                 await self.router.dispatch(ctx)
-                new_choices = self._remember_choices(inc, ctx.replies)
-                conv.flow, conv.step = state.flow, state.step
-                conv.data = {**state.data, **({CHOICES_KEY: new_choices} if new_choices else {})}
+                conv.flow, conv.step, conv.data = state.flow, state.step, state.data
                 conv.updated_at = now
+                await self._remember_choices(
+                    session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
+                )
                 if inc.chat_type == "private":
                     await self._touch_window(session, inc, now)
                 for reply in ctx.replies:
@@ -103,26 +105,39 @@ class Core:
         else:
             window.last_inbound_at = now
 
+    def _choices_key(self, channel: str, chat_id: str) -> str:
+        return self.services.identity.key("choices", channel, chat_id)
+
+    async def _load_choices(self, session: Any, channel: str, chat_id: str) -> list[str] | None:
+        row = await session.scalar(
+            select(Conversation).where(Conversation.conv_key == self._choices_key(channel, chat_id))
+        )
+        return (row.data or {}).get(CHOICES_KEY) if row is not None else None
+
+    async def _remember_choices(self, session: Any, now: Any, messages: list[tuple[str, str, Reply]]) -> None:
+        """Chats without real buttons: remember the buttons of the last message sent to each chat."""
+        latest: dict[tuple[str, str], list[str]] = {}
+        for channel, chat_id, reply in messages:
+            if channel in NUMBERED_CHANNELS and reply.buttons:
+                latest[(channel, chat_id)] = [b.data for row in reply.buttons for b in row]
+        for (channel, chat_id), choices in latest.items():
+            key = self._choices_key(channel, chat_id)
+            row = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
+            if row is None:
+                session.add(Conversation(conv_key=key, data={CHOICES_KEY: choices}, updated_at=now))
+            else:
+                row.data = {CHOICES_KEY: choices}
+                row.updated_at = now
+
     @staticmethod
     def _numbered_choice(inc: Incoming, choices: list[str] | None) -> Incoming:
         """On channels without real buttons, "2" picks the second button of the last message."""
-        if not choices or inc.channel not in NUMBERED_CHANNELS or inc.callback is not None:
+        if not choices or inc.callback is not None:
             return inc
         text = inc.text.strip().rstrip(".")
         if text.isdigit() and 1 <= int(text) <= len(choices):
-            from dataclasses import replace
-
             return replace(inc, text="", callback=choices[int(text) - 1])
         return inc
-
-    @staticmethod
-    def _remember_choices(inc: Incoming, replies: list[Reply]) -> list[str] | None:
-        if inc.channel not in NUMBERED_CHANNELS:
-            return None
-        for reply in reversed(replies):
-            if reply.buttons:
-                return [b.data for row in reply.buttons for b in row]
-        return None
 
     async def _enqueue_error(self, inc: Incoming) -> None:
         try:

@@ -44,6 +44,7 @@ class Context:
     services: Services
     now: datetime
     replies: list[Reply] = field(default_factory=list)
+    sent: list[tuple[str, str, Reply]] = field(default_factory=list)  # (channel, chat_id, reply) via send_to
 
     # --- who -----------------------------------------------------------------------------------
     @property
@@ -85,6 +86,7 @@ class Context:
         priority: int = 0,
     ) -> None:
         """Queue a message to another chat (e.g. a Bawaslu group) in this transaction."""
+        self.sent.append((channel, chat_id, reply))
         await self.services.outbox.enqueue(
             self.session,
             channel=channel,

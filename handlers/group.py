@@ -1,0 +1,290 @@
+"""The Bawaslu group side of tips: status buttons, "tanya pelapor" relay, /statistik and /ekspor.
+
+Authorisation: a tip can only be acted on from the group it was routed to (``Tip.group_chat_id``) or by a
+JagaNetral admin, so forged callback data naming another region's tip is refused. Group members stay
+anonymous to the reporter (only the bot speaks) and the reporter stays anonymous to the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import html
+import io
+import logging
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.core.model import Button, MediaOut, Reply
+from bot.core.router import Context, Router
+from bot.evidence import sha256
+from bot.storage.models import Tip, TipEvent, TipMedia
+from bot.texts import t
+from bot.tipcases import (
+    CATEGORIES,
+    CLOSED,
+    STATUSES,
+    category_label,
+    may_act,
+    region_label,
+    status_label,
+)
+from handlers import tips as reporter
+
+log = logging.getLogger(__name__)
+
+ASK_FLOW = "tiptanya"
+MAX_QUESTION_CHARS = 1000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+async def on_tip_button(ctx: Context) -> None:
+    """Buttons "tip:st:<id>:<n>", "tip:ask:<id>" (group) and "tip:ans:<id>", "tip:ansx" (reporter)."""
+    parts = (ctx.incoming.callback or "").split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    if action == "ansx":
+        await reporter.answer_cancel(ctx)
+        return
+    if len(parts) < 3 or not parts[2].isdigit():
+        ctx.reply(t("error.unknown_button"))
+        return
+    tip_id = int(parts[2])
+    if action == "ans":
+        await reporter.answer_button(ctx, tip_id)
+        return
+    tip = await ctx.session.get(Tip, tip_id)
+    if tip is None:
+        ctx.reply(t("group.tip_not_found"))
+        return
+    if not may_act(ctx.services, tip, ctx.incoming.channel, ctx.incoming.chat_id, ctx.is_admin):
+        log.warning("tip action refused: not the tip's group", extra={"tip_id": tip.id, "action": action})
+        ctx.reply(t("group.not_allowed"))
+        return
+    if action == "st" and len(parts) == 4 and parts[3].isdigit() and int(parts[3]) < len(STATUSES):
+        await _set_status(ctx, tip, STATUSES[int(parts[3])])
+    elif action == "ask":
+        if tip.reply_enc is None:
+            ctx.reply(Reply(text=t("group.ask_no_contact", code=html.escape(tip.code)), html=True))
+            return
+        ctx.state.start(ASK_FLOW, "question", {"tip_id": tip.id})
+        ctx.reply(Reply(text=t("group.ask_prompt", code=html.escape(tip.code), max=MAX_QUESTION_CHARS), html=True))
+    else:
+        ctx.reply(t("error.unknown_button"))
+
+
+def _reporter_address(ctx: Context, tip: Tip) -> tuple[str, str] | None:
+    if tip.reply_enc is None:
+        return None
+    try:
+        return ctx.services.identity.open(tip.reply_enc)
+    except ValueError:
+        log.error("tip reply address cannot be decrypted (secret changed?)", extra={"tip_id": tip.id})
+        return None
+
+
+async def _set_status(ctx: Context, tip: Tip, new: str) -> None:
+    code = html.escape(tip.code)
+    if tip.status == new:
+        ctx.reply(Reply(text=t("group.status_same", code=code, status=status_label(new)), html=True))
+        return
+    now = ctx.now
+    tip.status, tip.updated_at = new, now
+    retention = ctx.services.settings.tips.retention_days
+    if new in CLOSED:
+        tip.closed_at, tip.purge_after = now, now + timedelta(days=retention)
+    else:
+        tip.closed_at, tip.purge_after = None, None
+    event = TipEvent(tip_id=tip.id, kind="status", text=new, created_at=now)
+    ctx.session.add(event)
+    await ctx.session.flush()
+    text = t("group.status_changed", code=code, status=html.escape(status_label(new)))
+    addr = _reporter_address(ctx, tip)
+    if addr is not None:
+        notice = t("tips.status_notice", code=tip.code, status=status_label(new))
+        if new in CLOSED:
+            notice += t("tips.status_closed_note", days=retention)
+        await ctx.send_to(addr[0], addr[1], Reply(text=notice), purpose="notice",
+                          idem_key=f"tip:{tip.id}:status:{event.id}", tip_id=tip.id)
+        text += t("group.reporter_told")
+    else:
+        text += t("group.reporter_gone")
+    log.info("tip status changed", extra={"tip_id": tip.id, "status": new})
+    ctx.reply(Reply(text=text, html=True))
+
+
+async def ask_text(ctx: Context) -> None:
+    """The group member's question after "tanya pelapor", relayed to the reporter without names."""
+    text = ctx.incoming.text.strip()
+    if text.lower().strip(" .!") in ("batal", "/batal", "cancel"):
+        ctx.state.clear()
+        ctx.reply(t("group.ask_cancelled"))
+        return
+    if not text:
+        ctx.reply(t("group.ask_empty"))
+        return
+    if len(text) > MAX_QUESTION_CHARS or ctx.incoming.truncated:
+        ctx.reply(t("tips.text_too_long", n=len(text), max=MAX_QUESTION_CHARS))
+        return
+    tip = await ctx.session.get(Tip, int(ctx.state.data.get("tip_id", 0)))
+    ctx.state.clear()
+    if tip is None or not may_act(ctx.services, tip, ctx.incoming.channel, ctx.incoming.chat_id, ctx.is_admin):
+        ctx.reply(t("group.not_allowed"))
+        return
+    addr = _reporter_address(ctx, tip)
+    if addr is None:
+        ctx.reply(Reply(text=t("group.ask_no_contact", code=html.escape(tip.code)), html=True))
+        return
+    event = TipEvent(tip_id=tip.id, kind="question", text=text, created_at=ctx.now)
+    ctx.session.add(event)
+    await ctx.session.flush()
+    question = Reply(text=t("tips.question", code=tip.code, question=text),
+                     buttons=[[Button(t("tips.btn_answer"), f"tip:ans:{tip.id}")]])
+    await ctx.send_to(addr[0], addr[1], question, purpose="notice",
+                      idem_key=f"tip:{tip.id}:question:{event.id}", tip_id=tip.id)
+    ctx.reply(Reply(text=t("group.ask_sent", code=html.escape(tip.code)), html=True))
+
+
+# --- /statistik and /ekspor -----------------------------------------------------------------------------
+
+async def _scoped_tips(ctx: Context) -> tuple[list[Tip], str]:
+    """Tips routed to this group (console: the simulated group sees every routed tip; admin in private: all)."""
+    stmt = select(Tip).order_by(Tip.created_at, Tip.id)
+    scope = t("group.scope_group")
+    if not ctx.is_group:
+        scope = t("group.scope_all")
+    elif ctx.incoming.channel == "console":
+        stmt = stmt.where(Tip.group_chat_id.is_not(None))
+    else:
+        try:
+            stmt = stmt.where(Tip.group_chat_id == int(ctx.incoming.chat_id))
+        except ValueError:
+            return [], scope
+    return list((await ctx.session.scalars(stmt)).all()), scope
+
+
+def _week(ctx: Context, tip: Tip) -> str:
+    local = tip.created_at.astimezone(ZoneInfo(ctx.services.settings.timezone))
+    year, week, _ = local.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _rows(counter: Counter[str], label: Any) -> str:
+    return "\n".join(t("group.stats_row", label=html.escape(label(k)), n=n) for k, n in counter.items())
+
+
+async def statistik(ctx: Context) -> None:
+    tips, scope = await _scoped_tips(ctx)
+    if not tips:
+        ctx.reply(t("group.stats_empty", scope=scope))
+        return
+    by_cat = Counter({c: 0 for c in CATEGORIES})
+    by_cat.update(tp.category for tp in tips)
+    by_cat = Counter({k: v for k, v in by_cat.items() if v})
+    by_status = Counter({s: 0 for s in STATUSES})
+    by_status.update(tp.status for tp in tips)
+    by_status = Counter({k: v for k, v in by_status.items() if v})
+    by_week = Counter(sorted(_week(ctx, tp) for tp in tips))
+    ctx.reply(Reply(
+        text=t("group.stats", scope=html.escape(scope), total=len(tips),
+               by_category=_rows(by_cat, category_label), by_status=_rows(by_status, status_label),
+               by_week=_rows(by_week, str)),
+        html=True,
+    ))
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text  # no spreadsheet formula injection
+
+
+def export_csv(ctx: Context, tips: list[Tip], media: dict[int, list[TipMedia]]) -> bytes:
+    """CSV of tips for Bawaslu — no reporter data (no reporter_key, reply address or channel)."""
+    tz = ZoneInfo(ctx.services.settings.timezone)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["kode", "kode_wilayah", "wilayah", "jenis", "status", "diterima", "diperbarui", "ditutup",
+                "terlapor", "tempat_waktu", "kejadian", "tautan", "jumlah_berkas", "sha256_berkas_asli"])
+    for tp in tips:
+        files = media.get(tp.id, [])
+        w.writerow([_cell(v) for v in (
+            tp.code, tp.region_code, region_label(tp.region_code), category_label(tp.category),
+            status_label(tp.status), tp.created_at.astimezone(tz).isoformat(timespec="minutes"),
+            tp.updated_at.astimezone(tz).isoformat(timespec="minutes"),
+            tp.closed_at.astimezone(tz).isoformat(timespec="minutes") if tp.closed_at else "",
+            tp.who, tp.place_time, tp.description, " | ".join(lk["url"] for lk in tp.links or []),
+            len(files), " ".join(m.sha256_original for m in files),
+        )])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 correctly
+
+
+def chart_png(weeks: list[str], series: dict[str, list[int]], title: str, ylabel: str) -> bytes:
+    """Stacked bar chart of tips per ISO week per category (matplotlib, Agg, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(6.0, 0.6 * len(weeks) + 3), 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    bottom = [0] * len(weeks)
+    for label, values in series.items():
+        ax.bar(weeks, values, bottom=bottom, label=label)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+async def ekspor(ctx: Context) -> None:
+    tips, scope = await _scoped_tips(ctx)
+    if not tips:
+        ctx.reply(t("group.stats_empty", scope=scope))
+        return
+    ids = [tp.id for tp in tips]
+    media: dict[int, list[TipMedia]] = {}
+    rows = (await ctx.session.execute(
+        select(TipMedia.id, TipMedia.tip_id, TipMedia.sha256_original).where(TipMedia.tip_id.in_(ids))
+        .order_by(TipMedia.id)
+    )).all()
+    for r in rows:
+        media.setdefault(r.tip_id, []).append(TipMedia(id=r.id, sha256_original=r.sha256_original))
+    data = export_csv(ctx, tips, media)
+    weeks = sorted({_week(ctx, tp) for tp in tips})
+    counts = Counter((_week(ctx, tp), tp.category) for tp in tips)
+    used = [c for c in CATEGORIES if any(tp.category == c for tp in tips)]
+    series = {category_label(c): [counts[(w, c)] for w in weeks] for c in used}
+    png = await asyncio.to_thread(chart_png, weeks, series, t("group.chart_title"), t("group.chart_ylabel"))
+    stamp = ctx.now.astimezone(ZoneInfo(ctx.services.settings.timezone)).strftime("%Y%m%d-%H%M")
+    docs = [
+        TipMedia(tip_id=None, kind="document", content=data, content_type="text/csv",
+                 filename=f"laporan-{stamp}.csv", size=len(data), sha256_original=sha256(data), stripped=True,
+                 created_at=ctx.now),
+        TipMedia(tip_id=None, kind="document", content=png, content_type="image/png",
+                 filename=f"grafik-{stamp}.png", size=len(png), sha256_original=sha256(png), stripped=True,
+                 created_at=ctx.now),
+    ]
+    ctx.session.add_all(docs)
+    await ctx.session.flush()
+    captions = [t("group.export_caption", scope=scope, n=len(tips)), t("group.chart_caption", scope=scope)]
+    for doc, caption in zip(docs, captions, strict=True):
+        ctx.reply(Reply(media=[MediaOut("document", media_id=doc.id, caption=caption)], protect=True))
+    log.info("tips exported", extra={"count": len(tips)})
+
+
+def register(router: Router) -> None:
+    router.callback("tip", on_tip_button)
+    router.flow(ASK_FLOW, ask_text)
+    router.command("statistik", statistik, where="group")
+    router.command("ekspor", ekspor, where="group")
+
+
+__all__ = ["chart_png", "export_csv", "register"]
