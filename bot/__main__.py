@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run|chat|db upgrade``.
+"""Command line: ``python -m bot run|chat|worker|doctor|db upgrade``.
 
 ``run`` starts every configured channel (Telegram, WhatsApp); with no channel configured it opens the
 console chat, so a fresh checkout works without any account.
@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the configured channels (console chat when none is configured)")
     sub.add_parser("chat", help="chat with the bot in this terminal")
     sub.add_parser("doctor", help="check configuration, database, Telegram and Twilio")
+    sub.add_parser("worker", help="sender-only process draining the shared outbox (PostgreSQL; no polling/scheduler)")
     db = sub.add_parser("db", help="database management")
     db.add_argument("action", choices=["upgrade"])
     return p
@@ -89,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
                       "(at least 32 random characters; env JAGANETRAL_SECURITY__SECRET_KEY)", file=sys.stderr)
                 return 2
             asyncio.run(_run(settings))
+        elif cmd == "worker":
+            from bot.worker import run_worker
+
+            if settings.using_dev_secret:
+                print("security.secret_key: required (the same key as the `run` process)", file=sys.stderr)
+                return 2
+            asyncio.run(run_worker(settings))
         elif cmd == "db":
             asyncio.run(_db_upgrade(settings))
         elif cmd == "doctor":

@@ -91,6 +91,8 @@ class RateLimits(_Section):
     telegram_per_chat_per_sec: float = 1.0
     telegram_per_group_per_min: float = 20.0
     whatsapp_per_sec: float = 10.0
+    # Processes that send (``run`` + every ``worker``): each takes 1/N of the global rates (PostgreSQL only).
+    sender_processes: int = 1
 
     @field_validator("*")
     @classmethod
@@ -136,6 +138,9 @@ class WebConfig(_Section):
 class SchedulerConfig(_Section):
     misfire_grace_minutes: int = 60
     reminder_offsets_days: list[int] = Field(default_factory=lambda: [7, 1, 0])
+    # PostgreSQL: only the process holding the scheduler advisory lock runs the scheduler; a standby
+    # retries (and the leader re-checks its lock connection) this often.
+    leader_retry_seconds: float = 5.0
 
 
 class Settings(BaseSettings):
@@ -184,6 +189,15 @@ class Settings(BaseSettings):
             if code != "default" and regions.get(code) is None:
                 raise ValueError(f"unknown region code {code!r}")
         return v
+
+    @model_validator(mode="after")
+    def _sender_processes(self) -> Settings:
+        if self.rate_limits.sender_processes > 1 and self.is_sqlite:
+            raise ValueError(
+                "rate_limits.sender_processes > 1 needs PostgreSQL: SQLite has a single writer, "
+                "run one process (`python -m bot run`) and no `python -m bot worker`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook(self) -> Settings:

@@ -48,6 +48,7 @@ class Runtime:
     worker: DeliveryWorker
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: Any = None
+    leader_task: asyncio.Task[None] | None = None  # PostgreSQL: holds / waits for the scheduler lock
 
     @classmethod
     def create(cls, settings: Settings, senders: dict[str, ChannelSender] | None = None) -> Runtime:
@@ -69,12 +70,16 @@ class Runtime:
     async def start(self, *, scheduler: bool = True) -> None:
         """Start background work: the delivery loop and (unless disabled) the scheduler."""
         self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
-        if scheduler:
-            from broadcasts.scheduler import start_scheduler
+        if scheduler:  # only on the leader (PostgreSQL advisory lock; SQLite: always) — bot/leader.py
+            from bot.leader import lead_scheduler
 
-            self.scheduler = await start_scheduler(self)
+            self.leader_task = await lead_scheduler(self)
 
     async def stop(self) -> None:
+        if self.leader_task is not None:  # stops the scheduler if leading, releases the lock
+            self.leader_task.cancel()
+            await asyncio.gather(self.leader_task, return_exceptions=True)
+            self.leader_task = None
         if self.scheduler is not None:
             await self.scheduler.shutdown()
             self.scheduler = None

@@ -16,24 +16,6 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-async def _start_whatsapp(rt: Runtime, stoppers: list[Callable[[], Awaitable[None]]]) -> list[Any]:
-    from bot.channels.twilio_client import TwilioSender
-    from bot.channels.whatsapp import WhatsAppSender, WhatsAppWebhook
-
-    wa = rt.settings.whatsapp
-    assert wa.account_sid is not None and wa.auth_token is not None
-    status_url = f"{wa.public_url.rstrip('/')}/whatsapp/status" if wa.public_url else None
-    twilio = TwilioSender(
-        wa.account_sid, wa.auth_token.get_secret_value(), api_base_url=wa.api_base_url, status_callback_url=status_url
-    )
-    await twilio.start()
-    stoppers.append(twilio.close)
-    rt.add_sender(WhatsAppSender(rt.settings, twilio, rt.services.sessions))
-    rt.services.media_fetchers["whatsapp"] = twilio.download_media
-    log.info("whatsapp channel started")
-    return WhatsAppWebhook(rt, twilio).routes()
-
-
 async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or ``stop_event``); then finish in-flight sends and stop cleanly."""
     from bot.channels.telegram import attach_telegram
@@ -56,9 +38,14 @@ async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> 
             await telegram.start()
             stoppers.append(telegram.stop)
             log.info("telegram channel started", extra={"mode": settings.telegram.mode})
-        routes = []
+        routes: list[Any] = []
         if settings.whatsapp.enabled:
-            routes = await _start_whatsapp(rt, stoppers)
+            from bot.channels.whatsapp import attach_whatsapp
+
+            twilio, routes = await attach_whatsapp(rt)
+            stoppers.append(twilio.close)
+            log.info("whatsapp channel started")
+        stoppers.append(rt.worker.stop)  # runs after the web server stops, before channels close: sends finish
         needs_web = settings.telegram.mode == "webhook" or settings.whatsapp.enabled
         if needs_web:
             app = build_app(rt, telegram, routes)

@@ -52,7 +52,7 @@ TEXTS: dict[str, str] = {
         "/jawab <kode> — jawab pertanyaan Bawaslu tentang laporan Anda\n"
         "/langganan — terima pengingat tahapan pemilu untuk daerah Anda\n"
         "/tahapan — tahapan pemilu yang sedang berjalan di daerah Anda\n"
-        "/berhenti — berhenti berlangganan\n"
+        "/berhenti — berhenti berlangganan (di WhatsApp: balas STOP; MULAI untuk berlangganan lagi)\n"
         "/bantuan — tampilkan pesan ini"
     ),
     "help.admin": (

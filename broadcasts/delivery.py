@@ -29,6 +29,7 @@ from broadcasts.ratelimit import ChannelLimiter
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+RECOVERY_EVERY = 30.0  # seconds between checks for rows whose lease expired (a crashed process's sends)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class DeliveryWorker:
         self._done: list[_Done] = []
         self._step_lock = asyncio.Lock()
         self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0}
+        self.recovery_every = RECOVERY_EVERY
 
     @property
     def channels(self) -> list[str]:
@@ -86,12 +88,26 @@ class DeliveryWorker:
         self._wake.set()
 
     # --- main loop ---------------------------------------------------------------------------------
-    async def run(self) -> None:
+    async def _recover(self, *, startup: bool) -> None:
         async with self.sessions() as s, s.begin():
-            recovered = await self.store.recover_expired(s)
+            # SQLite has one sending process by design: at start-up every "sending" row belongs to a dead one
+            # (a restart within the lease must not leave them stuck). Elsewhere only expired leases count.
+            single = startup and s.get_bind().dialect.name == "sqlite"
+            recovered = await self.store.recover_expired(s, all_leases=single)
         if any(recovered.values()):
             log.warning("outbox recovery after unclean stop", extra=recovered)
+
+    async def run(self) -> None:
+        await self._recover(startup=True)
+        loop = asyncio.get_running_loop()
+        next_recovery = loop.time() + self.recovery_every
         while not self._stopping:
+            if loop.time() >= next_recovery:  # leases of a crashed process expire while we run
+                next_recovery = loop.time() + self.recovery_every
+                try:
+                    await self._recover(startup=False)
+                except Exception:
+                    log.exception("outbox recovery failed; retrying later")
             try:
                 wait = await self.step()
             except asyncio.CancelledError:

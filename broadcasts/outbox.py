@@ -91,9 +91,10 @@ class OutboxStore:
     async def enqueue_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        stmt = insert_ignore(session, Outbox.__table__).on_conflict_do_nothing(index_elements=["idem_key"])
+        t = Outbox.__table__
+        stmt = insert_ignore(session, t).on_conflict_do_nothing(index_elements=["idem_key"]).returning(t.c.id)
         result = await session.execute(stmt, rows)
-        return int(result.rowcount or 0)
+        return len(result.all())  # rows actually inserted (rowcount is -1 for executemany on asyncpg)
 
     # --- worker side ---------------------------------------------------------------------------
     async def due(self, session: AsyncSession, *, channels: list[str], limit: int) -> list[Any]:
@@ -172,10 +173,15 @@ class OutboxStore:
             )
         )
 
-    async def recover_expired(self, session: AsyncSession) -> dict[str, int]:
-        """Resolve rows left in ``sending`` by a crashed worker (see module docstring)."""
+    async def recover_expired(self, session: AsyncSession, *, all_leases: bool = False) -> dict[str, int]:
+        """Resolve rows left in ``sending`` by a crashed worker (see module docstring).
+
+        ``all_leases=True``: every ``sending`` row is stale, leased or not — only for a caller that knows no
+        other process is sending (SQLite at start-up: a single sending process by design)."""
         now = utcnow()
-        stale = and_(Outbox.status == "sending", or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
+        stale = (Outbox.status == "sending") if all_leases else and_(
+            Outbox.status == "sending", or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
+        )
         unknown = await session.execute(
             update(Outbox)
             .where(stale, Outbox.purpose.in_(AT_MOST_ONCE))

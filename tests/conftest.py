@@ -54,11 +54,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Any]:
-    from tests.pg_server import PostgresUnavailable, TempPostgres
+    from tests.pg_server import ExternalPostgres, PostgresUnavailable, TempPostgres
 
     url = os.environ.get("JAGANETRAL_TEST_PG_URL")
     if url:
-        yield url
+        external = ExternalPostgres(url)
+        try:
+            yield external
+        finally:
+            external.stop()
         return
     server = TempPostgres()
     try:

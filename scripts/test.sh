@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command (README and CI): set up .venv and PostgreSQL if needed, then lint and run the tests.
+# One pytest run covers both databases: the DB fixtures are parametrised over SQLite and a throw-away
+# PostgreSQL cluster (tests/pg_server.py); set JAGANETRAL_TEST_DB=sqlite to run SQLite only.
+# Extra arguments go to pytest, e.g.  scripts/test.sh -x -k broadcast
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+jn_setup_venv
+jn_ensure_postgres
+cd "$JN_ROOT"
+
+ruff_rc=0
+echo "+ .venv/bin/python -m ruff check ." >&2
+.venv/bin/python -m ruff check . || ruff_rc=$?
+
+pytest_rc=0
+echo "+ .venv/bin/python -m pytest -q $*" >&2
+.venv/bin/python -m pytest -q "$@" || pytest_rc=$?
+
+if [[ $pytest_rc != 0 ]]; then
+    echo "pytest failed (exit code $pytest_rc)" >&2
+    exit "$pytest_rc"
+fi
+if [[ $ruff_rc != 0 ]]; then
+    echo "ruff failed (exit code $ruff_rc)" >&2
+    exit "$ruff_rc"
+fi
