@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:11:36.517561
+Create Date: 2026-11-22 22:00:40.937727
 """
 
 from collections.abc import Sequence
@@ -164,7 +164,6 @@ def upgrade() -> None:
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=200), nullable=True),
     sa.Column('external_id', sa.String(length=64), nullable=True),
-    sa.Column('platform_status', sa.String(length=16), nullable=True),
     sa.Column('broadcast_id', sa.Integer(), nullable=True),
     sa.Column('tip_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -177,7 +176,6 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_broadcast_id'), ['broadcast_id'], unique=False)
         batch_op.create_index('ix_outbox_due', ['status', 'priority', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outbox_external_id'), ['external_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_tip_id'), ['tip_id'], unique=False)
 
     op.create_table('tip_events',
@@ -224,7 +222,6 @@ def downgrade() -> None:
     op.drop_table('tip_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_tip_id'))
-        batch_op.drop_index(batch_op.f('ix_outbox_external_id'))
         batch_op.drop_index('ix_outbox_due')
         batch_op.drop_index(batch_op.f('ix_outbox_broadcast_id'))
 
