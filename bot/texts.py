@@ -19,6 +19,8 @@ TEXTS: dict[str, str] = {
     "common.cancelled": "Dibatalkan. Ketik /bantuan untuk melihat pilihan lain.",
     "button.back": "⬅️ Kembali",
     "button.cancel": "✖️ Batal",
+    "button.page_prev": "⬅️ Sebelumnya",
+    "button.page_next": "Berikutnya ➡️",
     # --- whatsapp (bot/channels/whatsapp.py; /mulai in handlers/subscriptions.py) ----------------
     "whatsapp.reply_with_number": "Balas {choices}.",
     "whatsapp.stop_hint": "Di WhatsApp, balas MULAI kapan saja untuk mengaktifkan langganan Anda lagi.",
@@ -93,8 +95,6 @@ TEXTS: dict[str, str] = {
     "sub.current": "Langganan Anda saat ini: {region}, sebagai {role}. Pilih daerah baru untuk menggantinya.",
     "sub.pick_kabkota": "{province}: pilih kabupaten/kota Anda, atau seluruh provinsi.",
     "sub.whole_province": "Seluruh {province}",
-    "sub.page_prev": "⬅️ Sebelumnya",
-    "sub.page_next": "Berikutnya ➡️",
     "sub.not_found": (
         "Daerah \"{text}\" tidak kami temukan. Coba ketik nama lain (misalnya: Kutai Kartanegara, Kukar, "
         "Samarinda) atau pilih provinsi dari tombol."
@@ -200,8 +200,6 @@ TEXTS: dict[str, str] = {
     ),
     "tips.ask_kabkota": "{province}: pilih kabupaten/kota tempat kejadian.",
     "tips.whole_province": "Tidak tahu / seluruh {province}",
-    "tips.page_prev": "⬅️ Sebelumnya",
-    "tips.page_next": "Berikutnya ➡️",
     "tips.region_not_found": (
         "Daerah \"{text}\" tidak ditemukan. Pilih provinsi dari tombol, atau ketik nama lain "
         "(misalnya: Kutai Kartanegara, Kukar, Balikpapan)."

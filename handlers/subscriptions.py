@@ -12,15 +12,14 @@ from functools import cache
 from sqlalchemy import select
 
 from bot import regions
-from bot.core.model import Button, Reply, rows
+from bot.core.model import Button, Reply
 from bot.core.router import Context, Router
 from bot.storage.models import Subscriber
-from bot.texts import t
+from bot.texts import TEXTS, t
 from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next, format_date_id, load_timelines
+from handlers import region_picker
 
 FLOW = "langganan"
-PROV_PER_PAGE = 10
-KAB_PER_PAGE = 10
 ROLE_WORDS = {
     "asn": "asn", "pns": "asn", "pppk": "asn", "p3k": "asn",
     "publik": "publik", "umum": "publik", "masyarakat": "publik", "warga": "publik",
@@ -46,41 +45,13 @@ def role_label(role: str) -> str:
 
 # --- keyboards ------------------------------------------------------------------------------------
 
-def _pager(prefix: str, page: int, pages: int) -> list[Button]:
-    nav = []
-    if page > 0:
-        nav.append(Button(t("sub.page_prev"), f"{prefix}:{page - 1}"))
-    if page < pages - 1:
-        nav.append(Button(t("sub.page_next"), f"{prefix}:{page + 1}"))
-    return nav
-
-
 def province_keyboard(page: int) -> list[list[Button]]:
-    provs = regions.provinces()
-    pages = max(1, -(-len(provs) // PROV_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    chunk = provs[page * PROV_PER_PAGE : (page + 1) * PROV_PER_PAGE]
-    kb = rows([Button(p.short, f"sub:p:{p.code}") for p in chunk], 2)
-    nav = _pager("sub:pp", page, pages)
-    if nav:
-        kb.append(nav)
-    kb.append([Button(t("button.cancel"), "sub:x")])
-    return kb
+    return region_picker.province_keyboard("sub", page, [Button(t("button.cancel"), "sub:x")])
 
 
 def kabkota_keyboard(prov: str, page: int) -> list[list[Button]]:
-    kids = regions.kabkota(prov)
-    pages = max(1, -(-len(kids) // KAB_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    chunk = kids[page * KAB_PER_PAGE : (page + 1) * KAB_PER_PAGE]
-    province = regions.get(prov)
-    kb = [[Button(t("sub.whole_province", province=province.short if province else prov), f"sub:r:{prov}")]]
-    kb += rows([Button(k.short, f"sub:r:{k.code}") for k in chunk], 2)
-    nav = _pager(f"sub:kp:{prov}", page, pages)
-    if nav:
-        kb.append(nav)
-    kb.append([Button(t("button.back"), "sub:pp:0"), Button(t("button.cancel"), "sub:x")])
-    return kb
+    footer = [Button(t("button.back"), "sub:pp:0"), Button(t("button.cancel"), "sub:x")]
+    return region_picker.kabkota_keyboard("sub", prov, page, footer, whole_province_label=TEXTS["sub.whole_province"])
 
 
 def role_keyboard() -> list[list[Button]]:

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from bot import regions, tipcodes
-from bot.core.model import Button, MediaOut, Reply, rows
+from bot.core.model import Button, MediaOut, Reply
 from bot.core.router import Context, Router
 from bot.evidence import check_link, looks_like_link, prepare
 from bot.storage.models import RateCounter, Tip, TipEvent, TipMedia
-from bot.texts import t
+from bot.texts import TEXTS, t
 from bot.tipcases import (
     CATEGORIES,
     category_label,
@@ -36,6 +36,7 @@ from bot.tipcases import (
     status_label,
 )
 from broadcasts.outbox import insert_ignore
+from handlers import region_picker
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ __all__ = ["purge_expired", "register", "answer_button"]
 
 FLOW = "lapor"
 ANSWER_FLOW = "tipjawab"
-PROV_PER_PAGE = 10
-KAB_PER_PAGE = 10
 MAX_SHORT_CHARS = 300  # who / where-and-when
 MAX_LINKS = 10
 ACCEPTED_MEDIA = ("photo", "video", "document")  # voice notes would carry the reporter's voice
@@ -63,42 +62,13 @@ def _nav() -> list[Button]:
     return [Button(t("button.back"), "lapor:back"), Button(t("button.cancel"), "lapor:cancel")]
 
 
-def _pager(prefix: str, page: int, pages: int) -> list[Button]:
-    nav = []
-    if page > 0:
-        nav.append(Button(t("tips.page_prev"), f"{prefix}:{page - 1}"))
-    if page < pages - 1:
-        nav.append(Button(t("tips.page_next"), f"{prefix}:{page + 1}"))
-    return nav
-
-
 def province_keyboard(page: int) -> list[list[Button]]:
-    provs = regions.provinces()
-    pages = max(1, -(-len(provs) // PROV_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    chunk = provs[page * PROV_PER_PAGE : (page + 1) * PROV_PER_PAGE]
-    kb = rows([Button(p.short, f"lapor:p:{p.code}") for p in chunk], 2)
-    nav = _pager("lapor:pp", page, pages)
-    if nav:
-        kb.append(nav)
-    kb.append([Button(t("button.cancel"), "lapor:cancel")])
-    return kb
+    return region_picker.province_keyboard("lapor", page, [Button(t("button.cancel"), "lapor:cancel")])
 
 
 def kabkota_keyboard(prov: str, page: int) -> list[list[Button]]:
-    kids = regions.kabkota(prov)
-    pages = max(1, -(-len(kids) // KAB_PER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    chunk = kids[page * KAB_PER_PAGE : (page + 1) * KAB_PER_PAGE]
-    province = regions.get(prov)
-    name = province.short if province else prov
-    kb = rows([Button(k.short, f"lapor:r:{k.code}") for k in chunk], 2)
-    nav = _pager(f"lapor:kp:{prov}", page, pages)
-    if nav:
-        kb.append(nav)
-    kb.append([Button(t("tips.whole_province", province=name), f"lapor:r:{prov}")])
-    kb.append(_nav())
-    return kb
+    label = TEXTS["tips.whole_province"]
+    return region_picker.kabkota_keyboard("lapor", prov, page, _nav(), whole_province_label=label)
 
 
 # --- prompts ---------------------------------------------------------------------------------------
