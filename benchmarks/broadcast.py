@@ -161,6 +161,11 @@ async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict
         }
         if server is not None:
             out["server_429s"] = server_stats.get("rate_limited_429", 0)
+            # As the platform sees it: successful sends per second from the first to the last one
+            # (excludes start-up and the end-of-run polling that ``achieved_per_sec`` includes).
+            span_rate = float(server_stats.get("achieved_rate") or 0.0)
+            out["platform_rate_per_sec"] = round(span_rate, 1)
+            out["platform_ratio"] = round(span_rate / rate, 3) if rate else None
             out["server_max_global_per_sec"] = server_stats.get("max_global_per_sec")
             out["server_requests"] = server_stats.get("requests")
         return out

@@ -31,7 +31,7 @@ class SlidingWindow:
         self.window = limit.per_seconds * (1.0 + margin)
         self.stamps: deque[float] = deque()
         self.rate = self.count / self.window
-        self.capacity = max(1.0, self.count * burst) if burst is not None else float(self.count)
+        self.capacity = max(2.0, self.count * burst) if burst is not None else float(self.count)
         self.tokens = self.capacity
         self.updated: float | None = None
 
@@ -67,7 +67,9 @@ class ChannelLimiter:
         clock: object = time.monotonic,
         max_chats: int = 50_000,
     ) -> None:
-        self._global = SlidingWindow(global_, burst=0.05) if global_ else None
+        # High rates bunch more requests into the same scheduling jitter: keep a wider margin there.
+        margin = 0.04 if global_ and global_.count >= 100 else 0.02
+        self._global = SlidingWindow(global_, margin=margin, burst=0.02) if global_ else None
         self._private = private
         self._group = group
         self._chats: OrderedDict[str, SlidingWindow] = OrderedDict()
