@@ -308,7 +308,7 @@ def make_cancel(previous: Handler | None) -> Handler:
             ctx.state.clear()
             ctx.reply(t("common.cancelled"))
             return
-        if not arg.isdigit():
+        if not arg.isdecimal():
             ctx.reply(t("bc.cancel_usage"))
             return
         bid = int(arg)

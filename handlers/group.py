@@ -49,7 +49,7 @@ async def on_tip_button(ctx: Context) -> None:
     if action == "ansx":
         await reporter.answer_cancel(ctx)
         return
-    if len(parts) < 3 or not parts[2].isdigit():
+    if len(parts) < 3 or not parts[2].isdecimal():
         ctx.reply(t("error.unknown_button"))
         return
     tip_id = int(parts[2])
@@ -64,7 +64,7 @@ async def on_tip_button(ctx: Context) -> None:
         log.warning("tip action refused: not the tip's group", extra={"tip_id": tip.id, "action": action})
         ctx.reply(t("group.not_allowed"))
         return
-    if action == "st" and len(parts) == 4 and parts[3].isdigit() and int(parts[3]) < len(STATUSES):
+    if action == "st" and len(parts) == 4 and parts[3].isdecimal() and int(parts[3]) < len(STATUSES):
         await _set_status(ctx, tip, STATUSES[int(parts[3])])
     elif action == "ask":
         if tip.reply_enc is None:

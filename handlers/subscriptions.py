@@ -122,7 +122,7 @@ async def button(ctx: Context) -> None:
         ctx.state.clear()
         ctx.reply(t("common.cancelled"))
         return
-    if kind == "pp" and len(parts) == 3 and parts[2].isdigit():
+    if kind == "pp" and len(parts) == 3 and parts[2].isdecimal():
         ctx.state.start(FLOW, "region")
         ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(int(parts[2]))))
         return
@@ -132,7 +132,7 @@ async def button(ctx: Context) -> None:
         assert prov is not None
         ctx.reply(Reply(text=t("sub.pick_kabkota", province=prov.name), buttons=kabkota_keyboard(prov.code, 0)))
         return
-    if kind == "kp" and len(parts) == 4 and parts[3].isdigit() and regions.get(parts[2]) is not None:
+    if kind == "kp" and len(parts) == 4 and parts[3].isdecimal() and regions.get(parts[2]) is not None:
         ctx.state.start(FLOW, "region")
         prov = regions.get(parts[2])
         assert prov is not None

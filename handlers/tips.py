@@ -162,13 +162,13 @@ async def on_button(ctx: Context) -> None:
         ctx.reply(t("tips.cancelled"))
     elif action == "back":
         _back(ctx)
-    elif action == "pp" and st.step in ("prov", "kab") and len(parts) == 3 and parts[2].isdigit():
+    elif action == "pp" and st.step in ("prov", "kab") and len(parts) == 3 and parts[2].isdecimal():
         st.step, data["page"] = "prov", int(parts[2])
         prompt(ctx)
     elif action == "p" and st.step in ("prov", "kab") and len(parts) == 3 and _is_province(parts[2]):
         st.step, data["prov"], data["page"] = "kab", parts[2], 0
         prompt(ctx)
-    elif action == "kp" and st.step == "kab" and len(parts) == 4 and parts[3].isdigit():
+    elif action == "kp" and st.step == "kab" and len(parts) == 4 and parts[3].isdecimal():
         data["prov"], data["page"] = parts[2], int(parts[3])
         prompt(ctx)
     elif action == "r" and st.step in ("prov", "kab") and len(parts) == 3 and regions.get(parts[2]):

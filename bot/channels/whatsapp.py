@@ -313,7 +313,7 @@ class WhatsAppWebhook:
         sid = params.get("MessageSid", "")[:64]
         status = params.get("MessageStatus", "").strip().lower()[:16]
         raw_code = (params.get("ErrorCode") or "").strip()
-        code = int(raw_code) if raw_code.isdigit() else None
+        code = int(raw_code) if raw_code.isdecimal() else None
         if sid and status:
             outcome = await self.record_status(sid, status, code)
             log.info("whatsapp status", extra={"status": status, "code": code, "outcome": outcome})

@@ -47,6 +47,7 @@ class Core:
         return self.services.identity.key("conv", inc.channel, inc.chat_id, inc.user_id)
 
     async def handle(self, inc: Incoming) -> None:
+        inc = _without_nul(inc)
         try:
             await self._handle(inc)
         except Exception:
@@ -135,7 +136,7 @@ class Core:
         if not choices or inc.callback is not None:
             return inc
         text = inc.text.strip().rstrip(".")
-        if text.isdigit() and 1 <= int(text) <= len(choices):
+        if text.isdecimal() and 1 <= int(text) <= len(choices):
             return replace(inc, text="", callback=choices[int(text) - 1])
         return inc
 
@@ -152,3 +153,13 @@ class Core:
                 )
         except Exception:
             log.exception("could not queue the error reply")
+
+
+def _without_nul(inc: Incoming) -> Incoming:
+    """NUL characters cannot be stored in PostgreSQL text columns (the update would fail): drop them."""
+    fields = {"text": inc.text, "callback": inc.callback, "update_key": inc.update_key}
+    if not any(v and "\x00" in v for v in fields.values()):
+        return inc
+    from dataclasses import replace
+
+    return replace(inc, **{k: v.replace("\x00", "") if v else v for k, v in fields.items()})

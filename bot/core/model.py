@@ -42,8 +42,10 @@ class Incoming:
         """'/lapor@JagaNetralBot arg' -> 'lapor'; None when the text is not a command."""
         if self.callback is not None or not self.text.startswith("/"):
             return None
-        head = self.text[1:].split(maxsplit=1)[0] if len(self.text) > 1 else ""
-        name = head.split("@", 1)[0].lower()
+        rest = self.text[1:]
+        if not rest or rest[0].isspace():  # "/", "/ halo", "/\n": not a command (used to raise IndexError)
+            return None
+        name = rest.split(maxsplit=1)[0].split("@", 1)[0].lower()
         return name or None
 
     @property

@@ -1,0 +1,111 @@
+"""FAQ load: N distinct Telegram users each asking one or a few questions, all injected at once into the
+fake Bot API server (own process); the bot is the real ``python -m bot run`` subprocess (long polling).
+
+Latency of a question = time its reply was recorded at the fake server - time it was injected (both
+``time.monotonic()`` = CLOCK_MONOTONIC, shared by the processes of one machine). Shared by
+``tests/reliability/test_load.py`` and ``benchmarks/load_faq.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.telegram_server import FakeTelegramProcess, make_message
+from tests.reliability import anon
+from tests.reliability.crash import BotProcess, make_dir, write_config
+
+QUESTIONS_FILE = Path("/work/shared/faq/dev-questions.toml")
+FALLBACK_QUESTIONS = [
+    "Apakah ASN boleh memberi like pada postingan calon bupati di Facebook?",
+    "boleh share visi misi calon ke grup wa keluarga?",
+    "PNS boleh hadir kampanye kalau cuti?",
+    "apakah asn boleh foto bareng paslon",
+]
+
+
+def questions() -> list[str]:
+    try:
+        data = tomllib.loads(QUESTIONS_FILE.read_text(encoding="utf-8"))
+        found = [q["text"] for q in data.get("q", []) if q.get("text")]
+    except (OSError, ValueError):
+        found = []
+    return found or FALLBACK_QUESTIONS
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k]
+
+
+async def run_load(workdir: Path, users: int = 1000, per_user: int = 1, *, production_limits: bool = True,
+                   db_url: str | None = None, timeout: float = 300.0, enforce: bool = False) -> dict[str, Any]:
+    """``enforce``: the fake server answers 429 (with retry_after) to any send over Telegram's limits, counted
+    over exact sliding windows of its own clock (30/s global, 1/s per chat)."""
+    make_dir(workdir)
+    db_url = db_url or f"sqlite+aiosqlite:///{workdir / 'load.db'}"
+    qs = questions()
+    fake = FakeTelegramProcess().start()
+    assert fake.control is not None
+    control = fake.control
+    if enforce:
+        control.fault("enforce_limits", global_per_sec=30, per_chat_per_sec=1, per_group_per_min=20, burst=0)
+    rate = 30.0 if production_limits else 100000.0
+    config = write_config(workdir / "config.toml", db_url, fake.url, rate)
+    if production_limits:  # the shipped defaults: 30/s global, 1/s per private chat, 20/min per group
+        text = config.read_text(encoding="utf-8").replace("telegram_per_chat_per_sec = 1000",
+                                                           "telegram_per_chat_per_sec = 1")
+        config.write_text(text.replace('log_level = "DEBUG"', 'log_level = "INFO"'), encoding="utf-8")
+    bot = BotProcess(config, workdir / "bot.log")
+    ids = [anon.REPORTER_ID_BASE + i for i in range(users)]
+    try:
+        bot.start()
+        deadline = time.monotonic() + 60
+        while not any(c.method == "getUpdates" for c in control.calls()):  # the bot is polling
+            if time.monotonic() > deadline or not bot.alive:
+                raise RuntimeError("bot did not start:\n" + (workdir / "bot.log").read_text()[-2000:])
+            await asyncio.sleep(0.2)
+        mark = len(control.calls())
+        updates = [make_message(uid, uid, qs[(uid + k * 7) % len(qs)], username=anon.USERNAME,
+                                first_name=anon.FIRST_NAME, last_name=anon.LAST_NAME)
+                   for k in range(per_user) for uid in ids]
+        injected_at = time.monotonic()
+        control._post("inject", updates)
+        expected = users * per_user
+        replies: dict[int, list[float]] = {}
+        seen = mark
+        deadline = time.monotonic() + timeout
+        while sum(len(v) for v in replies.values()) < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            batch = await asyncio.to_thread(control.calls, seen)
+            seen += len(batch)
+            for c in batch:
+                if c.ok and c.method == "sendMessage" and isinstance(c.chat_id, int) and c.chat_id in set(ids):
+                    replies.setdefault(c.chat_id, []).append(c.timestamp)
+        stats = control.stats()
+    finally:
+        bot.stop()
+        fake.stop()
+    times = sorted(t for v in replies.values() for t in v)
+    lat = [t - injected_at for t in times]
+    span = (times[-1] - injected_at) if times else float("nan")
+    return {
+        "users": users, "questions_per_user": per_user, "updates": users * per_user,
+        "rate_limits": "production (30/s global, 1/s per chat)" if production_limits else "lifted",
+        "database": db_url.split(":", 1)[0], "cpus": os.cpu_count(),
+        "answered_users": sum(1 for uid in ids if replies.get(uid)),
+        "replies": len(times),
+        "seconds_to_last_reply": round(span, 2),
+        "updates_per_sec": round(len(times) / span, 1) if times else 0.0,
+        "latency_p50_s": round(percentile(lat, 50), 2), "latency_p90_s": round(percentile(lat, 90), 2),
+        "latency_p99_s": round(percentile(lat, 99), 2), "latency_max_s": round(max(lat, default=float("nan")), 2),
+        "fake_enforces_limits": enforce,
+        "fake_max_global_per_sec": stats.get("max_global_per_sec"), "fake_429": stats.get("rate_limited_429"),
+    }
