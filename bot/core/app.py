@@ -160,6 +160,4 @@ def _without_nul(inc: Incoming) -> Incoming:
     fields = {"text": inc.text, "callback": inc.callback, "update_key": inc.update_key}
     if not any(v and "\x00" in v for v in fields.values()):
         return inc
-    from dataclasses import replace
-
     return replace(inc, **{k: v.replace("\x00", "") if v else v for k, v in fields.items()})
