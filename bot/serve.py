@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
 
 from bot.config import Settings
-from bot.runtime import Runtime
+from bot.runtime import Runtime, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -19,19 +18,22 @@ log = logging.getLogger(__name__)
 async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or ``stop_event``); then finish in-flight sends and stop cleanly."""
     from bot.channels.telegram import attach_telegram
-    from bot.web import build_app
 
     rt = Runtime.create(settings)
     await rt.migrate()
     telegram = attach_telegram(rt) if settings.telegram.enabled else None
     stoppers: list[Callable[[], Awaitable[None]]] = []
     stop = stop_event or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    with stop_on_signals(stop):
+        await _serve(rt, telegram, stop, stoppers)
+
+
+async def _serve(
+    rt: Runtime, telegram: Any, stop: asyncio.Event, stoppers: list[Callable[[], Awaitable[None]]]
+) -> None:
+    from bot.web import build_app
+
+    settings = rt.settings
     try:
         await rt.start()
         if telegram is not None:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable
 
 from bot.config import ConfigError, Settings
-from bot.runtime import Runtime
+from bot.runtime import Runtime, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +95,11 @@ async def run_worker(settings: Settings, stop_event: asyncio.Event | None = None
     check_worker_settings(settings)
     await _check_schema(settings)
     stop = stop_event or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    with stop_on_signals(stop):
+        return await _run(settings, stop)
+
+
+async def _run(settings: Settings, stop: asyncio.Event) -> dict[str, int]:
     rt = Runtime.create(settings)
     closers: list[Closer] = []
     try:
@@ -124,11 +122,6 @@ async def run_worker(settings: Settings, stop_event: asyncio.Event | None = None
                 await close()
             except Exception:
                 log.exception("error while closing a sender")
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError):
-                pass
     stats = dict(rt.worker.stats)
     log.info("worker stopped", extra={"pid": os.getpid(), **{f"n_{k}": v for k, v in stats.items()}})
     return stats
