@@ -123,6 +123,19 @@ def _real_clock() -> Iterator[None]:
 
 
 @pytest.fixture
+async def tg_server() -> AsyncIterator[Any]:
+    """A fake Telegram Bot API server on 127.0.0.1 (tests/fakes/telegram_server.py)."""
+    from tests.fakes.telegram_server import FakeTelegramServer
+
+    server = FakeTelegramServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
 async def console(settings: Settings) -> AsyncIterator[Any]:
     from tests.helpers import ConsoleHarness
 

@@ -14,16 +14,6 @@ ADMIN_ID = 4242
 
 
 @pytest.fixture
-async def tg_server() -> AsyncIterator[FakeTelegramServer]:
-    server = FakeTelegramServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def telegram(make_settings: Any, tg_server: FakeTelegramServer) -> AsyncIterator[TelegramHarness]:
     settings = make_settings(**telegram_overrides(tg_server, admin_ids=[ADMIN_ID]))
     harness = TelegramHarness(settings, tg_server)

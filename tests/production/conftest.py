@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.telegram_server import FakeTelegramServer
-
 PG_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-
-
-@pytest.fixture
-async def tg_server() -> AsyncIterator[FakeTelegramServer]:
-    server = FakeTelegramServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
