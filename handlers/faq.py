@@ -7,7 +7,6 @@ so admins can grow the knowledge base (/pertanyaan).
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 
 from sqlalchemy import select
 
@@ -15,7 +14,7 @@ from bot.core.model import Button, Reply, rows
 from bot.core.router import Context
 from bot.storage.models import UnansweredQuestion
 from bot.texts import t
-from faq import KnowledgeBase, default_matcher, load_kb, render_answer
+from faq import KnowledgeBase, default_matcher, render_answer
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +22,9 @@ MAX_QUESTION_CHARS = 300
 UNANSWERED_LIST_SIZE = 20
 
 
-@lru_cache(maxsize=1)
 def _kb() -> KnowledgeBase:
-    return load_kb()
+    """The knowledge base the matcher was built from (loaded once, by ``default_matcher``)."""
+    return default_matcher().kb
 
 
 def _entry_buttons(ids: tuple[str, ...] | list[str]) -> list[list[Button]]:
