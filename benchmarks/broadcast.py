@@ -31,7 +31,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.core.clock import utcnow  # noqa: E402
 from bot.core.model import Reply  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
+from bot.runtime import Runtime, freeze_heap  # noqa: E402
 from bot.storage.models import Broadcast, Outbox, Subscriber  # noqa: E402
 from broadcasts.delivery import SendResult  # noqa: E402
 from broadcasts.outbox import Claimed  # noqa: E402
@@ -99,7 +99,7 @@ async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict
         # A separate process, as Telegram would be: the fake must not share this process's core.
         from tests.fakes.telegram_server import FakeTelegramProcess
 
-        server = FakeTelegramProcess().start()
+        server = FakeTelegramProcess(steady_clock=True).start()
         if rate is not None:
             server.control.fault("enforce_limits", global_per_sec=rate, per_chat_per_sec=1, per_group_per_min=20)
         overrides["telegram"] = {"token": TOKEN, "base_url": server.base_url, "base_file_url": server.base_file_url}
@@ -127,14 +127,17 @@ async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict
         t0 = time.perf_counter()
         await Scheduler(rt, timelines=[]).run_due(now)
         expand_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
+        freeze_heap()  # as `python -m bot run` / `worker` do before serving
+        t1, t1_mono = time.perf_counter(), time.monotonic()
         await rt.start()
         deadline = t1 + timeout
         while time.perf_counter() < deadline and await _open_rows(rt):  # noqa: ASYNC110 (polling the DB)
             await asyncio.sleep(0.05)
-        elapsed = time.perf_counter() - t1
+        elapsed, end_mono = time.perf_counter() - t1, time.monotonic()
         async with rt.services.sessions() as s:
             counts = await rt.services.outbox.counts(s, broadcast_id=bid)
+        # The engine's peak: measured before the check below copies every recorded call out of the fake.
+        engine_rss = peak_rss_mb()
         if sink == "fake":
             received: Counter[str] = Counter(str(c.chat_id) for c in server.control.sent_messages())
             server_stats = server.control.stats()
@@ -157,7 +160,8 @@ async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict
             "lost": lost,
             "outbox": counts,
             "retries_429_or_other": rt.worker.stats["retry"],
-            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "peak_rss_mb": round(engine_rss, 1),
+            "peak_rss_mb_with_check": round(peak_rss_mb(), 1),
         }
         if server is not None:
             out["server_429s"] = server_stats.get("rate_limited_429", 0)
@@ -168,6 +172,10 @@ async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict
             out["platform_ratio"] = round(span_rate / rate, 3) if rate else None
             out["server_max_global_per_sec"] = server_stats.get("max_global_per_sec")
             out["server_requests"] = server_stats.get("requests")
+            # Where ``seconds`` goes besides sending (both processes read the same monotonic clock).
+            if server_stats.get("first_send_at") is not None:
+                out["start_to_first_send_s"] = round(server_stats["first_send_at"] - t1_mono, 3)
+                out["last_send_to_done_s"] = round(end_mono - server_stats["last_send_at"], 3)
         return out
     finally:
         await rt.stop()
@@ -186,6 +194,7 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=10_000, help="subscribers for the other rates and the ceiling")
     p.add_argument("--no-ceiling", action="store_true", help="skip the run with the limit lifted")
     p.add_argument("--memory", type=int, default=0, help="only run N subscribers with the limit lifted; report RSS")
+    p.add_argument("--max-rss-mb", type=float, default=300.0, help="--memory: the engine's peak RSS must stay below")
     p.add_argument("--timeout", type=float, default=300.0)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -207,7 +216,9 @@ async def main(argv: list[str] | None = None) -> int:
     ok = all(r["duplicates"] == 0 and r["lost"] == 0 for r in results) and all(
         r["ratio"] is None or r["ratio"] >= 0.95 for r in results
     )
-    print(json.dumps({"ok": ok, "peak_rss_mb": round(peak_rss_mb(), 1), "runs": results}, indent=2))
+    if args.memory:
+        ok = ok and all(r["peak_rss_mb"] <= args.max_rss_mb for r in results)
+    print(json.dumps({"ok": ok, "runs": results}, indent=2))
     return 0 if ok else 1
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 
 from bot.config import Settings
-from bot.runtime import Runtime, stop_on_signals
+from bot.runtime import Runtime, freeze_heap, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ async def _serve(
             stoppers.append(twilio.close)
             log.info("whatsapp channel started")
         stoppers.append(rt.worker.stop)  # runs after the web server stops, before channels close: sends finish
+        freeze_heap()
         needs_web = settings.telegram.mode == "webhook" or settings.whatsapp.enabled
         if needs_web:
             app = build_app(rt, telegram, routes)

@@ -18,7 +18,7 @@ import os
 from collections.abc import Awaitable, Callable
 
 from bot.config import ConfigError, Settings
-from bot.runtime import Runtime, stop_on_signals
+from bot.runtime import Runtime, freeze_heap, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ async def _run(settings: Settings, stop: asyncio.Event) -> dict[str, int]:
     try:
         closers = await attach_senders(rt, rt.worker.max_inflight)
         await rt.start(scheduler=False)  # the scheduler runs on `run` nodes only (one leader)
+        freeze_heap()
         log.info(
             "worker started",
             extra={

@@ -24,7 +24,7 @@ from bot.core.model import Reply
 from bot.storage.db import SessionMaker
 from bot.storage.models import Outbox, Subscriber
 from broadcasts.outbox import Claimed, OutboxStore
-from broadcasts.ratelimit import ChannelLimiter
+from broadcasts.ratelimit import MAX_BATCH, ChannelLimiter, Slot
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ class DeliveryWorker:
         self.recovery_every = RECOVERY_EVERY
 
     @property
+    def _min_room(self) -> int:
+        """Free send slots worth a claim: a quarter of the window (at most the limiter's batch size)."""
+        return max(1, min(self.max_inflight // 4, MAX_BATCH))
+
+    @property
     def channels(self) -> list[str]:
         return list(self.senders)
 
@@ -108,6 +113,7 @@ class DeliveryWorker:
                     await self._recover(startup=False)
                 except Exception:
                     log.exception("outbox recovery failed; retrying later")
+            self._wake.clear()  # before the step: a wake-up during the step must not be lost
             try:
                 wait = await self.step()
             except asyncio.CancelledError:
@@ -116,7 +122,6 @@ class DeliveryWorker:
                 log.exception("delivery loop error; retrying in 1 s")
                 wait = 1.0
             if wait > 0:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
                 except TimeoutError:
@@ -158,55 +163,90 @@ class DeliveryWorker:
 
     async def _step(self) -> float:
         room = self.max_inflight - len(self._inflight)
-        if room <= 0:
+        if room < self._min_room:  # claim in batches: wait until enough sends have finished
             await self._record()
             return 0.05
         wait = 1.0
-        batch = min(room, 500)
-        async with self.sessions() as s, s.begin():
-            await self._record_in(s)
-            rows = await self.store.due(s, channels=self.channels, limit=batch)
-            now = utcnow()
-            picked: list[int] = []
-            deferrals: list[tuple[int, datetime]] = []
-            for row in rows:
-                lim = self.limiters[row.channel]
-                gdelay = lim.global_delay()
-                if gdelay > 0:
-                    wait = min(wait, gdelay)
-                    break
-                cdelay = lim.chat_delay(row.addr_key, row.is_group)
-                if cdelay > 0:
-                    deferrals.append((row.id, now + timedelta(seconds=cdelay)))
-                    wait = min(wait, cdelay)
-                    continue
-                lim.reserve(row.addr_key, row.is_group)
-                picked.append(row.id)
-            await self.store.defer(s, deferrals)
-            claimed = await self.store.claim(s, picked)
-            if len(rows) == batch and not claimed:
-                wait = min(wait, 0.05)
-            if not rows:
-                nxt = await self.store.next_due_at(s, self.channels)
-                if nxt is not None:
-                    wait = min(wait, max(0.0, (nxt - now).total_seconds()))
+        ready: list[str] = []
+        budget = 0
+        for channel in self.channels:
+            n, delay = self.limiters[channel].budget()
+            if n > 0:
+                ready.append(channel)
+                budget += n
+            else:
+                wait = min(wait, delay)
+        if not ready:
+            await self._record()
+            return wait
+        batch = min(room, budget, 500)
+        held: dict[int, tuple[str, Slot]] = {}  # limiter slots by outbox id: started or released below
+        try:
+            async with self.sessions() as s, s.begin():
+                await self._record_in(s)
+                rows = await self.store.due(s, channels=ready, limit=batch)
+                now = utcnow()
+                deferrals: list[tuple[int, datetime]] = []
+                for row in rows:
+                    lim = self.limiters[row.channel]
+                    cdelay = lim.chat_delay(row.addr_key, row.is_group)
+                    if cdelay > 0:  # this chat is at its own limit: look at the row again later
+                        deferrals.append((row.id, now + timedelta(seconds=cdelay)))
+                        wait = min(wait, cdelay)
+                        continue
+                    slot = lim.hold(row.addr_key, row.is_group)
+                    if isinstance(slot, float):  # this channel's budget is used up; its rows stay pending
+                        wait = min(wait, slot)
+                        continue
+                    held[row.id] = (row.channel, slot)
+                await self.store.defer(s, deferrals)
+                claimed = await self.store.claim(s, list(held))
+                if len(rows) == batch and not claimed:
+                    wait = min(wait, 0.05)
+                if not rows:
+                    nxt = await self.store.next_due_at(s, self.channels)
+                    if nxt is not None:
+                        wait = min(wait, max(0.0, (nxt - now).total_seconds()))
+        except BaseException:
+            claimed = []
+            raise
+        finally:  # slots of rows not (or no longer) ours go back: another process claimed them, or we failed
+            for oid in held.keys() - {c.id for c in claimed}:
+                channel, slot = held[oid]
+                self.limiters[channel].release(slot)
         for msg in claimed:
-            task = asyncio.create_task(self._send(msg))
+            task = asyncio.create_task(self._send(msg, held[msg.id][1]))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(self._on_done)
         return 0.0 if claimed else wait
 
-    async def _send(self, msg: Claimed) -> None:
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        # Wake the loop once a batch worth of room is free (or the last send finished), not on every send.
+        if not self._inflight or self.max_inflight - len(self._inflight) == self._min_room:
+            self._wake.set()
+
+    async def _send(self, msg: Claimed, slot: Slot) -> None:
         sender = self.senders[msg.channel]
-        try:
-            result = await sender.send(msg, Reply.from_payload(msg.payload))
-        except Exception as exc:  # a sender bug must not kill the loop or lose the row
-            log.exception("sender raised", extra={"outbox_id": msg.id})
-            result = SendResult("retry", error=f"{type(exc).__name__}")
+        lim = self.limiters[msg.channel]
+        result: SendResult | None = None
+        if slot.at > lim.now():  # the schedule's start time for this send
+            await asyncio.sleep(slot.at - lim.now())
+            paused = lim.paused_for()
+            if paused > 0:  # a 429 arrived meanwhile: do not send into it
+                lim.release(slot)
+                result = SendResult("retry", retry_after=paused, error="paused after 429")
+        if result is None:
+            lim.start(slot)
+            lim.watch_wire(slot)  # this task's own context: the transport moves the slot to the real write
+            try:
+                result = await sender.send(msg, Reply.from_payload(msg.payload))
+            except Exception as exc:  # a sender bug must not kill the loop or lose the row
+                log.exception("sender raised", extra={"outbox_id": msg.id})
+                result = SendResult("retry", error=f"{type(exc).__name__}")
         if result.status == "retry" and result.retry_after:
             self.limiters[msg.channel].pause(result.retry_after)
         self._done.append(_Done(msg, result))
-        self._wake.set()
 
     async def _record(self) -> None:
         if self._done:

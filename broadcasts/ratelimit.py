@@ -1,15 +1,47 @@
-"""The one rate limiter: sliding windows per channel (global), per private chat and per group.
+"""The one rate limiter: a paced schedule per channel (global), sliding windows per private chat and per group.
 
-``reserve`` either books a send slot *now* (returns 0.0) or tells how long until one may be free
-(returns the delay, books nothing). Windows are exact sliding windows, the way Telegram counts, with a
-small safety margin so that network jitter does not turn our limit into the platform's 429.
+Global limit (e.g. Telegram 30 msg/s, or 1000 msg/s for paid broadcasts): a :class:`Schedule` hands out
+start times spaced ``window / count`` apart — a steady stream, never a burst — and never more than ``count``
+in any window. It may hand out times up to ``lookahead`` seconds ahead, so that the delivery loop can claim
+a batch of rows in one transaction and each send task then waits for its own start time: the rate is kept
+by the clock, not by how quickly the loop comes back.
+
+Per chat / per group: exact sliding windows, the way Telegram counts.
+
+A send goes through three steps. ``hold`` decides: it returns a :class:`Slot` (with the time the send may
+start) or how long until one may be free. ``start`` records the moment the request really goes out — a
+late start moves its slot later, so the windows count what the platform will count even after the loop
+stalled. ``release`` gives back a slot whose send never started. ``reserve`` = ``hold`` + ``start`` now.
+
+All windows are 2% longer than the platform's: room for network and scheduling jitter.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
+
+MARGIN = 0.02
+LOOKAHEAD = 0.1  # seconds of global start times handed out ahead (one claim covers them)
+MAX_BATCH = 50  # rows per claim under a busy global limit
+UNLIMITED_BATCH = 500  # rows per claim for a channel without a global limit (console)
+
+
+_on_wire: ContextVar[Callable[[], None] | None] = ContextVar("jaganetral_on_wire", default=None)
+
+
+def request_on_wire() -> None:
+    """Called by a sender's HTTP transport when the request's bytes are written (after any connection set-up).
+
+    The send's slot is then counted from this moment rather than from when the send began: a request that
+    first had to open a connection reaches the platform later than its slot said, and the window one period
+    later would otherwise open too early."""
+    hook = _on_wire.get()
+    if hook is not None:
+        hook()
 
 
 @dataclass(frozen=True)
@@ -18,41 +50,104 @@ class Limit:
     per_seconds: float
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A held send: it may start at ``at`` (clock time); ``seq`` is its place in the global schedule."""
+
+    at: float
+    seq: int | None
+    chat_key: str
+    is_group: bool
+
+
+class Schedule:
+    """Start times at least ``window / count`` apart and at most ``count`` in any ``window``."""
+
+    def __init__(self, limit: Limit, margin: float = MARGIN, lookahead: float = LOOKAHEAD) -> None:
+        self.count = max(1, int(limit.count))
+        self.window = limit.per_seconds * (1.0 + margin)
+        self.spacing = self.window / self.count
+        self.lookahead = lookahead
+        self.times: deque[float] = deque()  # handed-out start times, in order (moved later by late starts)
+        self.first_seq = 0  # sequence number of times[0]
+
+    def _prune(self, now: float) -> None:
+        while self.times and self.times[0] <= now - self.window:
+            self.times.popleft()
+            self.first_seq += 1
+
+    def next_at(self, now: float) -> float:
+        self._prune(now)
+        t = now
+        if self.times:
+            t = max(t, self.times[-1] + self.spacing)
+        if len(self.times) >= self.count:
+            t = max(t, self.times[-self.count] + self.window)
+        return t
+
+    def take(self, now: float, lookahead: float | None = None) -> tuple[int, float] | float:
+        """``(seq, at)``: a start time within the lookahead, booked. A float: seconds until one is."""
+        ahead = self.lookahead if lookahead is None else lookahead
+        t = self.next_at(now)
+        if t - now > ahead:
+            return max(t - now - ahead, 0.0005)  # never a vanishing wait (float rounding)
+        self.times.append(t)
+        return self.first_seq + len(self.times) - 1, t
+
+    def started(self, seq: int, now: float) -> None:
+        """Slot ``seq`` really started at ``now``: a late start moves it (and any earlier-booked after it) later."""
+        idx = seq - self.first_seq
+        if not 0 <= idx < len(self.times) or self.times[idx] >= now:
+            return
+        for j in range(idx, len(self.times)):
+            if self.times[j] >= now:
+                break
+            self.times[j] = now
+
+    def budget(self, now: float, want: int) -> tuple[int, float]:
+        """``(n, 0.0)``: about ``n`` ≥ ``want`` start times fit in the lookahead now; else ``(0, wait)``."""
+        t = self.next_at(now)
+        horizon = now + self.lookahead
+        n = int((horizon - t) / self.spacing) + 1 if t <= horizon else 0
+        if n >= want:
+            return n, 0.0
+        return 0, max(0.001, t + (want - 1) * self.spacing - horizon)
+
+
 class SlidingWindow:
-    """At most ``count`` events in any ``window`` seconds, paced by a small token bucket.
+    """At most ``count`` sends in any ``window`` seconds; held (not yet started) sends count as sent."""
 
-    The window is the hard limit; the bucket (capacity ``burst`` of the count) spreads sends over the window
-    so that the queueing between booking a slot and the request reaching the platform cannot bunch a full
-    window's worth into one instant on the platform's clock.
-    """
-
-    def __init__(self, limit: Limit, margin: float = 0.02, burst: float | None = None) -> None:
+    def __init__(self, limit: Limit, margin: float = MARGIN) -> None:
         self.count = max(1, int(limit.count))
         self.window = limit.per_seconds * (1.0 + margin)
         self.stamps: deque[float] = deque()
-        self.rate = self.count / self.window
-        self.capacity = max(2.0, self.count * burst) if burst is not None else float(self.count)
-        self.tokens = self.capacity
-        self.updated: float | None = None
-
-    def _refill(self, now: float) -> None:
-        if self.updated is not None:
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
+        self.held = 0
 
     def delay(self, now: float) -> float:
         while self.stamps and now - self.stamps[0] >= self.window:
             self.stamps.popleft()
-        self._refill(now)
-        wait = 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
-        if len(self.stamps) >= self.count:
-            wait = max(wait, self.stamps[0] + self.window - now)
-        return wait
+        over = len(self.stamps) + self.held + 1 - self.count
+        if over <= 0:
+            return 0.0
+        if over > len(self.stamps):  # only held sends block: they start within moments
+            return 0.01
+        return self.stamps[over - 1] + self.window - now
 
-    def book(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1.0
+    def hold(self) -> None:
+        self.held += 1
+
+    def start(self, now: float) -> None:
+        self.held = max(0, self.held - 1)
+        if self.stamps and self.stamps[-1] > now:  # keep the deque ordered
+            now = self.stamps[-1]
         self.stamps.append(now)
+
+    def release(self) -> None:
+        self.held = max(0, self.held - 1)
+
+    def restamp_last(self, now: float) -> None:
+        if self.stamps and self.stamps[-1] < now:
+            self.stamps[-1] = now
 
 
 class ChannelLimiter:
@@ -67,9 +162,7 @@ class ChannelLimiter:
         clock: object = time.monotonic,
         max_chats: int = 50_000,
     ) -> None:
-        # High rates bunch more requests into the same scheduling jitter: keep a wider margin there.
-        margin = 0.04 if global_ and global_.count >= 100 else 0.02
-        self._global = SlidingWindow(global_, margin=margin, burst=0.02) if global_ else None
+        self._global = Schedule(global_) if global_ else None
         self._private = private
         self._group = group
         self._chats: OrderedDict[str, SlidingWindow] = OrderedDict()
@@ -77,9 +170,15 @@ class ChannelLimiter:
         self._max_chats = max_chats
         self._paused_until = 0.0
 
+    def now(self) -> float:
+        return self._clock()  # type: ignore[operator,no-any-return]
+
     def pause(self, seconds: float) -> None:
         """A 429 with retry_after: nothing goes out on this channel until then."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)  # type: ignore[operator]
+        self._paused_until = max(self._paused_until, self.now() + seconds)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self.now())
 
     def _chat(self, key: str, is_group: bool) -> SlidingWindow | None:
         limit = self._group if is_group else self._private
@@ -95,26 +194,83 @@ class ChannelLimiter:
             self._chats.move_to_end(key)
         return win
 
-    def reserve(self, chat_key: str, is_group: bool) -> float:
-        now: float = self._clock()  # type: ignore[operator]
+    def hold(self, chat_key: str, is_group: bool, *, ahead: bool = True) -> Slot | float:
+        """Hold a slot for one send to this chat, or return how long until one may be free.
+
+        ``ahead=False``: only a slot that may start now."""
+        now = self.now()
         if now < self._paused_until:
             return self._paused_until - now
         chat = self._chat(chat_key, is_group)
-        wait = max(self._global.delay(now) if self._global else 0.0, chat.delay(now) if chat else 0.0)
-        if wait > 0:
-            return wait
-        if self._global:
-            self._global.book(now)
-        if chat:
-            chat.book(now)
+        if chat is not None:
+            cwait = chat.delay(now)
+            if cwait > 0:
+                return cwait
+        seq: int | None = None
+        at = now
+        if self._global is not None:
+            got = self._global.take(now, None if ahead else 0.0)
+            if isinstance(got, float):
+                return got
+            seq, at = got
+        if chat is not None:
+            chat.hold()
+        return Slot(at, seq, chat_key, is_group)
+
+    def start(self, slot: Slot) -> None:
+        """The held send's request goes out now."""
+        now = self.now()
+        if self._global is not None and slot.seq is not None:
+            self._global.started(slot.seq, now)
+        chat = self._chat(slot.chat_key, slot.is_group)
+        if chat is not None:
+            chat.start(now)
+
+    def on_wire(self, slot: Slot) -> None:
+        """The started send's request is written only now: count its slot from now (see ``request_on_wire``)."""
+        now = self.now()
+        if self._global is not None and slot.seq is not None:
+            self._global.started(slot.seq, now)
+        chat = self._chats.get(slot.chat_key)
+        if chat is not None:
+            chat.restamp_last(now)
+
+    def watch_wire(self, slot: Slot) -> None:
+        """In the send's task: let the transport report when the request is written (``request_on_wire``)."""
+        _on_wire.set(lambda: self.on_wire(slot))
+
+    def release(self, slot: Slot) -> None:
+        """The held send will not happen (another process claimed the row). Its global time stays used."""
+        chat = self._chat(slot.chat_key, slot.is_group)
+        if chat is not None:
+            chat.release()
+
+    def reserve(self, chat_key: str, is_group: bool) -> float:
+        """Hold a slot that starts now and start it (0.0), or return how long until one may be free."""
+        got = self.hold(chat_key, is_group, ahead=False)
+        if isinstance(got, float):
+            return got
+        self.start(got)
         return 0.0
 
     def chat_delay(self, chat_key: str, is_group: bool) -> float:
-        """How long this chat alone must wait (ignores the global window)."""
+        """How long this chat alone must wait (ignores the global limit)."""
         chat = self._chat(chat_key, is_group)
-        return chat.delay(self._clock()) if chat else 0.0  # type: ignore[operator]
+        return chat.delay(self.now()) if chat else 0.0
 
-    def global_delay(self) -> float:
-        now: float = self._clock()  # type: ignore[operator]
-        pause = max(0.0, self._paused_until - now)
-        return max(pause, self._global.delay(now) if self._global else 0.0)
+    @property
+    def batch(self) -> int:
+        """Sends worth claiming together: half the lookahead's worth (capped); 1 for slow channels."""
+        if self._global is None:
+            return UNLIMITED_BATCH
+        return max(1, min(MAX_BATCH, int(self._global.lookahead / self._global.spacing / 2)))
+
+    def budget(self) -> tuple[int, float]:
+        """``(n, 0.0)``: ``n`` sends may be claimed now — at least ``batch`` of them, so that a busy loop claims
+        in batches rather than one row per wake-up. ``(0, wait)``: come back in ``wait`` seconds."""
+        now = self.now()
+        if now < self._paused_until:
+            return 0, self._paused_until - now
+        if self._global is None:
+            return UNLIMITED_BATCH, 0.0
+        return self._global.budget(now, self.batch)

@@ -41,6 +41,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
+from bot.runtime import max_inflight
 from broadcasts.delivery import SendResult
 from broadcasts.outbox import Claimed
 
@@ -197,7 +198,7 @@ class TelegramChannel:
         builder = (
             ApplicationBuilder()
             .token(tg.token.get_secret_value())
-            .request(AiohttpRequest())
+            .request(AiohttpRequest(connection_pool_size=max(256, max_inflight(settings))))
             .base_url(tg.base_url)
             .base_file_url(tg.base_file_url)
             .job_queue(None)

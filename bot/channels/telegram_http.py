@@ -17,6 +17,12 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from broadcasts.ratelimit import request_on_wire
+
+
+async def _on_headers_sent(_session: Any, _ctx: Any, _params: Any) -> None:
+    request_on_wire()  # the rate limiter counts this send from now (after connecting, not before)
+
 
 class AiohttpRequest(BaseRequest):
     def __init__(
@@ -42,7 +48,11 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(_on_headers_sent)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self.USER_AGENT}, trace_configs=[trace]
+            )
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -1,0 +1,238 @@
+"""The global schedule of the rate limiter and how the delivery engine uses it.
+
+Properties the 1000 msg/s paid-broadcast goal rests on: start times are spaced evenly (no bursts), never more
+than the limit in any window, handed out ahead so that one claim serves many sends; a late start (or a
+request that first had to open a connection) moves its slot later; slots of rows that were not claimed go back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.channels.telegram_http import AiohttpRequest
+from bot.core.model import Reply
+from bot.runtime import Runtime, max_inflight
+from bot.storage.models import Outbox
+from broadcasts.delivery import SendResult
+from broadcasts.outbox import Claimed
+from broadcasts.ratelimit import ChannelLimiter, Limit, Schedule, Slot, _on_wire
+
+
+def _max_in_window(times: list[float], window: float) -> int:
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_schedule_spaces_start_times_evenly_and_keeps_the_window() -> None:
+    sched = Schedule(Limit(1000, 1.0), lookahead=0.1)
+    now, times = 0.0, []
+    while now < 3.0:
+        got = sched.take(now)
+        if isinstance(got, float):
+            now += got  # come back when the next time is within the lookahead
+            continue
+        times.append(got[1])
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) == pytest.approx(1.02 / 1000)  # evenly spaced: no burst at all
+    assert _max_in_window(times, 1.0) <= 1000
+    assert len(times) >= 2900  # ~980/s for 3 s: the margin is all that is given up
+
+
+def test_schedule_hands_out_at_most_the_lookahead() -> None:
+    sched = Schedule(Limit(30, 1.0), lookahead=0.1)
+    got = [sched.take(0.0) for _ in range(5)]
+    slots = [g for g in got if not isinstance(g, float)]
+    assert [round(at, 3) for _seq, at in slots] == [0.0, 0.034, 0.068]  # 1.02 s / 30, up to 0.1 s ahead
+    wait = got[3]
+    assert isinstance(wait, float) and wait == pytest.approx(0.102 - 0.1)
+
+
+def test_late_start_moves_the_window_later() -> None:
+    def eleventh(late_start: float | None) -> float:
+        sched = Schedule(Limit(10, 1.0), lookahead=2.0)
+        slots = [sched.take(0.0) for _ in range(10)]  # 0, 0.102, …, 0.918
+        first = slots[0]
+        assert not isinstance(first, float)
+        if late_start is not None:
+            sched.started(first[0], late_start)  # the request only went out then (stalled loop, slow connect)
+        got = sched.take(0.0)
+        assert not isinstance(got, float)
+        return got[1]
+
+    assert eleventh(None) == pytest.approx(1.02)
+    # Ten per 1.02 s, counted from when the first really went out.
+    assert eleventh(0.5) == pytest.approx(0.5 + 1.02)
+
+
+def test_limiter_budget_waits_for_a_batch_when_busy() -> None:
+    now = [0.0]
+    lim = ChannelLimiter(Limit(1000, 1.0), None, None, clock=lambda: now[0])
+    assert lim.batch == 49
+    n, wait = lim.budget()
+    assert n >= lim.batch and wait == 0.0
+    for i in range(n):  # use the whole lookahead
+        assert isinstance(lim.hold(f"c{i}", False), Slot)
+    n, wait = lim.budget()
+    assert n == 0 and 0 < wait <= 0.06  # back when half the lookahead is free again, not after each send
+    slow = ChannelLimiter(Limit(30, 1.0), Limit(1, 1.0), None, clock=lambda: now[0])
+    assert slow.batch == 1  # at 30/s a single reply is not kept waiting for company
+
+
+def test_released_slot_frees_the_chat() -> None:
+    now = [0.0]
+    lim = ChannelLimiter(Limit(30, 1.0), Limit(1, 1.0), None, clock=lambda: now[0])
+    slot = lim.hold("chat", False)
+    assert isinstance(slot, Slot)
+    assert lim.chat_delay("chat", False) > 0  # held counts as used
+    lim.release(slot)
+    assert lim.chat_delay("chat", False) == 0.0
+
+
+def test_request_on_wire_moves_the_slot_of_this_task_only() -> None:
+    def next_wait(connect_seconds: float) -> float:
+        now = [0.0]
+        lim = ChannelLimiter(Limit(2, 1.0), None, None, clock=lambda: now[0])  # one per 0.51 s
+
+        async def send() -> None:
+            slot = lim.hold("x", False, ahead=False)
+            assert isinstance(slot, Slot)
+            lim.start(slot)
+            lim.watch_wire(slot)
+            now[0] += connect_seconds  # e.g. a TCP + TLS handshake before the request is written
+            hook = _on_wire.get()
+            assert hook is not None
+            hook()
+
+        async def main() -> None:
+            await asyncio.create_task(send())
+            assert _on_wire.get() is None  # the hook lived in the send task's context only
+
+        asyncio.run(main())
+        wait = lim.hold("y", False, ahead=False)
+        assert isinstance(wait, float)
+        return wait
+
+    assert next_wait(0.0) == pytest.approx(0.51)
+    # The next send is spaced from when the first request was really written, 0.25 s after it began.
+    assert next_wait(0.25) == pytest.approx(0.51)
+    assert next_wait(0.25) != pytest.approx(0.51 - 0.25)
+
+
+async def test_aiohttp_transport_reports_when_the_request_is_written(tg_server: Any) -> None:
+    """The real transport against the fake Bot API: the hook fires once per request, before the answer."""
+    request = AiohttpRequest()
+    await request.initialize()
+    events: list[str] = []
+
+    async def one() -> None:
+        _on_wire.set(lambda: events.append("wire"))
+        status, _body = await request.do_request(f"{tg_server.base_url}123:ABC/getMe", "POST")
+        events.append(f"answer {status}")
+
+    try:
+        await asyncio.create_task(one())
+    finally:
+        await request.shutdown()
+    assert events == ["wire", "answer 200"]
+
+
+class SlowClaimSender:
+    channel = "telegram"
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+
+    async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+        self.started.append(time.monotonic())
+        return SendResult("sent", external_id="1")
+
+
+@pytest.fixture
+async def fast_rt(make_settings: Any) -> AsyncIterator[Runtime]:
+    rt = Runtime.create(make_settings(rate_limits={"telegram_global_per_sec": 200}), {"telegram": SlowClaimSender()})
+    yield rt
+    await rt.stop()
+
+
+async def _enqueue(rt: Runtime, n: int) -> None:
+    async with rt.services.sessions() as s, s.begin():
+        rows = [
+            rt.services.outbox.row_values(channel="telegram", chat_id=str(1000 + i), reply=Reply(text="siaran"),
+                                          purpose="broadcast", idem_key=f"bc:9:{i}")
+            for i in range(n)
+        ]
+        await rt.services.outbox.enqueue_many(s, rows)
+
+
+async def test_engine_sends_evenly_at_the_global_rate(fast_rt: Runtime) -> None:
+    await _enqueue(fast_rt, 120)
+    await fast_rt.worker.drain(timeout=20)
+    started = fast_rt.worker.senders["telegram"].started  # type: ignore[attr-defined]
+    assert len(started) == 120
+    assert _max_in_window(started, 1.0) <= 200
+    gaps = [b - a for a, b in zip(started, started[1:], strict=False)]
+    # 200/s = one send per 5.1 ms: claims come in batches, but the sends are not bunched.
+    assert sorted(gaps)[len(gaps) // 10] >= 0.003
+    assert started[-1] - started[0] >= 119 * 1.02 / 200 * 0.95
+
+
+async def test_slots_of_rows_claimed_elsewhere_are_given_back(make_settings: Any) -> None:
+    rt = Runtime.create(
+        make_settings(rate_limits={"telegram_per_chat_per_sec": 1}), {"telegram": SlowClaimSender()}
+    )
+    try:
+        await _enqueue(rt, 3)
+        store = rt.worker.store
+        real_claim = store.claim
+
+        async def claim_after_another_process(s: Any, ids: list[int]) -> list[Claimed]:
+            # Another worker claims the first row between our SELECT and our UPDATE.
+            await s.execute(Outbox.__table__.update().where(Outbox.id == ids[0]).values(status="sending"))
+            return await real_claim(s, ids)
+
+        store.claim = claim_after_another_process  # type: ignore[method-assign]
+        await rt.worker.step()
+        store.claim = real_claim  # type: ignore[method-assign]
+        await asyncio.sleep(0.3)  # the two sends are paced 34 ms apart
+        await rt.worker._record()
+        async with rt.services.sessions() as s:
+            rows = (await s.execute(select(Outbox.id, Outbox.addr_key, Outbox.status).order_by(Outbox.id))).all()
+        assert [r.status for r in rows] == ["sending", "sent", "sent"]
+        lim = rt.worker.limiters["telegram"]
+        assert lim.chat_delay(rows[0].addr_key, False) == 0.0  # its held slot was given back
+        assert lim.chat_delay(rows[1].addr_key, False) > 0.0  # the sent ones count
+    finally:
+        await rt.stop()
+
+
+async def test_sends_scheduled_ahead_do_not_go_into_a_429_pause(make_settings: Any) -> None:
+    sender = SlowClaimSender()
+    rt = Runtime.create(make_settings(rate_limits={"telegram_global_per_sec": 50}), {"telegram": sender})
+    try:
+        await _enqueue(rt, 5)
+        await rt.worker.step()  # claims 5 sends spread over ~0.1 s
+        rt.worker.limiters["telegram"].pause(5.0)  # a 429 answer to an earlier send arrives now
+        await asyncio.sleep(0.2)
+        await rt.worker._record()
+        assert len(sender.started) <= 1  # only one due at once; the later ones waited and saw the pause
+        async with rt.services.sessions() as s:
+            statuses = list((await s.scalars(select(Outbox.status))).all())
+        assert statuses.count("pending") >= 4  # back in the queue, not lost, not failed
+    finally:
+        await rt.stop()
+
+
+def test_inflight_window_grows_with_the_rate(make_settings: Any) -> None:
+    assert max_inflight(make_settings()) == 64
+    assert max_inflight(make_settings(rate_limits={"telegram_global_per_sec": 1000})) == 303
+    assert max_inflight(make_settings(rate_limits={"telegram_global_per_sec": 1_000_000})) == 1000
