@@ -8,6 +8,7 @@ an in-process sender (measures the engine alone; no fake server needed).
     .venv/bin/python -m benchmarks.broadcast                       # 30/s and 1000/s + ceiling (~1 min)
     .venv/bin/python -m benchmarks.broadcast --rates 30 --n30 900
     .venv/bin/python -m benchmarks.broadcast --memory 100000       # peak RSS for 100,000 subscribers
+    .venv/bin/python -m benchmarks.broadcast --db postgresql       # the same on a temporary PostgreSQL server
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import resource
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -85,13 +87,21 @@ async def _open_rows(rt: Runtime) -> int:
         ) or 0)
 
 
-async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict[str, Any]:
-    """One broadcast to ``n`` subscribers with the global limit ``rate`` (None = lifted)."""
+async def run_one(
+    n: int, rate: float | None, sink: str, timeout: float, pg_admin_url: str | None = None
+) -> dict[str, Any]:
+    """One broadcast to ``n`` subscribers with the global limit ``rate`` (None = lifted).
+
+    SQLite in a temporary directory, or a fresh database on the PostgreSQL server ``pg_admin_url``."""
     tmp = tempfile.TemporaryDirectory(prefix="jn-bench-")
-    db = Path(tmp.name) / "bench.db"
+    db_url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'bench.db'}"
+    if pg_admin_url:
+        from benchmarks.outbox_workers import _create_database
+
+        db_url = await _create_database(pg_admin_url, f"bench_{uuid.uuid4().hex[:10]}")
     server: Any = None
     overrides: dict[str, Any] = {
-        "database": {"url": f"sqlite+aiosqlite:///{db}"},
+        "database": {"url": db_url},
         "security": {"secret_key": SECRET},
         "rate_limits": {"telegram_global_per_sec": rate or 1_000_000.0},
     }
@@ -149,6 +159,7 @@ async def run_one(n: int, rate: float | None, sink: str, timeout: float) -> dict
         achieved = counts.get("sent", 0) / elapsed if elapsed > 0 else 0.0
         out: dict[str, Any] = {
             "sink": sink,
+            "database": "postgresql" if pg_admin_url else "sqlite",
             "subscribers": n,
             "allowed_per_sec": rate,
             "achieved_per_sec": round(achieved, 1),
@@ -196,6 +207,9 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory", type=int, default=0, help="only run N subscribers with the limit lifted; report RSS")
     p.add_argument("--max-rss-mb", type=float, default=300.0, help="--memory: the engine's peak RSS must stay below")
     p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                   help="postgresql: a temporary server (tests/pg_server.py) unless --pg-url is given")
+    p.add_argument("--pg-url", default=None, help="existing PostgreSQL server whose user may CREATE DATABASE")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.sink == "fake":
@@ -205,17 +219,33 @@ async def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": "tests/fakes/telegram_server.py not available; use --sink null"}))
             return 2
     results: list[dict[str, Any]] = []
-    if args.memory:
-        results.append(await run_one(args.memory, None, args.sink, args.timeout))
-    else:
-        for raw in args.rates.split(","):
-            rate = float(raw)
-            results.append(await run_one(args.n30 if rate < 100 else args.n, rate, args.sink, args.timeout))
-        if not args.no_ceiling:
-            results.append(await run_one(args.n, None, args.sink, args.timeout))
-    ok = all(r["duplicates"] == 0 and r["lost"] == 0 for r in results) and all(
-        r["ratio"] is None or r["ratio"] >= 0.95 for r in results
-    )
+    pg: Any = None
+    pg_url = args.pg_url
+    if args.db == "postgresql" and not pg_url:
+        from tests.pg_server import TempPostgres
+
+        pg = TempPostgres()
+        pg_url = str(pg.start())
+    try:
+        if args.memory:
+            results.append(await run_one(args.memory, None, args.sink, args.timeout, pg_url))
+        else:
+            for raw in args.rates.split(","):
+                rate = float(raw)
+                n = args.n30 if rate < 100 else args.n
+                results.append(await run_one(n, rate, args.sink, args.timeout, pg_url))
+            if not args.no_ceiling:
+                results.append(await run_one(args.n, None, args.sink, args.timeout, pg_url))
+    finally:
+        if pg is not None:
+            pg.stop()
+    # The goal is measured where the limit is enforced: sends per second at the platform, first to last send
+    # (``platform_ratio``); ``ratio`` also counts start-up and the final database poll. Null sink: ``ratio``.
+    def rate_ok(r: dict[str, Any]) -> bool:
+        measured = r["platform_ratio"] if r.get("platform_ratio") is not None else r["ratio"]
+        return measured is None or measured >= 0.95
+
+    ok = all(r["duplicates"] == 0 and r["lost"] == 0 and rate_ok(r) for r in results)
     if args.memory:
         ok = ok and all(r["peak_rss_mb"] <= args.max_rss_mb for r in results)
     print(json.dumps({"ok": ok, "runs": results}, indent=2))

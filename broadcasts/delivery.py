@@ -238,12 +238,13 @@ class DeliveryWorker:
                 result = SendResult("retry", retry_after=paused, error="paused after 429")
         if result is None:
             lim.start(slot)
-            lim.watch_wire(slot)  # this task's own context: the transport moves the slot to the real write
+            wire = lim.watch_wire(slot)  # this task's own context: the transport moves the slot to the real write
             try:
                 result = await sender.send(msg, Reply.from_payload(msg.payload))
             except Exception as exc:  # a sender bug must not kill the loop or lose the row
                 log.exception("sender raised", extra={"outbox_id": msg.id})
                 result = SendResult("retry", error=f"{type(exc).__name__}")
+            lim.answered(wire)
         if result.status == "retry" and result.retry_after:
             self.limiters[msg.channel].pause(result.retry_after)
         self._done.append(_Done(msg, result))

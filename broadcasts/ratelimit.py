@@ -13,7 +13,8 @@ start) or how long until one may be free. ``start`` records the moment the reque
 late start moves its slot later, so the windows count what the platform will count even after the loop
 stalled. ``release`` gives back a slot whose send never started. ``reserve`` = ``hold`` + ``start`` now.
 
-All windows are 2% longer than the platform's: room for network and scheduling jitter.
+All windows are 2% longer than the platform's: room for network and scheduling jitter. The global window's
+margin grows with the measured spread of round-trip times (up to 10%).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 MARGIN = 0.02
-LOOKAHEAD = 0.1  # seconds of global start times handed out ahead (one claim covers them)
+MAX_MARGIN = 0.10  # the margin grows with measured round-trip jitter up to this
+RTT_SAMPLES = 512  # recent round trips the jitter is measured over
+RTT_UPDATE_EVERY = 64
+LOOKAHEAD = 0.25  # seconds of global start times handed out ahead (one claim covers them)
 MAX_BATCH = 50  # rows per claim under a busy global limit
 UNLIMITED_BATCH = 500  # rows per claim for a channel without a global limit (console)
 
@@ -60,16 +64,47 @@ class Slot:
     is_group: bool
 
 
+class WireMark:
+    """When one send's request was written (set by the transport's hook), for its round-trip time."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+
 class Schedule:
-    """Start times at least ``window / count`` apart and at most ``count`` in any ``window``."""
+    """Start times at least ``window / count`` apart and at most ``count`` in any ``window``.
+
+    The window's margin follows the measured jitter (``observe``): requests written at an even pace reach
+    the platform unevenly when round trips vary, so the margin is at least the spread of recent round-trip
+    times (2 % to 10 % of the window)."""
 
     def __init__(self, limit: Limit, margin: float = MARGIN, lookahead: float = LOOKAHEAD) -> None:
         self.count = max(1, int(limit.count))
-        self.window = limit.per_seconds * (1.0 + margin)
-        self.spacing = self.window / self.count
+        self.per_seconds = limit.per_seconds
+        self.base_margin = margin
         self.lookahead = lookahead
         self.times: deque[float] = deque()  # handed-out start times, in order (moved later by late starts)
         self.first_seq = 0  # sequence number of times[0]
+        self.rtts: deque[float] = deque(maxlen=RTT_SAMPLES)
+        self._since_update = 0
+        self.set_margin(margin)
+
+    def set_margin(self, margin: float) -> None:
+        self.margin = margin
+        self.window = self.per_seconds * (1.0 + margin)
+        self.spacing = self.window / self.count
+
+    def observe(self, rtt: float) -> None:
+        """One request's round trip, from its write to its answer."""
+        self.rtts.append(rtt)
+        self._since_update += 1
+        if self._since_update >= RTT_UPDATE_EVERY and len(self.rtts) >= RTT_UPDATE_EVERY:
+            self._since_update = 0
+            ordered = sorted(self.rtts)
+            spread = ordered[int(0.99 * (len(ordered) - 1))] - ordered[int(0.01 * (len(ordered) - 1))]
+            self.set_margin(min(MAX_MARGIN, max(self.base_margin, spread / self.per_seconds)))
 
     def _prune(self, now: float) -> None:
         while self.times and self.times[0] <= now - self.window:
@@ -235,9 +270,21 @@ class ChannelLimiter:
         if chat is not None:
             chat.restamp_last(now)
 
-    def watch_wire(self, slot: Slot) -> None:
+    def watch_wire(self, slot: Slot) -> WireMark:
         """In the send's task: let the transport report when the request is written (``request_on_wire``)."""
-        _on_wire.set(lambda: self.on_wire(slot))
+        mark = WireMark()
+
+        def written() -> None:
+            mark.at = self.now()
+            self.on_wire(slot)
+
+        _on_wire.set(written)
+        return mark
+
+    def answered(self, mark: WireMark) -> None:
+        """The send's answer arrived: its round trip feeds the jitter margin (when the transport reported)."""
+        if self._global is not None and mark.at is not None:
+            self._global.observe(self.now() - mark.at)
 
     def release(self, slot: Slot) -> None:
         """The held send will not happen (another process claimed the row). Its global time stays used."""
