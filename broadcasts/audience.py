@@ -20,7 +20,7 @@ from broadcasts.timeline import Timeline
 
 AUDIENCES = ("all", "region", "asn")
 ROLES = ("asn", "publik")
-CHUNK = 1000
+CHUNK = 250  # rows per expansion transaction: small, so that sends due meanwhile are not held up
 
 
 @dataclass(frozen=True)

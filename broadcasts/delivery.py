@@ -230,12 +230,16 @@ class DeliveryWorker:
         sender = self.senders[msg.channel]
         lim = self.limiters[msg.channel]
         result: SendResult | None = None
-        if slot.at > lim.now():  # the schedule's start time for this send
-            await asyncio.sleep(slot.at - lim.now())
+        slept = False
+        while (wait := lim.slot_time(slot) - lim.now()) > 0:  # the schedule's start time (it may move later)
+            await asyncio.sleep(wait)
+            slept = True
+        if slept:
             paused = lim.paused_for()
             if paused > 0:  # a 429 arrived meanwhile: do not send into it
                 lim.release(slot)
                 result = SendResult("retry", retry_after=paused, error="paused after 429")
+        platform_said = result is None  # the result below is the platform's answer, not our own pause
         if result is None:
             lim.start(slot)
             wire = lim.watch_wire(slot)  # this task's own context: the transport moves the slot to the real write
@@ -245,8 +249,8 @@ class DeliveryWorker:
                 log.exception("sender raised", extra={"outbox_id": msg.id})
                 result = SendResult("retry", error=f"{type(exc).__name__}")
             lim.answered(wire)
-        if result.status == "retry" and result.retry_after:
-            self.limiters[msg.channel].pause(result.retry_after)
+        if result.status == "retry" and result.retry_after and platform_said:
+            lim.rate_limited(result.retry_after)
         self._done.append(_Done(msg, result))
 
     async def _record(self) -> None:

@@ -13,8 +13,10 @@ start) or how long until one may be free. ``start`` records the moment the reque
 late start moves its slot later, so the windows count what the platform will count even after the loop
 stalled. ``release`` gives back a slot whose send never started. ``reserve`` = ``hold`` + ``start`` now.
 
-All windows are 2% longer than the platform's: room for network and scheduling jitter. The global window's
-margin grows with the measured spread of round-trip times (up to 10%).
+All windows are 2.5% longer than the platform's: room for network and scheduling jitter. The global
+window's margin also grows with the measured spread of round-trip times, and by one point after each 429
+from the platform (a sign the margin was too thin), up to 10%; the 429 widening relaxes one point per
+quiet ten minutes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-MARGIN = 0.02
-MAX_MARGIN = 0.10  # the margin grows with measured round-trip jitter up to this
+MARGIN = 0.025
+MAX_MARGIN = 0.10  # the margin grows with measured round-trip jitter (and after 429s) up to this
+WIDEN_STEP = 0.01  # margin added after a 429 ...
+RELAX_AFTER = 600.0  # ... and taken back after this many seconds without one
 RTT_SAMPLES = 512  # recent round trips the jitter is measured over
 RTT_UPDATE_EVERY = 64
 LOOKAHEAD = 0.25  # seconds of global start times handed out ahead (one claim covers them)
@@ -78,7 +82,7 @@ class Schedule:
 
     The window's margin follows the measured jitter (``observe``): requests written at an even pace reach
     the platform unevenly when round trips vary, so the margin is at least the spread of recent round-trip
-    times (2 % to 10 % of the window)."""
+    times. ``widen``/``relax`` move its floor after 429s. It stays between ``margin`` and ``MAX_MARGIN``."""
 
     def __init__(self, limit: Limit, margin: float = MARGIN, lookahead: float = LOOKAHEAD) -> None:
         self.count = max(1, int(limit.count))
@@ -89,12 +93,27 @@ class Schedule:
         self.first_seq = 0  # sequence number of times[0]
         self.rtts: deque[float] = deque(maxlen=RTT_SAMPLES)
         self._since_update = 0
-        self.set_margin(margin)
+        self.floor = margin  # the base margin, raised by 429s
+        self.jitter = 0.0  # the measured round-trip spread, as a fraction of the window
+        self._apply()
 
-    def set_margin(self, margin: float) -> None:
-        self.margin = margin
-        self.window = self.per_seconds * (1.0 + margin)
+    def _apply(self) -> None:
+        self.margin = min(MAX_MARGIN, max(self.floor, self.jitter))
+        self.window = self.per_seconds * (1.0 + self.margin)
         self.spacing = self.window / self.count
+
+    def widen(self) -> None:
+        """The platform answered 429 although we kept to the schedule: keep a wider margin from now on."""
+        self.floor = min(MAX_MARGIN, self.floor + WIDEN_STEP)
+        self._apply()
+
+    def relax(self) -> bool:
+        """Take back one widening step (after a quiet period); False when already at the base margin."""
+        if self.floor <= self.base_margin:
+            return False
+        self.floor = max(self.base_margin, self.floor - WIDEN_STEP)
+        self._apply()
+        return True
 
     def observe(self, rtt: float) -> None:
         """One request's round trip, from its write to its answer."""
@@ -104,7 +123,8 @@ class Schedule:
             self._since_update = 0
             ordered = sorted(self.rtts)
             spread = ordered[int(0.99 * (len(ordered) - 1))] - ordered[int(0.01 * (len(ordered) - 1))]
-            self.set_margin(min(MAX_MARGIN, max(self.base_margin, spread / self.per_seconds)))
+            self.jitter = spread / self.per_seconds
+            self._apply()
 
     def _prune(self, now: float) -> None:
         while self.times and self.times[0] <= now - self.window:
@@ -129,10 +149,32 @@ class Schedule:
         self.times.append(t)
         return self.first_seq + len(self.times) - 1, t
 
+    @property
+    def tolerance(self) -> float:
+        """Lateness absorbed in place (half the margin: 12.5 ms at 2.5 %); later starts shift the schedule.
+
+        Absorbed lateness can bunch sends by at most this much; the other half of the margin is for jitter."""
+        return self.per_seconds * self.margin / 2
+
+    def time_of(self, seq: int) -> float | None:
+        """Slot ``seq``'s start time now (it may have moved later since it was handed out); None if forgotten."""
+        idx = seq - self.first_seq
+        return self.times[idx] if 0 <= idx < len(self.times) else None
+
     def started(self, seq: int, now: float) -> None:
-        """Slot ``seq`` really started at ``now``: a late start moves it (and any earlier-booked after it) later."""
+        """Slot ``seq`` really started (or was written) at ``now``; a late start moves times later.
+
+        A little late: this slot, and any handed out after it that it overtook, move to ``now``. Later than
+        ``tolerance`` (the loop stalled, a connection took long): this slot and every one after it move later
+        by as much, so that the sends whose times passed during the stall do not all go at once — a burst
+        would use up the margin meant for network jitter. Their tasks see the new times (``time_of``)."""
         idx = seq - self.first_seq
         if not 0 <= idx < len(self.times) or self.times[idx] >= now:
+            return
+        late = now - self.times[idx]
+        if late > self.tolerance:
+            for j in range(idx, len(self.times)):
+                self.times[j] += late
             return
         for j in range(idx, len(self.times)):
             if self.times[j] >= now:
@@ -204,13 +246,23 @@ class ChannelLimiter:
         self._clock = clock
         self._max_chats = max_chats
         self._paused_until = 0.0
+        self._last_429 = 0.0  # when the margin was last widened or relaxed
 
     def now(self) -> float:
         return self._clock()  # type: ignore[operator,no-any-return]
 
     def pause(self, seconds: float) -> None:
-        """A 429 with retry_after: nothing goes out on this channel until then."""
+        """Nothing goes out on this channel for ``seconds``."""
         self._paused_until = max(self._paused_until, self.now() + seconds)
+
+    def rate_limited(self, retry_after: float) -> None:
+        """The platform answered 429 with ``retry_after``: pause, and widen the global margin once per pause
+        (the other sends already under way into the same overload get the same answer)."""
+        now = self.now()
+        if self._global is not None and now >= self._paused_until:
+            self._global.widen()
+            self._last_429 = now
+        self.pause(retry_after)
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self.now())
@@ -251,6 +303,14 @@ class ChannelLimiter:
         if chat is not None:
             chat.hold()
         return Slot(at, seq, chat_key, is_group)
+
+    def slot_time(self, slot: Slot) -> float:
+        """When the held send may start: its slot's time, moved later if the schedule shifted after a stall."""
+        if self._global is not None and slot.seq is not None:
+            at = self._global.time_of(slot.seq)
+            if at is not None:
+                return at
+        return slot.at
 
     def start(self, slot: Slot) -> None:
         """The held send's request goes out now."""
@@ -306,6 +366,11 @@ class ChannelLimiter:
         return chat.delay(self.now()) if chat else 0.0
 
     @property
+    def global_margin(self) -> float | None:
+        """The global window's current margin (grows with jitter and after 429s); None without a global limit."""
+        return self._global.margin if self._global is not None else None
+
+    @property
     def batch(self) -> int:
         """Sends worth claiming together: half the lookahead's worth (capped); 1 for slow channels."""
         if self._global is None:
@@ -320,4 +385,6 @@ class ChannelLimiter:
             return 0, self._paused_until - now
         if self._global is None:
             return UNLIMITED_BATCH, 0.0
+        if now - self._last_429 >= RELAX_AFTER and self._global.relax():
+            self._last_429 = now
         return self._global.budget(now, self.batch)

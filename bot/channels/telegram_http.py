@@ -4,7 +4,7 @@ PTB's default HTTPXRequest costs about 2 ms of CPU per call, which caps one proc
 below the 1000/s of paid broadcasts. aiohttp (already installed with twilio) does the same work several
 times faster. Semantics follow HTTPXRequest: timeouts → ``TimedOut``, transport errors → ``NetworkError``,
 the status code and body are returned to PTB unchanged (PTB maps 4xx/5xx/retry_after to its errors).
-Requests without files go as one JSON body; uploads as multipart. A trace hook tells the rate limiter when
+Requests without files go as one JSON body; uploads as multipart. Trace hooks tell the rate limiter when
 each request is written (``broadcasts.ratelimit.request_on_wire``).
 """
 
@@ -23,8 +23,13 @@ from telegram.request import BaseRequest, RequestData
 from broadcasts.ratelimit import request_on_wire
 
 
-async def _on_headers_sent(_session: Any, _ctx: Any, _params: Any) -> None:
-    request_on_wire()  # the rate limiter counts this send from now (after connecting, not before)
+async def _on_written(_session: Any, _ctx: Any, _params: Any) -> None:
+    """The rate limiter counts this send from now (after connecting, not before).
+
+    aiohttp buffers the headers and writes them together with the body's first chunk, from a task of its own
+    that runs a loop turn later (Python < 3.12), so the body hook is the real write; the headers hook alone
+    covers requests without a body. A second call only moves the send's slot later."""
+    request_on_wire()
 
 
 class AiohttpRequest(BaseRequest):
@@ -52,7 +57,8 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
             trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_on_headers_sent)
+            trace.on_request_headers_sent.append(_on_written)
+            trace.on_request_chunk_sent.append(_on_written)
             self._session = aiohttp.ClientSession(
                 connector=connector, headers={"User-Agent": self.USER_AGENT}, trace_configs=[trace]
             )
