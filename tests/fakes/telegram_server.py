@@ -277,6 +277,7 @@ class Stats:
     injected_failures: int = 0  # fail_next()
     forbidden_403: int = 0
     max_global_per_sec: int = 0
+    max_global_at: float | None = None  # when the busiest 1-second window (so far) ended
     max_per_chat_per_sec: dict[ChatKey, int] = field(default_factory=dict)
     max_per_group_per_min: dict[ChatKey, int] = field(default_factory=dict)
     first_send_at: float | None = None
@@ -305,6 +306,7 @@ class Stats:
             "max_per_chat_per_sec": [[k, v] for k, v in self.max_per_chat_per_sec.items()],
             "max_per_group_per_min": [[k, v] for k, v in self.max_per_group_per_min.items()],
             "first_send_at": self.first_send_at, "last_send_at": self.last_send_at,
+            "max_global_at": self.max_global_at,
             "achieved_rate": self.achieved_rate() if self.sent >= 2 else 0.0,
         }
 
@@ -378,7 +380,8 @@ class _Windows:
 
     def record(self, chat: ChatKey | None, now: float, stats: Stats) -> None:
         self._trim(self.global_1s, now, 1.0).append(now)
-        stats.max_global_per_sec = max(stats.max_global_per_sec, len(self.global_1s))
+        if len(self.global_1s) > stats.max_global_per_sec:
+            stats.max_global_per_sec, stats.max_global_at = len(self.global_1s), now
         if chat is None:
             return
         cdq = self._trim(self.chat_1s.setdefault(chat, deque()), now, 1.0)
