@@ -34,6 +34,8 @@ RELAX_AFTER = 600.0  # ... and taken back after this many seconds without one
 RTT_SAMPLES = 512  # recent round trips the jitter is measured over
 RTT_UPDATE_EVERY = 64
 LOOKAHEAD = 0.25  # seconds of global start times handed out ahead (one claim covers them)
+SHIFT_SHARE = 0.05  # stalls may push the schedule back by at most this share of the time ...
+SHIFT_CAPACITY = 0.2  # ... with at most this many seconds at once (a token bucket); beyond that, lateness is absorbed
 MAX_BATCH = 50  # rows per claim under a busy global limit
 UNLIMITED_BATCH = 500  # rows per claim for a channel without a global limit (console)
 
@@ -91,6 +93,8 @@ class Schedule:
         self.lookahead = lookahead
         self.times: deque[float] = deque()  # handed-out start times, in order (moved later by late starts)
         self.first_seq = 0  # sequence number of times[0]
+        self._shift_tokens = SHIFT_CAPACITY
+        self._shift_clock: float | None = None
         self.rtts: deque[float] = deque(maxlen=RTT_SAMPLES)
         self._since_update = 0
         self.floor = margin  # the base margin, raised by 429s
@@ -167,12 +171,13 @@ class Schedule:
         A little late: this slot, and any handed out after it that it overtook, move to ``now``. Later than
         ``tolerance`` (the loop stalled, a connection took long): this slot and every one after it move later
         by as much, so that the sends whose times passed during the stall do not all go at once — a burst
-        would use up the margin meant for network jitter. Their tasks see the new times (``time_of``)."""
+        would use up the margin meant for network jitter. Their tasks see the new times (``time_of``).
+        Shifts are rationed (``_may_shift``); lateness beyond the ration is absorbed as above."""
         idx = seq - self.first_seq
         if not 0 <= idx < len(self.times) or self.times[idx] >= now:
             return
         late = now - self.times[idx]
-        if late > self.tolerance:
+        if late > self.tolerance and self._may_shift(now, late):
             for j in range(idx, len(self.times)):
                 self.times[j] += late
             return
@@ -180,6 +185,20 @@ class Schedule:
             if self.times[j] >= now:
                 break
             self.times[j] = now
+
+    def _may_shift(self, now: float, late: float) -> bool:
+        """Shift only when sends are lined up behind this one (the limit binds: otherwise no burst can follow)
+        and within the shift budget: a loop that is late all the time (too busy for the rate) would otherwise
+        push the schedule back on every batch, and send far below what it could."""
+        if not self.times or self.times[-1] - now <= self.tolerance:
+            return False
+        if self._shift_clock is not None:
+            self._shift_tokens = min(SHIFT_CAPACITY, self._shift_tokens + (now - self._shift_clock) * SHIFT_SHARE)
+        self._shift_clock = now
+        if late > self._shift_tokens:
+            return False
+        self._shift_tokens -= late
+        return True
 
     def budget(self, now: float, want: int) -> tuple[int, float]:
         """``(n, 0.0)``: about ``n`` ≥ ``want`` start times fit in the lookahead now; else ``(0, wait)``."""
