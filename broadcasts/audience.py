@@ -1,26 +1,24 @@
-"""Who receives a broadcast or a stage reminder: subscriber filters and chunked iteration.
+"""Who receives a broadcast or a stage reminder: subscriber filters.
 
-Everything here streams subscribers in primary-key order, ``chunk`` rows at a time (keyset pagination),
-so a broadcast to 100,000 subscribers never holds more than one chunk in memory.
+The scheduler copies the matching subscribers into the outbox ``CHUNK`` at a time in primary-key order (keyset
+pagination, inside the database: ``OutboxStore.enqueue_audience``), so a broadcast to 100,000 subscribers
+never holds them in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import regions
-from bot.storage.db import SessionMaker
 from bot.storage.models import Subscriber
 from broadcasts.timeline import Timeline
 
 AUDIENCES = ("all", "region", "asn")
 ROLES = ("asn", "publik")
-CHUNK = 250  # rows per expansion transaction: small, so that sends due meanwhile are not held up
+CHUNK = 1000  # subscribers per expansion transaction (copied inside the database: OutboxStore.enqueue_audience)
 
 
 @dataclass(frozen=True)
@@ -77,26 +75,3 @@ def covered_codes(timeline: Timeline, tz: str) -> list[str]:
 
 async def count(session: AsyncSession, condition: ColumnElement[bool]) -> int:
     return int(await session.scalar(select(func.count()).select_from(Subscriber).where(condition)) or 0)
-
-
-async def chunks(
-    sessions: SessionMaker, condition: ColumnElement[bool], *, size: int | None = None
-) -> AsyncIterator[list[Any]]:
-    """Yield lists of (id, channel, addr_key, addr_enc) rows, ``size`` (default CHUNK) at a time."""
-    size = size or CHUNK
-    last = 0
-    while True:
-        async with sessions() as s:
-            result = await s.execute(
-                select(Subscriber.id, Subscriber.channel, Subscriber.addr_key, Subscriber.addr_enc)
-                .where(condition, Subscriber.id > last)
-                .order_by(Subscriber.id)
-                .limit(size)
-            )
-            rows = list(result.all())
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
-        if len(rows) < size:
-            return

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.clock import utcnow
 from bot.core.identity import Identity
 from bot.core.model import Reply
-from bot.storage.models import Outbox
+from bot.storage.models import Outbox, Subscriber
 
 AT_MOST_ONCE = frozenset({"broadcast", "reminder"})
 LEASE = timedelta(minutes=2)
@@ -95,6 +96,48 @@ class OutboxStore:
         stmt = insert_ignore(session, t).on_conflict_do_nothing(index_elements=["idem_key"]).returning(t.c.id)
         result = await session.execute(stmt, rows)
         return len(result.all())  # rows actually inserted (rowcount is -1 for executemany on asyncpg)
+
+    async def enqueue_audience(
+        self,
+        session: AsyncSession,
+        template: dict[str, Any],
+        audience: ColumnElement[bool],
+        idem_prefixes: tuple[str, str, int],
+        *,
+        after: int,
+        limit: int,
+    ) -> tuple[int, int, int | None]:
+        """Copy the next ``limit`` subscribers matching ``audience`` (ids above ``after``) into outbox rows, inside
+        the database (INSERT … SELECT: no row passes through Python, so the event loop is not held up).
+
+        ``template`` gives every column but the address and the idempotency key; ``idem_prefixes`` is
+        ``(prefix, hashed_prefix, max_len)``: a row's key is prefix + subscriber id, or hashed_prefix + id when
+        that would be longer than max_len (as ``broadcasts.scheduler.idem``). Existing keys are skipped.
+        Returns (rows inserted, subscribers in this chunk, last subscriber id — None when none were left)."""
+        ids = (
+            select(Subscriber.id).where(audience, Subscriber.id > after).order_by(Subscriber.id).limit(limit)
+        ).subquery()
+        matched, last = (await session.execute(select(func.count(), func.max(ids.c.id)))).one()
+        if last is None:
+            return 0, 0, None
+        prefix, hashed_prefix, max_len = idem_prefixes
+        sid = cast(Subscriber.id, String)
+        plain = literal(prefix, String) + sid
+        key = case((func.length(plain) <= max_len, plain), else_=literal(hashed_prefix, String) + sid)
+        t = Outbox.__table__
+        fixed = {k: v for k, v in template.items() if k not in ("channel", "addr_key", "addr_enc", "idem_key")}
+        columns = ["channel", "addr_key", "addr_enc", "idem_key", *fixed]
+        source = select(
+            Subscriber.channel,
+            Subscriber.addr_key,
+            Subscriber.addr_enc,
+            key,
+            *(literal(v, t.c[k].type) for k, v in fixed.items()),
+        ).where(audience, Subscriber.id > after, Subscriber.id <= last)
+        stmt = insert_ignore(session, t).from_select(columns, source)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["idem_key"])
+        result = await session.execute(stmt)
+        return int(result.rowcount or 0), int(matched), int(last)
 
     # --- worker side ---------------------------------------------------------------------------
     async def due(self, session: AsyncSession, *, channels: list[str], limit: int) -> list[Any]:

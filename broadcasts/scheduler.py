@@ -74,12 +74,16 @@ def scheduler_for(services: Services) -> Scheduler | None:
     return sched if sched is not None and sched.services is services else None
 
 
+def idem_prefixes(prefix: str, key: str) -> tuple[str, str, int]:
+    """The parts of a per-subscriber idempotency key (see ``OutboxStore.enqueue_audience``)."""
+    return f"{prefix}:{key}:", f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()[:40]}:", MAX_IDEM
+
+
 def idem(prefix: str, key: str, subscriber_id: int) -> str:
     """``prefix:key:subscriber`` — hashed when it would not fit the outbox's 128-character column."""
-    full = f"{prefix}:{key}:{subscriber_id}"
-    if len(full) <= MAX_IDEM:
-        return full
-    return f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()[:40]}:{subscriber_id}"
+    plain, hashed, max_len = idem_prefixes(prefix, key)
+    full = f"{plain}{subscriber_id}"
+    return full if len(full) <= max_len else f"{hashed}{subscriber_id}"
 
 
 def audit(session: AsyncSession, actor: str, action: str, now: datetime, **detail: Any) -> None:
@@ -285,16 +289,7 @@ class Scheduler:
             priority=BROADCAST_PRIORITY,
             broadcast_id=broadcast_id,
         )
-        added = 0
-        async for chunk in audience.chunks(self.sessions, cond):
-            rows = [
-                {**template, "channel": ch, "addr_key": key, "addr_enc": enc,
-                 "idem_key": idem("bc", str(broadcast_id), sid)}
-                for sid, ch, key, enc in chunk
-            ]
-            async with self.sessions() as s, s.begin():
-                added += await self.outbox.enqueue_many(s, rows)
-            self.rt.worker.notify()
+        added, _total = await self._enqueue_audience(template, cond, idem_prefixes("bc", str(broadcast_id)))
         async with self.sessions() as s, s.begin():
             await s.execute(
                 update(Broadcast)
@@ -303,6 +298,22 @@ class Scheduler:
             )
         log.info("broadcast expanded", extra={"broadcast_id": broadcast_id, "rows": added})
         return added
+
+    async def _enqueue_audience(
+        self, template: dict[str, Any], cond: Any, prefixes: tuple[str, str, int]
+    ) -> tuple[int, int]:
+        """Outbox rows for every subscriber matching ``cond``, one committed chunk at a time (the delivery loop
+        is woken after each, so sending starts before the last chunk). Returns (rows added, recipients)."""
+        added = total = after = 0
+        while True:
+            async with self.sessions() as s, s.begin():
+                n, matched, last = await self.outbox.enqueue_audience(
+                    s, template, cond, prefixes, after=after, limit=audience.CHUNK
+                )
+            if last is None:
+                return added, total
+            added, total, after = added + n, total + matched, last
+            self.rt.worker.notify()
 
     async def _due_reminders(self, now: datetime, summary: RunSummary) -> None:
         installed = await self.ensure_installed(now)
@@ -357,16 +368,9 @@ class Scheduler:
             purpose="reminder",
             priority=REMINDER_PRIORITY,
         )
-        added = total = 0
-        async for chunk in audience.chunks(self.sessions, audience.reminder_condition(timeline, occ.tz)):
-            rows = [
-                {**template, "channel": ch, "addr_key": key, "addr_enc": enc, "idem_key": idem("rem", occ.key, sid)}
-                for sid, ch, key, enc in chunk
-            ]
-            total += len(rows)
-            async with self.sessions() as s, s.begin():
-                added += await self.outbox.enqueue_many(s, rows)
-            self.rt.worker.notify()
+        added, total = await self._enqueue_audience(
+            template, audience.reminder_condition(timeline, occ.tz), idem_prefixes("rem", occ.key)
+        )
         async with self.sessions() as s, s.begin():
             await s.execute(
                 insert_ignore(s, ReminderRun.__table__)

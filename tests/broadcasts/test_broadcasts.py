@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.core.model import Reply
 from bot.storage.models import AuditLog, Broadcast, Outbox, Subscriber
 from broadcasts import audience
-from broadcasts.scheduler import Scheduler, start_scheduler
+from broadcasts.scheduler import MAX_IDEM, Scheduler, idem, idem_prefixes, start_scheduler
 from handlers.broadcast_admin import parse_when
 from tests.broadcasts.conftest import ADMIN, Harness, freeze
 
@@ -240,20 +241,20 @@ async def test_crash_mid_expansion_and_delivery_resumes_without_duplicates(
     monkeypatch.setattr(audience, "CHUNK", 100)
 
     # Crash 1: the process dies after the first chunk of the expansion.
-    real = h1.rt.services.outbox.enqueue_many
+    real = h1.rt.services.outbox.enqueue_audience
     calls = {"n": 0}
 
-    async def dying(session: Any, rows: list[dict[str, Any]]) -> int:
+    async def dying(session: Any, *args: Any, **kwargs: Any) -> tuple[int, int, int | None]:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("process killed")
-        return await real(session, rows)
+        return await real(session, *args, **kwargs)
 
-    monkeypatch.setattr(h1.rt.services.outbox, "enqueue_many", dying)
+    monkeypatch.setattr(h1.rt.services.outbox, "enqueue_audience", dying)
     with pytest.raises(RuntimeError):
         await Scheduler(h1.rt, timelines=[]).run_due(NOW)
     assert (await outbox_statuses(h1, bid)) == {"pending": 100}
-    monkeypatch.setattr(h1.rt.services.outbox, "enqueue_many", real)
+    monkeypatch.setattr(h1.rt.services.outbox, "enqueue_audience", real)
 
     # Deliver part of it, then stop abruptly between worker turns (nothing left in "sending").
     h1.rt.worker.max_inflight = 30
@@ -326,3 +327,34 @@ async def test_subscriber_query_ignores_inactive(harness: Harness) -> None:
         await s.execute(update(Subscriber).where(Subscriber.id == 1).values(active=False))
     async with harness.rt.services.sessions() as s:
         assert await audience.count(s, audience.Audience("all").condition()) == 1
+
+
+async def test_expansion_inside_the_database_copies_each_subscriber_once_with_the_same_keys(harness: Harness) -> None:
+    """``enqueue_audience`` (INSERT … SELECT) writes the rows the Python path would: addresses, template
+    columns, and idempotency keys equal to ``idem()``, hashed ones included; a repeat adds nothing."""
+    await harness.add_subscribers(12, "64.02")
+    await harness.add_subscribers(3, "64.02", role="publik", prefix="p")
+    outbox = harness.rt.services.outbox
+    template = outbox.row_values(channel="console", chat_id="-", reply=Reply(text="Halo <b>semua</b>"),
+                                 purpose="reminder", priority=5)
+    cond = audience.Audience("all", role="asn").condition()
+    long_key = "k" * (MAX_IDEM - len("rem::") - 1)  # "rem:k…k:1" fits, "rem:k…k:10" is hashed
+    prefixes = idem_prefixes("rem", long_key)
+    async with harness.rt.services.sessions() as s, s.begin():
+        first = await outbox.enqueue_audience(s, template, cond, prefixes, after=0, limit=10)
+        second = await outbox.enqueue_audience(s, template, cond, prefixes, after=first[2] or 0, limit=10)
+        done = await outbox.enqueue_audience(s, template, cond, prefixes, after=second[2] or 0, limit=10)
+        again = await outbox.enqueue_audience(s, template, cond, prefixes, after=0, limit=100)
+    assert (first[:2], second[:2], done) == ((10, 10), (2, 2), (0, 0, None))
+    assert again[:2] == (0, 12)  # every key exists already: nobody is queued twice
+    async with harness.rt.services.sessions() as s:
+        subs = {r.id: r for r in (await s.scalars(select(Subscriber).where(Subscriber.role == "asn"))).all()}
+        rows = list((await s.scalars(select(Outbox).order_by(Outbox.id))).all())
+    assert sorted(r.idem_key for r in rows) == sorted(idem("rem", long_key, sid) for sid in subs)
+    assert any(len(r.idem_key) < MAX_IDEM - 5 for r in rows) and any(r.idem_key.endswith(":1") for r in rows)
+    by_key = {idem("rem", long_key, sid): sub for sid, sub in subs.items()}
+    for row in rows:
+        sub = by_key[row.idem_key]
+        assert (row.channel, row.addr_key, row.addr_enc) == (sub.channel, sub.addr_key, sub.addr_enc)
+        assert (row.payload, row.purpose, row.priority, row.status, row.is_group) == (
+            template["payload"], "reminder", 5, "pending", False)
