@@ -9,9 +9,12 @@ by the clock, not by how quickly the loop comes back.
 Per chat / per group: exact sliding windows, the way Telegram counts.
 
 A send goes through three steps. ``hold`` decides: it returns a :class:`Slot` (with the time the send may
-start) or how long until one may be free. ``start`` records the moment the request really goes out — a
-late start moves its slot later, so the windows count what the platform will count even after the loop
-stalled. ``release`` gives back a slot whose send never started. ``reserve`` = ``hold`` + ``start`` now.
+start) or how long until one may be free; the send task waits until ``slot_time`` (which a stall may move
+later). ``start`` records the moment the request goes out and the transport's ``request_on_wire`` the moment
+its bytes are written — a late start moves its slot later, so the windows count what the platform will count
+even after the loop stalled, and after a real stall the waiting sends move later too instead of going out in a
+burst (``Schedule.started``). ``release`` gives back a slot whose send never started. ``reserve`` = ``hold`` +
+``start`` now.
 
 All windows are 2.5% longer than the platform's: room for network and scheduling jitter. The global
 window's margin also grows with the measured spread of round-trip times, and by one point after each 429
