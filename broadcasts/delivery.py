@@ -239,7 +239,6 @@ class DeliveryWorker:
             if paused > 0:  # a 429 arrived meanwhile: do not send into it
                 lim.release(slot)
                 result = SendResult("retry", retry_after=paused, error="paused after 429")
-        platform_said = result is None  # the result below is the platform's answer, not our own pause
         if result is None:
             lim.start(slot)
             wire = lim.watch_wire(slot)  # this task's own context: the transport moves the slot to the real write
@@ -249,8 +248,8 @@ class DeliveryWorker:
                 log.exception("sender raised", extra={"outbox_id": msg.id})
                 result = SendResult("retry", error=f"{type(exc).__name__}")
             lim.answered(wire)
-        if result.status == "retry" and result.retry_after and platform_said:
-            lim.rate_limited(result.retry_after)
+            if result.status == "retry" and result.retry_after:  # the platform's 429, not our own pause
+                lim.rate_limited(result.retry_after)
         self._done.append(_Done(msg, result))
 
     async def _record(self) -> None:

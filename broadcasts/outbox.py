@@ -112,7 +112,7 @@ class OutboxStore:
 
         ``template`` gives every column but the address and the idempotency key; ``idem_prefixes`` is
         ``(prefix, hashed_prefix, max_len)``: a row's key is prefix + subscriber id, or hashed_prefix + id when
-        that would be longer than max_len (as ``broadcasts.scheduler.idem``). Existing keys are skipped.
+        that would be longer than max_len (``broadcasts.scheduler.idem_prefixes``). Existing keys are skipped.
         Returns (rows inserted, subscribers in this chunk, last subscriber id — None when none were left)."""
         ids = (
             select(Subscriber.id).where(audience, Subscriber.id > after).order_by(Subscriber.id).limit(limit)

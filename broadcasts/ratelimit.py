@@ -268,7 +268,7 @@ class ChannelLimiter:
         self._clock = clock
         self._max_chats = max_chats
         self._paused_until = 0.0
-        self._last_429 = 0.0  # when the margin was last widened or relaxed
+        self._margin_moved_at = 0.0  # when the margin was last widened or relaxed
 
     def now(self) -> float:
         return self._clock()  # type: ignore[operator,no-any-return]
@@ -283,7 +283,7 @@ class ChannelLimiter:
         now = self.now()
         if self._global is not None and now >= self._paused_until:
             self._global.widen()
-            self._last_429 = now
+            self._margin_moved_at = now
         self.pause(retry_after)
 
     def paused_for(self) -> float:
@@ -407,6 +407,6 @@ class ChannelLimiter:
             return 0, self._paused_until - now
         if self._global is None:
             return UNLIMITED_BATCH, 0.0
-        if now - self._last_429 >= RELAX_AFTER and self._global.relax():
-            self._last_429 = now
+        if now - self._margin_moved_at >= RELAX_AFTER and self._global.relax():
+            self._margin_moved_at = now
         return self._global.budget(now, self.batch)

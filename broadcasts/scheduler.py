@@ -75,15 +75,9 @@ def scheduler_for(services: Services) -> Scheduler | None:
 
 
 def idem_prefixes(prefix: str, key: str) -> tuple[str, str, int]:
-    """The parts of a per-subscriber idempotency key (see ``OutboxStore.enqueue_audience``)."""
+    """The parts of a per-subscriber idempotency key ``prefix:key:subscriber``, with the key part hashed when the
+    whole would not fit the outbox's 128-character column (``OutboxStore.enqueue_audience`` builds it in SQL)."""
     return f"{prefix}:{key}:", f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()[:40]}:", MAX_IDEM
-
-
-def idem(prefix: str, key: str, subscriber_id: int) -> str:
-    """``prefix:key:subscriber`` — hashed when it would not fit the outbox's 128-character column."""
-    plain, hashed, max_len = idem_prefixes(prefix, key)
-    full = f"{plain}{subscriber_id}"
-    return full if len(full) <= max_len else f"{hashed}{subscriber_id}"
 
 
 def audit(session: AsyncSession, actor: str, action: str, now: datetime, **detail: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 from bot.core.model import Reply
 from bot.storage.models import AuditLog, Broadcast, Outbox, Subscriber
 from broadcasts import audience
-from broadcasts.scheduler import MAX_IDEM, Scheduler, idem, idem_prefixes, start_scheduler
+from broadcasts.scheduler import MAX_IDEM, Scheduler, idem_prefixes, start_scheduler
 from handlers.broadcast_admin import parse_when
 from tests.broadcasts.conftest import ADMIN, Harness, freeze
 
@@ -327,6 +328,14 @@ async def test_subscriber_query_ignores_inactive(harness: Harness) -> None:
         await s.execute(update(Subscriber).where(Subscriber.id == 1).values(active=False))
     async with harness.rt.services.sessions() as s:
         assert await audience.count(s, audience.Audience("all").condition()) == 1
+
+
+def idem(prefix: str, key: str, subscriber_id: int) -> str:
+    """The key format, stated independently: ``prefix:key:subscriber``, the key part hashed beyond 128 chars."""
+    full = f"{prefix}:{key}:{subscriber_id}"
+    if len(full) <= MAX_IDEM:
+        return full
+    return f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()[:40]}:{subscriber_id}"
 
 
 async def test_expansion_inside_the_database_copies_each_subscriber_once_with_the_same_keys(harness: Harness) -> None:
