@@ -30,13 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bot.app.runtime import Runtime, freeze_heap  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.core.clock import utcnow  # noqa: E402
 from bot.core.model import Reply  # noqa: E402
-from bot.runtime import Runtime, freeze_heap  # noqa: E402
+from bot.outbox.ports import (
+    Claimed,  # noqa: E402
+    SendResult,  # noqa: E402
+)
 from bot.storage.models import Broadcast, Outbox, Subscriber  # noqa: E402
-from broadcasts.delivery import SendResult  # noqa: E402
-from broadcasts.outbox import Claimed  # noqa: E402
 from broadcasts.scheduler import Scheduler  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"

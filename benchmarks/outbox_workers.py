@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.leader import asyncpg_dsn
+from bot.app.leader import asyncpg_dsn
 from bot.storage.db import create_engine
 from bot.storage.migrate import upgrade
 from tests.fakes.telegram_server import FakeTelegramProcess

@@ -37,8 +37,8 @@ def _config_path(arg: str | None) -> str | None:
 
 
 async def _chat(settings: Settings) -> None:
+    from bot.app.runtime import Runtime
     from bot.channels.console import ConsoleSender, run_console
-    from bot.runtime import Runtime
 
     rt = Runtime.create(settings, {"console": ConsoleSender()})
     await rt.migrate()
@@ -49,7 +49,7 @@ async def _chat(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    from bot.serve import serve
+    from bot.app.serve import serve
 
     await serve(settings)
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             asyncio.run(_run(settings))
         elif cmd == "worker":
-            from bot.worker import run_worker
+            from bot.app.worker import run_worker
 
             if settings.using_dev_secret:
                 print("security.secret_key: required (the same key as the `run` process)", file=sys.stderr)
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         elif cmd == "db":
             asyncio.run(_db_upgrade(settings))
         elif cmd == "doctor":
-            from bot.doctor import run_doctor
+            from bot.app.doctor import run_doctor
 
             checks = asyncio.run(run_doctor(settings))
             for check in checks:

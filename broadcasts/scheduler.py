@@ -37,10 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import utcnow
 from bot.core.model import Reply
+from bot.storage.db import insert_ignore
 from bot.storage.models import AuditLog, Broadcast, ReminderRun
 from bot.texts import t
 from broadcasts import audience
-from broadcasts.outbox import insert_ignore
 from broadcasts.timeline import (
     ReminderOccurrence,
     Timeline,
@@ -52,8 +52,8 @@ from broadcasts.timeline import (
 )
 
 if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
     from bot.core.services import Services
-    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from bot.core.router import Context, Router
 from bot.storage.models import Subscriber
 from bot.texts import TEXTS, t
 from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next, format_date_id, load_timelines
-from handlers import region_picker
+from handlers.widgets import region_picker
 
 FLOW = "langganan"
 ROLE_WORDS = {

@@ -22,6 +22,7 @@ from bot import regions, tipcodes
 from bot.core.model import Button, MediaOut, Reply
 from bot.core.router import Context, Router
 from bot.evidence import check_link, looks_like_link, prepare
+from bot.storage.db import insert_ignore
 from bot.storage.models import RateCounter, Tip, TipEvent, TipMedia
 from bot.texts import TEXTS, t
 from bot.tipcases import (
@@ -35,8 +36,7 @@ from bot.tipcases import (
     resolve_group,
     status_label,
 )
-from broadcasts.outbox import insert_ignore
-from handlers import region_picker
+from handlers.widgets import region_picker
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from bot.app.runtime import Runtime
 from bot.channels.console import CONSOLE_GROUP_CHAT, ConsoleSender, render
 from bot.config import Settings
 from bot.core.model import Incoming, Reply
-from bot.runtime import Runtime
 
 
 class ConsoleHarness:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.app.runtime import Runtime
 from bot.channels.telegram import TelegramChannel, attach_telegram
 from bot.config import Settings
-from bot.runtime import Runtime
 from tests.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
 
 TOKEN = "123456:TEST-TOKEN"

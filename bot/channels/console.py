@@ -16,8 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.core.model import Incoming, Reply
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
+from bot.outbox.ports import Claimed, SendResult
 
 CONSOLE_USER = "console-user"
 CONSOLE_PRIVATE_CHAT = "console-user"

@@ -37,15 +37,14 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.app.runtime import max_inflight
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
-from bot.runtime import max_inflight
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
+from bot.outbox.ports import Claimed, SendResult
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

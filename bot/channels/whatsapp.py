@@ -2,7 +2,7 @@
 
 Wiring: ``await attach_whatsapp(rt)`` creates and starts the ``TwilioSender``, adds the ``WhatsAppSender`` to
 the runtime's delivery worker, registers ``services.media_fetchers["whatsapp"]`` (Twilio media URLs, fetched
-with Basic auth) and returns ``(twilio, routes)``; mount the routes with ``bot.web.build_app`` and call
+with Basic auth) and returns ``(twilio, routes)``; mount the routes with ``bot.app.web.build_app`` and call
 ``await twilio.close()`` on shutdown.
 
 Inbound (``POST /whatsapp``): the ``X-Twilio-Signature`` is checked with twilio's RequestValidator
@@ -40,21 +40,20 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from bot.app.web import read_limited
 from bot.channels.console import render
 from bot.config import Settings
 from bot.core.clock import utcnow
 from bot.core.identity import short
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, Reply
+from bot.outbox.ports import Claimed, SendResult
 from bot.storage.db import SessionMaker
 from bot.storage.models import ChatWindow, Outbox, Subscriber
 from bot.texts import t
-from bot.web import read_limited
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
 
 if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
     from bot.channels.twilio_client import SendOutcome, TwilioSender
-    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -371,7 +370,7 @@ class WhatsAppWebhook:
 async def attach_whatsapp(rt: Runtime) -> tuple[TwilioSender, list[Route]]:
     """Connect WhatsApp (Twilio) to a runtime: sender, media fetcher, webhook routes.
 
-    Call inside the running event loop; the caller mounts the routes (``bot.web.build_app``) and must
+    Call inside the running event loop; the caller mounts the routes (``bot.app.web.build_app``) and must
     ``await twilio.close()`` on shutdown.
     """
     from bot.channels.twilio_client import TwilioSender

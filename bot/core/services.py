@@ -12,7 +12,7 @@ from bot.core.model import Incoming
 from bot.storage.db import SessionMaker
 
 if TYPE_CHECKING:
-    from broadcasts.outbox import OutboxStore
+    from bot.outbox.store import OutboxStore
 
 # Fetches a media reference of a channel: returns (bytes, content type). Raises on failure.
 MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app.runtime import Runtime
 from bot.channels.console import render
 from bot.config import Settings
 from bot.core.clock import set_clock
 from bot.core.model import Incoming, Reply
-from bot.runtime import Runtime
+from bot.outbox.ports import Claimed, SendResult
 from bot.storage.models import Subscriber
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
 
 ADMIN = "console-user"
 
@@ -27,7 +26,7 @@ def _router_without_missing_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         import handlers.faq  # noqa: F401
     except ImportError:
-        import bot.runtime
+        import bot.app.runtime
         import handlers
         from bot.core.router import Router
 
@@ -40,7 +39,7 @@ def _router_without_missing_modules(monkeypatch: pytest.MonkeyPatch) -> None:
                 module.register(router)
             return router
 
-        monkeypatch.setattr(bot.runtime, "build_router", build_router)
+        monkeypatch.setattr(bot.app.runtime, "build_router", build_router)
 
 
 class RecordingSender:

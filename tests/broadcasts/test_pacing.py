@@ -20,13 +20,12 @@ from sqlalchemy import select
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot.app.runtime import Runtime, max_inflight
 from bot.channels.telegram_http import AiohttpRequest
 from bot.core.model import Reply
-from bot.runtime import Runtime, max_inflight
+from bot.outbox.ports import Claimed, SendResult
+from bot.outbox.ratelimit import MARGIN, MAX_MARGIN, RELAX_AFTER, ChannelLimiter, Limit, Schedule, Slot, _on_wire
 from bot.storage.models import Outbox
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
-from broadcasts.ratelimit import MARGIN, MAX_MARGIN, RELAX_AFTER, ChannelLimiter, Limit, Schedule, Slot, _on_wire
 
 W = 1.0 + MARGIN  # a one-second platform window as the limiter counts it
 

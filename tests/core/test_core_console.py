@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender, render
 from bot.core.model import Button, Incoming, Reply
 from bot.core.router import Context, Router
-from bot.runtime import Runtime
 from bot.storage.models import Outbox
 from bot.texts import t
 

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app.runtime import Runtime
 from bot.core.model import Reply
-from bot.runtime import Runtime
+from bot.outbox.ports import Claimed, SendResult
+from bot.outbox.ratelimit import ChannelLimiter, Limit
 from bot.storage.models import Outbox, Subscriber
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
-from broadcasts.ratelimit import ChannelLimiter, Limit
 
 
 class ScriptedSender:

@@ -76,8 +76,8 @@ async def test_blocked_user_does_not_loop(telegram: TelegramHarness) -> None:
 async def test_restart_keeps_pending_replies(telegram: TelegramHarness) -> None:
     await telegram.stop()
     # The update is committed (with its reply in the outbox) but the process stops before delivery.
+    from bot.app.runtime import Runtime
     from bot.core.model import Incoming
-    from bot.runtime import Runtime
 
     rt = Runtime.create(telegram.settings)
     await rt.core.handle(Incoming(channel="telegram", chat_id="1008", user_id="1008", text="/start"))

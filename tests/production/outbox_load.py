@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from bot.core.identity import Identity
 from bot.core.model import Reply
+from bot.outbox.store import OutboxStore
 from bot.storage.db import create_engine, session_maker
 from bot.storage.models import Outbox
-from broadcasts.outbox import OutboxStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-TOKEN"

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.leader import Leadership, asyncpg_dsn, lock_key, run_as_leader
+from bot.app.leader import Leadership, asyncpg_dsn, lock_key, run_as_leader
 from tests.production.conftest import PG_ONLY
 
 
@@ -161,7 +161,7 @@ async def test_sqlite_is_always_leader_in_process(tmp_path) -> None:  # type: ig
 
 @PG_ONLY
 async def test_runtime_runs_the_scheduler_only_on_the_leader(make_settings: Any) -> None:
-    from bot.runtime import Runtime
+    from bot.app.runtime import Runtime
 
     settings = make_settings(scheduler={"leader_retry_seconds": 0.1})
     rt1, rt2 = Runtime.create(settings), Runtime.create(settings)

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.app.serve import serve
 from bot.config import Settings
-from bot.serve import serve
 from bot.storage.db import create_engine
 from bot.storage.models import Outbox
 from bot.texts import t

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.__main__ import main
+from bot.app.runtime import build_limiters
 from bot.config import load_settings
-from bot.runtime import build_limiters
 from tests.conftest import TEST_SECRET
 from tests.fakes.telegram_server import FakeTelegramProcess
 from tests.production.conftest import PG_ONLY

@@ -11,12 +11,12 @@ import httpx
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bot.app.runtime import Runtime
+from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppWebhook
 from bot.core.clock import utcnow
-from bot.runtime import Runtime
 from bot.storage.models import Broadcast, Tip, TipEvent
-from bot.web import build_app
 from tests.fakes.telegram_server import make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import ADMIN_ID, GROUP_KALTIM, GROUP_KUKAR, Audit

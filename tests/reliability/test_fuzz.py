@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 from telegram import Update
 from twilio.request_validator import RequestValidator
 
+from bot.app.runtime import Runtime
+from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppWebhook
 from bot.core.clock import utcnow
-from bot.runtime import Runtime
 from bot.storage.models import Conversation, Outbox, ProcessedUpdate, Tip, TipEvent
-from bot.web import build_app
 from tests.fakes.telegram_server import (
     FakeTelegramServer,
     make_callback,

@@ -19,13 +19,13 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from bot.app.runtime import Runtime
+from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel, attach_telegram
 from bot.channels.twilio_client import TwilioSender
 from bot.channels.whatsapp import attach_whatsapp
 from bot.config import Settings
-from bot.runtime import Runtime
 from bot.storage.models import Outbox, Subscriber
-from bot.web import build_app
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.fakes.twilio_server import (
     DEFAULT_SENDER,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bot.serve import serve
+from bot.app.serve import serve
 from tests.fakes.twilio_server import FakeTwilioServer, post_inbound
 from tests.whatsapp.conftest import INBOUND_URL, STATUS_URL, USER, whatsapp_settings
 

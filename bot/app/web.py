@@ -22,8 +22,8 @@ from starlette.routing import Route
 from bot.storage.models import Outbox
 
 if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
     from bot.channels.telegram import TelegramChannel
-    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import uvicorn
 
+from bot.app.runtime import Runtime, freeze_heap, stop_on_signals
 from bot.config import Settings
-from bot.runtime import Runtime, freeze_heap, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> 
 async def _serve(
     rt: Runtime, telegram: Any, stop: asyncio.Event, stoppers: list[Callable[[], Awaitable[None]]]
 ) -> None:
-    from bot.web import build_app
+    from bot.app.web import build_app
 
     settings = rt.settings
     try:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -11,42 +11,22 @@ because losing an acknowledged tip is worse than a visible duplicate carrying th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, case, cast, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.core.clock import utcnow
 from bot.core.identity import Identity
 from bot.core.model import Reply
+from bot.outbox.ports import Claimed
+from bot.storage.db import insert_ignore
 from bot.storage.models import Outbox, Subscriber
 
 AT_MOST_ONCE = frozenset({"broadcast", "reminder"})
 LEASE = timedelta(minutes=2)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    channel: str
-    chat_id: str
-    addr_key: str
-    is_group: bool
-    payload: dict[str, Any]
-    purpose: str
-    attempts: int
-    broadcast_id: int | None
-
-
-def insert_ignore(session: AsyncSession, table: Any) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 class OutboxStore:

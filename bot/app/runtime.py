@@ -14,14 +14,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.core.app import Core
+from bot.core.dispatcher import Core
 from bot.core.identity import Identity
 from bot.core.services import Services
+from bot.outbox.delivery import DeliveryWorker
+from bot.outbox.ports import ChannelSender
+from bot.outbox.ratelimit import ChannelLimiter, Limit
+from bot.outbox.store import OutboxStore
 from bot.storage.db import create_engine, session_maker
 from bot.storage.migrate import upgrade
-from broadcasts.delivery import ChannelSender, DeliveryWorker
-from broadcasts.outbox import OutboxStore
-from broadcasts.ratelimit import ChannelLimiter, Limit
 from handlers import build_router
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,8 @@ class Runtime:
     async def start(self, *, scheduler: bool = True) -> None:
         """Start background work: the delivery loop and (unless disabled) the scheduler."""
         self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
-        if scheduler:  # only on the leader (PostgreSQL advisory lock; SQLite: always) — bot/leader.py
-            from bot.leader import lead_scheduler
+        if scheduler:  # only on the leader (PostgreSQL advisory lock; SQLite: always) — bot/app/leader.py
+            from bot.app.leader import lead_scheduler
 
             self.leader_task = await lead_scheduler(self)
 

@@ -5,7 +5,7 @@ polling or webhook, no WhatsApp webhook, no scheduler, no migrations (run ``pyth
 first). Any number of workers (plus the ``run`` process, which also sends) can share one outbox:
 ``OutboxStore.due`` claims rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them ``sending`` in the
 same transaction, so a row is claimed by exactly one process. Each process takes
-``1 / rate_limits.sender_processes`` of the global rates (see ``bot.runtime.build_limiters``).
+``1 / rate_limits.sender_processes`` of the global rates (see ``bot.app.runtime.build_limiters``).
 
 SQLite has a single writer: there a worker is refused (use ``python -m bot run`` alone).
 """
@@ -17,8 +17,8 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
+from bot.app.runtime import Runtime, freeze_heap, stop_on_signals
 from bot.config import ConfigError, Settings
-from bot.runtime import Runtime, freeze_heap, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def check_worker_settings(settings: Settings) -> None:
 
 
 async def _check_schema(settings: Settings) -> None:
-    from bot.doctor import check_database
+    from bot.app.doctor import check_database
 
     check = await check_database(settings)
     if not check.ok:

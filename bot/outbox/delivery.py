@@ -13,7 +13,6 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,29 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.clock import utcnow
 from bot.core.identity import short
 from bot.core.model import Reply
+from bot.outbox.ports import ChannelSender, Claimed, SendResult
+from bot.outbox.ratelimit import MAX_BATCH, ChannelLimiter, Slot
+from bot.outbox.store import OutboxStore
 from bot.storage.db import SessionMaker
 from bot.storage.models import Outbox, Subscriber
-from broadcasts.outbox import Claimed, OutboxStore
-from broadcasts.ratelimit import MAX_BATCH, ChannelLimiter, Slot
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
 RECOVERY_EVERY = 30.0  # seconds between checks for rows whose lease expired (a crashed process's sends)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    status: Literal["sent", "retry", "blocked", "failed"]
-    retry_after: float | None = None
-    error: str = ""
-    external_id: str | None = None
-
-
-class ChannelSender(Protocol):
-    channel: str
-
-    async def send(self, msg: Claimed, reply: Reply) -> SendResult: ...
 
 
 @dataclass
