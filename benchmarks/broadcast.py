@@ -39,7 +39,6 @@ from bot.outbox.ports import (
     SendResult,  # noqa: E402
 )
 from bot.storage.models import Broadcast, Outbox, Subscriber  # noqa: E402
-from broadcasts.scheduler import Scheduler  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 TOKEN = "123456:BENCH-TOKEN"
@@ -143,7 +142,7 @@ async def run_one(
         await rt.start(scheduler=False)  # the scheduler's job is played by run_due() below
         await asyncio.sleep(0.2)
         t1, t1_mono = time.perf_counter(), time.monotonic()
-        await Scheduler(rt, timelines=[]).run_due(now)
+        await rt.new_scheduler(timelines=[]).run_due(now)
         expand_s = time.perf_counter() - t1
         deadline = t1 + timeout
         while time.perf_counter() < deadline and await _open_rows(rt):  # noqa: ASYNC110 (polling the DB)

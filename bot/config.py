@@ -102,6 +102,20 @@ class RateLimits(_Section):
         return v
 
 
+# Sends in flight at once: enough for the configured rates over a slow link (Telegram from Indonesia: round
+# trips of 100-300 ms), at least 64. At 30 msg/s that is 64; at 1000 msg/s (paid broadcasts) 300.
+MIN_INFLIGHT = 64
+MAX_INFLIGHT = 1000
+LINK_SECONDS = 0.3
+
+
+def max_inflight(settings: Settings) -> int:
+    """How many sends the delivery loop keeps in flight in this process (also sizes the HTTP pool)."""
+    rl = settings.rate_limits
+    per_process = (rl.telegram_global_per_sec + rl.whatsapp_per_sec) / max(1, rl.sender_processes)
+    return min(MAX_INFLIGHT, max(MIN_INFLIGHT, int(per_process * LINK_SECONDS)))
+
+
 class TipsConfig(_Section):
     max_per_day: int = 5
     max_text_chars: int = 2000

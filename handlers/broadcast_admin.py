@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from bot import regions
 from bot.core.model import Button, Reply
 from bot.core.router import Context, Handler, Router
+from bot.storage.audit import audit
 from bot.storage.models import Broadcast
 from bot.texts import t
 from broadcasts import audience
-from broadcasts.scheduler import audit, scheduler_for
 
 FLOW = "siaran"
 MAX_TEXT = 1500  # fits a WhatsApp body (1600) with the header
@@ -259,7 +259,7 @@ async def _create(ctx: Context) -> None:
         broadcast_id=b.id, audience=aud.kind, region=aud.region_code, scheduled_at=at.isoformat(),
     )
     ctx.state.clear()
-    sched = scheduler_for(svc)
+    sched = svc.scheduler
     if sched is not None:
         sched.schedule_broadcast(b.id, at)
     when = t("bc.now_label") if at_raw == "now" else when_label(at, admin_tz(ctx))
@@ -327,7 +327,7 @@ def make_cancel(previous: Handler | None) -> Handler:
             ctx.reply(t("bc.cancel_too_late", id=bid, status=t(f"bc.status.{b.status}")))
             return
         audit(ctx.session, actor(ctx), "broadcast.cancel", ctx.now, broadcast_id=bid)
-        sched = scheduler_for(ctx.services)
+        sched = ctx.services.scheduler
         if sched is not None:
             sched.unschedule_broadcast(bid)
         ctx.reply(t("bc.cancelled", id=bid))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.app.attach import attach_telegram
 from bot.app.runtime import Runtime
-from bot.channels.telegram import TelegramChannel, attach_telegram
+from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from tests.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
 

@@ -10,9 +10,9 @@ On SQLite there is only ever one process (single writer), so it is always the le
 
 Use :func:`run_as_leader` to run something (the scheduler) only while leading::
 
-    await run_as_leader(lambda: start_scheduler(rt), lambda s: s.shutdown(), Leadership(url), stop_event=stop)
+    await run_as_leader(rt.start_scheduler, lambda s: s.shutdown(), Leadership(url), stop_event=stop)
 
-``Runtime.start()`` uses :func:`lead_scheduler` (built on :func:`start_as_leader`).
+``Runtime.start()`` leads the scheduler with :func:`start_as_leader`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
-
-if TYPE_CHECKING:
-    from bot.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -239,35 +236,6 @@ async def _lead(
                 break
     finally:
         await asyncio.shield(leadership.release())
-
-
-async def lead_scheduler(rt: Runtime) -> asyncio.Task[None] | None:
-    """Start the runtime's scheduler, only on the leader.
-
-    SQLite: started at once (one process), returns None. PostgreSQL: see :func:`start_as_leader`; the
-    returned task keeps the lock (or waits for it) and keeps ``rt.scheduler`` set only while leading.
-    """
-    from broadcasts.scheduler import Scheduler, start_scheduler
-
-    if rt.settings.is_sqlite:
-        rt.scheduler = await start_scheduler(rt)
-        return None
-
-    async def start() -> Scheduler:
-        rt.scheduler = await start_scheduler(rt)
-        return rt.scheduler
-
-    async def stop(sched: Scheduler) -> None:
-        try:
-            await sched.shutdown()
-        finally:
-            if rt.scheduler is sched:
-                rt.scheduler = None
-
-    return await start_as_leader(
-        start, stop, Leadership(rt.settings.database.url),
-        retry_seconds=rt.settings.scheduler.leader_retry_seconds, name="scheduler-leader",
-    )
 
 
 async def _stop_quietly(stop: Callable[[T], Awaitable[object]], started: T, name: str) -> None:

@@ -9,11 +9,11 @@ import logging
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Settings
+from bot.app.leader import Leadership, start_as_leader
+from bot.config import Settings, max_inflight
 from bot.core.dispatcher import Core
 from bot.core.identity import Identity
 from bot.core.services import Services
@@ -23,6 +23,9 @@ from bot.outbox.ratelimit import ChannelLimiter, Limit
 from bot.outbox.store import OutboxStore
 from bot.storage.db import create_engine, session_maker
 from bot.storage.migrate import upgrade
+from bot.tipcases import purge_expired
+from broadcasts.scheduler import Scheduler
+from broadcasts.timeline import Timeline
 from handlers import build_router
 
 log = logging.getLogger(__name__)
@@ -44,19 +47,6 @@ def build_limiters(settings: Settings) -> dict[str, ChannelLimiter]:
     }
 
 
-# Sends in flight at once: enough for the configured rates over a slow link (Telegram from Indonesia: round
-# trips of 100-300 ms), at least 64. At 30 msg/s that is 64; at 1000 msg/s (paid broadcasts) 300.
-MIN_INFLIGHT = 64
-MAX_INFLIGHT = 1000
-LINK_SECONDS = 0.3
-
-
-def max_inflight(settings: Settings) -> int:
-    rl = settings.rate_limits
-    per_process = (rl.telegram_global_per_sec + rl.whatsapp_per_sec) / max(1, rl.sender_processes)
-    return min(MAX_INFLIGHT, max(MIN_INFLIGHT, int(per_process * LINK_SECONDS)))
-
-
 def freeze_heap() -> None:
     """Move everything allocated during start-up out of the garbage collector's sight (``gc.freeze``).
 
@@ -76,7 +66,7 @@ class Runtime:
     core: Core
     worker: DeliveryWorker
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    scheduler: Any = None
+    scheduler: Scheduler | None = None
     leader_task: asyncio.Task[None] | None = None  # PostgreSQL: holds / waits for the scheduler lock
 
     @classmethod
@@ -103,9 +93,49 @@ class Runtime:
         """Start background work: the delivery loop and (unless disabled) the scheduler."""
         self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         if scheduler:  # only on the leader (PostgreSQL advisory lock; SQLite: always) — bot/app/leader.py
-            from bot.app.leader import lead_scheduler
+            self.leader_task = await self.lead_scheduler()
 
-            self.leader_task = await lead_scheduler(self)
+    def new_scheduler(self, *, timelines: list[Timeline] | None = None) -> Scheduler:
+        """A scheduler wired to this runtime: it wakes our delivery loop and tells admins on our channels."""
+        return Scheduler(
+            self.services,
+            notify=self.worker.notify,
+            reachable=lambda: self.worker.senders.keys(),
+            timelines=timelines,
+            housekeeping={"tips:purge": purge_expired},
+        )
+
+    async def start_scheduler(self, *, timelines: list[Timeline] | None = None) -> Scheduler:
+        """Create and start this runtime's scheduler (after migrations and ``start()``)."""
+        scheduler = self.new_scheduler(timelines=timelines)
+        await scheduler.start()
+        return scheduler
+
+    async def lead_scheduler(self) -> asyncio.Task[None] | None:
+        """Start the scheduler, only on the leader.
+
+        SQLite: started at once (one process), returns None. PostgreSQL: see ``start_as_leader``; the returned
+        task keeps the lock (or waits for it) and keeps ``self.scheduler`` set only while leading.
+        """
+        if self.settings.is_sqlite:
+            self.scheduler = await self.start_scheduler()
+            return None
+
+        async def start() -> Scheduler:
+            self.scheduler = await self.start_scheduler()
+            return self.scheduler
+
+        async def stop(sched: Scheduler) -> None:
+            try:
+                await sched.shutdown()
+            finally:
+                if self.scheduler is sched:
+                    self.scheduler = None
+
+        return await start_as_leader(
+            start, stop, Leadership(self.settings.database.url),
+            retry_seconds=self.settings.scheduler.leader_retry_seconds, name="scheduler-leader",
+        )
 
     async def stop(self) -> None:
         if self.leader_task is not None:  # stops the scheduler if leading, releases the lock

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or ``stop_event``); then finish in-flight sends and stop cleanly."""
-    from bot.channels.telegram import attach_telegram
+    from bot.app.attach import attach_telegram
 
     rt = Runtime.create(settings)
     await rt.migrate()
@@ -42,7 +42,7 @@ async def _serve(
             log.info("telegram channel started", extra={"mode": settings.telegram.mode})
         routes: list[Any] = []
         if settings.whatsapp.enabled:
-            from bot.channels.whatsapp import attach_whatsapp
+            from bot.app.attach import attach_whatsapp
 
             twilio, routes = await attach_whatsapp(rt)
             stoppers.append(twilio.close)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.channels.request_body import read_limited
 from bot.storage.models import Outbox
 
 if TYPE_CHECKING:
@@ -26,19 +27,6 @@ if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 1_000_000
-
-
-async def read_limited(request: Request, limit: int = MAX_BODY) -> bytes | None:
-    """The request body, or None when it exceeds ``limit`` bytes."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return body
-
 
 def build_app(
     rt: Runtime, telegram: TelegramChannel | None = None, extra_routes: list[Route] | None = None

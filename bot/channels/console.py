@@ -15,12 +15,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.core.model import Incoming, Reply
+from bot.core.model import CONSOLE_GROUP_CHAT, CONSOLE_PRIVATE_CHAT, Incoming, Reply
 from bot.outbox.ports import Claimed, SendResult
 
 CONSOLE_USER = "console-user"
-CONSOLE_PRIVATE_CHAT = "console-user"
-CONSOLE_GROUP_CHAT = "console-group"
 _TAG = re.compile(r"<[^>]+>")
 
 

@@ -16,7 +16,7 @@ import os
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from telegram import (
     Bot,
@@ -37,14 +37,10 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.app.runtime import max_inflight
 from bot.channels.telegram_http import AiohttpRequest
-from bot.config import Settings
+from bot.config import Settings, max_inflight
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
 from bot.outbox.ports import Claimed, SendResult
-
-if TYPE_CHECKING:
-    from bot.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -261,11 +257,3 @@ class TelegramChannel:
     async def process_webhook_update(self, data: dict[str, Any]) -> None:
         update = Update.de_json(data, self.bot)
         await self.app.update_queue.put(update)
-
-
-def attach_telegram(rt: Runtime) -> TelegramChannel:
-    """Connect a Telegram channel to a runtime: inbound updates, media fetcher and outbound sender."""
-    channel = TelegramChannel(rt.settings, rt.core.handle)
-    rt.services.media_fetchers["telegram"] = channel.fetch_media
-    rt.add_sender(TelegramSender(channel.bot, rt.services.load_media))
-    return channel

@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 MAX_TEXT_CHARS = 4000  # incoming text longer than this is cut (and the handler told so)
 
+# The console channel's two fixed chats: the user's private chat and the simulated Bawaslu group.
+CONSOLE_PRIVATE_CHAT = "console-user"
+CONSOLE_GROUP_CHAT = "console-group"
+
 ChatType = Literal["private", "group"]
 MediaKind = Literal["photo", "document", "video", "audio", "voice"]
 

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.app.runtime import Runtime, max_inflight
+from bot.app.runtime import Runtime
 from bot.channels.telegram_http import AiohttpRequest
+from bot.config import max_inflight
 from bot.core.model import Reply
 from bot.outbox.ports import Claimed, SendResult
 from bot.outbox.ratelimit import MARGIN, MAX_MARGIN, RELAX_AFTER, ChannelLimiter, Limit, Schedule, Slot, _on_wire

@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 from telegram import Update
 from twilio.request_validator import RequestValidator
 
+from bot.app.attach import whatsapp_webhook
 from bot.app.runtime import Runtime
 from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel
-from bot.channels.whatsapp import WhatsAppWebhook
 from bot.core.clock import utcnow
 from bot.storage.models import Conversation, Outbox, ProcessedUpdate, Tip, TipEvent
 from tests.fakes.telegram_server import (
@@ -252,7 +252,7 @@ async def test_fuzzed_twilio_webhook_posts(make_settings: Any, caplog: pytest.Lo
     rt = Runtime.create(make_settings(whatsapp={"account_sid": "AC" + "0" * 32, "auth_token": auth,
                                                 "sender": "whatsapp:+14155238886", "public_url": url,
                                                 "admin_numbers": []}))
-    app = build_app(rt, None, WhatsAppWebhook(rt, None).routes())
+    app = build_app(rt, None, whatsapp_webhook(rt).routes())
     validator = RequestValidator(auth)
     form = st.fixed_dictionaries(
         {"From": st.sampled_from([f"whatsapp:{anon.WHATSAPP_NUMBER}", "whatsapp:+62800", "sms:+1", ""]),

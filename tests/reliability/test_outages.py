@@ -8,7 +8,6 @@ import asyncio
 import time
 
 from bot.core.clock import utcnow
-from broadcasts.scheduler import scheduler_for
 from tests.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import ADMIN_ID, GROUP_KUKAR
@@ -54,7 +53,7 @@ async def test_outages_lose_nothing_and_honour_retry_after(tg: TelegramHarness) 
     wave1 = [62_000_000 + i for i in range(20)]
     _asked(server, wave1)
     await add_broadcast(rt, BROADCAST, ADMIN_ID)
-    sched = scheduler_for(rt.services)
+    sched = rt.services.scheduler
     assert sched is not None
     await sched.run_due(utcnow())  # the broadcast is expanded and its sends start failing
     await asyncio.sleep(3.0)

@@ -19,11 +19,11 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from bot.app.attach import attach_telegram, attach_whatsapp
 from bot.app.runtime import Runtime
 from bot.app.web import build_app
-from bot.channels.telegram import TelegramChannel, attach_telegram
+from bot.channels.telegram import TelegramChannel
 from bot.channels.twilio_client import TwilioSender
-from bot.channels.whatsapp import attach_whatsapp
 from bot.config import Settings
 from bot.storage.models import Outbox, Subscriber
 from tests.fakes.telegram_server import FakeTelegramServer

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from bot.core.clock import set_clock
 from bot.core.model import Reply
-from broadcasts.scheduler import Scheduler
 from broadcasts.timeline import load_timeline
 from tests.whatsapp.conftest import NUMBER, TEMPLATES, USER, WhatsAppHarness
 
@@ -46,7 +45,7 @@ async def test_reminder_uses_the_template_outside_the_window(wa: WhatsAppHarness
     assert wa.rt is not None
     path = tmp_path / "uji.toml"
     path.write_text(TIMELINE, encoding="utf-8")
-    sched = Scheduler(wa.rt, timelines=[load_timeline(path)])
+    sched = wa.rt.new_scheduler(timelines=[load_timeline(path)])
     freeze(T0)
     await sched.ensure_installed(T0)
     await _subscribe(wa, USER)  # last message a week before the reminder: window closed by then
