@@ -5,6 +5,8 @@ Adapters (``bot/channels/``) import only this module, ``bot.core.model`` and ``b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -37,3 +39,18 @@ class ChannelSender(Protocol):
     channel: str
 
     async def send(self, msg: Claimed, reply: Reply) -> SendResult: ...
+
+
+# Set by the rate limiter in each send's task (``ChannelLimiter.watch_wire``); the transport reports through it.
+_on_wire: ContextVar[Callable[[], None] | None] = ContextVar("jaganetral_on_wire", default=None)
+
+
+def request_on_wire() -> None:
+    """Called by a sender's HTTP transport when the request's bytes are written (after any connection set-up).
+
+    The send's slot is then counted from this moment rather than from when the send began: a request that
+    first had to open a connection reaches the platform later than its slot said, and the window one period
+    later would otherwise open too early."""
+    hook = _on_wire.get()
+    if hook is not None:
+        hook()

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
+
+from bot.outbox.ports import _on_wire
 
 MARGIN = 0.025
 MAX_MARGIN = 0.10  # the margin grows with measured round-trip jitter (and after 429s) up to this
@@ -41,20 +41,6 @@ SHIFT_SHARE = 0.05  # stalls may push the schedule back by at most this share of
 SHIFT_CAPACITY = 0.2  # ... with at most this many seconds at once (a token bucket); beyond that, lateness is absorbed
 MAX_BATCH = 50  # rows per claim under a busy global limit
 UNLIMITED_BATCH = 500  # rows per claim for a channel without a global limit (console)
-
-
-_on_wire: ContextVar[Callable[[], None] | None] = ContextVar("jaganetral_on_wire", default=None)
-
-
-def request_on_wire() -> None:
-    """Called by a sender's HTTP transport when the request's bytes are written (after any connection set-up).
-
-    The send's slot is then counted from this moment rather than from when the send began: a request that
-    first had to open a connection reaches the platform later than its slot said, and the window one period
-    later would otherwise open too early."""
-    hook = _on_wire.get()
-    if hook is not None:
-        hook()
 
 
 @dataclass(frozen=True)
