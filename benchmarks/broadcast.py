@@ -108,7 +108,7 @@ async def run_one(
     }
     if sink == "fake":
         # A separate process, as Telegram would be: the fake must not share this process's core.
-        from tests.fakes.telegram_server import FakeTelegramProcess
+        from tests.support.fakes.telegram_server import FakeTelegramProcess
 
         server = FakeTelegramProcess(steady_clock=True).start()
         if rate is not None:
@@ -216,21 +216,21 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rss-mb", type=float, default=300.0, help="--memory: the engine's peak RSS must stay below")
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
-                   help="postgresql: a temporary server (tests/pg_server.py) unless --pg-url is given")
+                   help="postgresql: a temporary server (tests/support/pg_server.py) unless --pg-url is given")
     p.add_argument("--pg-url", default=None, help="existing PostgreSQL server whose user may CREATE DATABASE")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.sink == "fake":
         try:
-            import tests.fakes.telegram_server  # noqa: F401
+            import tests.support.fakes.telegram_server  # noqa: F401
         except ImportError:
-            print(json.dumps({"error": "tests/fakes/telegram_server.py not available; use --sink null"}))
+            print(json.dumps({"error": "tests/support/fakes/telegram_server.py not available; use --sink null"}))
             return 2
     results: list[dict[str, Any]] = []
     pg: Any = None
     pg_url = args.pg_url
     if args.db == "postgresql" and not pg_url:
-        from tests.pg_server import TempPostgres
+        from tests.support.pg_server import TempPostgres
 
         pg = TempPostgres()
         pg_url = str(pg.start())

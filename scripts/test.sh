@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README and CI): set up .venv and PostgreSQL if needed, then lint and run the tests.
 # One pytest run covers both databases: the DB fixtures are parametrised over SQLite and a throw-away
-# PostgreSQL cluster (tests/pg_server.py); set JAGANETRAL_TEST_DB=sqlite to run SQLite only.
+# PostgreSQL cluster (tests/support/pg_server.py); set JAGANETRAL_TEST_DB=sqlite to run SQLite only.
 # Extra arguments go to pytest, e.g.  scripts/test.sh -x -k broadcast
 set -euo pipefail
 

@@ -20,28 +20,6 @@ from bot.storage.models import Subscriber
 ADMIN = "console-user"
 
 
-@pytest.fixture(autouse=True)
-def _router_without_missing_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While ``handlers.faq`` cannot be imported (being written), build the router without it."""
-    try:
-        import handlers.faq  # noqa: F401
-    except ImportError:
-        import bot.app.runtime
-        import handlers
-        from bot.core.router import Router
-
-        def build_router() -> Router:
-            from handlers import start
-
-            router = Router()
-            router.command("start", start.start, where="any")
-            for module in handlers._feature_modules():
-                module.register(router)
-            return router
-
-        monkeypatch.setattr(bot.app.runtime, "build_router", build_router)
-
-
 class RecordingSender:
     """Console-channel double: records (chat_id, reply, purpose); chats in ``blocked`` answer 403."""
 

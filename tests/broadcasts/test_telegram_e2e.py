@@ -12,14 +12,14 @@ from sqlalchemy import select
 from bot.core.clock import utcnow
 from bot.storage.models import Broadcast, Subscriber
 
-fake = pytest.importorskip("tests.fakes.telegram_server", reason="fake Telegram server not written yet")
+fake = pytest.importorskip("tests.support.fakes.telegram_server", reason="fake Telegram server not written yet")
 
 ADMIN_ID = 4242
 
 
 @pytest.fixture
 async def telegram(make_settings: Any) -> AsyncIterator[Any]:
-    from tests.telegram_harness import TelegramHarness, telegram_overrides
+    from tests.support.telegram_harness import TelegramHarness, telegram_overrides
 
     server = fake.FakeTelegramServer()
     await server.start()

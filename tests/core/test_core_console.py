@@ -22,7 +22,7 @@ async def test_start_explains_the_bot(console: Any) -> None:
 
 
 async def test_help_lists_admin_commands_only_for_admins(make_settings: Any) -> None:
-    from tests.helpers import ConsoleHarness
+    from tests.support.helpers import ConsoleHarness
 
     admin = ConsoleHarness(make_settings(console_admin=True))
     user = ConsoleHarness(make_settings(console_admin=False))

@@ -15,9 +15,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.telegram_server import FakeTelegramProcess, make_message
 from tests.reliability import anon
 from tests.reliability.crash import BotProcess, make_dir, write_config
+from tests.support.fakes.telegram_server import FakeTelegramProcess, make_message
 
 QUESTIONS_FILE = Path("/work/shared/faq/dev-questions.toml")
 FALLBACK_QUESTIONS = [

@@ -17,11 +17,11 @@ from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel
 from bot.core.clock import utcnow
 from bot.storage.models import Broadcast, Tip, TipEvent
-from tests.fakes.telegram_server import make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import ADMIN_ID, GROUP_KALTIM, GROUP_KUKAR, Audit
 from tests.reliability.flows import submit_tip, to_chat
-from tests.telegram_harness import TOKEN, TelegramHarness
+from tests.support.fakes.telegram_server import make_callback, make_message
+from tests.support.telegram_harness import TOKEN, TelegramHarness
 
 INTRUDER = 555_000_111  # an ordinary user who tries admin things
 UNKNOWN_GROUP = -100777  # a group the bot was added to, not configured as a Bawaslu group

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.fakes.telegram_server import RecordedCall, UploadedFile, make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import GROUP_KUKAR, Audit
 from tests.reliability.flows import CODE_RE, button_data, to_chat
-from tests.telegram_harness import TelegramHarness
+from tests.support.fakes.telegram_server import RecordedCall, UploadedFile, make_callback, make_message
+from tests.support.telegram_harness import TelegramHarness
 
 
 def test_the_scanner_finds_planted_identifiers() -> None:

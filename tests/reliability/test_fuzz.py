@@ -30,7 +30,9 @@ from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel
 from bot.core.clock import utcnow
 from bot.storage.models import Conversation, Outbox, ProcessedUpdate, Tip, TipEvent
-from tests.fakes.telegram_server import (
+from tests.reliability import anon
+from tests.reliability.conftest import ADMIN_ID, GROUPS, Audit, error_records, reliability_settings
+from tests.support.fakes.telegram_server import (
     FakeTelegramServer,
     make_callback,
     make_document_message,
@@ -38,8 +40,6 @@ from tests.fakes.telegram_server import (
     make_my_chat_member,
     make_photo_message,
 )
-from tests.reliability import anon
-from tests.reliability.conftest import ADMIN_ID, GROUPS, Audit, error_records, reliability_settings
 
 # Default: 400 batches x 25 updates = 10,000 updates (about a minute). JAGANETRAL_FUZZ_EXAMPLES raises it.
 EXAMPLES = int(os.environ.get("JAGANETRAL_FUZZ_EXAMPLES", "400"))
@@ -228,7 +228,7 @@ async def _db_facts(rt: Runtime, tip_id: int) -> dict[str, Any]:
 async def test_fuzzed_updates_through_the_fake_server(make_settings: Any, tg_server: FakeTelegramServer,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     """A smaller share end to end: long polling, real HTTP, replies sent (and audited for identifiers)."""
-    from tests.telegram_harness import TelegramHarness
+    from tests.support.telegram_harness import TelegramHarness
 
     harness = TelegramHarness(reliability_settings(make_settings, tg_server), tg_server)
     await harness.start()

@@ -8,11 +8,11 @@ import asyncio
 import time
 
 from bot.core.clock import utcnow
-from tests.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import ADMIN_ID, GROUP_KUKAR
 from tests.reliability.flows import CODE_RE, add_broadcast, outbox_open, seed_subscribers, submit_tip
-from tests.telegram_harness import TelegramHarness
+from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
+from tests.support.telegram_harness import TelegramHarness
 
 QUESTION = "boleh PNS like postingan capres di facebook?"
 SUBSCRIBERS = [61_000_000 + i for i in range(60)]
