@@ -14,14 +14,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from bot import regions
+from bot.core.callbacks import CallbackData
+from bot.core.context import Context, Handler
 from bot.core.model import Button, Reply
-from bot.core.router import Context, Handler, Router
+from bot.core.router import Router
 from bot.storage.audit import audit
 from bot.storage.models import Broadcast
 from bot.texts import t
 from broadcasts import audience
 
 FLOW = "siaran"
+CB = CallbackData("bc")
 MAX_TEXT = 1500  # fits a WhatsApp body (1600) with the header
 ZONE_SUFFIX = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
 _NOW_WORDS = {"sekarang", "now", "kirim sekarang", "segera"}
@@ -102,7 +105,7 @@ def _audience_of(data: dict[str, object]) -> audience.Audience:
 
 
 def _cancel_button() -> list[Button]:
-    return [Button(t("button.cancel"), "bc:x")]
+    return [Button(t("button.cancel"), CB("x"))]
 
 
 # --- /siaran flow ---------------------------------------------------------------------------------
@@ -152,10 +155,10 @@ def _ask_audience(ctx: Context) -> None:
         Reply(
             text=t("bc.preview", preview=preview),
             buttons=[
-                [Button(t("bc.aud.all"), "bc:a:all")],
-                [Button(t("bc.aud.prov"), "bc:a:prov")],
-                [Button(t("bc.aud.kab"), "bc:a:kab")],
-                [Button(t("bc.aud.asn"), "bc:a:asn")],
+                [Button(t("bc.aud.all"), CB("a", "all"))],
+                [Button(t("bc.aud.prov"), CB("a", "prov"))],
+                [Button(t("bc.aud.kab"), CB("a", "kab"))],
+                [Button(t("bc.aud.asn"), CB("a", "asn"))],
                 _cancel_button(),
             ],
         )
@@ -171,7 +174,7 @@ async def _typed_region(ctx: Context, text: str) -> None:
     if len(found) == 1:
         _set_region(ctx, found[0].code)
         return
-    kb = [[Button(r.name, f"bc:r:{r.code}")] for r in found[:6]]
+    kb = [[Button(r.name, CB("r", r.code))] for r in found[:6]]
     kb.append(_cancel_button())
     ctx.reply(Reply(text=t("bc.choose_region"), buttons=kb))
 
@@ -197,7 +200,7 @@ async def _confirm(ctx: Context) -> None:
                 when=when,
                 preview=t("bc.message", text=data["text"]),
             ),
-            buttons=[[Button(t("bc.btn_confirm"), "bc:ok")], _cancel_button()],
+            buttons=[[Button(t("bc.btn_confirm"), CB("ok"))], _cancel_button()],
         )
     )
 
@@ -206,9 +209,11 @@ async def button(ctx: Context) -> None:
     if not ctx.is_admin:
         ctx.reply(t("error.admin_only"))
         return
-    parts = (ctx.incoming.callback or "").split(":")
-    kind = parts[1] if len(parts) > 1 else ""
-    if kind == "x":
+    cb = CB.parse(ctx.incoming.callback)
+    if cb is None:
+        ctx.reply(t("error.unknown_button"))
+        return
+    if cb.is_("x"):
         ctx.state.clear()
         ctx.reply(t("common.cancelled"))
         return
@@ -216,19 +221,19 @@ async def button(ctx: Context) -> None:
         ctx.reply(t("bc.flow_expired"))
         return
     step = ctx.state.step
-    if kind == "a" and step == "audience" and len(parts) == 3 and parts[2] in ("all", "prov", "kab", "asn"):
-        ctx.state.data["aud"] = parts[2]
-        if parts[2] in ("prov", "kab"):
+    if cb.is_("a", 1) and step == "audience" and (kind := cb.args[0]) in ("all", "prov", "kab", "asn"):
+        ctx.state.data["aud"] = kind
+        if kind in ("prov", "kab"):
             ctx.state.step = "region"
-            ctx.reply(t("bc.ask_region_prov" if parts[2] == "prov" else "bc.ask_region_kab"))
+            ctx.reply(t("bc.ask_region_prov" if kind == "prov" else "bc.ask_region_kab"))
         else:
             ctx.state.step = "when"
             ctx.reply(t("bc.ask_when", tz=when_label(ctx.now, admin_tz(ctx)).split()[-1]))
         return
-    if kind == "r" and step == "region" and len(parts) == 3 and regions.get(parts[2]) is not None:
-        _set_region(ctx, parts[2])
+    if cb.is_("r", 1) and step == "region" and regions.get(cb.args[0]) is not None:
+        _set_region(ctx, cb.args[0])
         return
-    if kind == "ok" and step == "confirm":
+    if cb.is_("ok") and step == "confirm":
         await _create(ctx)
         return
     ctx.reply(t("bc.flow_expired"))
@@ -342,5 +347,5 @@ def register(router: Router) -> None:
     router.command(
         "batal", make_cancel(previous.handler if previous else None), where=previous.where if previous else "private"
     )
-    router.callback("bc", button)
+    router.callback(CB.prefix, button)
     router.flow(FLOW, flow_text)

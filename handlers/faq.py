@@ -10,8 +10,8 @@ import logging
 
 from sqlalchemy import select
 
+from bot.core.context import Context
 from bot.core.model import Button, Reply, rows
-from bot.core.router import Context
 from bot.storage.models import UnansweredQuestion
 from bot.texts import t
 from faq import KnowledgeBase, default_matcher, render_answer

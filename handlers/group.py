@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.core.context import Context
 from bot.core.model import Button, MediaOut, Reply
-from bot.core.router import Context, Router
+from bot.core.router import Router
 from bot.evidence import sha256
 from bot.storage.models import Tip, TipEvent, TipMedia
 from bot.texts import t

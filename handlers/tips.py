@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from bot import regions, tipcodes
+from bot.core.context import Context
 from bot.core.model import Button, MediaOut, Reply
-from bot.core.router import Context, Router
+from bot.core.router import Router
 from bot.evidence import check_link, looks_like_link, prepare
 from bot.storage.db import insert_ignore
 from bot.storage.models import RateCounter, Tip, TipEvent, TipMedia

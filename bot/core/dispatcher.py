@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import utcnow
+from bot.core.context import Context, FlowState
 from bot.core.identity import short
 from bot.core.model import Incoming, Reply
-from bot.core.router import Context, FlowState, Router
+from bot.core.router import Router
 from bot.core.services import Services
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t

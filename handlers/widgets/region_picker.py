@@ -2,12 +2,14 @@
 
 Callback data under a feature's ``prefix``: ``{prefix}:p:<province>`` (province chosen),
 ``{prefix}:pp:<page>`` (province page), ``{prefix}:kp:<province>:<page>`` (kab/kota page),
-``{prefix}:r:<code>`` (region chosen; a province code means the whole province). All ≤ 64 bytes.
+``{prefix}:r:<code>`` (region chosen; a province code means the whole province). Packed with the feature's
+``bot.core.callbacks.CallbackData``, so all ≤ 64 bytes.
 """
 
 from __future__ import annotations
 
 from bot import regions
+from bot.core.callbacks import CallbackData
 from bot.core.model import Button, rows
 from bot.texts import t
 
@@ -20,19 +22,20 @@ def _page(items: list[regions.Region], page: int) -> tuple[list[regions.Region],
     return items[page * PER_PAGE : (page + 1) * PER_PAGE], page, pages
 
 
-def _pager(prefix: str, page: int, pages: int) -> list[Button]:
+def _pager(cb: CallbackData, action: str, page: int, pages: int, *args: str) -> list[Button]:
     nav = []
     if page > 0:
-        nav.append(Button(t("button.page_prev"), f"{prefix}:{page - 1}"))
+        nav.append(Button(t("button.page_prev"), cb(action, *args, page - 1)))
     if page < pages - 1:
-        nav.append(Button(t("button.page_next"), f"{prefix}:{page + 1}"))
+        nav.append(Button(t("button.page_next"), cb(action, *args, page + 1)))
     return nav
 
 
 def province_keyboard(prefix: str, page: int, footer: list[Button]) -> list[list[Button]]:
+    cb = CallbackData(prefix)
     chunk, page, pages = _page(regions.provinces(), page)
-    kb = rows([Button(p.short, f"{prefix}:p:{p.code}") for p in chunk], 2)
-    if nav := _pager(f"{prefix}:pp", page, pages):
+    kb = rows([Button(p.short, cb("p", p.code)) for p in chunk], 2)
+    if nav := _pager(cb, "pp", page, pages):
         kb.append(nav)
     kb.append(footer)
     return kb
@@ -42,11 +45,12 @@ def kabkota_keyboard(
     prefix: str, prov: str, page: int, footer: list[Button], *, whole_province_label: str
 ) -> list[list[Button]]:
     """Kab/kota of ``prov``; first a button for the whole province, labelled by the caller."""
+    cb = CallbackData(prefix)
     chunk, page, pages = _page(regions.kabkota(prov), page)
     province = regions.get(prov)
-    kb = [[Button(whole_province_label.format(province=province.short if province else prov), f"{prefix}:r:{prov}")]]
-    kb += rows([Button(k.short, f"{prefix}:r:{k.code}") for k in chunk], 2)
-    if nav := _pager(f"{prefix}:kp:{prov}", page, pages):
+    kb = [[Button(whole_province_label.format(province=province.short if province else prov), cb("r", prov))]]
+    kb += rows([Button(k.short, cb("r", k.code)) for k in chunk], 2)
+    if nav := _pager(cb, "kp", page, pages, prov):
         kb.append(nav)
     kb.append(footer)
     return kb

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender, render
+from bot.core.context import Context
 from bot.core.model import Button, Incoming, Reply
-from bot.core.router import Context, Router
+from bot.core.router import Router
 from bot.storage.models import Outbox
 from bot.texts import t
 
