@@ -6,6 +6,8 @@ Keys are grouped by feature; formatting uses ``str.format`` fields. Code, commen
 
 from __future__ import annotations
 
+from datetime import date
+
 TEXTS: dict[str, str] = {
     # --- general -------------------------------------------------------------------------------
     "error.generic": "Maaf, terjadi kesalahan di sistem kami. Silakan coba lagi sebentar lagi.",
@@ -391,6 +393,29 @@ TEXTS: dict[str, str] = {
     "group.chart_caption": "Grafik laporan per minggu per jenis — {scope}",
     "group.chart_title": "Laporan per minggu (ISO) per jenis",
     "group.chart_ylabel": "Jumlah laporan",
+    # --- dates, time zones, reminder headings (format_date_id, zone_label below; broadcasts/timeline.py) -------
+    "date.month.1": "Januari",
+    "date.month.2": "Februari",
+    "date.month.3": "Maret",
+    "date.month.4": "April",
+    "date.month.5": "Mei",
+    "date.month.6": "Juni",
+    "date.month.7": "Juli",
+    "date.month.8": "Agustus",
+    "date.month.9": "September",
+    "date.month.10": "Oktober",
+    "date.month.11": "November",
+    "date.month.12": "Desember",
+    "date.day": "{day} {month} {year}",
+    "date.range": "{start} s.d. {end}",
+    "zone.Asia/Jakarta": "WIB",
+    "zone.Asia/Makassar": "WITA",
+    "zone.Asia/Jayapura": "WIT",
+    "reminder.lead.today": "Hari ini",
+    "reminder.lead.tomorrow": "Besok",
+    "reminder.lead.days": "{n} hari lagi",
+    "reminder.lead.starts": "Dimulai {lead}",
+    "reminder.heading": "🗓️ {timeline}\n{lead}: {stage} ({when}).\n\n{text}",
 }
 
 
@@ -398,3 +423,13 @@ def t(key: str, /, **fields: object) -> str:
     """Return the catalog text for ``key`` with ``fields`` filled in. Unknown keys raise KeyError."""
     text = TEXTS[key]
     return text.format(**fields) if fields else text
+
+
+def format_date_id(day: date) -> str:
+    """``date(2024, 2, 14)`` → ``"14 Februari 2024"``."""
+    return t("date.day", day=day.day, month=t(f"date.month.{day.month}"), year=day.year)
+
+
+def zone_label(tz: str) -> str:
+    """"Asia/Makassar" → "WITA"; a zone outside Indonesia's three keeps its IANA name."""
+    return TEXTS.get(f"zone.{tz}", tz)

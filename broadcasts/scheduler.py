@@ -41,13 +41,12 @@ from bot.core.model import Reply
 from bot.storage.audit import audit
 from bot.storage.db import insert_ignore
 from bot.storage.models import Broadcast, ReminderRun
-from bot.texts import t
+from bot.texts import format_date_id, t
 from broadcasts import audience
 from broadcasts.timeline import (
     ReminderOccurrence,
     Timeline,
     TimelineError,
-    format_date_id,
     load_timelines,
     reminder_message,
     reminder_occurrences,

@@ -20,7 +20,7 @@ from bot.core.model import Button, Reply
 from bot.core.router import Router
 from bot.storage.audit import audit
 from bot.storage.models import Broadcast
-from bot.texts import t
+from bot.texts import t, zone_label
 from broadcasts import audience
 
 FLOW = "siaran"
@@ -82,8 +82,7 @@ def admin_tz(ctx: Context) -> str:
 
 def when_label(at: datetime, tz: str) -> str:
     local = at.astimezone(ZoneInfo(tz))
-    label = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(tz, tz)
-    return f"{local:%d-%m-%Y %H:%M} {label}"
+    return f"{local:%d-%m-%Y %H:%M} {zone_label(tz)}"
 
 
 def actor(ctx: Context) -> str:

@@ -17,8 +17,8 @@ from bot.core.context import Context
 from bot.core.model import Button, Reply
 from bot.core.router import Router
 from bot.storage.models import Subscriber
-from bot.texts import TEXTS, t
-from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next, format_date_id, load_timelines
+from bot.texts import TEXTS, format_date_id, t
+from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next, load_timelines
 from handlers.widgets import region_picker
 
 FLOW = "langganan"
@@ -225,7 +225,7 @@ async def resume(ctx: Context) -> None:
 def _dates(stage: Stage) -> str:
     if stage.start == stage.end:
         return format_date_id(stage.start)
-    return f"{format_date_id(stage.start)} s.d. {format_date_id(stage.end)}"
+    return t("date.range", start=format_date_id(stage.start), end=format_date_id(stage.end))
 
 
 def stages_text(code: str, ctx: Context) -> str:
