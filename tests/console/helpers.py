@@ -161,3 +161,21 @@ class ProcessConsole(_Text):
 
 def bot_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot", *args]
+
+
+def fresh_checkout(dest: Path) -> Path:
+    """A copy of this checkout's files (tracked and new, not ignored: no config.toml, no data/) in ``dest``,
+    sharing this checkout's .venv — what a newcomer has after ``git clone`` and the first ``run.sh``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        src = ROOT / name
+        if not src.is_file():
+            continue  # deleted in the work tree
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(src.read_bytes())
+    (dest / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    return dest
