@@ -242,7 +242,10 @@ class _TerminalLines:
 
     async def read(self, prompt: str) -> str | None:
         try:
-            return str(await self.session.prompt_async(prompt))
+            # handle_sigint=False: prompt_toolkit would replace the console's SIGINT handler and, on return,
+            # remove it — a Ctrl-C while a reply is being printed would then be ignored. At the prompt the
+            # terminal is raw, so Ctrl-C arrives as a key (KeyboardInterrupt) anyway.
+            return str(await self.session.prompt_async(prompt, handle_sigint=False))
         except EOFError:  # Ctrl-D
             return None
         except KeyboardInterrupt:

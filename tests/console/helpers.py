@@ -32,10 +32,11 @@ class _Text:
         self.text = ""
         self.pos = 0
 
-    def find(self, pattern: str) -> re.Match[str] | None:
-        m = re.compile(pattern).search(self.text, self.pos)
+    def find(self, pattern: str, since: int | None = None) -> re.Match[str] | None:
+        """Search from the end of the last match (or from ``since``, for output whose order is not fixed)."""
+        m = re.compile(pattern).search(self.text, self.pos if since is None else since)
         if m is not None:
-            self.pos = m.end()
+            self.pos = max(self.pos, m.end())
         return m
 
     def unread(self) -> str:
@@ -179,3 +180,48 @@ def fresh_checkout(dest: Path) -> Path:
         target.write_bytes(src.read_bytes())
     (dest / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
     return dest
+
+
+class TerminalConsole(_Text):
+    """A command in a real pseudo-terminal (pexpect), as a person runs it; escape sequences are stripped."""
+
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        import pexpect
+
+        super().__init__()
+        self._pexpect = pexpect
+        env = {**env, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"}  # no cursor-position queries to answer
+        self.child = pexpect.spawn(args[0], args[1:], cwd=str(cwd), env=env, dimensions=(50, 200),
+                                   encoding="utf-8", codec_errors="replace")
+
+    def _read(self, wait: float) -> bool:
+        try:
+            chunk = self.child.read_nonblocking(65536, timeout=wait)
+        except self._pexpect.TIMEOUT:
+            return True
+        except self._pexpect.EOF:
+            return False
+        self.text += ANSI.sub("", chunk).replace("\r", "")
+        return True
+
+    def wait_for(self, pattern: str, timeout: float = 60.0, *, since: int | None = None) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while (m := self.find(pattern, since)) is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._read(min(left, 1.0)) and self.find(pattern, since) is None:
+                raise AssertionError(f"{pattern!r} not shown (alive={self.child.isalive()}); unread:\n{self.unread()}")
+        return m
+
+    def say(self, line: str, expect: str, timeout: float = 60.0) -> re.Match[str]:
+        self.child.send(line + "\r")
+        return self.wait_for(expect, timeout)
+
+    def exit_status(self, timeout: float = 10.0) -> int | None:
+        self.child.expect(self._pexpect.EOF, timeout=timeout)
+        self.text += ANSI.sub("", self.child.before or "").replace("\r", "")
+        self.child.close()
+        return self.child.exitstatus
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
