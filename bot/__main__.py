@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
+from bot.app.startup import StartupError
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
@@ -18,14 +20,21 @@ CONSOLE_LOG = Path("data") / "jaganetral.log"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bot", description="JagaNetral chatbot")
-    p.add_argument("--config", help="TOML configuration file (default: $JAGANETRAL_CONFIG or config.toml if present)")
+    # --config is accepted before and after the subcommand (``--config F run`` and ``run --config F``).
+    # SUPPRESS: a subcommand without it must not overwrite the value given before the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS,
+        help="TOML configuration file (default: $JAGANETRAL_CONFIG or config.toml if present)",
+    )
+    p = argparse.ArgumentParser(prog="python -m bot", description="JagaNetral chatbot", parents=[common])
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("run", help="run the configured channels (console chat when none is configured)")
-    sub.add_parser("chat", help="chat with the bot in this terminal")
-    sub.add_parser("doctor", help="check configuration, database, Telegram and Twilio")
-    sub.add_parser("worker", help="sender-only process draining the shared outbox (PostgreSQL; no polling/scheduler)")
-    db = sub.add_parser("db", help="database management")
+    sub.add_parser("run", parents=[common], help="run the configured channels (console chat when none is configured)")
+    sub.add_parser("chat", parents=[common], help="chat with the bot in this terminal")
+    sub.add_parser("doctor", parents=[common], help="check configuration, database, Telegram and Twilio")
+    sub.add_parser("worker", parents=[common],
+                   help="sender-only process draining the shared outbox (PostgreSQL; no polling/scheduler)")
+    db = sub.add_parser("db", parents=[common], help="database management")
     db.add_argument("action", choices=["upgrade"])
     return p
 
@@ -33,19 +42,15 @@ def _parser() -> argparse.ArgumentParser:
 def _config_path(arg: str | None) -> str | None:
     if arg:
         return arg
+    if os.environ.get("JAGANETRAL_CONFIG"):
+        return os.environ["JAGANETRAL_CONFIG"]
     return "config.toml" if Path("config.toml").is_file() else None
 
 
-async def _chat(settings: Settings) -> None:
-    from bot.app.runtime import Runtime
-    from bot.channels.console import ConsoleSender, run_console
+async def _chat(settings: Settings, *, config_file: bool) -> None:
+    from bot.app.chat import run_chat
 
-    rt = Runtime.create(settings, {"console": ConsoleSender()})
-    await rt.migrate()
-    try:
-        await run_console(rt.core.handle, rt.worker.drain)
-    finally:
-        await rt.stop()
+    await run_chat(settings, config_file=config_file)
 
 
 async def _run(settings: Settings) -> None:
@@ -68,8 +73,9 @@ async def _db_upgrade(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    config_path = _config_path(getattr(args, "config", None))
     try:
-        settings = load_settings(_config_path(args.config))
+        settings = load_settings(config_path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(settings.log_level)
     try:
         if cmd == "chat":
-            asyncio.run(_chat(settings))
+            asyncio.run(_chat(settings, config_file=config_path is not None))
         elif cmd == "run":
             if settings.using_dev_secret:
                 print("security.secret_key: required when a real channel is configured "
@@ -111,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -175,6 +176,10 @@ class Settings(BaseSettings):
     # Region code ("64" or "64.02") -> Bawaslu Telegram group chat id.
     bawaslu_groups: dict[str, int] = Field(default_factory=dict)
     console_admin: bool = True  # the local console user acts as admin
+    # Set by a runtime, never by a file or the environment: the group every region falls back to when no
+    # [bawaslu_groups] entry (not even "default") matches. The console chat sets its simulated group when
+    # it runs without a configuration file (bot/app/chat.py).
+    _fallback_group: int | None = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -244,6 +249,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database.url.startswith("sqlite")
+
+    @property
+    def fallback_group(self) -> int | None:
+        return self._fallback_group
+
+    def with_fallback_group(self, group_chat_id: int | None) -> Settings:
+        """A copy of these settings whose otherwise unrouted tips go to ``group_chat_id``."""
+        copy = self.model_copy()
+        copy._fallback_group = group_chat_id
+        return copy
 
 
 def _format_error(err: ValidationError, source: str) -> str:

@@ -416,6 +416,31 @@ TEXTS: dict[str, str] = {
     "reminder.lead.days": "{n} hari lagi",
     "reminder.lead.starts": "Dimulai {lead}",
     "reminder.heading": "🗓️ {timeline}\n{lead}: {stage} ({when}).\n\n{text}",
+    # --- console chat (bot/channels/console.py, bot/app/chat.py) ------------------------------------
+    "console.banner": (
+        "JagaNetral — obrolan konsol. Ketik /start untuk mulai. Tombol tampil sebagai nomor: ketik nomornya.\n"
+        "::grup — masuk ke grup Bawaslu simulasi (tempat laporan masuk), ::pribadi — kembali, "
+        "::keluar atau Ctrl-C — keluar."
+    ),
+    "console.bye": "Sampai jumpa.",
+    "console.to_group": (
+        "Anda sekarang anggota grup Bawaslu simulasi: laporan masuk ke sini. Ketik ::pribadi untuk kembali."
+    ),
+    "console.to_private": "Kembali ke chat pribadi Anda dengan bot. Ketik ::grup untuk masuk ke grup Bawaslu.",
+    "console.saved": "→ disimpan di {path}",
+    "console.routing_all": (
+        "ℹ️ Tanpa berkas konfigurasi: laporan dari semua daerah diteruskan ke grup Bawaslu simulasi "
+        "(ketik ::grup untuk melihatnya)."
+    ),
+    "console.routing_none": (
+        "⚠️ Konfigurasi tidak memuat [bawaslu_groups]: laporan disimpan, tetapi tidak diteruskan ke grup mana "
+        "pun (juga tidak ke ::grup). Tambahkan \"default\" = <id grup> agar semua daerah punya grup."
+    ),
+    "console.routing_missing": (
+        "⚠️ Daerah tanpa grup Bawaslu di [bawaslu_groups] — laporan dari sana disimpan, tetapi tidak masuk ke "
+        "::grup: {regions}. Tambahkan \"default\" = <id grup> untuk menampung daerah lain."
+    ),
+    "console.routing_partial": "{province} ({missing} dari {total} kab/kota)",
 }
 
 

@@ -1,8 +1,9 @@
 """Tip cases shared by the reporter side (handlers/tips.py) and the Bawaslu group side (handlers/group.py).
 
 Routing: a tip goes to the Bawaslu group configured for its kabupaten/kota (``bawaslu_groups["64.02"]``),
-else its province (``"64"``), else ``bawaslu_groups["default"]`` / ``tips.default_group``. In console mode
-the configured group is simulated by the console chat ``console-group``.
+else its province (``"64"``), else ``bawaslu_groups["default"]``, else ``settings.fallback_group`` (set by the
+console chat when it runs without a config file). In console mode every group is simulated by the console
+chat ``console-group``.
 
 Retention: the sealed reply address (``Tip.reply_enc``) is the only way back to the reporter. It is wiped
 ``tips.retention_days`` after the case is closed (``purge_after``), at once on ``/hapus``. ``purge_expired``
@@ -76,7 +77,7 @@ def resolve_group(settings: Settings, region_code: str) -> tuple[str, int] | Non
             return code, int(groups[code])
     default = groups.get("default")
     if default is None:
-        default = getattr(settings.tips, "default_group", None)
+        default = settings.fallback_group  # the console's simulated group when it runs without a config
     return ("default", int(default)) if default is not None else None
 
 

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 ACTOR = "scheduler"
 INSTALLED_KEY = "scheduler:installed"  # reminder_runs marker: occurrences long before it are not "missed"
 TICK_SECONDS = 30.0
+REPORT_RECHECK_SECONDS = 2.0  # a broadcast close to its end: look for the end this often (to report it)
+REPORT_RECHECK_ROWS = 1000  # ... when at most this many of its rows are still open (else the tick does)
 REPORT_TIMEOUT = timedelta(hours=24)  # report even if some rows never left "pending" (e.g. no sender)
 BROADCAST_PRIORITY = 10
 REMINDER_PRIORITY = 5
@@ -194,6 +196,13 @@ class Scheduler:
         self._aps.add_job(
             self._job, DateTrigger(run_date=run_at), id=f"broadcast:{broadcast_id}", replace_existing=True
         )
+
+    def _recheck_reports_soon(self) -> None:
+        """A broadcast's last rows are being sent: check again shortly, so its report follows its last send
+        (the tick alone would add up to ``TICK_SECONDS``; the console chat shows the wait)."""
+        if self._aps is not None:
+            at = datetime.now(UTC) + timedelta(seconds=REPORT_RECHECK_SECONDS)  # APScheduler runs on the wall clock
+            self._aps.add_job(self._job, DateTrigger(run_date=at), id="scheduler:report-check", replace_existing=True)
 
     def unschedule_broadcast(self, broadcast_id: int) -> None:
         if self._aps is not None and self._aps.get_job(f"broadcast:{broadcast_id}") is not None:
@@ -396,6 +405,8 @@ class Scheduler:
                 open_rows = counts.get("pending", 0) + counts.get("sending", 0)
                 started = b.started_at or b.scheduled_at
                 if open_rows and now - started < REPORT_TIMEOUT:
+                    if open_rows <= REPORT_RECHECK_ROWS:
+                        self._recheck_reports_soon()
                     continue
                 moved = await s.execute(
                     update(Broadcast)

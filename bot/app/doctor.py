@@ -88,11 +88,19 @@ async def check_twilio(settings: Settings) -> Check:
 
 def check_settings(settings: Settings) -> list[Check]:
     out = [Check("config", True, "valid")]
-    if settings.using_dev_secret:
+    real_channel = settings.telegram.enabled or settings.whatsapp.enabled
+    if settings.using_dev_secret and real_channel:
         out.append(Check("security.secret_key", False, "not set: required for real channels (>= 32 random chars)"))
+    elif settings.using_dev_secret:  # console-only: the built-in development key is acceptable there
+        out.append(Check("security.secret_key", True,
+                         "not set: fine for the console chat; required once a real channel is configured "
+                         "(>= 32 random chars)", warning=True))
     else:
         out.append(Check("security.secret_key", True, "set"))
-    if not settings.bawaslu_groups:
+    if not settings.bawaslu_groups and not real_channel:
+        out.append(Check("bawaslu_groups", True, "none configured: the console chat without a config file sends "
+                         "every tip to its simulated group; real channels store tips unrouted", warning=True))
+    elif not settings.bawaslu_groups:
         out.append(Check("bawaslu_groups", True, "none configured: tips are stored but not routed", warning=True))
     else:
         out.append(Check("bawaslu_groups", True, f"{len(settings.bawaslu_groups)} group(s) configured"))

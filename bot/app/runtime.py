@@ -146,6 +146,8 @@ class Runtime:
             await self.scheduler.shutdown()
             self.scheduler = None
         await self.worker.stop()
+        if self.tasks:  # the delivery loop ends by itself after its current step; cancelling it inside a
+            await asyncio.wait(self.tasks, timeout=5)  # query would log a pool "reset" error with a traceback
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -187,6 +187,12 @@ def to_incoming(update: Update) -> Incoming | None:
     )
 
 
+def _polling_error(exc: TelegramError) -> None:
+    """A failed getUpdates while running: one warning line, no traceback. PTB's polling loop retries by
+    itself with a growing pause (1 s, then x1.5 up to 30 s; at once after a timeout)."""
+    log.warning("telegram polling failed; retrying", extra={"error": type(exc).__name__})
+
+
 class TelegramChannel:
     """Owns the PTB Application; hands updates to the core and provides the sender and media fetcher."""
 
@@ -240,7 +246,9 @@ class TelegramChannel:
         await self.app.initialize()
         await self.app.start()
         if self.app.updater is not None:
-            await self.app.updater.start_polling(timeout=int(tg.poll_timeout), allowed_updates=ALLOWED_UPDATES)
+            await self.app.updater.start_polling(
+                timeout=int(tg.poll_timeout), allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error
+            )
         else:
             assert tg.webhook_url is not None and tg.webhook_secret is not None
             await self.bot.set_webhook(
