@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image, PngImagePlugin
 
-from bot import tipcodes
-from bot.evidence import OTHER_LABEL, check_link, prepare
+from handlers.tips import codes as tipcodes
+from handlers.tips.evidence import OTHER_LABEL, check_link, prepare
 from tests.tips.conftest import jpeg_with_gps
 
 

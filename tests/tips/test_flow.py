@@ -14,7 +14,7 @@ from bot.channels.console import CONSOLE_GROUP_CHAT
 from bot.core.model import MediaIn
 from bot.storage.models import Outbox, RateCounter, Tip, TipEvent, TipMedia
 from bot.texts import t
-from bot.tipcases import purge_expired, resolve_group
+from handlers.tips.cases import purge_expired, resolve_group
 from tests.helpers import ConsoleHarness
 from tests.tips.conftest import GROUPS, TipConsole, code_of, jpeg_with_gps
 

@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from bot.core.model import Button, MediaOut, Reply
 from bot.core.router import Context, Router
-from bot.evidence import sha256
 from bot.storage.models import Tip, TipEvent, TipMedia
 from bot.texts import t
-from bot.tipcases import (
+from handlers.tips import flow as reporter
+from handlers.tips.cases import (
     CATEGORIES,
     CLOSED,
     STATUSES,
@@ -33,7 +33,7 @@ from bot.tipcases import (
     region_label,
     status_label,
 )
-from handlers import tips as reporter
+from handlers.tips.evidence import sha256
 
 log = logging.getLogger(__name__)
 

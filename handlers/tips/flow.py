@@ -18,13 +18,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from bot import regions, tipcodes
+from bot import regions
 from bot.core.model import Button, MediaOut, Reply
 from bot.core.router import Context, Router
-from bot.evidence import check_link, looks_like_link, prepare
 from bot.storage.models import RateCounter, Tip, TipEvent, TipMedia
 from bot.texts import TEXTS, t
-from bot.tipcases import (
+from broadcasts.outbox import insert_ignore
+from handlers import region_picker
+from handlers.tips import codes as tipcodes
+from handlers.tips.cases import (
     CATEGORIES,
     category_label,
     group_chat,
@@ -35,8 +37,7 @@ from bot.tipcases import (
     resolve_group,
     status_label,
 )
-from broadcasts.outbox import insert_ignore
-from handlers import region_picker
+from handlers.tips.evidence import check_link, looks_like_link, prepare
 
 log = logging.getLogger(__name__)
 
