@@ -187,7 +187,7 @@ TEXTS: dict[str, str] = {
         "⚠️ {count} pengingat tahapan TIDAK dikirim karena sistem tidak berjalan pada waktunya:\n{lines}"
     ),
     "rem.missed_line": "• {timeline} — {stage} ({when})",
-    # --- tips (handlers/tips.py) ---------------------------------------------------------------
+    # --- tips (handlers/tips/) -----------------------------------------------------------------
     "tips.intro": (
         "📝 Lapor dugaan pelanggaran netralitas ASN — anonim.\n"
         "Nama, nomor, dan akun Anda TIDAK diteruskan ke Bawaslu.\n\n"
@@ -340,7 +340,7 @@ TEXTS: dict[str, str] = {
     "tips.answer_unavailable": "Laporan ini tidak bisa dijawab lagi.",
     "tips.answer_cancelled": "Batal menjawab.",
     "tips.resume": "Laporan Anda yang belum selesai masih tersimpan; lanjutkan dari langkah terakhir.",
-    # --- group (handlers/group.py; HTML: every field is escaped by the handler) -----------------
+    # --- group (handlers/tips/; HTML: every field is escaped by the handler) -----------------
     "group.tip": (
         "<b>🚨 Informasi awal: dugaan pelanggaran netralitas ASN</b>\n"
         "Kode: <code>{code}</code>\nDaerah: {region}\nJenis: {category}\nTerlapor: {who}\n"

@@ -450,8 +450,8 @@ class Scheduler:
 
     # --- housekeeping ------------------------------------------------------------------------------
     async def purge_tips(self) -> int:
-        """Daily: wipe expired reporter reply addresses and old exports (``handlers.tips.cases.purge_expired``)."""
-        from handlers.tips.cases import purge_expired
+        """Daily: wipe expired reporter reply addresses and old exports (``handlers.tips.store.purge_expired``)."""
+        from handlers.tips.store import purge_expired
 
         try:
             async with self.sessions() as s, s.begin():

@@ -1,42 +1,46 @@
-"""Tip cases shared by the reporter side (handlers/tips.py) and the Bawaslu group side (handlers/group.py).
+"""Tip cases shared by the reporter side and the Bawaslu group side: statuses, labels, routing, who may act.
 
 Routing: a tip goes to the Bawaslu group configured for its kabupaten/kota (``bawaslu_groups["64.02"]``),
 else its province (``"64"``), else ``bawaslu_groups["default"]`` / ``tips.default_group``. In console mode
 the configured group is simulated by the console chat ``console-group``.
-
-Retention: the sealed reply address (``Tip.reply_enc``) is the only way back to the reporter. It is wiped
-``tips.retention_days`` after the case is closed (``purge_after``), at once on ``/hapus``. ``purge_expired``
-does the wiping and is meant to run daily from the scheduler::
-
-    async with services.sessions() as s, s.begin():
-        await purge_expired(s, utcnow())
 """
 
 from __future__ import annotations
 
-import html
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import regions
 from bot.config import Settings
-from bot.core.model import Button, Reply
+from bot.core.router import Context
 from bot.core.services import Services
-from bot.storage.models import Tip, TipMedia
+from bot.storage.models import Tip
 from bot.texts import t
 
 log = logging.getLogger(__name__)
 
-STATUSES = ["diterima", "ditelaah", "ditindaklanjuti", "tidak_dapat", "selesai"]
-CLOSED = frozenset({"tidak_dapat", "selesai"})
+
+class TipStatus(StrEnum):
+    """A tip's case status (stored as its value; the order is the order of the group's buttons)."""
+
+    DITERIMA = "diterima"
+    DITELAAH = "ditelaah"
+    DITINDAKLANJUTI = "ditindaklanjuti"
+    TIDAK_DAPAT = "tidak_dapat"
+    SELESAI = "selesai"
+
+
+STATUSES = list(TipStatus)
+CLOSED = frozenset({TipStatus.TIDAK_DAPAT, TipStatus.SELESAI})
 CATEGORIES = ["medsos", "kampanye", "atribut", "fasilitas", "keputusan", "ajakan", "parpol", "kades", "lain"]
 CONSOLE_GROUP = "console-group"
-GENERATED_MEDIA_DAYS = 7  # generated exports (TipMedia without a tip) are kept this long
-HTML_LIMIT = 3800  # keep composed group messages under Telegram's 4096 characters
+
+
+def reporter_key(ctx: Context) -> str:
+    """The reporter's pseudonym (HMAC of channel + user id): rate limit and "my tips", never an id."""
+    return ctx.services.identity.key("reporter", ctx.incoming.channel, ctx.incoming.user_id)
 
 
 def category_label(key: str) -> str:
@@ -94,71 +98,3 @@ def may_act(services: Services, tip: Tip, channel: str, chat_id: str, is_admin: 
         return False
     gch, gid = group_chat(services, tip.group_chat_id)
     return channel == gch and chat_id == gid
-
-
-def status_buttons(tip_id: int) -> list[list[Button]]:
-    kb = [[Button(status_label(s), f"tip:st:{tip_id}:{i}")] for i, s in enumerate(STATUSES)]
-    kb.append([Button(t("group.btn_ask"), f"tip:ask:{tip_id}")])
-    return kb
-
-
-def group_messages(settings: Settings, tip: Tip, media: list[TipMedia]) -> list[Reply]:
-    """The text message(s) announcing a tip in its Bawaslu group. Every user-supplied part is escaped."""
-    esc = html.escape
-    links = ""
-    if tip.links:
-        rows = "\n".join(t("group.link_row", label=esc(lk["label"]), url=esc(lk["url"])) for lk in tip.links)
-        links = t("group.links", rows=rows)
-    unstripped = sum(1 for m in media if not m.stripped)
-    media_note = t("group.media_sent", n=len(media)) if media else t("group.media_none")
-    if unstripped:
-        media_note += t("group.media_unstripped", n=unstripped)
-    fields = {
-        "code": esc(tip.code),
-        "region": esc(region_label(tip.region_code)),
-        "category": esc(category_label(tip.category)),
-        "who": esc(tip.who) if tip.who else t("tips.none"),
-        "place": esc(tip.place_time) if tip.place_time else t("tips.none"),
-        "links": links,
-        "media": media_note,
-        "created": esc(local_time(settings, tip.created_at)),
-        "status": esc(status_label(tip.status)),
-    }
-    text = t("group.tip", what=esc(tip.description), **fields)
-    buttons = status_buttons(tip.id)
-    if len(text) <= HTML_LIMIT:
-        return [Reply(text=text, buttons=buttons, html=True, protect=True)]
-    # Too long once escaped: the description follows as plain text (no parsing, so nothing to escape).
-    head = Reply(text=t("group.tip", what=t("group.what_separate"), **fields), buttons=buttons, html=True,
-                 protect=True)
-    out = [head]
-    body = tip.description
-    step = 3500
-    for i in range(0, len(body), step):
-        out.append(Reply(text=t("group.what_part", code=tip.code, text=body[i : i + step]), protect=True))
-    return out
-
-
-async def purge_expired(session: AsyncSession, now: datetime) -> int:
-    """Wipe reply addresses of tips past ``purge_after``; drop old generated exports and stray media.
-
-    Returns the number of tips whose reply address was wiped. Run daily (scheduler), in one transaction.
-    """
-    result = await session.execute(
-        update(Tip)
-        .where(Tip.purge_after.is_not(None), Tip.purge_after <= now, Tip.reply_enc.is_not(None))
-        .values(reply_enc=None, updated_at=now)
-    )
-    wiped = int(result.rowcount or 0)
-    await session.execute(
-        delete(TipMedia).where(
-            TipMedia.tip_id.is_(None), TipMedia.created_at <= now - timedelta(days=GENERATED_MEDIA_DAYS)
-        )
-    )
-    if wiped:
-        log.info("tip reply addresses purged", extra={"count": wiped})
-    return wiped
-
-
-async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
-    return await session.scalar(select(Tip).where(Tip.id == tip_id))

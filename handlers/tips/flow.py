@@ -1,62 +1,56 @@
-"""/lapor (anonymous violation tip), /status, /hapus and the reporter's answers to Bawaslu questions.
+"""/lapor: the anonymous violation tip, step by step (region → category → who → place → what → evidence → review).
 
 The flow state lives in ``ctx.state`` (persisted per chat and user), so a half-finished tip survives a
 restart. Evidence files are kept as channel references (Telegram file ids) while the flow runs; they are
-downloaded, stripped of metadata and stored only on confirmation, in the same transaction as the tip —
-so a cancelled or rejected tip leaves nothing behind.
+downloaded, stripped of metadata and stored only on confirmation (``submit.py``) — so a cancelled or
+rejected tip leaves nothing behind.
 
-Anonymity: the tip stores ``reporter_key`` (HMAC of channel + user id: rate limit, "my tips") and
-``reply_enc`` (sealed chat address, for status notices and questions) — never ids, names or usernames.
+The steps are declared in ``STEPS``: how each is shown, where "Kembali" leads, and for the free-text steps
+the length limit and the next step.
 """
 
 from __future__ import annotations
 
-import html
-import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import select, update
 
 from bot import regions
-from bot.core.model import Button, MediaOut, Reply
-from bot.core.router import Context, Router
-from bot.storage.models import RateCounter, Tip, TipEvent, TipMedia
+from bot.core.model import Button, Reply
+from bot.core.router import Context
 from bot.texts import TEXTS, t
-from broadcasts.outbox import insert_ignore
 from handlers import region_picker
-from handlers.tips import codes as tipcodes
-from handlers.tips.cases import (
-    CATEGORIES,
-    category_label,
-    group_chat,
-    group_messages,
-    local_time,
-    purge_expired,
-    region_label,
-    resolve_group,
-    status_label,
-)
-from handlers.tips.evidence import check_link, looks_like_link, prepare
-
-log = logging.getLogger(__name__)
-
-__all__ = ["purge_expired", "register", "answer_button"]
+from handlers.tips import store, submit
+from handlers.tips.cases import CATEGORIES, category_label, region_label, reporter_key
+from handlers.tips.evidence import check_link, looks_like_link
 
 FLOW = "lapor"
-ANSWER_FLOW = "tipjawab"
 MAX_SHORT_CHARS = 300  # who / where-and-when
 MAX_LINKS = 10
 ACCEPTED_MEDIA = ("photo", "video", "document")  # voice notes would carry the reporter's voice
-BACK = {"kab": "prov", "category": "kab", "who": "category", "place": "who", "what": "place",
-        "evidence": "what", "review": "evidence"}
 CANCEL_WORDS = {"batal", "/batal", "cancel"}
 BACK_WORDS = {"kembali", "back"}
 DONE_WORDS = {"selesai", "lewati", "skip", "tidak ada", "done"}
 
 
-def reporter_key(ctx: Context) -> str:
-    return ctx.services.identity.key("reporter", ctx.incoming.channel, ctx.incoming.user_id)
+class Step(StrEnum):
+    PROV = "prov"
+    KAB = "kab"
+    CATEGORY = "category"
+    WHO = "who"
+    PLACE = "place"
+    WHAT = "what"
+    EVIDENCE = "evidence"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    show: Callable[[Context, str], None]  # (ctx, lead text) -> the step's prompt
+    back: Step | None  # where "Kembali" leads; None: the first step (back = cancel)
+    next: Step | None = None  # free-text steps: the step after a valid answer
+    short: bool = False  # free-text steps: MAX_SHORT_CHARS instead of tips.max_text_chars
 
 
 def _nav() -> list[Button]:
@@ -87,37 +81,45 @@ def _evidence_summary(data: dict[str, Any]) -> str:
     return t("tips.evidence_summary", media=len(data.get("media", [])), links=len(data.get("links", [])))
 
 
-def prompt(ctx: Context, prefix: str = "") -> None:
-    """(Re-)show the current step of the /lapor flow."""
-    st, data = ctx.state, ctx.state.data
-    cfg = ctx.services.settings.tips
-    lead = f"{prefix}\n\n" if prefix else ""
-    if st.step == "prov":
-        ctx.reply(Reply(text=lead + t("tips.ask_province"), buttons=province_keyboard(int(data.get("page", 0)))))
-    elif st.step == "kab":
-        prov = data.get("prov", "")
-        r = regions.get(prov)
-        ctx.reply(Reply(text=lead + t("tips.ask_kabkota", province=r.name if r else prov),
-                        buttons=kabkota_keyboard(prov, int(data.get("page", 0)))))
-    elif st.step == "category":
-        kb = [[Button(category_label(c), f"lapor:c:{c}")] for c in CATEGORIES]
-        kb.append(_nav())
-        ctx.reply(Reply(text=lead + t("tips.ask_category", region=region_label(data["region"])), buttons=kb))
-    elif st.step == "who":
-        kb = [[Button(t("tips.btn_skip"), "lapor:skip")], _nav()]
-        ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb))
-    elif st.step == "place":
-        ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()]))
-    elif st.step == "what":
-        ctx.reply(Reply(text=lead + t("tips.ask_what", max=cfg.max_text_chars), buttons=[_nav()]))
-    elif st.step == "evidence":
-        ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=cfg.max_media),
-                        buttons=_evidence_keyboard(data)))
-    elif st.step == "review":
-        _review(ctx, lead)
+def _show_prov(ctx: Context, lead: str) -> None:
+    page = int(ctx.state.data.get("page", 0))
+    ctx.reply(Reply(text=lead + t("tips.ask_province"), buttons=province_keyboard(page)))
 
 
-def _review(ctx: Context, lead: str = "") -> None:
+def _show_kab(ctx: Context, lead: str) -> None:
+    data = ctx.state.data
+    prov = data.get("prov", "")
+    r = regions.get(prov)
+    ctx.reply(Reply(text=lead + t("tips.ask_kabkota", province=r.name if r else prov),
+                    buttons=kabkota_keyboard(prov, int(data.get("page", 0)))))
+
+
+def _show_category(ctx: Context, lead: str) -> None:
+    kb = [[Button(category_label(c), f"lapor:c:{c}")] for c in CATEGORIES]
+    kb.append(_nav())
+    ctx.reply(Reply(text=lead + t("tips.ask_category", region=region_label(ctx.state.data["region"])), buttons=kb))
+
+
+def _show_who(ctx: Context, lead: str) -> None:
+    kb = [[Button(t("tips.btn_skip"), "lapor:skip")], _nav()]
+    ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb))
+
+
+def _show_place(ctx: Context, lead: str) -> None:
+    ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()]))
+
+
+def _show_what(ctx: Context, lead: str) -> None:
+    ctx.reply(Reply(text=lead + t("tips.ask_what", max=ctx.services.settings.tips.max_text_chars),
+                    buttons=[_nav()]))
+
+
+def _show_evidence(ctx: Context, lead: str) -> None:
+    ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=ctx.services.settings.tips.max_media),
+                    buttons=_evidence_keyboard(ctx.state.data)))
+
+
+def _show_review(ctx: Context, lead: str) -> None:
     data = ctx.state.data
     none = t("tips.none")
     text = t(
@@ -136,18 +138,51 @@ def _review(ctx: Context, lead: str = "") -> None:
     ctx.reply(Reply(text=lead + text, buttons=kb))
 
 
+STEPS: dict[Step, StepSpec] = {
+    Step.PROV: StepSpec(_show_prov, back=None),
+    Step.KAB: StepSpec(_show_kab, back=Step.PROV),
+    Step.CATEGORY: StepSpec(_show_category, back=Step.KAB),
+    Step.WHO: StepSpec(_show_who, back=Step.CATEGORY, next=Step.PLACE, short=True),
+    Step.PLACE: StepSpec(_show_place, back=Step.WHO, next=Step.WHAT, short=True),
+    Step.WHAT: StepSpec(_show_what, back=Step.PLACE, next=Step.EVIDENCE),
+    Step.EVIDENCE: StepSpec(_show_evidence, back=Step.WHAT),
+    Step.REVIEW: StepSpec(_show_review, back=Step.EVIDENCE),
+}
+
+
+def _step(ctx: Context) -> Step | None:
+    try:
+        return Step(ctx.state.step)
+    except ValueError:
+        return None
+
+
+def prompt(ctx: Context, prefix: str = "") -> None:
+    """(Re-)show the current step of the /lapor flow."""
+    step = _step(ctx)
+    if step is not None:
+        STEPS[step].show(ctx, f"{prefix}\n\n" if prefix else "")
+
+
 # --- entry points ------------------------------------------------------------------------------------
 
 async def lapor(ctx: Context) -> None:
     """/lapor [daerah]"""
-    if await _count_today(ctx, reporter_key(ctx)) >= ctx.services.settings.tips.max_per_day:
-        ctx.reply(t("tips.rate_limited", max=ctx.services.settings.tips.max_per_day))
+    max_per_day = ctx.services.settings.tips.max_per_day
+    if await store.count_today(ctx.session, reporter_key(ctx), submit.day(ctx)) >= max_per_day:
+        ctx.reply(t("tips.rate_limited", max=max_per_day))
         return
-    ctx.state.start(FLOW, "prov", {"page": 0, "media": [], "links": []})
+    ctx.state.start(FLOW, Step.PROV, {"page": 0, "media": [], "links": []})
     if ctx.incoming.args:
         await _typed_region(ctx, ctx.incoming.args)
         return
     ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
+
+
+async def cancel(ctx: Context) -> None:
+    """Cancel the /lapor flow (button, word or /batal): nothing is stored."""
+    ctx.state.clear()
+    ctx.reply(t("tips.cancelled"))
 
 
 async def on_button(ctx: Context) -> None:
@@ -159,39 +194,45 @@ async def on_button(ctx: Context) -> None:
         return
     data = st.data
     if action == "cancel":
-        st.clear()
-        ctx.reply(t("tips.cancelled"))
+        await cancel(ctx)
     elif action == "back":
         _back(ctx)
-    elif action == "pp" and st.step in ("prov", "kab") and len(parts) == 3 and parts[2].isdecimal():
-        st.step, data["page"] = "prov", int(parts[2])
+    elif action == "pp" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and parts[2].isdecimal():
+        st.step, data["page"] = Step.PROV, int(parts[2])
         prompt(ctx)
-    elif action == "p" and st.step in ("prov", "kab") and len(parts) == 3 and _is_province(parts[2]):
-        st.step, data["prov"], data["page"] = "kab", parts[2], 0
+    elif action == "p" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and _is_province(parts[2]):
+        st.step, data["prov"], data["page"] = Step.KAB, parts[2], 0
         prompt(ctx)
-    elif action == "kp" and st.step == "kab" and len(parts) == 4 and parts[3].isdecimal():
+    elif action == "kp" and st.step == Step.KAB and len(parts) == 4 and parts[3].isdecimal():
         data["prov"], data["page"] = parts[2], int(parts[3])
         prompt(ctx)
-    elif action == "r" and st.step in ("prov", "kab") and len(parts) == 3 and regions.get(parts[2]):
+    elif action == "r" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and regions.get(parts[2]):
         _set_region(ctx, parts[2])
-    elif action == "c" and st.step == "category" and len(parts) == 3 and parts[2] in CATEGORIES:
+    elif action == "c" and st.step == Step.CATEGORY and len(parts) == 3 and parts[2] in CATEGORIES:
         data["category"] = parts[2]
-        st.step = "who"
+        st.step = Step.WHO
         prompt(ctx)
-    elif action == "skip" and st.step == "who":
+    elif action == "skip" and st.step == Step.WHO:
         data["who"] = ""
-        st.step = "place"
+        st.step = Step.PLACE
         prompt(ctx)
-    elif action == "done" and st.step == "evidence":
-        st.step = "review"
+    elif action == "done" and st.step == Step.EVIDENCE:
+        st.step = Step.REVIEW
         prompt(ctx)
-    elif action == "clear" and st.step == "evidence":
+    elif action == "clear" and st.step == Step.EVIDENCE:
         data["media"], data["links"] = [], []
         prompt(ctx, t("tips.evidence_cleared"))
-    elif action == "ok" and st.step == "review":
+    elif action == "ok" and st.step == Step.REVIEW:
         await _submit(ctx)
     else:  # a button of an earlier message
         prompt(ctx, t("tips.use_buttons"))
+
+
+async def _submit(ctx: Context) -> None:
+    result = await submit.submit(ctx)
+    if isinstance(result, submit.FetchFailed):
+        ctx.state.step = Step.EVIDENCE
+        prompt(ctx, t("tips.fetch_failed", n=result.n, max_mb=result.max_mb))
 
 
 def _is_province(code: str) -> bool:
@@ -201,13 +242,15 @@ def _is_province(code: str) -> bool:
 
 def _back(ctx: Context) -> None:
     st = ctx.state
-    if st.step not in BACK:  # first step: back = cancel
+    step = _step(ctx)
+    back = STEPS[step].back if step is not None else None
+    if back is None:  # first step: back = cancel
         st.clear()
         ctx.reply(t("tips.cancelled"))
         return
-    st.step = BACK[st.step]
-    if st.step == "kab" and not st.data.get("prov"):
-        st.step = "prov"
+    st.step = back
+    if st.step == Step.KAB and not st.data.get("prov"):
+        st.step = Step.PROV
     st.data["page"] = 0
     prompt(ctx)
 
@@ -217,7 +260,7 @@ def _set_region(ctx: Context, code: str) -> None:
     assert region is not None
     ctx.state.data["region"] = region.code
     ctx.state.data["prov"] = region.province_code
-    ctx.state.step = "category"
+    ctx.state.step = Step.CATEGORY
     prompt(ctx)
 
 
@@ -240,31 +283,31 @@ async def on_text(ctx: Context) -> None:
     text = inc.text.strip()
     word = text.lower().strip(" .!")
     if word in CANCEL_WORDS:
-        st.clear()
-        ctx.reply(t("tips.cancelled"))
+        await cancel(ctx)
         return
     if word in BACK_WORDS:
         _back(ctx)
         return
-    cfg = ctx.services.settings.tips
-    if st.step == "evidence":
+    step = _step(ctx)
+    if step == Step.EVIDENCE:
         await _evidence(ctx, text, word)
         return
     if inc.media and not text:
         prompt(ctx, t("tips.text_empty"))
         return
-    if st.step in ("prov", "kab"):
+    spec = STEPS[step] if step is not None else None
+    if step in (Step.PROV, Step.KAB):
         await _typed_region(ctx, text)
-    elif st.step in ("who", "place", "what"):
-        limit = cfg.max_text_chars if st.step == "what" else MAX_SHORT_CHARS
+    elif step is not None and spec is not None and spec.next is not None:
+        limit = MAX_SHORT_CHARS if spec.short else ctx.services.settings.tips.max_text_chars
         if not text:
             prompt(ctx, t("tips.text_empty"))
             return
         if len(text) > limit or inc.truncated:
             ctx.reply(t("tips.text_too_long", n=len(text), max=limit))
             return
-        data[st.step] = text
-        st.step = {"who": "place", "place": "what", "what": "evidence"}[st.step]
+        data[step.value] = text
+        st.step = spec.next
         prompt(ctx)
     else:  # category, review: buttons only
         prompt(ctx, t("tips.use_buttons"))
@@ -287,7 +330,7 @@ async def _evidence(ctx: Context, text: str, word: str) -> None:
             data["media"] = [*data["media"], {"kind": m.kind, "ref": m.ref, "ctype": m.content_type, "size": m.size}]
             added = True
     if not ctx.incoming.media and word in DONE_WORDS:
-        st.step = "review"
+        st.step = Step.REVIEW
         prompt(ctx)
         return
     for token in text.split():
@@ -307,286 +350,3 @@ async def _evidence(ctx: Context, text: str, word: str) -> None:
     if added:
         lines.append(t("tips.evidence_added", media=len(data["media"]), links=len(data["links"])))
     ctx.reply(Reply(text="\n\n".join(lines), buttons=_evidence_keyboard(data)))
-
-
-# --- submission ----------------------------------------------------------------------------------------
-
-def _day(ctx: Context) -> str:
-    return ctx.now.astimezone(ZoneInfo(ctx.services.settings.timezone)).date().isoformat()
-
-
-async def _count_today(ctx: Context, key: str) -> int:
-    n = await ctx.session.scalar(
-        select(RateCounter.count).where(
-            RateCounter.scope == "tip", RateCounter.subject_key == key, RateCounter.day == _day(ctx)
-        )
-    )
-    return int(n or 0)
-
-
-async def _count_one(ctx: Context, key: str) -> None:
-    day = _day(ctx)
-    await ctx.session.execute(
-        insert_ignore(ctx.session, RateCounter.__table__)
-        .values(scope="tip", subject_key=key, day=day, count=0)
-        .on_conflict_do_nothing(index_elements=["scope", "subject_key", "day"])
-    )
-    await ctx.session.execute(
-        update(RateCounter)
-        .where(RateCounter.scope == "tip", RateCounter.subject_key == key, RateCounter.day == day)
-        .values(count=RateCounter.count + 1)
-    )
-
-
-async def _unique_code(ctx: Context) -> str:
-    for _ in range(10):
-        code = tipcodes.new_code()
-        if await ctx.session.scalar(select(Tip.id).where(Tip.code == code)) is None:
-            return code
-    raise RuntimeError("could not allocate a unique tip code")
-
-
-async def _download(ctx: Context) -> list[tuple[str, Any]] | None:
-    """Fetch and strip every evidence file; on a failure drop that file, re-prompt and return None."""
-    cfg = ctx.services.settings.tips
-    fetch = ctx.services.media_fetchers.get(ctx.incoming.channel)
-    out: list[tuple[str, Any]] = []
-    for n, m in enumerate(ctx.state.data.get("media", []), 1):
-        data: bytes | None = None
-        ctype = m.get("ctype") or "application/octet-stream"
-        if fetch is not None:
-            try:
-                data, fetched_type = await fetch(m["ref"])
-            except Exception as exc:  # network, expired file id …: never log the reference itself
-                log.warning("evidence download failed", extra={"n": n, "error": type(exc).__name__})
-                data = None
-            else:
-                if ctype == "application/octet-stream":
-                    ctype = fetched_type
-        if data is None or len(data) > cfg.max_media_bytes:
-            media = list(ctx.state.data["media"])
-            media.pop(n - 1)
-            ctx.state.data["media"] = media
-            ctx.state.step = "evidence"
-            prompt(ctx, t("tips.fetch_failed", n=n, max_mb=cfg.max_media_bytes // (1024 * 1024)))
-            return None
-        out.append((m["kind"], prepare(data, ctype, m["kind"])))
-    return out
-
-
-async def _submit(ctx: Context) -> None:
-    svc, data = ctx.services, ctx.state.data
-    cfg = svc.settings.tips
-    rkey = reporter_key(ctx)
-    if await _count_today(ctx, rkey) >= cfg.max_per_day:
-        ctx.state.clear()
-        ctx.reply(t("tips.rate_limited", max=cfg.max_per_day))
-        return
-    evidence = await _download(ctx)
-    if evidence is None:
-        return
-    route = resolve_group(svc.settings, data["region"])
-    now = ctx.now
-    tip = Tip(
-        code=await _unique_code(ctx),
-        region_code=data["region"],
-        category=data["category"],
-        who=data.get("who", ""),
-        place_time=data.get("place", ""),
-        description=data.get("what", ""),
-        links=list(data.get("links", [])),
-        status="diterima",
-        channel=ctx.incoming.channel,
-        reporter_key=rkey,
-        reply_enc=svc.identity.seal(ctx.incoming.channel, ctx.incoming.chat_id),
-        group_chat_id=route[1] if route else None,
-        created_at=now,
-        updated_at=now,
-    )
-    ctx.session.add(tip)
-    await ctx.session.flush()
-    media_rows: list[TipMedia] = []
-    for n, (kind, ev) in enumerate(evidence, 1):
-        out_kind = "photo" if kind == "photo" and ev.stripped else ("video" if kind == "video" else "document")
-        row = TipMedia(
-            tip_id=tip.id, kind=out_kind, content=ev.data, content_type=ev.content_type,
-            filename=f"bukti-{n}.{ev.ext}", size=len(ev.data), sha256_original=ev.sha256_original,
-            stripped=ev.stripped, created_at=now,
-        )
-        ctx.session.add(row)
-        media_rows.append(row)
-    ctx.session.add(TipEvent(tip_id=tip.id, kind="status", text="diterima", created_at=now))
-    await ctx.session.flush()
-    await _count_one(ctx, rkey)
-    if route is None:
-        log.warning("tip stored but no Bawaslu group is configured",
-                    extra={"tip_id": tip.id, "region": tip.region_code})
-        ctx.reply(t("tips.sent_unrouted", code=tip.code))
-    else:
-        await _deliver(ctx, tip, media_rows)
-        matched = regions.get(route[0])
-        target = matched.name if matched else t("tips.target_default")
-        ctx.reply(t("tips.sent", target=target, code=tip.code))
-    log.info("tip received", extra={"tip_id": tip.id, "region": tip.region_code, "media": len(media_rows)})
-    ctx.state.clear()
-
-
-async def _deliver(ctx: Context, tip: Tip, media: list[TipMedia]) -> None:
-    """Queue the group message(s) and one message per evidence file (durable: same transaction)."""
-    assert tip.group_chat_id is not None
-    channel, chat_id = group_chat(ctx.services, tip.group_chat_id)
-    for i, reply in enumerate(group_messages(ctx.services.settings, tip, media)):
-        await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
-                          idem_key=f"tip:{tip.id}:text" + (f":{i}" if i else ""), tip_id=tip.id)
-    total = len(media)
-    for n, row in enumerate(media, 1):
-        caption = t("group.media_caption", n=n, total=total, code=tip.code)
-        reply = Reply(media=[MediaOut(row.kind, media_id=row.id, caption=caption)], protect=True)  # type: ignore[arg-type]
-        await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
-                          idem_key=f"tip:{tip.id}:media:{n}", tip_id=tip.id)
-
-
-# --- /status, /hapus ------------------------------------------------------------------------------------
-
-async def _own_tip(ctx: Context, text: str) -> Tip | None:
-    code = tipcodes.normalize(text)
-    if code is None:
-        return None
-    return await ctx.session.scalar(select(Tip).where(Tip.code == code, Tip.reporter_key == reporter_key(ctx)))
-
-
-async def status(ctx: Context) -> None:
-    """/status [kode]: one tip's status and history, or the list of the reporter's tips."""
-    settings = ctx.services.settings
-    if not ctx.incoming.args:
-        tips = (await ctx.session.scalars(
-            select(Tip).where(Tip.reporter_key == reporter_key(ctx)).order_by(Tip.created_at.desc()).limit(20)
-        )).all()
-        if not tips:
-            ctx.reply(t("tips.my_list_empty"))
-            return
-        lines = [t("tips.my_list_header")]
-        lines += [t("tips.my_list_row", code=tp.code, category=category_label(tp.category),
-                    status=status_label(tp.status), created=local_time(settings, tp.created_at, "%d-%m-%Y"))
-                  for tp in tips]
-        lines.append(t("tips.my_list_footer"))
-        ctx.reply("\n".join(lines))
-        return
-    tip = await _own_tip(ctx, ctx.incoming.args)
-    if tip is None:
-        ctx.reply(t("tips.not_found"))
-        return
-    events = (await ctx.session.scalars(
-        select(TipEvent).where(TipEvent.tip_id == tip.id).order_by(TipEvent.created_at, TipEvent.id)
-    )).all()
-    history = []
-    for ev in events:
-        if ev.kind == "status":
-            what = t("tips.event.status", status=status_label(ev.text))
-        else:
-            what = t(f"tips.event.{ev.kind}")
-        history.append(t("tips.history_row", when=local_time(settings, ev.created_at), text=what))
-    ctx.reply(t("tips.status_detail", code=tip.code, region=region_label(tip.region_code),
-                category=category_label(tip.category), created=local_time(settings, tip.created_at),
-                status=status_label(tip.status), history="\n".join(history) or "-"))
-
-
-async def hapus(ctx: Context) -> None:
-    """/hapus KODE: wipe the sealed reply address of one's own tip at once."""
-    if not ctx.incoming.args:
-        ctx.reply(t("tips.hapus_usage"))
-        return
-    tip = await _own_tip(ctx, ctx.incoming.args)
-    if tip is None:
-        ctx.reply(t("tips.not_found"))
-        return
-    if tip.reply_enc is None:
-        ctx.reply(t("tips.hapus_already", code=tip.code))
-        return
-    tip.reply_enc = None
-    tip.updated_at = ctx.now
-    ctx.session.add(TipEvent(tip_id=tip.id, kind="deleted", text="", created_at=ctx.now))
-    ctx.reply(t("tips.hapus_done", code=tip.code))
-
-
-# --- the reporter answers a Bawaslu question -----------------------------------------------------------
-
-async def answer_button(ctx: Context, tip_id: int) -> None:
-    """"tip:ans:<id>" pressed in the reporter's chat: the next text is relayed to the group."""
-    tip = await ctx.session.get(Tip, tip_id)
-    if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
-        ctx.reply(t("tips.answer_unavailable"))
-        return
-    suspended = None
-    if ctx.state.flow == FLOW:
-        suspended = {"step": ctx.state.step, "data": ctx.state.data}
-    elif ctx.state.flow == ANSWER_FLOW:
-        suspended = ctx.state.data.get("suspended")
-    ctx.state.start(ANSWER_FLOW, "answer", {"tip_id": tip.id, "suspended": suspended})
-    ctx.reply(Reply(text=t("tips.ask_answer", code=tip.code, max=ctx.services.settings.tips.max_text_chars),
-                    buttons=[[Button(t("button.cancel"), "tip:ansx")]]))
-
-
-async def answer_command(ctx: Context) -> None:
-    """/jawab KODE: same as the Jawab button (WhatsApp/console cannot press buttons of relayed messages)."""
-    tip = await _own_tip(ctx, ctx.incoming.args) if ctx.incoming.args else None
-    if tip is None:
-        ctx.reply(t("tips.not_found"))
-        return
-    await answer_button(ctx, tip.id)
-
-
-def _resume(ctx: Context) -> None:
-    suspended = ctx.state.data.get("suspended")
-    if suspended:
-        ctx.state.start(FLOW, suspended["step"], suspended["data"])
-        prompt(ctx, t("tips.resume"))
-    else:
-        ctx.state.clear()
-
-
-async def answer_cancel(ctx: Context) -> None:
-    if ctx.state.flow == ANSWER_FLOW:
-        ctx.reply(t("tips.answer_cancelled"))
-        _resume(ctx)
-    else:
-        ctx.reply(t("tips.answer_cancelled"))
-
-
-async def answer_text(ctx: Context) -> None:
-    text = ctx.incoming.text.strip()
-    limit = ctx.services.settings.tips.max_text_chars
-    if text.lower().strip(" .!") in CANCEL_WORDS:
-        await answer_cancel(ctx)
-        return
-    if not text:
-        ctx.reply(t("tips.text_empty"))
-        return
-    if len(text) > limit or ctx.incoming.truncated:
-        ctx.reply(t("tips.text_too_long", n=len(text), max=limit))
-        return
-    tip = await ctx.session.get(Tip, int(ctx.state.data.get("tip_id", 0)))
-    if tip is None or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
-        ctx.reply(t("tips.answer_unavailable"))
-        _resume(ctx)
-        return
-    event = TipEvent(tip_id=tip.id, kind="answer", text=text, created_at=ctx.now)
-    ctx.session.add(event)
-    await ctx.session.flush()
-    channel, chat_id = group_chat(ctx.services, tip.group_chat_id)
-    reply = Reply(text=t("group.answer", code=html.escape(tip.code), answer=html.escape(text)), html=True,
-                  protect=True)
-    await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
-                      idem_key=f"tip:{tip.id}:answer:{event.id}", tip_id=tip.id)
-    ctx.reply(t("tips.answer_sent", code=tip.code))
-    _resume(ctx)
-
-
-def register(router: Router) -> None:
-    router.command("lapor", lapor)
-    router.command("status", status)
-    router.command("hapus", hapus)
-    router.command("jawab", answer_command)
-    router.callback("lapor", on_button)
-    router.flow(FLOW, on_text)
-    router.flow(ANSWER_FLOW, answer_text)

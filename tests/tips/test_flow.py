@@ -14,7 +14,8 @@ from bot.channels.console import CONSOLE_GROUP_CHAT
 from bot.core.model import MediaIn
 from bot.storage.models import Outbox, RateCounter, Tip, TipEvent, TipMedia
 from bot.texts import t
-from handlers.tips.cases import purge_expired, resolve_group
+from handlers.tips.cases import resolve_group
+from handlers.tips.store import purge_expired
 from tests.helpers import ConsoleHarness
 from tests.tips.conftest import GROUPS, TipConsole, code_of, jpeg_with_gps
 
