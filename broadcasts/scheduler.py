@@ -37,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import utcnow
 from bot.core.model import Reply
-from bot.storage.models import AuditLog, Broadcast, ReminderRun
+from bot.storage.audit import audit
+from bot.storage.models import Broadcast, ReminderRun
 from bot.texts import t
 from broadcasts import audience
 from broadcasts.outbox import insert_ignore
@@ -78,10 +79,6 @@ def idem_prefixes(prefix: str, key: str) -> tuple[str, str, int]:
     """The parts of a per-subscriber idempotency key ``prefix:key:subscriber``, with the key part hashed when the
     whole would not fit the outbox's 128-character column (``OutboxStore.enqueue_audience`` builds it in SQL)."""
     return f"{prefix}:{key}:", f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()[:40]}:", MAX_IDEM
-
-
-def audit(session: AsyncSession, actor: str, action: str, now: datetime, **detail: Any) -> None:
-    session.add(AuditLog(at=now, actor=actor[:64], action=action[:48], detail=detail))
 
 
 @dataclass
@@ -177,6 +174,7 @@ class Scheduler:
             id="tips:purge",
             replace_existing=True,
         )
+        aps.add_job(self.purge_retention, CronTrigger(minute=25), id="retention:purge", replace_existing=True)
 
     def schedule_broadcast(self, broadcast_id: int, at: datetime) -> None:
         """Add (or move) the job of one broadcast; never earlier than a second from now."""
@@ -459,6 +457,17 @@ class Scheduler:
         except Exception:
             log.exception("tips purge failed")
             return 0
+
+    async def purge_retention(self) -> dict[str, int]:
+        """Hourly: personal data past its retention period (``bot.storage.retention.purge``)."""
+        from bot.storage.retention import purge
+
+        try:
+            async with self.sessions() as s, s.begin():
+                return await purge(s, utcnow(), self.settings.retention)
+        except Exception:
+            log.exception("retention purge failed")
+            return {}
 
 
 def _load() -> list[Timeline]:

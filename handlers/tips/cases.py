@@ -43,6 +43,12 @@ def reporter_key(ctx: Context) -> str:
     return ctx.services.identity.key("reporter", ctx.incoming.channel, ctx.incoming.user_id)
 
 
+def actor(ctx: Context) -> str:
+    """The audit log's name for the group member (or admin) acting on a tip: a pseudonym, stable per person,
+    so the log shows who did what without naming anyone. Never shown to the reporter."""
+    return "anggota:" + ctx.services.identity.key("actor", ctx.incoming.channel, ctx.incoming.user_id)[:32]
+
+
 def category_label(key: str) -> str:
     return t(f"tips.cat.{key}") if key in CATEGORIES else key
 

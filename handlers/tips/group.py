@@ -17,8 +17,9 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core.model import MediaOut, Reply
+from bot.core.model import Button, MediaOut, Reply
 from bot.core.router import Context
+from bot.storage.audit import audit
 from bot.storage.models import Tip, TipMedia
 from bot.texts import t
 from handlers.tips import relay, store
@@ -26,6 +27,8 @@ from handlers.tips.cases import (
     CATEGORIES,
     CLOSED,
     STATUSES,
+    TipStatus,
+    actor,
     category_label,
     may_act,
     region_label,
@@ -39,11 +42,21 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 async def on_tip_button(ctx: Context) -> None:
-    """Buttons "tip:st:<id>:<n>", "tip:ask:<id>" (group) and "tip:ans:<id>", "tip:ansx" (reporter)."""
+    """Buttons "tip:st:<id>:<n>", "tip:re:<id>:<n>" (reopen, confirmed), "tip:rex", "tip:ask:<id>",
+    "tip:askok", "tip:askx" (group) and "tip:ans:<id>", "tip:ansx" (reporter)."""
     parts = (ctx.incoming.callback or "").split(":")
     action = parts[1] if len(parts) > 1 else ""
     if action == "ansx":
         await relay.answer_cancel(ctx)
+        return
+    if action == "askok":
+        await relay.ask_confirmed(ctx)
+        return
+    if action == "askx":
+        await relay.ask_cancel(ctx)
+        return
+    if action == "rex":
+        ctx.reply(t("group.reopen_cancelled"))
         return
     if len(parts) < 3 or not parts[2].isdecimal():
         ctx.reply(t("error.unknown_button"))
@@ -60,20 +73,31 @@ async def on_tip_button(ctx: Context) -> None:
         log.warning("tip action refused: not the tip's group", extra={"tip_id": tip.id, "action": action})
         ctx.reply(t("group.not_allowed"))
         return
-    if action == "st" and len(parts) == 4 and parts[3].isdecimal() and int(parts[3]) < len(STATUSES):
-        await _set_status(ctx, tip, STATUSES[int(parts[3])])
+    if action in ("st", "re") and len(parts) == 4 and parts[3].isdecimal() and int(parts[3]) < len(STATUSES):
+        await _set_status(ctx, tip, STATUSES[int(parts[3])], confirmed=action == "re")
     elif action == "ask":
         await relay.ask_button(ctx, tip)
     else:
         ctx.reply(t("error.unknown_button"))
 
 
-async def _set_status(ctx: Context, tip: Tip, new: str) -> None:
+async def _set_status(ctx: Context, tip: Tip, new: TipStatus, *, confirmed: bool = False) -> None:
+    """Change a tip's status (audited with the member's pseudonym); reopening a closed case asks first."""
     code = html.escape(tip.code)
     if tip.status == new:
         ctx.reply(Reply(text=t("group.status_same", code=code, status=status_label(new)), html=True))
         return
+    if tip.status in CLOSED and new not in CLOSED and not confirmed:
+        ctx.reply(Reply(
+            text=t("group.reopen_confirm", code=code, old=html.escape(status_label(tip.status)),
+                   new=html.escape(status_label(new))),
+            html=True,
+            buttons=[[Button(t("group.btn_reopen"), f"tip:re:{tip.id}:{STATUSES.index(new)}")],
+                     [Button(t("button.cancel"), "tip:rex")]],
+        ))
+        return
     now = ctx.now
+    audit(ctx.session, actor(ctx), "tip.status", now, tip_id=tip.id, old=str(tip.status), new=str(new))
     tip.status, tip.updated_at = new, now
     retention = ctx.services.settings.tips.retention_days
     if new in CLOSED:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from bot.core.model import Reply
 from bot.core.router import Context
+from bot.storage.retention import ephemeral_key
 from bot.texts import t
-from handlers.tips import store
+from handlers.tips import relay, store
 from handlers.tips.cases import category_label, local_time, region_label, reporter_key, status_label
 
 
@@ -39,8 +41,14 @@ async def status(ctx: Context) -> None:
                 status=status_label(tip.status), history="\n".join(history) or "-"))
 
 
+async def _reply_unlinked(ctx: Context, text: str) -> None:
+    """Answer /hapus with a message whose outbox copy (it names the tip) is wiped once it is sent."""
+    await ctx.send_to(ctx.incoming.channel, ctx.incoming.chat_id, Reply(text=text), purpose="reply",
+                      idem_key=ephemeral_key())
+
+
 async def hapus(ctx: Context) -> None:
-    """/hapus KODE: wipe the sealed reply address of one's own tip at once."""
+    """/hapus KODE: unlink the reporter from one's own tip at once (``store.unlink_reporter``)."""
     if not ctx.incoming.args:
         ctx.reply(t("tips.hapus_usage"))
         return
@@ -49,9 +57,21 @@ async def hapus(ctx: Context) -> None:
         ctx.reply(t("tips.not_found"))
         return
     if tip.reply_enc is None:
-        ctx.reply(t("tips.hapus_already", code=tip.code))
+        await _reply_unlinked(ctx, t("tips.hapus_already", code=tip.code))
         return
-    tip.reply_enc = None
+    identity, inc = ctx.services.identity, ctx.incoming
+    chats = {(inc.channel, inc.chat_id)}
+    addr = relay.reporter_address(ctx, tip)
+    if addr is not None:
+        chats.add(addr)
+    await store.unlink_reporter(
+        ctx.session, tip,
+        addr_keys={identity.key("addr", ch, chat) for ch, chat in chats},
+        choices_keys={identity.key("choices", ch, chat) for ch, chat in chats},  # as bot.core.app keys them
+    )
+    if ctx.state.flow == relay.ANSWER_FLOW and ctx.state.data.get("tip_id") == tip.id:
+        relay.resume(ctx)  # the answer being typed belonged to this tip
     tip.updated_at = ctx.now
     await store.add_event(ctx.session, tip.id, "deleted", "", ctx.now)
-    ctx.reply(t("tips.hapus_done", code=tip.code))
+    await _reply_unlinked(ctx, t("tips.hapus_done", code=tip.code,
+                                 days=ctx.services.settings.tips.retention_days))

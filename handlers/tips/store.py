@@ -1,8 +1,10 @@
 """Named queries of the tip feature: every handler in ``handlers/tips/`` reads and writes through these.
 
-Retention: the sealed reply address (``Tip.reply_enc``) is the only way back to the reporter. It is wiped
-``tips.retention_days`` after the case is closed (``purge_after``), at once on ``/hapus``. ``purge_expired``
-does the wiping and runs daily from the scheduler::
+Retention: the sealed reply address (``Tip.reply_enc``) is the only way back to the reporter. It is wiped at
+once on ``/hapus`` (``unlink_reporter``, which also redacts every sent message tied to the tip or to the
+reporter's chat, and the chat's button memory), and ``tips.retention_days`` after the case is closed
+(``purge_after``) together with the reporter's pseudonym (``reporter_key``, used by /status and the daily
+limit). ``purge_expired`` does the wiping and runs from the scheduler::
 
     async with services.sessions() as s, s.begin():
         await purge_expired(s, utcnow())
@@ -12,23 +14,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import RateCounter, Tip, TipEvent, TipMedia
+from bot.storage import retention
+from bot.storage.models import Conversation, Outbox, RateCounter, Tip, TipEvent, TipMedia
 from broadcasts.outbox import insert_ignore
 from handlers.tips import codes
 
 log = logging.getLogger(__name__)
 
-GENERATED_MEDIA_DAYS = 7  # generated exports (TipMedia without a tip) are kept this long
 RATE_SCOPE = "tip"
 
 
 async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
     return await session.get(Tip, tip_id)
+
+
+async def sent_message_id(session: AsyncSession, idem_key: str) -> str | None:
+    """The platform's id of a sent message, by its idempotency key (None while not sent)."""
+    return await session.scalar(select(Outbox.external_id).where(Outbox.idem_key == idem_key))
 
 
 async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
@@ -122,22 +129,38 @@ async def media_hashes(session: AsyncSession, tip_ids: list[int]) -> dict[int, l
     return media
 
 
-async def purge_expired(session: AsyncSession, now: datetime) -> int:
-    """Wipe reply addresses of tips past ``purge_after``; drop old generated exports and stray media.
+async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], choices_keys: set[str]) -> int:
+    """/hapus: nothing in the database may link the reporter's chat to the tip any more.
 
-    Returns the number of tips whose reply address was wiped. Run daily (scheduler), in one transaction.
+    * the sealed reply address of the tip is wiped;
+    * every sent outbox row tied to the tip, or addressed to the reporter's chat (``addr_keys``; broadcasts
+      aside: they say nothing about a tip) is redacted; rows not sent yet are redacted once sent;
+    * the chat's button memory (``choices_keys``: numbered channels keep the last buttons, e.g. "Jawab")
+      is deleted.
+    The reporter pseudonym stays until the purge, so /status keeps working. Returns rows redacted."""
+    tip.reply_enc = None
+    tied = or_(Outbox.tip_id == tip.id, and_(Outbox.addr_key.in_(addr_keys), Outbox.broadcast_id.is_(None)))
+    redacted = await retention.redact_outbox(session, tied)
+    await retention.make_ephemeral(session, tied)
+    await session.execute(delete(Conversation).where(Conversation.conv_key.in_(choices_keys)))
+    return redacted
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    """Wipe reply addresses and reporter pseudonyms of tips past ``purge_after``, and redact what was sent
+    to the reporters of tips without a reply address (wiped now, by /hapus, or by an earlier run).
+
+    Returns the number of tips purged now. Run daily (scheduler), in one transaction.
     """
     result = await session.execute(
         update(Tip)
-        .where(Tip.purge_after.is_not(None), Tip.purge_after <= now, Tip.reply_enc.is_not(None))
-        .values(reply_enc=None, updated_at=now)
+        .where(Tip.purge_after.is_not(None), Tip.purge_after <= now,
+               or_(Tip.reply_enc.is_not(None), Tip.reporter_key.is_not(None)))
+        .values(reply_enc=None, reporter_key=None, updated_at=now)
     )
     wiped = int(result.rowcount or 0)
-    await session.execute(
-        delete(TipMedia).where(
-            TipMedia.tip_id.is_(None), TipMedia.created_at <= now - timedelta(days=GENERATED_MEDIA_DAYS)
-        )
-    )
-    if wiped:
-        log.info("tip reply addresses purged", extra={"count": wiped})
+    gone = select(Tip.id).where(Tip.reply_enc.is_(None))
+    redacted = await retention.redact_outbox(session, and_(Outbox.tip_id.in_(gone), Outbox.is_group.is_(False)))
+    if wiped or redacted:
+        log.info("tip reply addresses purged", extra={"count": wiped, "redacted": redacted})
     return wiped

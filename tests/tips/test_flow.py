@@ -320,7 +320,7 @@ async def test_status_only_for_the_reporter_and_hapus(tipcon: TipConsole) -> Non
     assert r[-1].text == t("tips.not_found")
     assert (await tipcon.tip_by_code(code)).reply_enc is not None
     r = await tipcon.send(f"/hapus {code}")
-    assert r[-1].text == t("tips.hapus_done", code=code)
+    assert r[-1].text == t("tips.hapus_done", code=code, days=90)
     tip = await tipcon.tip_by_code(code)
     assert tip.reply_enc is None
     # Bawaslu can no longer reach the reporter
@@ -357,6 +357,7 @@ async def test_status_change_notifies_reporter_and_closing_sets_purge(tipcon: Ti
 
 async def test_purge_removes_old_generated_media_only(tipcon: TipConsole) -> None:
     from bot.core.clock import utcnow
+    from bot.storage.retention import purge
 
     now = utcnow()
     async with tipcon.rt.services.sessions() as s, s.begin():
@@ -366,7 +367,7 @@ async def test_purge_removes_old_generated_media_only(tipcon: TipConsole) -> Non
             TipMedia(tip_id=None, kind="document", content=b"new", sha256_original="y", created_at=now),
         ])
     async with tipcon.rt.services.sessions() as s, s.begin():
-        await purge_expired(s, now)
+        await purge(s, now, tipcon.rt.settings.retention)
     async with tipcon.rt.services.sessions() as s:
         left = (await s.scalars(select(TipMedia.content))).all()
     assert left == [b"new"]
@@ -379,9 +380,12 @@ async def test_tanya_pelapor_relay_both_ways(tipcon: TipConsole) -> None:
     await tipcon.send("/lapor")
     await tipcon.send("Berau")
     r = await tipcon.send(callback=f"tip:ask:{tip.id}", user="anggota-bawaslu", group=True)
-    assert "Balas (reply) pesan ini" in r[-1].text
+    assert "Tulis pertanyaan" in r[-1].text  # console: no replies, so a confirm step
     mark = tipcon.mark()
-    await tipcon.send("Jam berapa tepatnya <kejadian>?", user="anggota-bawaslu", group=True)
+    r = await tipcon.send("Jam berapa tepatnya <kejadian>?", user="anggota-bawaslu", group=True)
+    assert r[-1].text == t("group.ask_confirm", question="Jam berapa tepatnya &lt;kejadian&gt;?")
+    assert not tipcon.to("pelapor", mark)  # nothing leaves before the confirmation
+    await tipcon.send(callback="tip:askok", user="anggota-bawaslu", group=True)
     question = tipcon.to("pelapor", mark)
     assert len(question) == 1
     assert question[0].text == t("tips.question", code=code, question="Jam berapa tepatnya <kejadian>?")

@@ -54,6 +54,12 @@ def _press(h: TelegramHarness, data: str, user: int = REPORTER, chat: int | None
     h.server.inject_update(make_callback(chat if chat is not None else user, user, data, **kw))
 
 
+def _reply(h: TelegramHarness, text: str, user: int, chat: int, to_message_id: int) -> None:
+    """A group member's message that replies to the bot's message ``to_message_id``."""
+    replied = {"message_id": to_message_id, "date": 0, "chat": {"id": chat, "type": "supergroup", "title": "g"}}
+    h.server.inject_update(make_message(chat, user, text, chat_type="supergroup", reply_to_message=replied))
+
+
 async def _step(h: TelegramHarness, action: Any, needle: str, chat: int = REPORTER) -> Any:
     mark = h.mark()
     action()
@@ -135,8 +141,11 @@ async def test_tip_flow_relay_and_anonymity(tg: TelegramHarness, caplog: Any) ->
     assert (await _tip_row(tg, code)).status == "ditelaah"
 
     # tanya pelapor: group -> reporter -> group, identities hidden both ways
-    await _step(tg, lambda: _press(tg, f"tip:ask:{tip.id}", MEMBER, KAB), "Balas (reply)", KAB)
-    q = await _step(tg, lambda: _say(tg, "Siapa saja yang hadir?", MEMBER, KAB), "Siapa saja yang hadir?", REPORTER)
+    prompt = await _step(tg, lambda: _press(tg, f"tip:ask:{tip.id}", MEMBER, KAB), "Balas (reply)", KAB)
+    _say(tg, "rapat jam 3 bareng pak andi", MEMBER, KAB)  # ordinary group talk, not a reply: never relayed
+    q = await _step(tg, lambda: _reply(tg, "Siapa saja yang hadir?", MEMBER, KAB, prompt.result["message_id"]),
+                    "Siapa saja yang hadir?", REPORTER)
+    assert not [c for c in server.calls if "pak andi" in json.dumps(c.params)]  # updates are handled in order
     assert q.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"tip:ans:{tip.id}"
     await _step(tg, lambda: _press(tg, f"tip:ans:{tip.id}"), "Tulis jawaban")
     a = await _step(tg, lambda: _say(tg, "Sekitar 20 orang <staf>"), "Jawaban pelapor", KAB)
