@@ -3,8 +3,8 @@
 Retention: the sealed reply address (``Tip.reply_enc``) is the only way back to the reporter. It is wiped at
 once on ``/hapus`` (``unlink_reporter``, which also redacts every sent message tied to the tip or to the
 reporter's chat, and the chat's button memory), and ``tips.retention_days`` after the case is closed
-(``purge_after``) together with the reporter's pseudonym (``reporter_key``, used by /status and the daily
-limit). ``purge_expired`` does the wiping and runs from the scheduler::
+(``purge_after``) together with the reporter's pseudonym (``reporter_key`` becomes ``PURGED``; it served
+/status and the daily limit). ``purge_expired`` does the wiping and runs from the scheduler::
 
     async with services.sessions() as s, s.begin():
         await purge_expired(s, utcnow())
@@ -27,6 +27,7 @@ from handlers.tips import codes
 log = logging.getLogger(__name__)
 
 RATE_SCOPE = "tip"
+PURGED = ""  # Tip.reporter_key once wiped by the purge (the column stays NOT NULL)
 
 
 async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
@@ -155,8 +156,8 @@ async def purge_expired(session: AsyncSession, now: datetime) -> int:
     result = await session.execute(
         update(Tip)
         .where(Tip.purge_after.is_not(None), Tip.purge_after <= now,
-               or_(Tip.reply_enc.is_not(None), Tip.reporter_key.is_not(None)))
-        .values(reply_enc=None, reporter_key=None, updated_at=now)
+               or_(Tip.reply_enc.is_not(None), Tip.reporter_key != PURGED))
+        .values(reply_enc=None, reporter_key=PURGED, updated_at=now)
     )
     wiped = int(result.rowcount or 0)
     gone = select(Tip.id).where(Tip.reply_enc.is_(None))

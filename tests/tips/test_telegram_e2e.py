@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.storage.models import Outbox, Tip, TipMedia
 from tests.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
-from tests.telegram_harness import TelegramHarness, telegram_overrides
+from tests.telegram_harness import TelegramHarness, telegram_overrides, wait_recorded
 from tests.tips.conftest import CODE_RE, jpeg_with_gps
 
 KAB, PROV, DEFAULT, OTHER = -100111, -100222, -100333, -100444
@@ -142,6 +142,7 @@ async def test_tip_flow_relay_and_anonymity(tg: TelegramHarness, caplog: Any) ->
 
     # tanya pelapor: group -> reporter -> group, identities hidden both ways
     prompt = await _step(tg, lambda: _press(tg, f"tip:ask:{tip.id}", MEMBER, KAB), "Balas (reply)", KAB)
+    await wait_recorded(tg.rt, prompt.result["message_id"])
     _say(tg, "rapat jam 3 bareng pak andi", MEMBER, KAB)  # ordinary group talk, not a reply: never relayed
     q = await _step(tg, lambda: _reply(tg, "Siapa saja yang hadir?", MEMBER, KAB, prompt.result["message_id"]),
                     "Siapa saja yang hadir?", REPORTER)
