@@ -451,3 +451,12 @@ async def test_invalid_status_data_and_unknown_tip(tipcon: TipConsole) -> None:
     r = await tipcon.send(callback=f"tip:st:{tip.id}:1", user="anggota", group=True)
     assert r[-1].text == t("group.not_allowed")
     assert (await tipcon.tip_by_code(code)).status == "diterima"
+
+
+async def test_links_are_stored_and_forwarded_without_tracking_parameters(tipcon: TipConsole) -> None:
+    mark = tipcon.mark()
+    code = code_of(await tipcon.tip(links="https://youtu.be/abc?si=XyZ123 vt.tiktok.com/ZS2abc/?_t=8kQ&_r=1"))
+    tip = await tipcon.tip_by_code(code)
+    assert [lk["url"] for lk in tip.links] == ["https://youtu.be/abc", "https://vt.tiktok.com/ZS2abc/"]
+    group = " ".join(r.text for r in tipcon.to(GROUP, mark))
+    assert "youtu.be/abc" in group and "si=" not in group and "_t=" not in group
