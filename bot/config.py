@@ -123,6 +123,24 @@ class TipsConfig(_Section):
     max_media: int = 5
     max_media_bytes: int = 20 * 1024 * 1024
     retention_days: int = 90
+    ask_timeout_minutes: int = 10  # a "tanya pelapor" prompt expires after this long
+
+
+class RetentionConfig(_Section):
+    """How long personal data is kept (``bot/storage/retention.py``; run hourly by the scheduler)."""
+
+    outbox_days: int = 7  # sent messages: address, text and platform message id are wiped after this
+    processed_updates_days: int = 2  # inbound update ids (duplicate detection; platforms redeliver for 24 h)
+    drafts_days: int = 30  # unfinished flows (tip drafts, questions being typed) and button memory
+    exports_days: int = 7  # generated /ekspor files
+    unanswered_days: int = 180  # unanswered FAQ questions (free text typed by users)
+
+    @field_validator("*")
+    @classmethod
+    def _at_least_one(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1 (days)")
+        return v
 
 
 class SecurityConfig(_Section):
@@ -170,6 +188,7 @@ class Settings(BaseSettings):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     tips: TipsConfig = Field(default_factory=TipsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     web: WebConfig = Field(default_factory=WebConfig)

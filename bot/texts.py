@@ -19,6 +19,7 @@ TEXTS: dict[str, str] = {
     "error.too_long": "Pesan Anda terlalu panjang; hanya bagian awalnya yang kami baca.",
     "error.unsupported": "Maaf, jenis pesan ini belum bisa kami proses. Silakan kirim teks.",
     "common.cancelled": "Dibatalkan. Ketik /bantuan untuk melihat pilihan lain.",
+    "common.nothing_to_cancel": "Tidak ada yang sedang berjalan untuk dibatalkan. Ketik /bantuan untuk pilihan.",
     "button.back": "⬅️ Kembali",
     "button.cancel": "✖️ Batal",
     "button.page_prev": "⬅️ Sebelumnya",
@@ -189,7 +190,7 @@ TEXTS: dict[str, str] = {
         "⚠️ {count} pengingat tahapan TIDAK dikirim karena sistem tidak berjalan pada waktunya:\n{lines}"
     ),
     "rem.missed_line": "• {timeline} — {stage} ({when})",
-    # --- tips (handlers/tips.py) ---------------------------------------------------------------
+    # --- tips (handlers/tips/) -----------------------------------------------------------------
     "tips.intro": (
         "📝 Lapor dugaan pelanggaran netralitas ASN — anonim.\n"
         "Nama, nomor, dan akun Anda TIDAK diteruskan ke Bawaslu.\n\n"
@@ -323,8 +324,11 @@ TEXTS: dict[str, str] = {
         "laporan itu: Bawaslu tidak bisa lagi bertanya kepada Anda lewat bot."
     ),
     "tips.hapus_done": (
-        "Data kontak Anda untuk laporan {code} sudah dihapus. Bawaslu tidak bisa lagi menghubungi Anda lewat "
-        "bot untuk laporan ini; isi laporan tetap ada pada Bawaslu. Status masih bisa dicek: /status {code}"
+        "Data kontak Anda untuk laporan {code} sudah dihapus, juga salinan pesan bot kepada Anda yang tersimpan "
+        "di sistem. Bawaslu tidak bisa lagi menghubungi Anda lewat bot untuk laporan ini; isi laporan tetap ada "
+        "pada Bawaslu.\n\n"
+        "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda) yang mengenali akun ini, supaya "
+        "/status {code} tetap bisa dipakai. Kode itu juga dihapus {days} hari setelah laporan ditutup."
     ),
     "tips.hapus_already": "Data kontak untuk laporan {code} sudah terhapus sebelumnya.",
     "tips.status_notice": "ℹ️ Status laporan {code} diperbarui oleh Bawaslu: {status}.\nRiwayat: /status {code}",
@@ -342,7 +346,7 @@ TEXTS: dict[str, str] = {
     "tips.answer_unavailable": "Laporan ini tidak bisa dijawab lagi.",
     "tips.answer_cancelled": "Batal menjawab.",
     "tips.resume": "Laporan Anda yang belum selesai masih tersimpan; lanjutkan dari langkah terakhir.",
-    # --- group (handlers/group.py; HTML: every field is escaped by the handler) -----------------
+    # --- group (handlers/tips/; HTML: every field is escaped by the handler) -----------------
     "group.tip": (
         "<b>🚨 Informasi awal: dugaan pelanggaran netralitas ASN</b>\n"
         "Kode: <code>{code}</code>\nDaerah: {region}\nJenis: {category}\nTerlapor: {who}\n"
@@ -372,13 +376,29 @@ TEXTS: dict[str, str] = {
     "group.tip_not_found": "Laporan tidak ditemukan.",
     "group.ask_prompt": (
         "Balas (reply) pesan ini dengan pertanyaan untuk pelapor laporan <code>{code}</code> (maksimal {max} "
-        "karakter). Pertanyaan dikirim tanpa nama Anda. Ketik \"batal\" untuk membatalkan."
+        "karakter). Hanya balasan atas pesan ini yang diteruskan, tanpa nama Anda. Berlaku {minutes} menit; "
+        "/batal untuk membatalkan."
     ),
+    "group.ask_prompt_confirm": (
+        "Tulis pertanyaan untuk pelapor laporan <code>{code}</code> (maksimal {max} karakter). Sebelum dikirim, "
+        "Anda diminta memastikannya; nama Anda tidak ikut dikirim. Berlaku {minutes} menit; /batal untuk "
+        "membatalkan."
+    ),
+    "group.ask_confirm": "Kirim ke pelapor:\n\n{question}\n\n?",
+    "group.btn_ask_send": "✅ Kirim ke pelapor",
+    "group.ask_expired": "Waktu untuk menulis pertanyaan sudah habis. Tekan ❓ Tanya pelapor lagi bila perlu.",
+    "group.ask_gone": "Pertanyaan ini sudah tidak berlaku. Tekan ❓ Tanya pelapor lagi bila perlu.",
+    "group.reopen_confirm": (
+        "Laporan <code>{code}</code> sudah ditutup (<b>{old}</b>). Buka kembali dengan status <b>{new}</b>? "
+        "Pelapor akan diberi tahu."
+    ),
+    "group.btn_reopen": "🔓 Ya, buka kembali",
+    "group.reopen_cancelled": "Laporan tetap ditutup.",
     "group.ask_sent": "Pertanyaan untuk pelapor laporan <code>{code}</code> sudah dikirim lewat bot.",
     "group.ask_no_contact": (
         "Pelapor laporan <code>{code}</code> tidak bisa dihubungi lagi (data kontak sudah dihapus)."
     ),
-    "group.ask_cancelled": "Batal bertanya.",
+    "group.ask_cancelled": "Pertanyaan untuk pelapor dibatalkan; tidak ada yang dikirim.",
     "group.ask_empty": "Pertanyaan tidak boleh kosong. Tulis pertanyaannya, atau ketik \"batal\".",
     "group.answer": "💬 Jawaban pelapor untuk laporan <code>{code}</code>:\n\n{answer}",
     "group.stats": (

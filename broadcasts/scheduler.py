@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -68,10 +68,19 @@ REMINDER_PRIORITY = 5
 MAX_IDEM = 128
 
 PURGE_HOUR, PURGE_MINUTE = 3, 15  # daily housekeeping, local time (settings.timezone)
+HOURLY_MINUTE = 25  # hourly housekeeping, at this minute of every hour
 
-# A daily housekeeping job (e.g. the tips purge), injected by the composition root: given a session inside a
-# transaction and the current time, it does its work and returns how many rows it changed.
-Housekeeping = Callable[[AsyncSession, datetime], Awaitable[int]]
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """A periodic purge injected by the composition root (the tips purge, the retention purge).
+
+    ``run`` gets a session inside its own transaction and the current time, and returns what it did (counts,
+    for logs and tests); ``every`` is ``"day"`` (03:15 local time) or ``"hour"``.
+    """
+
+    run: Callable[[AsyncSession, datetime], Awaitable[object]]
+    every: Literal["day", "hour"] = "day"
 
 
 def idem_prefixes(prefix: str, key: str) -> tuple[str, str, int]:
@@ -179,14 +188,13 @@ class Scheduler:
                 replace_existing=True,
             )
         aps.add_job(self._job, IntervalTrigger(seconds=TICK_SECONDS), id="scheduler:tick", replace_existing=True)
-        for job_id in self.housekeeping:
-            aps.add_job(
-                self.run_housekeeping,
-                CronTrigger(hour=PURGE_HOUR, minute=PURGE_MINUTE, timezone=self.settings.timezone),
-                args=[job_id],
-                id=job_id,
-                replace_existing=True,
+        for job_id, job in self.housekeeping.items():
+            trigger = (
+                CronTrigger(minute=HOURLY_MINUTE)
+                if job.every == "hour"
+                else CronTrigger(hour=PURGE_HOUR, minute=PURGE_MINUTE, timezone=self.settings.timezone)
             )
+            aps.add_job(self.run_housekeeping, trigger, args=[job_id], id=job_id, replace_existing=True)
 
     def schedule_broadcast(self, broadcast_id: int, at: datetime) -> None:
         """Add (or move) the job of one broadcast; never earlier than a second from now."""
@@ -458,11 +466,11 @@ class Scheduler:
         return f"{format_date_id(local.date())} {local:%H:%M} ({self.settings.timezone})"
 
     # --- housekeeping ------------------------------------------------------------------------------
-    async def run_housekeeping(self, job_id: str) -> int:
-        """Run one daily housekeeping job in its own transaction; a failure is logged, the next day retries."""
+    async def run_housekeeping(self, job_id: str) -> object:
+        """Run one housekeeping job in its own transaction; a failure is logged, the next run retries."""
         try:
             async with self.sessions() as s, s.begin():
-                return await self.housekeeping[job_id](s, utcnow())
+                return await self.housekeeping[job_id].run(s, utcnow())
         except Exception:
             log.exception("housekeeping job failed", extra={"job": job_id})
             return 0

@@ -6,7 +6,7 @@ from bot.core.router import Router
 
 
 def build_router() -> Router:
-    from handlers import broadcast_admin, faq, group, start, subscriptions, tips
+    from handlers import broadcast_admin, faq, start, subscriptions, tips
 
     router = Router()
     router.command("start", start.start, where="any")
@@ -16,6 +16,6 @@ def build_router() -> Router:
     router.command("pertanyaan", faq.unanswered_list, admin=True)
     router.callback("faq", faq.entry_button)
     router.fallback(faq.free_text)
-    for module in (tips, group, subscriptions, broadcast_admin):
+    for module in (tips, subscriptions, broadcast_admin):
         module.register(router)
     return router

@@ -300,17 +300,15 @@ async def list_scheduled(ctx: Context) -> None:
     ctx.reply("\n".join(lines))
 
 
-def make_cancel(previous: Handler | None) -> Handler:
-    """/batal <id> cancels a broadcast (admins); /batal alone cancels the current flow (everyone)."""
+def make_cancel(router: Router) -> Handler:
+    """/batal <id> cancels a broadcast (admins, private chat); /batal alone cancels the current flow (everyone,
+    groups too), the way that flow asks to be cancelled (``Router.cancel_flow``)."""
 
     async def cancel(ctx: Context) -> None:
         arg = ctx.incoming.args.strip().lstrip("#")
-        if not arg or not ctx.is_admin:
-            if previous is not None:
-                await previous(ctx)
-                return
-            ctx.state.clear()
-            ctx.reply(t("common.cancelled"))
+        if not arg or not ctx.is_admin or ctx.is_group:
+            if not await router.cancel_flow(ctx):
+                ctx.reply(t("common.nothing_to_cancel"))
             return
         if not arg.isdecimal():
             ctx.reply(t("bc.cancel_usage"))
@@ -342,9 +340,6 @@ def make_cancel(previous: Handler | None) -> Handler:
 def register(router: Router) -> None:
     router.command("siaran", start, admin=True)
     router.command("jadwal", list_scheduled, admin=True)
-    previous = router._commands.get("batal")  # e.g. the tips flow's own /batal: keep it for "/batal" alone
-    router.command(
-        "batal", make_cancel(previous.handler if previous else None), where=previous.where if previous else "private"
-    )
+    router.command("batal", make_cancel(router), where="any", ends_flow=True)
     router.callback(CB.prefix, button)
     router.flow(FLOW, flow_text)

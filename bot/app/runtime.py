@@ -23,10 +23,11 @@ from bot.outbox.ratelimit import ChannelLimiter, Limit
 from bot.outbox.store import OutboxStore
 from bot.storage.db import create_engine, session_maker
 from bot.storage.migrate import upgrade
-from bot.tipcases import purge_expired
-from broadcasts.scheduler import Scheduler
+from bot.storage.retention import purge as purge_retention
+from broadcasts.scheduler import Housekeeping, Scheduler
 from broadcasts.timeline import Timeline
 from handlers import build_router
+from handlers.tips.store import purge_expired
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,12 @@ class Runtime:
             notify=self.worker.notify,
             reachable=lambda: self.worker.senders.keys(),
             timelines=timelines,
-            housekeeping={"tips:purge": purge_expired},
+            housekeeping={
+                "tips:purge": Housekeeping(purge_expired),
+                "retention:purge": Housekeeping(
+                    lambda s, now: purge_retention(s, now, self.settings.retention), every="hour"
+                ),
+            },
         )
 
     async def start_scheduler(self, *, timelines: list[Timeline] | None = None) -> Scheduler:

@@ -184,6 +184,7 @@ def to_incoming(update: Update) -> Incoming | None:
         media=tuple(media),
         update_key=str(update.update_id),
         truncated=truncated,
+        reply_to=str(message.reply_to_message.message_id) if message.reply_to_message is not None else None,
     )
 
 

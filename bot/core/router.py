@@ -15,25 +15,69 @@ class _Command:
     handler: Handler
     admin: bool
     where: str  # private | group | any
+    ends_flow: bool = False  # the command ends the current flow itself (/batal): not interrupted first
+
+
+@dataclass
+class _Flow:
+    handler: Handler
+    cancel: Handler | None  # how the flow ends on /batal (or when interrupted); None: clear + "Dibatalkan"
+    transient: bool  # any command, or a button not in ``keeps``, ends the flow before it is handled
+    keeps: tuple[str, ...]  # callback data (or data prefixes before ":") that belong to a transient flow
 
 
 class Router:
     def __init__(self) -> None:
         self._commands: dict[str, _Command] = {}
         self._callbacks: dict[str, Handler] = {}
-        self._flows: dict[str, Handler] = {}
+        self._flows: dict[str, _Flow] = {}
         self._fallback: Handler | None = None
         self._group_fallback: Handler | None = None
 
-    def command(self, name: str, handler: Handler, *, admin: bool = False, where: str = "private") -> None:
-        self._commands[name] = _Command(handler, admin, where)
+    def command(
+        self, name: str, handler: Handler, *, admin: bool = False, where: str = "private", ends_flow: bool = False
+    ) -> None:
+        self._commands[name] = _Command(handler, admin, where, ends_flow)
 
     def callback(self, prefix: str, handler: Handler) -> None:
         """Buttons whose data is ``prefix`` or starts with ``prefix:``."""
         self._callbacks[prefix] = handler
 
-    def flow(self, name: str, handler: Handler) -> None:
-        self._flows[name] = handler
+    def flow(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        cancel: Handler | None = None,
+        transient: bool = False,
+        keeps: tuple[str, ...] = (),
+    ) -> None:
+        """Free text while ``ctx.state.flow == name`` goes to ``handler``.
+
+        ``cancel`` ends the flow on /batal (see ``cancel_flow``). A ``transient`` flow (e.g. a question that
+        must not catch a later, unrelated message) is also ended, through ``cancel``, by any command and by
+        any button whose data is not one of ``keeps`` (exactly, or as a prefix before ":")."""
+        self._flows[name] = _Flow(handler, cancel, transient, keeps)
+
+    async def cancel_flow(self, ctx: Context) -> bool:
+        """End the current flow the way it asks to be cancelled; False when no flow was active."""
+        if ctx.state.flow is None:
+            return False
+        flow = self._flows.get(ctx.state.flow)
+        if flow is not None and flow.cancel is not None:
+            await flow.cancel(ctx)
+        else:
+            ctx.state.clear()
+            ctx.reply(t("common.cancelled"))
+        return True
+
+    def _interrupts(self, ctx: Context, callback: str | None) -> bool:
+        flow = self._flows.get(ctx.state.flow) if ctx.state.flow is not None else None
+        if flow is None or not flow.transient:
+            return False
+        if callback is None:
+            return True
+        return not any(callback == k or callback.startswith(k + ":") for k in flow.keeps)
 
     def fallback(self, handler: Handler, *, group: Handler | None = None) -> None:
         self._fallback = handler
@@ -48,6 +92,8 @@ class Router:
         if inc.callback is not None:
             prefix = inc.callback.split(":", 1)[0]
             handler = self._callbacks.get(prefix)
+            if self._interrupts(ctx, inc.callback):
+                await self.cancel_flow(ctx)
             if handler is None:
                 ctx.reply(t("error.unknown_button"))
                 return
@@ -71,10 +117,12 @@ class Router:
             if cmd.where == "group" and not ctx.is_group and not ctx.is_admin:
                 ctx.reply(t("error.group_only"))
                 return
+            if not cmd.ends_flow and self._interrupts(ctx, None):
+                await self.cancel_flow(ctx)
             await cmd.handler(ctx)
             return
         if ctx.state.flow is not None and ctx.state.flow in self._flows:
-            await self._flows[ctx.state.flow](ctx)
+            await self._flows[ctx.state.flow].handler(ctx)
             return
         if ctx.is_group:
             if self._group_fallback is not None:

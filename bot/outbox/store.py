@@ -24,6 +24,7 @@ from bot.core.model import Reply
 from bot.outbox.ports import Claimed
 from bot.storage.db import insert_ignore
 from bot.storage.models import Outbox, Subscriber
+from bot.storage.retention import redact_ephemeral
 
 AT_MOST_ONCE = frozenset({"broadcast", "reminder"})
 LEASE = timedelta(minutes=2)
@@ -188,6 +189,7 @@ class OutboxStore:
             .values(status="sent", sent_at=utcnow(), external_id=bindparam("ext"), lease_until=None, last_error=None),
             [{"oid": oid, "ext": ext} for oid, ext in sent],
         )
+        await redact_ephemeral(session, [oid for oid, _ in sent])  # e.g. the answer to /hapus
 
     async def next_due_at(self, session: AsyncSession, channels: list[str]) -> datetime | None:
         return await session.scalar(

@@ -1,4 +1,9 @@
-"""The audit log: who did what, when (broadcasts, cancellations, case actions, missed work)."""
+"""The audit log: who did what, for accountability (admin broadcasts, actions on tips).
+
+Actors are officials (admins, Bawaslu group members), never reporters. Admin broadcasts name the admin's
+channel id; actions on tips name the group member by a pseudonym (``handlers.tips.cases.actor``), so the
+log shows that one member did several things without storing who they are.
+"""
 
 from __future__ import annotations
 

@@ -119,8 +119,8 @@ async def test_non_admin_refused(make_settings: Any) -> None:
                             creator_enc="-", creator_label="console:admin"))
         for cmd in ("/siaran", "/jadwal"):
             assert "hanya untuk admin" in await h.say(cmd)
-        out = await h.say("/batal 1")  # a non-admin's /batal only cancels their own flow
-        assert "Dibatalkan" in out
+        out = await h.say("/batal 1")  # a non-admin's /batal only cancels their own flow: here, none
+        assert "Tidak ada yang sedang berjalan" in out
         assert [b.status for b in await broadcasts(h)] == ["scheduled"]
         assert await audit_actions(h) == []
     finally:

@@ -166,5 +166,6 @@ async def test_occurrences_before_installation_are_history(harness: Harness) -> 
         assert summary.reminders_fired == [] and summary.reminders_missed == []
         assert await reminder_rows(harness) == []
         assert "scheduler:tick" in sched.job_ids() and "tips:purge" in sched.job_ids()
+        assert "retention:purge" in sched.job_ids()
     finally:
         await sched.shutdown()

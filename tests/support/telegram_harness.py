@@ -75,3 +75,20 @@ class TelegramHarness:
 
     async def settle(self, seconds: float = 0.3) -> None:
         await asyncio.sleep(seconds)
+
+
+async def wait_recorded(rt: Any, message_id: int, timeout: float = 10.0) -> None:
+    """Wait until the delivery loop has recorded the bot message ``message_id`` as sent (its outbox row
+    carries the platform id): a member's reply to it can only be matched from then on."""
+    from sqlalchemy import select
+
+    from bot.storage.models import Outbox
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with rt.services.sessions() as s:
+            if await s.scalar(select(Outbox.id).where(Outbox.external_id == str(message_id))) is not None:
+                return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"message {message_id} not recorded as sent within {timeout}s")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.texts import t
-from tests.conftest import TEST_SECRET
 from tests.channels.console.helpers import ProcessConsole, bot_command, clean_env, fresh_checkout
+from tests.conftest import TEST_SECRET
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_message
 
 TOKEN = "123456:RIGHT-TOKEN"

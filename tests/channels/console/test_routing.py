@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.app.chat import CONSOLE_GROUP_ID, console_routing, unrouted
 from bot.texts import t
-from bot.tipcases import resolve_group
+from handlers.tips.cases import resolve_group
 from tests.channels.console.helpers import InProcessConsole
 
 

@@ -16,7 +16,7 @@ from bot import regions
 from bot.core.model import Button, Reply
 from bot.storage.models import Tip, TipMedia
 from bot.texts import t
-from bot.tipcases import category_label
+from handlers.tips.cases import category_label
 from tests.channels.whatsapp.conftest import (
     KAB,
     NUMBER,

@@ -43,13 +43,17 @@ class TipConsole(ConsoleHarness):
     def to(self, chat: str, since: int = 0) -> list[Reply]:
         return [r for c, r in self.sender.delivered[since:] if c == chat]
 
-    async def send(self, text: str = "", *, user: str = "pelapor", callback: str | None = None,
-                   group: bool = False, media: tuple[MediaIn, ...] = ()) -> list[Reply]:
-        inc = Incoming(
+    @staticmethod
+    def incoming(text: str = "", *, user: str = "pelapor", callback: str | None = None, group: bool = False,
+                 media: tuple[MediaIn, ...] = ()) -> Incoming:
+        return Incoming(
             channel="console", chat_id=CONSOLE_GROUP_CHAT if group else user, user_id=user,
             chat_type="group" if group else "private", text=text, callback=callback, media=media,
         )
-        return await self.deliver(inc)
+
+    async def send(self, text: str = "", *, user: str = "pelapor", callback: str | None = None,
+                   group: bool = False, media: tuple[MediaIn, ...] = ()) -> list[Reply]:
+        return await self.deliver(self.incoming(text, user=user, callback=callback, group=group, media=media))
 
     async def tip(self, *, user: str = "pelapor", region: str = "Kukar", category: str = "medsos",
                   who: str | None = "Pak Budi, Kasubag", place: str = "Kantor camat, Senin 10.00",

@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image, PngImagePlugin
 
-from bot import tipcodes
-from bot.evidence import OTHER_LABEL, check_link, prepare
+from handlers.tips import codes as tipcodes
+from handlers.tips.evidence import OTHER_LABEL, check_link, prepare
 from tests.handlers.tips.conftest import jpeg_with_gps
 
 
@@ -89,3 +89,31 @@ def test_receipt_codes() -> None:
         assert tipcodes.normalize(code.lower().replace("-", " ")) == code
     assert tipcodes.normalize("JN-0000-OOOO") is None
     assert tipcodes.normalize("JN-ABC") is None
+
+
+@pytest.mark.parametrize(("shared", "stored"), [
+    ("https://www.instagram.com/p/C1abc/?igsh=MTc4MmM1YmI2Ng==", "https://www.instagram.com/p/C1abc/"),
+    ("https://vt.tiktok.com/ZS2abc/?_t=8kQ&_r=1", "https://vt.tiktok.com/ZS2abc/"),
+    ("https://youtu.be/abc?si=XyZ123", "https://youtu.be/abc"),
+    ("https://www.youtube.com/watch?v=abc&t=42&si=x", "https://www.youtube.com/watch?v=abc&t=42"),  # t: a time
+    ("https://x.com/akun/status/1?s=20&t=Ab12", "https://x.com/akun/status/1"),
+    ("https://m.facebook.com/story.php?story_fbid=9&id=1&mibextid=Nif5oz",
+     "https://m.facebook.com/story.php?story_fbid=9&id=1"),
+    ("https://berita.example.id/a?id=5&utm_source=wa&utm_medium=share&fbclid=IwAR0&gclid=x",
+     "https://berita.example.id/a?id=5"),
+    ("https://www.tiktok.com/@warga/video/999", "https://www.tiktok.com/@warga/video/999"),
+])
+def test_links_lose_their_sharer_tracking_parameters(shared: str, stored: str) -> None:
+    link = check_link(shared)
+    assert link is not None and link.url == stored
+
+
+def test_the_tracking_list_is_data() -> None:
+    import tomllib
+
+    from handlers.tips.evidence import TRACKING_FILE
+
+    data = tomllib.loads(TRACKING_FILE.read_text(encoding="utf-8"))
+    assert "utm_" in data["all"]["prefixes"] and "fbclid" in data["all"]["names"]
+    assert {"s", "t"} <= set(data["hosts"]["x.com"]["names"]) and "si" in data["hosts"]["youtu.be"]["names"]
+    assert all(isinstance(n, str) and n for v in data["hosts"].values() for n in v["names"])

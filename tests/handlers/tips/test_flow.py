@@ -14,7 +14,8 @@ from bot.channels.console import CONSOLE_GROUP_CHAT
 from bot.core.model import MediaIn
 from bot.storage.models import Outbox, RateCounter, Tip, TipEvent, TipMedia
 from bot.texts import t
-from bot.tipcases import purge_expired, resolve_group
+from handlers.tips.cases import resolve_group
+from handlers.tips.store import purge_expired
 from tests.handlers.tips.conftest import GROUPS, TipConsole, code_of, jpeg_with_gps
 from tests.support.helpers import ConsoleHarness
 
@@ -319,7 +320,7 @@ async def test_status_only_for_the_reporter_and_hapus(tipcon: TipConsole) -> Non
     assert r[-1].text == t("tips.not_found")
     assert (await tipcon.tip_by_code(code)).reply_enc is not None
     r = await tipcon.send(f"/hapus {code}")
-    assert r[-1].text == t("tips.hapus_done", code=code)
+    assert r[-1].text == t("tips.hapus_done", code=code, days=90)
     tip = await tipcon.tip_by_code(code)
     assert tip.reply_enc is None
     # Bawaslu can no longer reach the reporter
@@ -356,6 +357,7 @@ async def test_status_change_notifies_reporter_and_closing_sets_purge(tipcon: Ti
 
 async def test_purge_removes_old_generated_media_only(tipcon: TipConsole) -> None:
     from bot.core.clock import utcnow
+    from bot.storage.retention import purge
 
     now = utcnow()
     async with tipcon.rt.services.sessions() as s, s.begin():
@@ -365,7 +367,7 @@ async def test_purge_removes_old_generated_media_only(tipcon: TipConsole) -> Non
             TipMedia(tip_id=None, kind="document", content=b"new", sha256_original="y", created_at=now),
         ])
     async with tipcon.rt.services.sessions() as s, s.begin():
-        await purge_expired(s, now)
+        await purge(s, now, tipcon.rt.settings.retention)
     async with tipcon.rt.services.sessions() as s:
         left = (await s.scalars(select(TipMedia.content))).all()
     assert left == [b"new"]
@@ -378,9 +380,12 @@ async def test_tanya_pelapor_relay_both_ways(tipcon: TipConsole) -> None:
     await tipcon.send("/lapor")
     await tipcon.send("Berau")
     r = await tipcon.send(callback=f"tip:ask:{tip.id}", user="anggota-bawaslu", group=True)
-    assert "Balas (reply) pesan ini" in r[-1].text
+    assert "Tulis pertanyaan" in r[-1].text  # console: no replies, so a confirm step
     mark = tipcon.mark()
-    await tipcon.send("Jam berapa tepatnya <kejadian>?", user="anggota-bawaslu", group=True)
+    r = await tipcon.send("Jam berapa tepatnya <kejadian>?", user="anggota-bawaslu", group=True)
+    assert r[-1].text == t("group.ask_confirm", question="Jam berapa tepatnya &lt;kejadian&gt;?")
+    assert not tipcon.to("pelapor", mark)  # nothing leaves before the confirmation
+    await tipcon.send(callback="tip:askok", user="anggota-bawaslu", group=True)
     question = tipcon.to("pelapor", mark)
     assert len(question) == 1
     assert question[0].text == t("tips.question", code=code, question="Jam berapa tepatnya <kejadian>?")
@@ -446,3 +451,12 @@ async def test_invalid_status_data_and_unknown_tip(tipcon: TipConsole) -> None:
     r = await tipcon.send(callback=f"tip:st:{tip.id}:1", user="anggota", group=True)
     assert r[-1].text == t("group.not_allowed")
     assert (await tipcon.tip_by_code(code)).status == "diterima"
+
+
+async def test_links_are_stored_and_forwarded_without_tracking_parameters(tipcon: TipConsole) -> None:
+    mark = tipcon.mark()
+    code = code_of(await tipcon.tip(links="https://youtu.be/abc?si=XyZ123 vt.tiktok.com/ZS2abc/?_t=8kQ&_r=1"))
+    tip = await tipcon.tip_by_code(code)
+    assert [lk["url"] for lk in tip.links] == ["https://youtu.be/abc", "https://vt.tiktok.com/ZS2abc/"]
+    group = " ".join(r.text for r in tipcon.to(GROUP, mark))
+    assert "youtu.be/abc" in group and "si=" not in group and "_t=" not in group

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.storage.models import Outbox, Tip, TipMedia
 from tests.handlers.tips.conftest import CODE_RE, jpeg_with_gps
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
-from tests.support.telegram_harness import TelegramHarness, telegram_overrides
+from tests.support.telegram_harness import TelegramHarness, telegram_overrides, wait_recorded
 
 KAB, PROV, DEFAULT, OTHER = -100111, -100222, -100333, -100444
 GROUPS = {"64.02": KAB, "64": PROV, "default": DEFAULT, "65": OTHER}
@@ -52,6 +52,12 @@ def _say(h: TelegramHarness, text: str, user: int = REPORTER, chat: int | None =
 def _press(h: TelegramHarness, data: str, user: int = REPORTER, chat: int | None = None) -> None:
     kw: dict[str, Any] = {"username": SECRET_USER["username"], "first_name": "Siti"} if user == REPORTER else {}
     h.server.inject_update(make_callback(chat if chat is not None else user, user, data, **kw))
+
+
+def _reply(h: TelegramHarness, text: str, user: int, chat: int, to_message_id: int) -> None:
+    """A group member's message that replies to the bot's message ``to_message_id``."""
+    replied = {"message_id": to_message_id, "date": 0, "chat": {"id": chat, "type": "supergroup", "title": "g"}}
+    h.server.inject_update(make_message(chat, user, text, chat_type="supergroup", reply_to_message=replied))
 
 
 async def _step(h: TelegramHarness, action: Any, needle: str, chat: int = REPORTER) -> Any:
@@ -135,8 +141,12 @@ async def test_tip_flow_relay_and_anonymity(tg: TelegramHarness, caplog: Any) ->
     assert (await _tip_row(tg, code)).status == "ditelaah"
 
     # tanya pelapor: group -> reporter -> group, identities hidden both ways
-    await _step(tg, lambda: _press(tg, f"tip:ask:{tip.id}", MEMBER, KAB), "Balas (reply)", KAB)
-    q = await _step(tg, lambda: _say(tg, "Siapa saja yang hadir?", MEMBER, KAB), "Siapa saja yang hadir?", REPORTER)
+    prompt = await _step(tg, lambda: _press(tg, f"tip:ask:{tip.id}", MEMBER, KAB), "Balas (reply)", KAB)
+    await wait_recorded(tg.rt, prompt.result["message_id"])
+    _say(tg, "rapat jam 3 bareng pak andi", MEMBER, KAB)  # ordinary group talk, not a reply: never relayed
+    q = await _step(tg, lambda: _reply(tg, "Siapa saja yang hadir?", MEMBER, KAB, prompt.result["message_id"]),
+                    "Siapa saja yang hadir?", REPORTER)
+    assert not [c for c in server.calls if "pak andi" in json.dumps(c.params)]  # updates are handled in order
     assert q.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"tip:ans:{tip.id}"
     await _step(tg, lambda: _press(tg, f"tip:ans:{tip.id}"), "Tulis jawaban")
     a = await _step(tg, lambda: _say(tg, "Sekitar 20 orang <staf>"), "Jawaban pelapor", KAB)

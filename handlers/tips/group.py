@@ -1,4 +1,4 @@
-"""The Bawaslu group side of tips: status buttons, "tanya pelapor" relay, /statistik and /ekspor.
+"""The Bawaslu group side of tips: status buttons, /statistik and /ekspor ("tanya pelapor": relay.py).
 
 Authorisation: a tip can only be acted on from the group it was routed to (``Tip.group_chat_id``) or by a
 JagaNetral admin, so forged callback data naming another region's tip is refused. Group members stay
@@ -17,47 +17,55 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.core.context import Context
 from bot.core.model import Button, MediaOut, Reply
-from bot.core.router import Router
-from bot.evidence import sha256
-from bot.storage.models import Tip, TipEvent, TipMedia
+from bot.storage.audit import audit
+from bot.storage.models import Tip, TipMedia
 from bot.texts import t
-from bot.tipcases import (
+from handlers.tips import relay, store
+from handlers.tips.cases import (
     CATEGORIES,
     CLOSED,
     STATUSES,
+    TipStatus,
+    actor,
     category_label,
     may_act,
     region_label,
     status_label,
 )
-from handlers import tips as reporter
+from handlers.tips.evidence import sha256
 
 log = logging.getLogger(__name__)
 
-ASK_FLOW = "tiptanya"
-MAX_QUESTION_CHARS = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 async def on_tip_button(ctx: Context) -> None:
-    """Buttons "tip:st:<id>:<n>", "tip:ask:<id>" (group) and "tip:ans:<id>", "tip:ansx" (reporter)."""
+    """Buttons "tip:st:<id>:<n>", "tip:re:<id>:<n>" (reopen, confirmed), "tip:rex", "tip:ask:<id>",
+    "tip:askok", "tip:askx" (group) and "tip:ans:<id>", "tip:ansx" (reporter)."""
     parts = (ctx.incoming.callback or "").split(":")
     action = parts[1] if len(parts) > 1 else ""
     if action == "ansx":
-        await reporter.answer_cancel(ctx)
+        await relay.answer_cancel(ctx)
+        return
+    if action == "askok":
+        await relay.ask_confirmed(ctx)
+        return
+    if action == "askx":
+        await relay.ask_cancel(ctx)
+        return
+    if action == "rex":
+        ctx.reply(t("group.reopen_cancelled"))
         return
     if len(parts) < 3 or not parts[2].isdecimal():
         ctx.reply(t("error.unknown_button"))
         return
     tip_id = int(parts[2])
     if action == "ans":
-        await reporter.answer_button(ctx, tip_id)
+        await relay.answer_button(ctx, tip_id)
         return
-    tip = await ctx.session.get(Tip, tip_id)
+    tip = await store.tip_by_id(ctx.session, tip_id)
     if tip is None:
         ctx.reply(t("group.tip_not_found"))
         return
@@ -65,45 +73,40 @@ async def on_tip_button(ctx: Context) -> None:
         log.warning("tip action refused: not the tip's group", extra={"tip_id": tip.id, "action": action})
         ctx.reply(t("group.not_allowed"))
         return
-    if action == "st" and len(parts) == 4 and parts[3].isdecimal() and int(parts[3]) < len(STATUSES):
-        await _set_status(ctx, tip, STATUSES[int(parts[3])])
+    if action in ("st", "re") and len(parts) == 4 and parts[3].isdecimal() and int(parts[3]) < len(STATUSES):
+        await _set_status(ctx, tip, STATUSES[int(parts[3])], confirmed=action == "re")
     elif action == "ask":
-        if tip.reply_enc is None:
-            ctx.reply(Reply(text=t("group.ask_no_contact", code=html.escape(tip.code)), html=True))
-            return
-        ctx.state.start(ASK_FLOW, "question", {"tip_id": tip.id})
-        ctx.reply(Reply(text=t("group.ask_prompt", code=html.escape(tip.code), max=MAX_QUESTION_CHARS), html=True))
+        await relay.ask_button(ctx, tip)
     else:
         ctx.reply(t("error.unknown_button"))
 
 
-def _reporter_address(ctx: Context, tip: Tip) -> tuple[str, str] | None:
-    if tip.reply_enc is None:
-        return None
-    try:
-        return ctx.services.identity.open(tip.reply_enc)
-    except ValueError:
-        log.error("tip reply address cannot be decrypted (secret changed?)", extra={"tip_id": tip.id})
-        return None
-
-
-async def _set_status(ctx: Context, tip: Tip, new: str) -> None:
+async def _set_status(ctx: Context, tip: Tip, new: TipStatus, *, confirmed: bool = False) -> None:
+    """Change a tip's status (audited with the member's pseudonym); reopening a closed case asks first."""
     code = html.escape(tip.code)
     if tip.status == new:
         ctx.reply(Reply(text=t("group.status_same", code=code, status=status_label(new)), html=True))
         return
+    if tip.status in CLOSED and new not in CLOSED and not confirmed:
+        ctx.reply(Reply(
+            text=t("group.reopen_confirm", code=code, old=html.escape(status_label(tip.status)),
+                   new=html.escape(status_label(new))),
+            html=True,
+            buttons=[[Button(t("group.btn_reopen"), f"tip:re:{tip.id}:{STATUSES.index(new)}")],
+                     [Button(t("button.cancel"), "tip:rex")]],
+        ))
+        return
     now = ctx.now
+    audit(ctx.session, actor(ctx), "tip.status", now, tip_id=tip.id, old=str(tip.status), new=str(new))
     tip.status, tip.updated_at = new, now
     retention = ctx.services.settings.tips.retention_days
     if new in CLOSED:
         tip.closed_at, tip.purge_after = now, now + timedelta(days=retention)
     else:
         tip.closed_at, tip.purge_after = None, None
-    event = TipEvent(tip_id=tip.id, kind="status", text=new, created_at=now)
-    ctx.session.add(event)
-    await ctx.session.flush()
+    event = await store.add_event(ctx.session, tip.id, "status", new, now)
     text = t("group.status_changed", code=code, status=html.escape(status_label(new)))
-    addr = _reporter_address(ctx, tip)
+    addr = relay.reporter_address(ctx, tip)
     if addr is not None:
         notice = t("tips.status_notice", code=tip.code, status=status_label(new))
         if new in CLOSED:
@@ -117,54 +120,20 @@ async def _set_status(ctx: Context, tip: Tip, new: str) -> None:
     ctx.reply(Reply(text=text, html=True))
 
 
-async def ask_text(ctx: Context) -> None:
-    """The group member's question after "tanya pelapor", relayed to the reporter without names."""
-    text = ctx.incoming.text.strip()
-    if text.lower().strip(" .!") in ("batal", "/batal", "cancel"):
-        ctx.state.clear()
-        ctx.reply(t("group.ask_cancelled"))
-        return
-    if not text:
-        ctx.reply(t("group.ask_empty"))
-        return
-    if len(text) > MAX_QUESTION_CHARS or ctx.incoming.truncated:
-        ctx.reply(t("tips.text_too_long", n=len(text), max=MAX_QUESTION_CHARS))
-        return
-    tip = await ctx.session.get(Tip, int(ctx.state.data.get("tip_id", 0)))
-    ctx.state.clear()
-    if tip is None or not may_act(ctx.services, tip, ctx.incoming.channel, ctx.incoming.chat_id, ctx.is_admin):
-        ctx.reply(t("group.not_allowed"))
-        return
-    addr = _reporter_address(ctx, tip)
-    if addr is None:
-        ctx.reply(Reply(text=t("group.ask_no_contact", code=html.escape(tip.code)), html=True))
-        return
-    event = TipEvent(tip_id=tip.id, kind="question", text=text, created_at=ctx.now)
-    ctx.session.add(event)
-    await ctx.session.flush()
-    question = Reply(text=t("tips.question", code=tip.code, question=text),
-                     buttons=[[Button(t("tips.btn_answer"), f"tip:ans:{tip.id}")]])
-    await ctx.send_to(addr[0], addr[1], question, purpose="notice",
-                      idem_key=f"tip:{tip.id}:question:{event.id}", tip_id=tip.id)
-    ctx.reply(Reply(text=t("group.ask_sent", code=html.escape(tip.code)), html=True))
-
-
 # --- /statistik and /ekspor -----------------------------------------------------------------------------
 
 async def _scoped_tips(ctx: Context) -> tuple[list[Tip], str]:
     """Tips routed to this group (console: the simulated group sees every routed tip; admin in private: all)."""
-    stmt = select(Tip).order_by(Tip.created_at, Tip.id)
-    scope = t("group.scope_group")
     if not ctx.is_group:
-        scope = t("group.scope_all")
-    elif ctx.incoming.channel == "console":
-        stmt = stmt.where(Tip.group_chat_id.is_not(None))
-    else:
-        try:
-            stmt = stmt.where(Tip.group_chat_id == int(ctx.incoming.chat_id))
-        except ValueError:
-            return [], scope
-    return list((await ctx.session.scalars(stmt)).all()), scope
+        return await store.scoped_tips(ctx.session, None), t("group.scope_all")
+    scope = t("group.scope_group")
+    if ctx.incoming.channel == "console":
+        return await store.scoped_tips(ctx.session, None, any_routed=True), scope
+    try:
+        group_id = int(ctx.incoming.chat_id)
+    except ValueError:
+        return [], scope
+    return await store.scoped_tips(ctx.session, group_id), scope
 
 
 def _week(ctx: Context, tip: Tip) -> str:
@@ -250,14 +219,7 @@ async def ekspor(ctx: Context) -> None:
     if not tips:
         ctx.reply(t("group.stats_empty", scope=scope))
         return
-    ids = [tp.id for tp in tips]
-    media: dict[int, list[TipMedia]] = {}
-    rows = (await ctx.session.execute(
-        select(TipMedia.id, TipMedia.tip_id, TipMedia.sha256_original).where(TipMedia.tip_id.in_(ids))
-        .order_by(TipMedia.id)
-    )).all()
-    for r in rows:
-        media.setdefault(r.tip_id, []).append(TipMedia(id=r.id, sha256_original=r.sha256_original))
+    media = await store.media_hashes(ctx.session, [tp.id for tp in tips])
     data = export_csv(ctx, tips, media)
     weeks = sorted({_week(ctx, tp) for tp in tips})
     counts = Counter((_week(ctx, tp), tp.category) for tp in tips)
@@ -273,19 +235,11 @@ async def ekspor(ctx: Context) -> None:
                  filename=f"grafik-{stamp}.png", size=len(png), sha256_original=sha256(png), stripped=True,
                  created_at=ctx.now),
     ]
-    ctx.session.add_all(docs)
-    await ctx.session.flush()
+    await store.add_media(ctx.session, docs)
     captions = [t("group.export_caption", scope=scope, n=len(tips)), t("group.chart_caption", scope=scope)]
     for doc, caption in zip(docs, captions, strict=True):
         ctx.reply(Reply(media=[MediaOut("document", media_id=doc.id, caption=caption)], protect=True))
     log.info("tips exported", extra={"count": len(tips)})
 
 
-def register(router: Router) -> None:
-    router.callback("tip", on_tip_button)
-    router.flow(ASK_FLOW, ask_text)
-    router.command("statistik", statistik, where="group")
-    router.command("ekspor", ekspor, where="group")
-
-
-__all__ = ["chart_png", "export_csv", "register"]
+__all__ = ["chart_png", "export_csv", "ekspor", "on_tip_button", "statistik"]

@@ -14,9 +14,12 @@ import io
 import ipaddress
 import logging
 import re
+import tomllib
 import warnings
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -156,7 +159,35 @@ def check_link(text: str) -> Link | None:
         if scheme != "https":
             return None
         label = OTHER_LABEL
-    return Link(raw, label)
+    return Link(strip_tracking(raw), label)
+
+
+TRACKING_FILE = Path(__file__).with_name("tracking-params.toml")
+
+
+@cache
+def _tracking() -> tuple[frozenset[str], tuple[str, ...], dict[str, frozenset[str]]]:
+    data = tomllib.loads(TRACKING_FILE.read_text(encoding="utf-8"))
+    common = data.get("all", {})
+    hosts = {h.lower(): frozenset(n.lower() for n in v.get("names", [])) for h, v in data.get("hosts", {}).items()}
+    return (frozenset(n.lower() for n in common.get("names", [])),
+            tuple(p.lower() for p in common.get("prefixes", [])), hosts)
+
+
+def strip_tracking(url: str) -> str:
+    """The URL without the query parameters that tie a shared link to its sharer (``tracking-params.toml``)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    names, prefixes, hosts = _tracking()
+    host = (parts.hostname or "").lower()
+    drop = set(names)
+    for domain, extra in hosts.items():
+        if host == domain or host.endswith("." + domain):
+            drop |= extra
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in drop and not k.lower().startswith(prefixes)]
+    return urlunsplit(parts._replace(query=urlencode(kept, doseq=True)))
 
 
 def _known(host: str) -> str | None:
