@@ -1,6 +1,6 @@
 """Evaluation metrics and threshold tuning on labelled question files.
 
-Question files use the format of ``shared/faq/dev-questions.toml``: ``[[q]]`` tables with ``text`` and
+Question files use the format of ``tests/faq/dev-questions.toml``: ``[[q]]`` tables with ``text`` and
 ``topic`` (entry id; ``""`` = out of scope, must not be answered).
 
 Tuning procedure (``python -m faq tune FILE``), deterministic:

@@ -3,13 +3,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from faq import default_matcher
 from faq.evaluate import evaluate, load_questions
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT.parent / "shared" / "faq" / "dev-questions.toml"
+DEV = Path(__file__).with_name("dev-questions.toml")
 HELDOUT = Path(__file__).with_name("heldout-questions.toml")
 
 
@@ -42,7 +40,6 @@ def check_bar(result: dict) -> None:
     assert result["oos_not_answered_rate"] >= 0.90, result
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
 def test_dev_set_meets_bar() -> None:
     check_bar(evaluate(default_matcher(), load_questions(DEV)))
 
@@ -53,7 +50,6 @@ def test_heldout_set_meets_bar() -> None:
     check_bar(result)
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
 def test_cli_eval_json() -> None:
     proc = run("eval", str(DEV))
     assert proc.returncode == 0, proc.stderr
