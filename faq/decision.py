@@ -5,9 +5,11 @@
 
 1. ``empty``: no word of two or more letters ("7", "-1", "<b>x</b>") -> the "type your question"
    prompt. Not logged as unanswered.
-2. ``intent`` (before the knowledge base): greetings/thanks (a short friendly reply), "saya mau lapor"
-   (offers the /lapor flow), "kapan pilkada" (points to /tahapan), "calon mana yang bagus" (scope
-   message). Not logged. See :mod:`faq.intents` for how a message must look to be one of them.
+2. ``intent``: greetings/thanks (a short friendly reply), "saya mau lapor" (offers the /lapor flow),
+   "kapan pilkada" (points to /tahapan), "calon mana yang bagus" and out-of-scope topics such as CPNS
+   registration and salaries (scope message). Not logged. :mod:`faq.intents` says how a message must
+   look to be one of them; a message with extra topic words ("boleh gak lapor atasan yang kampanye",
+   "halo, boleh gak like postingan paslon?") is left to the knowledge base.
 3. The knowledge base ranks the entries (``Matcher.rank``) and ``Matcher.decide`` places the ranking in
    a band, using the tuned thresholds of ``faq/thresholds.toml`` (``answer``, ``margin``, ``suggest``):
 
@@ -20,9 +22,6 @@
    * ``weak``: best < ``suggest`` but some candidate scores >= ``suggest - 2 x margin``: "Maksud Anda:"
      with those candidates, saying that the question was noted for the admins. Logged as unanswered.
    * ``none``: nothing comes close: the honest "belum punya jawaban". Logged as unanswered.
-
-4. ``intent`` (after the knowledge base, only when it has no clear answer): out-of-scope topics such as
-   CPNS registration and salaries get the scope message instead of unrelated suggestions. Not logged.
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ def _intent_resolution(intent: Intent, matcher: Matcher) -> Resolution:
 def resolve(text: str, matcher: Matcher | None = None, intents: IntentSet | None = None) -> Resolution:
     matcher = matcher or default_matcher()
     intents = intents if intents is not None else default_intents()
-    intent = intents.before_faq(text)
+    intent = intents.before_faq(text) or intents.out_of_scope(text)
     if intent is not None:
         return _intent_resolution(intent, matcher)
     if not _LETTERS.search(matcher.normalizer.normalize(text)):
@@ -76,9 +75,6 @@ def resolve(text: str, matcher: Matcher | None = None, intents: IntentSet | None
     match = matcher.match(text)
     if match.status == "answer":
         return Resolution("clear", match)
-    intent = intents.out_of_scope(text)
-    if intent is not None:
-        return _intent_resolution(intent, matcher)
     if match.status == "suggest":
         return Resolution("uncertain", match)
     return Resolution("weak" if match.suggestions else "none", match)

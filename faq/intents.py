@@ -9,13 +9,13 @@ Kinds (checked in this order by :func:`faq.decision.resolve`):
 * ``courtesy`` (greetings, thanks): every word of the message is a courtesy word (or the message is
   only courtesy emoji). "halo", "pagi min", "terima kasih banyak", "🙏". Thanks win over greetings
   ("halo makasih" = thanks).
-* ``phrasing`` (lapor, tahapan, which candidate is good): courtesy words are set aside, then every
-  remaining word must belong to the intent's vocabulary (the words of its phrasings) **and** the message
+* ``phrasing`` (lapor, tahapan, which candidate is good): every word of the message that is not a
+  courtesy word must belong to the intent's vocabulary (the words of its phrasings) **and** the message
   must contain all the words of at least one phrasing. So "selamat pagi, saya mau lapor" is the lapor
   intent, while "boleh gak lapor atasan yang kampanye" (extra words "boleh", "atasan", "kampanye") and
   "halo, boleh gak like postingan paslon?" are left to the knowledge base.
 * ``trigger`` (out of scope: CPNS registration, salaries): the message contains a trigger phrase and no
-  ``[topical]`` word; the caller checks it only when the knowledge base has no clear answer.
+  ``[topical]`` word (so "pns boleh terima gaji dari partai?" stays a knowledge-base question).
 """
 
 from __future__ import annotations
@@ -163,12 +163,12 @@ class IntentSet:
         if not rest:
             return None
         for c in self._compiled:
-            if c.intent.kind == "phrasing" and rest <= c.vocab and any(core <= rest for core in c.cores):
+            if c.intent.kind == "phrasing" and rest <= c.vocab and any(core <= qset for core in c.cores):
                 return c.intent
         return None
 
     def out_of_scope(self, text: str) -> Intent | None:
-        """A trigger intent (out of scope) for the message, else None. Check only without a clear answer."""
+        """A trigger intent (out of scope) for the message, else None."""
         words = self.normalizer.words(text)
         if self.topical & set(words):
             return None
