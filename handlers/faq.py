@@ -94,7 +94,9 @@ async def action_button(ctx: Context) -> None:
     from handlers import subscriptions, tips
 
     action = (ctx.incoming.callback or "").partition(":")[2]
-    if action == "lapor":
+    if action == "lapor" and ctx.is_group:
+        ctx.reply(t("error.private_only"))  # like /lapor: never a report flow in a group
+    elif action == "lapor":
         await tips.lapor(ctx)
     elif action == "tahapan":
         await subscriptions.stages(ctx)

@@ -246,3 +246,9 @@ async def test_non_admins_cannot_mark_questions_handled(make_settings: Any) -> N
     finally:
         await admin.close()
         await user.close()
+
+
+async def test_start_report_button_is_refused_in_a_group(console: Any) -> None:
+    pressed = Incoming(channel="console", chat_id="console-group", user_id="u", chat_type="group",
+                       callback="faqgo:lapor")
+    assert (await console.deliver(pressed))[0].text == t("error.private_only")
