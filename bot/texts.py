@@ -137,6 +137,18 @@ TEXTS: dict[str, str] = {
         "pemilu dan pilkada. Untuk pendaftaran CPNS/PPPK, gaji, tunjangan dan urusan kepegawaian lain, "
         "silakan cek situs resmi BKN (bkn.go.id, sscasn.bkn.go.id) atau bagian kepegawaian instansi Anda."
     ),
+    "intent.english": (
+        "Maaf, JagaNetral baru melayani pertanyaan dalam bahasa Indonesia. Contoh: boleh gak PNS hadir kampanye? "
+        "Ketik /bantuan untuk daftar perintah."
+    ),
+    "intent.berhenti": (
+        "Untuk berhenti menerima pengingat tahapan dan pengumuman, ketik /berhenti. Untuk berlangganan lagi, "
+        "ketik /langganan."
+    ),
+    "intent.mulai": (
+        "Untuk mengaktifkan lagi langganan pengingat Anda, ketik /mulai; untuk memilih daerah baru, ketik "
+        "/langganan."
+    ),
     "intent.scope_choice": (
         "JagaNetral bersikap netral: kami tidak menilai atau menyarankan calon mana pun. Pilihan Anda "
         "rahasia dan Anda sendiri yang menentukan di bilik suara. Profil, visi dan misi resmi para calon "

@@ -14,8 +14,9 @@ Kinds (checked in this order by :func:`faq.decision.resolve`):
   must contain all the words of at least one phrasing. So "selamat pagi, saya mau lapor" is the lapor
   intent, while "boleh gak lapor atasan yang kampanye" (extra words "boleh", "atasan", "kampanye") and
   "halo, boleh gak like postingan paslon?" are left to the knowledge base.
-* ``trigger`` (out of scope: CPNS registration, salaries): the message contains a trigger phrase and no
-  ``[topical]`` word (so "pns boleh terima gaji dari partai?" stays a knowledge-base question).
+* ``trigger`` (out of scope: CPNS registration, salaries, English): the message contains ``min_triggers``
+  different trigger phrases and no ``[topical]`` word (so "pns boleh terima gaji dari partai?" stays a
+  knowledge-base question).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Intent:
     entries: tuple[str, ...] = ()  # FAQ entries offered as buttons
     with_entries: tuple[str, ...] = ()  # FAQ answers that also get this intent's action button
     triggers: tuple[str, ...] = ()
+    min_triggers: int = 1  # different trigger phrases a message needs (trigger kind)
     emoji: tuple[str, ...] = ()
 
 
@@ -78,7 +80,7 @@ def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str
             raise IntentError(f"{where}: needs a string 'id'")
         where = f"intent '{item['id']}'"
         unknown = set(item) - {"id", "kind", "text", "phrasings", "action", "entries", "with_entries", "triggers",
-                               "emoji"}
+                               "min_triggers", "emoji"}
         if unknown:
             raise IntentError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         kind, action = item.get("kind"), item.get("action", "")
@@ -101,7 +103,10 @@ def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str
             with_entries=_strs(item, "with_entries", where),
             triggers=_strs(item, "triggers", where),
             emoji=_strs(item, "emoji", where),
+            min_triggers=item.get("min_triggers", 1),
         )
+        if not isinstance(intent.min_triggers, int) or intent.min_triggers < 1:
+            raise IntentError(f"{where}: min_triggers must be a positive integer")
         if not intent.phrasings:
             raise IntentError(f"{where}: needs at least one phrasing")
         if (kind == "trigger") != bool(intent.triggers):
@@ -175,10 +180,12 @@ class IntentSet:
         for c in self._compiled:
             if c.intent.kind != "trigger":
                 continue
-            for trig in c.triggers:
-                n = len(trig)
-                if n and any(tuple(words[i : i + n]) == trig for i in range(len(words) - n + 1)):
-                    return c.intent
+            found = sum(
+                1 for trig in c.triggers
+                if trig and any(tuple(words[i : i + len(trig)]) == trig for i in range(len(words) - len(trig) + 1))
+            )
+            if found >= c.intent.min_triggers:
+                return c.intent
         return None
 
     def action_for_entry(self, entry_id: str) -> Intent | None:

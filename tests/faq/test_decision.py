@@ -83,3 +83,9 @@ def test_button_label_cuts_at_a_word_with_an_ellipsis() -> None:
     assert len(label) <= 60 and label.endswith("…")
     assert label == "Memposting dukungan atau ajakan memilih calon di media…"
     assert button_label("Hak pilih ASN") == "Hak pilih ASN"
+
+
+def test_announcing_ones_choice_is_not_labelled_boleh() -> None:
+    # walkthrough 6: "hak-pilih" (BOLEH) was shown although a TIDAK BOLEH entry came close
+    res = resolve("ngasih tau pilihan sy ke temen kantor boleh?")
+    assert res.verdict(default_matcher()) not in ("boleh", "bersyarat"), res

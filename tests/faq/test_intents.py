@@ -53,6 +53,10 @@ def intent_of(text: str) -> str | None:
         ("jadwal pencoblosan kapan", "tahapan"),
         ("kapan pemilu", "tahapan"),
         ("kapan pilkada?", "tahapan"),
+        # walkthrough 11/12: English, STOP and MULAI typed outside WhatsApp
+        ("can civil servants campaign?", "english"),
+        ("STOP", "berhenti"),
+        ("MULAI", "mulai"),
     ],
 )
 def test_intent_is_recognised(text: str, intent: str) -> None:
@@ -72,6 +76,7 @@ def test_intent_is_recognised(text: str, intent: str) -> None:
         ("makasih, terus kalau share video capres di grup wa gimana?", {"medsos-share"}),
         ("gmn cara lapor asn yg kampanye di ig", {"cara-lapor"}),
         ("pns boleh nyoblos kan?", {"hak-pilih"}),
+        ("asn boleh like post campaign caleg?", {"medsos-like"}),
     ],
 )
 def test_intents_do_not_swallow_faq_questions(text: str, entries: set[str]) -> None:
