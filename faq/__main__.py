@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.channels.console import render
 from faq.decision import Resolution, default_intents, resolve
 from faq.evaluate import evaluate, load_questions, tune, write_thresholds
+from faq.intents import load_intents
 from faq.kb import load_kb
 from faq.matcher import THRESHOLDS_PATH, Matcher, default_matcher
 from faq.reply import compose
@@ -52,7 +53,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     matcher = default_matcher() if args.kb is None else Matcher(load_kb(args.kb))
-    intents = None if args.no_intents else default_intents()
+    intents = None if args.no_intents else load_intents(matcher.normalizer)
     result = evaluate(matcher, load_questions(args.file), with_failures=args.failures, intents=intents)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
