@@ -41,9 +41,6 @@ COMMON_DF = 0.15  # tokens in more than this share of entries do not generate ca
 FUZZY_TOP = 12  # entries that get the (slower) fuzzy string comparison
 MAX_SUGGESTIONS = 3
 UNKNOWN_FACTOR = 1.0  # weight of a word unknown to the KB, relative to the rarest KB word
-MIN_CLEAR_TOKENS = 2  # a one-word question ("kampanye", "mulai") never gets a verdict label
-PERMISSIVE_VERDICTS = frozenset({"boleh", "bersyarat"})
-PERMISSIVE_LEAD = 3.0  # x margin: lead a BOLEH label needs over a close TIDAK BOLEH candidate
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,12 @@ class Match:
     id: str | None
     score: float
     suggestions: tuple[str, ...]
+
+
+# Matcher.decide (see faq/decision.py for the bands)
+MIN_CLEAR_TOKENS = 2  # a one-word question ("kampanye", "mulai") never gets a verdict label
+PERMISSIVE_VERDICTS = frozenset({"boleh", "bersyarat"})
+PERMISSIVE_LEAD = 3.0  # x margin: lead a BOLEH label needs over a close TIDAK BOLEH candidate
 
 
 def load_thresholds(path: Path | None = None) -> Thresholds:
