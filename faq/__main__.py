@@ -53,7 +53,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     matcher = default_matcher() if args.kb is None else Matcher(load_kb(args.kb))
-    intents = None if args.no_intents else load_intents(matcher.normalizer)
+    intents = None if args.no_intents else load_intents(matcher.normalizer, kb=matcher.kb)
     result = evaluate(matcher, load_questions(args.file), with_failures=args.failures, intents=intents)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0

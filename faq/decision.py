@@ -83,4 +83,5 @@ def resolve(text: str, matcher: Matcher | None = None, intents: IntentSet | None
 @lru_cache(maxsize=1)
 def default_intents() -> IntentSet:
     """The shipped intents over the default matcher's normaliser, built once per process."""
-    return load_intents(default_matcher().normalizer)
+    matcher = default_matcher()
+    return load_intents(matcher.normalizer, kb=matcher.kb)

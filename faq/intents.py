@@ -11,9 +11,11 @@ Kinds (checked in this order by :func:`faq.decision.resolve`):
   ("halo makasih" = thanks).
 * ``phrasing`` (lapor, tahapan, which candidate is good): every word of the message that is not a
   courtesy word must belong to the intent's vocabulary (the words of its phrasings) **and** the message
-  must contain all the words of at least one phrasing. So "selamat pagi, saya mau lapor" is the lapor
-  intent, while "boleh gak lapor atasan yang kampanye" (extra words "boleh", "atasan", "kampanye") and
-  "halo, boleh gak like postingan paslon?" are left to the knowledge base.
+  must contain all the words of at least one phrasing (``extra_words`` relaxes the first rule: that many
+  other words are allowed, none of them ``[topical]`` or used by the knowledge base; "kapan pilkada kukar"
+  is the tahapan intent, "kapan masa tenang pilkada" a knowledge-base question). So "selamat pagi, saya
+  mau lapor" is the lapor intent, while "boleh gak lapor atasan yang kampanye" (extra words "boleh",
+  "atasan", "kampanye") and "halo, boleh gak like postingan paslon?" are left to the knowledge base.
 * ``trigger`` (out of scope: CPNS registration, salaries, English): the message contains ``min_triggers``
   different trigger phrases and no ``[topical]`` word (so "pns boleh terima gaji dari partai?" stays a
   knowledge-base question).
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from faq.kb import KnowledgeBase
 from faq.normalize import Normalizer
 
 INTENTS_PATH = Path(__file__).with_name("intents.toml")
@@ -50,6 +53,7 @@ class Intent:
     with_entries: tuple[str, ...] = ()  # FAQ answers that also get this intent's action button
     triggers: tuple[str, ...] = ()
     min_triggers: int = 1  # different trigger phrases a message needs (trigger kind)
+    extra_words: int = 0  # words outside the vocabulary a message may have (phrasing kind; never topical ones)
     emoji: tuple[str, ...] = ()
 
 
@@ -80,7 +84,7 @@ def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str
             raise IntentError(f"{where}: needs a string 'id'")
         where = f"intent '{item['id']}'"
         unknown = set(item) - {"id", "kind", "text", "phrasings", "action", "entries", "with_entries", "triggers",
-                               "min_triggers", "emoji"}
+                               "min_triggers", "extra_words", "emoji"}
         if unknown:
             raise IntentError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         kind, action = item.get("kind"), item.get("action", "")
@@ -104,9 +108,12 @@ def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str
             triggers=_strs(item, "triggers", where),
             emoji=_strs(item, "emoji", where),
             min_triggers=item.get("min_triggers", 1),
+            extra_words=item.get("extra_words", 0),
         )
         if not isinstance(intent.min_triggers, int) or intent.min_triggers < 1:
             raise IntentError(f"{where}: min_triggers must be a positive integer")
+        if not isinstance(intent.extra_words, int) or intent.extra_words < 0:
+            raise IntentError(f"{where}: extra_words must be a non-negative integer")
         if not intent.phrasings:
             raise IntentError(f"{where}: needs at least one phrasing")
         if (kind == "trigger") != bool(intent.triggers):
@@ -121,8 +128,9 @@ class IntentSet:
     """Compiled intents over one normaliser (use the matcher's, so KB stems are known)."""
 
     def __init__(self, intents: Iterable[Intent], filler: Iterable[str], topical: Iterable[str],
-                 normalizer: Normalizer) -> None:
+                 normalizer: Normalizer, kb_words: Iterable[str] = ()) -> None:
         self.normalizer = normalizer
+        self.kb_words = frozenset(kb_words)  # words the knowledge base uses: never an intent's extra word
         self.filler = frozenset(w for f in filler for w in normalizer.words(f))
         self.topical = frozenset(w for f in topical for w in normalizer.words(f))
         self.intents: list[Intent] = list(intents)
@@ -168,7 +176,10 @@ class IntentSet:
         if not rest:
             return None
         for c in self._compiled:
-            if c.intent.kind == "phrasing" and rest <= c.vocab and any(core <= qset for core in c.cores):
+            if c.intent.kind != "phrasing" or not any(core <= qset for core in c.cores):
+                continue
+            extra = rest - c.vocab
+            if len(extra) <= c.intent.extra_words and not extra & (self.topical | self.kb_words):
                 return c.intent
         return None
 
@@ -193,6 +204,13 @@ class IntentSet:
         return next((i for i in self.intents if entry_id in i.with_entries), None)
 
 
-def load_intents(normalizer: Normalizer, path: Path | None = None) -> IntentSet:
+def kb_words(kb: KnowledgeBase, normalizer: Normalizer) -> frozenset[str]:
+    """Every normalised word of the entries' phrasings, titles and keywords."""
+    return frozenset(
+        w for e in kb for text in (*e.questions, e.title, *e.keywords) for w in normalizer.words(text)
+    )
+
+
+def load_intents(normalizer: Normalizer, path: Path | None = None, kb: KnowledgeBase | None = None) -> IntentSet:
     intents, filler, topical = load_intents_data(path)
-    return IntentSet(intents, filler, topical, normalizer)
+    return IntentSet(intents, filler, topical, normalizer, kb_words(kb, normalizer) if kb is not None else ())

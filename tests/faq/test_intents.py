@@ -53,6 +53,8 @@ def intent_of(text: str) -> str | None:
         ("jadwal pencoblosan kapan", "tahapan"),
         ("kapan pemilu", "tahapan"),
         ("kapan pilkada?", "tahapan"),
+        ("kapan pilkada kukar", "tahapan"),
+        ("jadwal pencoblosan di kutai kartanegara kapan", "tahapan"),
         # walkthrough 11/12: English, STOP and MULAI typed outside WhatsApp
         ("can civil servants campaign?", "english"),
         ("STOP", "berhenti"),
@@ -77,6 +79,7 @@ def test_intent_is_recognised(text: str, intent: str) -> None:
         ("gmn cara lapor asn yg kampanye di ig", {"cara-lapor"}),
         ("pns boleh nyoblos kan?", {"hak-pilih"}),
         ("asn boleh like post campaign caleg?", {"medsos-like"}),
+        ("kapan masa tenang pilkada", {"masa-tenang"}),
     ],
 )
 def test_intents_do_not_swallow_faq_questions(text: str, entries: set[str]) -> None:
