@@ -55,6 +55,18 @@ def intent_of(text: str) -> str | None:
         ("kapan pilkada?", "tahapan"),
         ("kapan pilkada kukar", "tahapan"),
         ("jadwal pencoblosan di kutai kartanegara kapan", "tahapan"),
+        # variants that are not phrasings in the data
+        ("aku mau laporin asn", "lapor"),
+        ("gmn caranya ngelapor", "lapor"),
+        ("hallo min selamat siang", "greeting"),
+        ("terimakasih infonya min", "thanks"),
+        ("oke min makasih", "thanks"),
+        ("gaji pns naik gak tahun depan", "scope-asn"),
+        ("daftar pppk kapan dibuka", "scope-asn"),
+        ("sebaiknya milih siapa", "scope-choice"),
+        ("kapan coblosan pilkada", "tahapan"),
+        ("kapan pemilu 2029", "tahapan"),
+        ("is civil servant allowed to campaign", "english"),
         # walkthrough 11/12: English, STOP and MULAI typed outside WhatsApp
         ("can civil servants campaign?", "english"),
         ("STOP", "berhenti"),
