@@ -65,7 +65,7 @@ TEXTS: dict[str, str] = {
         "/siaran — jadwalkan siaran\n"
         "/jadwal — daftar siaran terjadwal\n"
         "/batal <id> — batalkan siaran yang belum mulai\n"
-        "/pertanyaan — pertanyaan yang belum terjawab"
+        "/pertanyaan — pertanyaan yang belum terjawab (/pertanyaan selesai N: tandai sudah ditangani)"
     ),
     "help.group": (
         "Perintah grup Bawaslu:\n"
@@ -89,6 +89,73 @@ TEXTS: dict[str, str] = {
         "Maaf, kami belum punya jawaban untuk pertanyaan itu. Pertanyaan Anda kami catat agar bisa "
         "dijawab admin. Jika ada dugaan pelanggaran, laporkan lewat /lapor atau hubungi kantor Bawaslu "
         "terdekat."
+    ),
+    "faq.none_unlogged": (
+        "Maaf, kami belum punya jawaban untuk pertanyaan itu. Jika ada dugaan pelanggaran, laporkan lewat "
+        "/lapor atau hubungi kantor Bawaslu terdekat."
+    ),
+    "faq.suggest_note": "Pilih topik yang paling sesuai dengan pertanyaan Anda untuk melihat jawabannya.",
+    "faq.weak_note": (
+        "Kami belum yakin punya jawaban untuk pertanyaan itu; topik di bawah mungkin terkait. Jika tidak ada "
+        "yang cocok, pertanyaan Anda sudah kami catat agar bisa dijawab admin."
+    ),
+    "faq.weak_note_unlogged": "Kami belum yakin punya jawaban untuk pertanyaan itu; topik di bawah mungkin terkait.",
+    "faq.or_maybe": "Atau maksud Anda: {topics}",
+    "faq.empty": (
+        "Silakan ketik pertanyaan Anda tentang netralitas ASN dalam kalimat, misalnya: boleh gak like "
+        "postingan paslon di IG? Untuk melaporkan dugaan pelanggaran, ketik /lapor."
+    ),
+    "faq.unanswered_hint": (
+        "Sudah ditangani (misalnya jawabannya sudah ditambahkan)? Tekan ✅ dengan nomornya, atau ketik "
+        "/pertanyaan selesai N."
+    ),
+    "faq.unanswered_done_button": "✅ {n}",
+    "faq.unanswered_resolved": "✅ Ditandai sudah ditangani: \"{text}\"",
+    "faq.unanswered_already": "Pertanyaan itu sudah ditandai ditangani sebelumnya.",
+    "faq.unanswered_not_found": "Nomor {n} tidak ada di daftar. Ketik /pertanyaan untuk melihat daftar terbaru.",
+    "faq.unanswered_usage": (
+        "Ketik /pertanyaan untuk melihat daftar, atau /pertanyaan selesai N (nomor dari daftar; boleh "
+        "beberapa, misalnya /pertanyaan selesai 1 3) untuk menandai pertanyaan sudah ditangani."
+    ),
+    "button.start_report": "📝 Mulai lapor",
+    "button.tahapan": "🗓️ Lihat tahapan",
+    # --- intents (faq/intents.toml): messages that are not a knowledge-base question -----------
+    "intent.greeting": (
+        "Halo! Saya JagaNetral. Silakan ketik pertanyaan Anda seputar netralitas ASN, misalnya: boleh gak "
+        "PNS hadir kampanye? Ketik /bantuan untuk daftar perintah."
+    ),
+    "intent.thanks": "Sama-sama, semoga membantu! Silakan bertanya lagi kapan saja, atau ketik /bantuan.",
+    "intent.lapor": (
+        "Untuk melaporkan dugaan pelanggaran netralitas ASN, tekan 📝 Mulai lapor (atau ketik /lapor). "
+        "Laporan diteruskan ke Bawaslu sebagai informasi awal, tanpa meneruskan identitas Anda ke Bawaslu. "
+        "Cara membuat laporan resmi dan soal kerahasiaan pelapor ada di topik di bawah."
+    ),
+    "intent.tahapan": (
+        "Jadwal tahapan pemilu dan pilkada, termasuk hari pemungutan suara, untuk daerah Anda: ketik "
+        "/tahapan <nama daerah> (misalnya: /tahapan Samarinda), atau tekan tombol di bawah bila Anda sudah "
+        "berlangganan pengingat (/langganan)."
+    ),
+    "intent.scope_asn": (
+        "Maaf, pertanyaan itu di luar cakupan JagaNetral: kami hanya menjawab soal netralitas ASN dalam "
+        "pemilu dan pilkada. Untuk pendaftaran CPNS/PPPK, gaji, tunjangan dan urusan kepegawaian lain, "
+        "silakan cek situs resmi BKN (bkn.go.id, sscasn.bkn.go.id) atau bagian kepegawaian instansi Anda."
+    ),
+    "intent.english": (
+        "Maaf, JagaNetral baru melayani pertanyaan dalam bahasa Indonesia. Contoh: boleh gak PNS hadir kampanye? "
+        "Ketik /bantuan untuk daftar perintah."
+    ),
+    "intent.berhenti": (
+        "Untuk berhenti menerima pengingat tahapan dan pengumuman, ketik /berhenti. Untuk berlangganan lagi, "
+        "ketik /langganan."
+    ),
+    "intent.mulai": (
+        "Untuk mengaktifkan lagi langganan pengingat Anda, ketik /mulai; untuk memilih daerah baru, ketik "
+        "/langganan."
+    ),
+    "intent.scope_choice": (
+        "JagaNetral bersikap netral: kami tidak menilai atau menyarankan calon mana pun. Pilihan Anda "
+        "rahasia dan Anda sendiri yang menentukan di bilik suara. Profil, visi dan misi resmi para calon "
+        "bisa dilihat di infopemilu.kpu.go.id."
     ),
     # --- subscriptions (handlers/subscriptions.py) --------------------------------------------
     "sub.ask_region": (

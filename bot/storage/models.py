@@ -183,6 +183,8 @@ class UnansweredQuestion(Base):
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    # when an admin last marked it handled (/pertanyaan selesai N); asked again unanswered -> listed again
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Broadcast(Base):

@@ -54,9 +54,9 @@ INJECTIONS = ["<b>tebal</b>", "<script>alert(1)</script>", "</code><a href='java
               "[link](http://x)", "&amp;&lt;", "=HYPERLINK(\"http://x\")", "@everyone", "\u202egnp.exe",
               "\x00\x01\x02\x1b[31m", "\ud7ff\ufffe\uffff", "🏳️‍🌈" * 50, "' OR 1=1 --", "${jndi:ldap://x}"]
 CALLBACK_PREFIXES = ["lapor", "tip", "bc", "sub", "faq", "", "x", "lapor:r", "lapor:p", "lapor:c", "tip:st",
-                     "tip:ask", "tip:ans", "bc:a", "bc:r", "sub:role", "sub:p"]
+                     "tip:ask", "tip:ans", "bc:a", "bc:r", "sub:role", "sub:p", "faqgo", "faqq", "faqq:done"]
 FLOW_STEPS = ["/lapor", "/lapor Kukar", "lapor:c:medsos", "lapor:skip", "lapor:done", "lapor:ok", "/langganan",
-              "sub:role:asn", "/siaran", "bc:a:all", "bc:ok"]
+              "sub:role:asn", "/siaran", "bc:a:all", "bc:ok", "faqgo:lapor"]
 
 text_st = st.one_of(
     st.text(max_size=200),
