@@ -23,7 +23,9 @@ from broadcasts.scheduler import audit
 from faq import KnowledgeBase, default_matcher
 from faq.decision import default_intents, resolve
 from faq.reply import answer_reply, compose
+from handlers import subscriptions
 from handlers.broadcast_admin import actor
+from handlers.tips import flow as tips_flow
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +93,11 @@ async def entry_button(ctx: Context) -> None:
 
 async def action_button(ctx: Context) -> None:
     """``faqgo:lapor`` starts the report flow, ``faqgo:tahapan`` shows the stages (buttons of intents)."""
-    from handlers import subscriptions, tips
-
     action = (ctx.incoming.callback or "").partition(":")[2]
     if action == "lapor" and ctx.is_group:
         ctx.reply(t("error.private_only"))  # like /lapor: never a report flow in a group
     elif action == "lapor":
-        await tips.lapor(ctx)
+        await tips_flow.lapor(ctx)
     elif action == "tahapan":
         await subscriptions.stages(ctx)
     else:

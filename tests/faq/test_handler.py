@@ -225,7 +225,7 @@ async def test_admin_marks_unanswered_questions_handled(console: Any) -> None:
 
 
 async def test_non_admins_cannot_mark_questions_handled(make_settings: Any) -> None:
-    from tests.helpers import ConsoleHarness
+    from tests.support.helpers import ConsoleHarness
 
     admin = ConsoleHarness(make_settings(console_admin=True), user_id="admin")
     user = ConsoleHarness(make_settings(console_admin=False), user_id="user")
