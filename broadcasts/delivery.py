@@ -4,6 +4,12 @@ One loop per process: each turn it records the results of finished sends and cla
 limiter allows, in a single transaction, then starts their sends concurrently (bounded). Retryable
 errors go back to ``pending`` with exponential backoff (or the platform's retry_after, which also
 pauses the whole channel); 403 "blocked" marks the recipient inactive; permanent errors fail the row.
+
+A send that got no answer after its request was written (``SendResult.answered`` False while the transport
+reported the write), or whose message was only partly delivered (``partial``), is not retried for an
+at-most-once purpose (broadcast, reminder): it becomes ``unknown``. Results are recorded in the next claim
+transaction; if that transaction fails they are put back and recorded on the next turn, and every write is
+fenced by the row's claim token.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from bot.core.identity import short
 from bot.core.model import Reply
 from bot.storage.db import SessionMaker
 from bot.storage.models import Outbox, Subscriber
-from broadcasts.outbox import Claimed, OutboxStore
+from broadcasts.outbox import AT_MOST_ONCE, Claimed, OutboxStatus, OutboxStore
 from broadcasts.ratelimit import MAX_BATCH, ChannelLimiter, Slot
 
 log = logging.getLogger(__name__)
@@ -34,10 +40,28 @@ RECOVERY_EVERY = 30.0  # seconds between checks for rows whose lease expired (a 
 
 @dataclass(frozen=True)
 class SendResult:
-    status: Literal["sent", "retry", "blocked", "failed"]
+    """What a sender reports. ``answered``: False when no answer came (timeout, connection lost) — whether the
+    request had been written is known to the worker from the transport's hook. ``partial``: an earlier part
+    of a multi-part message was delivered before this failure."""
+
+    status: Literal["sent", "retry", "blocked", "failed", "unknown"]
     retry_after: float | None = None
     error: str = ""
     external_id: str | None = None
+    answered: bool = True
+    partial: bool = False
+
+
+def no_answer_fate(msg: Claimed, result: SendResult, written: bool) -> SendResult:
+    """At-most-once purposes: a written request without an answer, or a partly delivered message, is ``unknown``
+    (it may have arrived: never re-sent). Other results are returned unchanged."""
+    if result.status != "retry" or msg.purpose not in AT_MOST_ONCE:
+        return result
+    if result.partial:
+        return SendResult("unknown", error=f"partly delivered, then {result.error}"[:200])
+    if not result.answered and written:
+        return SendResult("unknown", error=f"written, no answer ({result.error}): not re-sent"[:200])
+    return result
 
 
 class ChannelSender(Protocol):
@@ -77,7 +101,7 @@ class DeliveryWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[_Done] = []
         self._step_lock = asyncio.Lock()
-        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0}
+        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0, "unknown": 0}
         self.recovery_every = RECOVERY_EVERY
 
     @property
@@ -181,9 +205,10 @@ class DeliveryWorker:
             return wait
         batch = min(room, budget, 500)
         held: dict[int, tuple[str, Slot]] = {}  # limiter slots by outbox id: started or released below
+        taken, self._done = self._done, []  # recorded in this transaction, or put back if it fails
         try:
             async with self.sessions() as s, s.begin():
-                await self._record_in(s)
+                await self._record_in(s, taken)
                 rows = await self.store.due(s, channels=ready, limit=batch)
                 now = utcnow()
                 deferrals: list[tuple[int, datetime]] = []
@@ -209,7 +234,10 @@ class DeliveryWorker:
                         wait = min(wait, max(0.0, (nxt - now).total_seconds()))
         except BaseException:
             claimed = []
+            self._put_back(taken)
             raise
+        else:
+            self._count(taken)
         finally:  # slots of rows not (or no longer) ours go back: another process claimed them, or we failed
             for oid in held.keys() - {c.id for c in claimed}:
                 channel, slot = held[oid]
@@ -246,32 +274,50 @@ class DeliveryWorker:
                 result = await sender.send(msg, Reply.from_payload(msg.payload))
             except Exception as exc:  # a sender bug must not kill the loop or lose the row
                 log.exception("sender raised", extra={"outbox_id": msg.id})
-                result = SendResult("retry", error=f"{type(exc).__name__}")
-            lim.answered(wire)
+                result = SendResult("retry", error=f"{type(exc).__name__}", answered=False)
+            if result.answered:
+                lim.answered(wire)
+            result = no_answer_fate(msg, result, written=wire.at is not None)
             if result.status == "retry" and result.retry_after:  # the platform's 429, not our own pause
                 lim.rate_limited(result.retry_after)
         self._done.append(_Done(msg, result))
 
     async def _record(self) -> None:
-        if self._done:
+        if not self._done:
+            return
+        taken, self._done = self._done, []
+        try:
             async with self.sessions() as s, s.begin():
-                await self._record_in(s)
+                await self._record_in(s, taken)
+        except BaseException:
+            self._put_back(taken)
+            raise
+        self._count(taken)
 
-    async def _record_in(self, s: AsyncSession) -> None:
-        done, self._done = self._done, []
+    def _put_back(self, taken: list[_Done]) -> None:
+        """The recording transaction failed: keep the results for the next one (the rows stay ``sending``)."""
+        if taken:
+            self._done[:0] = taken
+            log.warning("send results not recorded; kept for the next attempt", extra={"n": len(taken)})
+
+    def _count(self, recorded: list[_Done]) -> None:
+        for d in recorded:
+            self.stats[d.result.status] += 1
+
+    async def _record_in(self, s: AsyncSession, done: list[_Done]) -> None:
+        """Write the finished sends' results in ``s`` (the caller puts them back if the transaction fails)."""
         if not done:
             return
         now = utcnow()
-        sent: list[tuple[int, str | None]] = []
+        sent: list[tuple[int, str, str | None]] = []
         for d in done:
             r, m = d.result, d.msg
-            self.stats[r.status] += 1
             if r.status == "sent":
-                sent.append((m.id, r.external_id))
+                sent.append((m.id, m.token, r.external_id))
                 continue
             values: dict[str, object] = {"lease_until": None, "last_error": r.error[:200] or None}
             if r.status == "blocked":
-                values.update(status="blocked")
+                values.update(status=OutboxStatus.BLOCKED.value)
                 await s.execute(
                     update(Subscriber)
                     .where(Subscriber.addr_key == m.addr_key)
@@ -279,14 +325,21 @@ class DeliveryWorker:
                 )
                 log.info("recipient blocked the bot; subscriber deactivated", extra={"addr": short(m.addr_key)})
             elif r.status == "failed":
-                values.update(status="failed")
+                values.update(status=OutboxStatus.FAILED.value)
                 log.warning("outbox message failed permanently", extra={"outbox_id": m.id, "error": r.error})
+            elif r.status == "unknown":
+                values.update(status=OutboxStatus.UNKNOWN.value)
+                log.warning("outbox message fate unknown; not re-sent", extra={"outbox_id": m.id, "error": r.error})
             else:
                 if r.retry_after:
                     delay = r.retry_after
                     values["attempts"] = Outbox.attempts - 1  # a 429 is not the message's fault
                 else:
                     delay = backoff(m.attempts)
-                values.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
-            await s.execute(update(Outbox).where(Outbox.id == m.id, Outbox.status == "sending").values(**values))
+                values.update(status=OutboxStatus.PENDING.value, next_attempt_at=now + timedelta(seconds=delay))
+            await s.execute(
+                update(Outbox)
+                .where(Outbox.id == m.id, Outbox.status == OutboxStatus.SENDING, Outbox.claim_token == m.token)
+                .values(**values)
+            )
         await self.store.mark_sent(s, sent)

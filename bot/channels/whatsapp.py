@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -187,8 +188,9 @@ class WhatsAppSender:
                 return await self._send_template(msg, reply, sid)
             result = self._result(outcome)
             if result.status != "sent":
-                # a retry re-sends the earlier parts too (rare; better than losing the rest)
-                return result
+                # a retry re-sends the earlier parts too (rare; better than losing the rest) -- except for
+                # at-most-once purposes, which the worker turns "unknown" for a partly delivered message
+                return replace(result, partial=i > 0)
         return result
 
     async def _send_template(self, msg: Claimed, reply: Reply, content_sid: str) -> SendResult:
@@ -209,7 +211,9 @@ class WhatsAppSender:
             return SendResult("blocked", error=f"twilio {code}: recipient opted out")
         if code == WINDOW_CLOSED_CODE:
             return SendResult("failed", error="twilio 63016: outside the 24h window and no template configured")
-        if outcome.status is None or outcome.status >= 500 or code in (None, 20500, 20503):
+        if outcome.status is None:  # timeout / connection lost: no answer, it may have been accepted
+            return SendResult("retry", error=f"twilio no answer: {outcome.message[:80]}", answered=False)
+        if outcome.status >= 500 or code in (None, 20500, 20503):
             return SendResult("retry", error=f"twilio {outcome.status} {code}")
         if code in PERMANENT_CODES or 400 <= outcome.status < 500:
             return SendResult("failed", error=f"twilio {outcome.status} {code}")

@@ -1,0 +1,26 @@
+"""outbox claim token: a late writer cannot record over another process's re-claim
+
+Revision ID: 0003_delivery
+Revises: 0002
+Create Date: 2026-12-01 08:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0003_delivery'
+down_revision: str | None = '0002'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claim_token', sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_column('claim_token')
