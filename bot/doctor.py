@@ -41,6 +41,39 @@ async def check_database(settings: Settings) -> Check:
     return Check("database", True, f"reachable, schema at {head}")
 
 
+async def check_delivery(settings: Settings) -> Check:
+    """Messages that did not arrive: unrouted / undelivered / failed tips (FAIL), others given up (WARN)."""
+    from bot.alerts import delivery_problems
+    from bot.storage.db import session_maker
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_maker(engine)() as s:
+            p = await delivery_problems(s, settings)
+    except Exception as exc:
+        return Check("delivery", False, f"cannot read the outbox ({type(exc).__name__})")
+    finally:
+        await engine.dispose()
+    tips = []
+    if p["tips_unrouted"]:
+        tips.append(f"{p['tips_unrouted']} tip(s) without a Bawaslu group (add it to [bawaslu_groups])")
+    if p["tips_stuck"]:
+        tips.append(f"{p['tips_stuck']} tip(s) not delivered after {settings.delivery.tip_alert_minutes:g} min "
+                    "(still retrying)")
+    if p["tips_failed"]:
+        tips.append(f"{p['tips_failed']} tip(s) failed to reach their group")
+    others = []
+    if p["given_up"]:
+        others.append(f"{p['given_up']} other message(s) given up (dead or failed)")
+    if p["unknown"]:
+        others.append(f"{p['unknown']} broadcast/reminder message(s) of unknown fate (not re-sent)")
+    if tips:
+        return Check("delivery", False, "; ".join(tips + others))
+    if others:
+        return Check("delivery", True, "; ".join(others), warning=True)
+    return Check("delivery", True, "every tip delivered; nothing given up")
+
+
 async def check_telegram(settings: Settings) -> Check:
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -101,7 +134,9 @@ def check_settings(settings: Settings) -> list[Check]:
 
 async def run_doctor(settings: Settings) -> list[Check]:
     checks = check_settings(settings)
-    checks.append(await check_database(settings))
+    checks.append(db := await check_database(settings))
+    if db.ok:
+        checks.append(await check_delivery(settings))
     checks.append(await check_telegram(settings))
     checks.append(await check_twilio(settings))
     return checks

@@ -77,6 +77,7 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: Any = None
     leader_task: asyncio.Task[None] | None = None  # PostgreSQL: holds / waits for the scheduler lock
+    watch: Any = None  # bot.alerts.DeliveryWatch: dead letters, stuck and unrouted tips -> admin alerts
 
     @classmethod
     def create(cls, settings: Settings, senders: dict[str, ChannelSender] | None = None) -> Runtime:
@@ -87,10 +88,12 @@ class Runtime:
         core = Core(services, build_router())
         worker = DeliveryWorker(
             services.sessions, outbox, dict(senders or {}), build_limiters(settings),
-            max_inflight=max_inflight(settings),
+            max_inflight=max_inflight(settings), max_attempts=settings.delivery.max_attempts,
         )
         core.on_committed(worker.notify)
-        return cls(settings, engine, services, core, worker)
+        from bot.alerts import DeliveryWatch
+
+        return cls(settings, engine, services, core, worker, watch=DeliveryWatch(services, worker.senders))
 
     def add_sender(self, sender: ChannelSender) -> None:
         self.worker.senders[sender.channel] = sender
@@ -101,6 +104,7 @@ class Runtime:
     async def start(self, *, scheduler: bool = True) -> None:
         """Start background work: the delivery loop and (unless disabled) the scheduler."""
         self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
+        self.tasks.append(asyncio.create_task(self.watch.run(on_alert=self.worker.notify), name="delivery-watch"))
         if scheduler:  # only on the leader (PostgreSQL advisory lock; SQLite: always) — bot/leader.py
             from bot.leader import lead_scheduler
 

@@ -29,12 +29,13 @@ from bot.core.identity import short
 from bot.core.model import Reply
 from bot.storage.db import SessionMaker
 from bot.storage.models import Outbox, Subscriber
-from broadcasts.outbox import AT_MOST_ONCE, Claimed, OutboxStatus, OutboxStore
+from broadcasts.outbox import AT_MOST_ONCE, Claimed, OutboxStatus, OutboxStore, Purpose
 from broadcasts.ratelimit import MAX_BATCH, ChannelLimiter, Slot
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+MAX_ATTEMPTS = 10  # default attempt cap (``delivery.max_attempts``); tips are never given up
 RECOVERY_EVERY = 30.0  # seconds between checks for rows whose lease expired (a crashed process's sends)
 
 
@@ -44,7 +45,7 @@ class SendResult:
     request had been written is known to the worker from the transport's hook. ``partial``: an earlier part
     of a multi-part message was delivered before this failure."""
 
-    status: Literal["sent", "retry", "blocked", "failed", "unknown"]
+    status: Literal["sent", "retry", "blocked", "failed", "unknown", "dead"]
     retry_after: float | None = None
     error: str = ""
     external_id: str | None = None
@@ -90,18 +91,20 @@ class DeliveryWorker:
         limiters: dict[str, ChannelLimiter],
         *,
         max_inflight: int = 64,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.sessions = sessions
         self.store = store
         self.senders = senders
         self.limiters = limiters
         self.max_inflight = max_inflight
+        self.max_attempts = max_attempts
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[_Done] = []
         self._step_lock = asyncio.Lock()
-        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0, "unknown": 0}
+        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0, "unknown": 0, "dead": 0}
         self.recovery_every = RECOVERY_EVERY
 
     @property
@@ -330,6 +333,15 @@ class DeliveryWorker:
             elif r.status == "unknown":
                 values.update(status=OutboxStatus.UNKNOWN.value)
                 log.warning("outbox message fate unknown; not re-sent", extra={"outbox_id": m.id, "error": r.error})
+            elif r.status == "dead" or (
+                not r.retry_after and m.attempts >= self.max_attempts and m.purpose != Purpose.TIP
+            ):
+                # the dead letter: given up, shown to admins (bot.alerts, doctor). Tips keep retrying; the
+                # delivery watch makes a stuck tip visible instead.
+                values.update(status=OutboxStatus.DEAD.value)
+                d.result = SendResult("dead", error=r.error)
+                log.warning("outbox message given up after its attempt cap",
+                            extra={"outbox_id": m.id, "attempts": m.attempts, "error": r.error})
             else:
                 if r.retry_after:
                     delay = r.retry_after

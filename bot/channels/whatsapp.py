@@ -51,7 +51,7 @@ from bot.storage.models import ChatWindow, Outbox, Subscriber
 from bot.texts import t
 from bot.web import read_limited
 from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
+from broadcasts.outbox import Claimed, OutboxStatus
 
 if TYPE_CHECKING:
     from bot.channels.twilio_client import SendOutcome, TwilioSender
@@ -339,12 +339,12 @@ class WhatsAppWebhook:
             if not failed:
                 return "recorded"
             row.last_error = f"twilio {status} {code or ''}".strip()[:200]
-            if row.status != "sent":
+            if row.status != OutboxStatus.SENT:
                 return "recorded"
             sid_template = template_sid(self.rt.settings, row.purpose)
             if code == WINDOW_CLOSED_CODE and sid_template is not None and not row.payload.get(TEMPLATE_FLAG):
                 row.payload = {**row.payload, TEMPLATE_FLAG: True}
-                row.status = "pending"
+                row.status = OutboxStatus.PENDING.value
                 row.next_attempt_at = now
                 row.external_id = None
                 row.platform_status = None
@@ -356,7 +356,7 @@ class WhatsAppWebhook:
                 )
                 outcome = "requeued as template"
             elif code in BLOCKED_CODES or code in PERMANENT_CODES:
-                row.status = "blocked" if code in BLOCKED_CODES else "failed"
+                row.status = (OutboxStatus.BLOCKED if code in BLOCKED_CODES else OutboxStatus.FAILED).value
                 await s.execute(
                     update(Subscriber)
                     .where(Subscriber.addr_key == row.addr_key)
@@ -365,7 +365,7 @@ class WhatsAppWebhook:
                 log.info("whatsapp recipient unreachable; subscriber deactivated", extra={"addr": short(row.addr_key)})
                 outcome = "recipient deactivated"
             else:
-                row.status = "failed"
+                row.status = OutboxStatus.FAILED.value
                 outcome = "failed"
         if outcome == "requeued as template":
             self.rt.worker.notify()

@@ -28,6 +28,7 @@ from bot.core.router import Context, FlowState, Router
 from bot.core.services import Services
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t
+from broadcasts.outbox import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class Core:
                         chat_id=inc.chat_id,
                         reply=reply,
                         is_group=inc.chat_type == "group",
-                        purpose="reply",
+                        purpose=Purpose.REPLY,
                     )
 
     async def _touch_window(self, session: Any, inc: Incoming, now: Any) -> None:
@@ -162,7 +163,7 @@ class Core:
                     chat_id=inc.chat_id,
                     reply=Reply(text=t("error.generic")),
                     is_group=inc.chat_type == "group",
-                    purpose="reply",
+                    purpose=Purpose.REPLY,
                 )
         except Exception:
             log.exception("could not queue the error reply")

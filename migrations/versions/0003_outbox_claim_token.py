@@ -1,4 +1,5 @@
-"""outbox claim token: a late writer cannot record over another process's re-claim
+"""outbox claim token (a late writer cannot record over another process's re-claim) and alerted_at (admins
+were told about this row: dead letter, failed or stuck tip)
 
 Revision ID: 0003_delivery
 Revises: 0002
@@ -19,8 +20,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claim_token', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('alerted_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_column('alerted_at')
         batch_op.drop_column('claim_token')
