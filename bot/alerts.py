@@ -222,3 +222,49 @@ async def delivery_problems(session: AsyncSession, settings: Settings, now: date
         ),
         "unknown": await count(select(func.count()).select_from(Outbox).where(Outbox.status == OutboxStatus.UNKNOWN)),
     }
+
+
+# --- group events (Telegram) ------------------------------------------------------------------------
+
+def chat_moved_hook(services: Services, channels: Any) -> Any:
+    """For ``DeliveryWorker.chat_moved``: a group became a supergroup — tips follow it, admins are told."""
+
+    async def moved(session: AsyncSession, channel: str, old: str, new: str) -> None:
+        if channel != "telegram":
+            return
+        from bot.tipdelivery import follow_migration
+
+        try:
+            old_id, new_id = int(old), int(new)
+        except ValueError:
+            return
+        tips = await follow_migration(services, session, old_id, new_id)
+        log.warning("tips follow a migrated group", extra={"tips": tips})
+        await alert_admins(services, session, channels, f"migrated:{old_id}:{new_id}",
+                           t("alert.group_migrated", old=old_id, new=new_id))
+
+    return moved
+
+
+def _group_region(settings: Settings, chat_id: int) -> str | None:
+    codes = [code for code, gid in settings.bawaslu_groups.items() if int(gid) == chat_id]
+    if not codes:
+        return None
+    return ", ".join(t("tips.target_default") if c == "default" else _region(c) for c in sorted(codes))
+
+
+async def bot_removed_from_group(services: Services, channels: Any, chat_id: int, event_key: str) -> bool:
+    """``my_chat_member``: the bot was removed from (or left) a chat. A Bawaslu group -> alert the admins.
+
+    Returns whether it was a Bawaslu group (one in ``bawaslu_groups`` or one that tips were sent to)."""
+    region = _group_region(services.settings, chat_id)
+    async with services.sessions() as s, s.begin():
+        if region is None:
+            tip_region = await s.scalar(select(Tip.region_code).where(Tip.group_chat_id == chat_id).limit(1))
+            if tip_region is None:
+                return False
+            region = _region(tip_region)
+        await alert_admins(services, s, list(channels), f"removed:{chat_id}:{event_key}",
+                           t("alert.group_removed", chat=chat_id, region=region))
+    log.error("bot removed from a Bawaslu group", extra={"chat_id": chat_id})
+    return True

@@ -125,8 +125,13 @@ def check_settings(settings: Settings) -> list[Check]:
         out.append(Check("security.secret_key", False, "not set: required for real channels (>= 32 random chars)"))
     else:
         out.append(Check("security.secret_key", True, "set"))
+    from bot.serve import routing_problem
+
+    problem = routing_problem(settings)
     if not settings.bawaslu_groups:
         out.append(Check("bawaslu_groups", True, "none configured: tips are stored but not routed", warning=True))
+    elif problem is not None and (settings.whatsapp.enabled or settings.telegram.enabled):
+        out.append(Check("bawaslu_groups", False, problem))
     else:
         out.append(Check("bawaslu_groups", True, f"{len(settings.bawaslu_groups)} group(s) configured"))
     return out

@@ -91,8 +91,9 @@ class Runtime:
             max_inflight=max_inflight(settings), max_attempts=settings.delivery.max_attempts,
         )
         core.on_committed(worker.notify)
-        from bot.alerts import DeliveryWatch
+        from bot.alerts import DeliveryWatch, chat_moved_hook
 
+        worker.chat_moved = chat_moved_hook(services, worker.senders)
         return cls(settings, engine, services, core, worker, watch=DeliveryWatch(services, worker.senders))
 
     def add_sender(self, sender: ChannelSender) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.runtime import Runtime, freeze_heap, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,9 @@ async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> 
     """Run until SIGINT/SIGTERM (or ``stop_event``); then finish in-flight sends and stop cleanly."""
     from bot.channels.telegram import attach_telegram
 
+    problem = routing_problem(settings)
+    if problem is not None:
+        raise ConfigError(problem)
     rt = Runtime.create(settings)
     await rt.migrate()
     telegram = attach_telegram(rt) if settings.telegram.enabled else None
@@ -26,6 +29,17 @@ async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> 
     stop = stop_event or asyncio.Event()
     with stop_on_signals(stop):
         await _serve(rt, telegram, stop, stoppers)
+
+
+def routing_problem(settings: Settings) -> str | None:
+    """Why tips could not reach their groups with this configuration (``run``, not the console chat)."""
+    if settings.bawaslu_groups and not settings.telegram.enabled:
+        return (
+            "bawaslu_groups routes tips to Telegram groups, but telegram.token is not set: tips would never be "
+            "delivered. Set telegram.token (env JAGANETRAL_TELEGRAM__TOKEN), or remove [bawaslu_groups] to use "
+            "the console chat."
+        )
+    return None
 
 
 async def _serve(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -51,6 +52,7 @@ class SendResult:
     external_id: str | None = None
     answered: bool = True
     partial: bool = False
+    moved_to: str | None = None  # the chat has a new id (Telegram group -> supergroup): re-target, send again
 
 
 def no_answer_fate(msg: Claimed, result: SendResult, written: bool) -> SendResult:
@@ -69,6 +71,9 @@ class ChannelSender(Protocol):
     channel: str
 
     async def send(self, msg: Claimed, reply: Reply) -> SendResult: ...
+
+
+ChatMoved = Callable[[AsyncSession, str, str, str], Awaitable[None]]  # (session, channel, old id, new id)
 
 
 @dataclass
@@ -99,6 +104,7 @@ class DeliveryWorker:
         self.limiters = limiters
         self.max_inflight = max_inflight
         self.max_attempts = max_attempts
+        self.chat_moved: ChatMoved | None = None  # called in the recording transaction (tips follow the move)
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
@@ -319,7 +325,16 @@ class DeliveryWorker:
                 sent.append((m.id, m.token, r.external_id))
                 continue
             values: dict[str, object] = {"lease_until": None, "last_error": r.error[:200] or None}
-            if r.status == "blocked":
+            if r.moved_to is not None:  # re-target this row (and, through the hook, everything of that chat)
+                if self.chat_moved is not None:
+                    await self.chat_moved(s, m.channel, m.chat_id, r.moved_to)
+                values.update(
+                    status=OutboxStatus.PENDING.value, next_attempt_at=now, attempts=Outbox.attempts - 1,
+                    addr_key=self.store.identity.key("addr", m.channel, r.moved_to),
+                    addr_enc=self.store.identity.seal(m.channel, r.moved_to),
+                )
+                log.warning("chat moved to a new id; message re-targeted", extra={"outbox_id": m.id})
+            elif r.status == "blocked":
                 values.update(status=OutboxStatus.BLOCKED.value)
                 await s.execute(
                     update(Subscriber)

@@ -35,6 +35,7 @@ from bot.tipcases import (
     resolve_group,
     status_label,
 )
+from bot.tipdelivery import reporter_status_label
 from broadcasts.outbox import insert_ignore
 from handlers import region_picker
 
@@ -466,7 +467,8 @@ async def status(ctx: Context) -> None:
             return
         lines = [t("tips.my_list_header")]
         lines += [t("tips.my_list_row", code=tp.code, category=category_label(tp.category),
-                    status=status_label(tp.status), created=local_time(settings, tp.created_at, "%d-%m-%Y"))
+                    status=await reporter_status_label(ctx.session, tp),
+                    created=local_time(settings, tp.created_at, "%d-%m-%Y"))
                   for tp in tips]
         lines.append(t("tips.my_list_footer"))
         ctx.reply("\n".join(lines))
@@ -487,7 +489,7 @@ async def status(ctx: Context) -> None:
         history.append(t("tips.history_row", when=local_time(settings, ev.created_at), text=what))
     ctx.reply(t("tips.status_detail", code=tip.code, region=region_label(tip.region_code),
                 category=category_label(tip.category), created=local_time(settings, tip.created_at),
-                status=status_label(tip.status), history="\n".join(history) or "-"))
+                status=await reporter_status_label(ctx.session, tip), history="\n".join(history) or "-"))
 
 
 async def hapus(ctx: Context) -> None:

@@ -91,9 +91,9 @@ class TelegramSender:
                 log.error("bot cannot post to a group", extra={"outbox_id": msg.id, "error": str(exc)[:100]})
                 return SendResult("retry", error=f"forbidden: {str(exc)[:80]}")
             return SendResult("blocked", error="403")
-        except ChatMigrated as exc:
+        except ChatMigrated as exc:  # the group became a supergroup: the outbox re-targets and sends again
             log.error("group migrated to a supergroup; update bawaslu_groups", extra={"new_chat_id": exc.new_chat_id})
-            return SendResult("failed", error="chat migrated")
+            return SendResult("retry", error="chat migrated", moved_to=str(exc.new_chat_id))
         except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
             return SendResult("failed", error=f"bad request: {str(exc)[:150]}")
         except InvalidToken:
@@ -224,6 +224,8 @@ class TelegramChannel:
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.settings = settings
         self._handle = handle
+        # my_chat_member: the bot was removed from a group (chat id, update id) -> the runtime alerts admins
+        self.on_bot_removed: Callable[[int, str], Awaitable[object]] | None = None
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.app.add_error_handler(self._on_error)
 
@@ -237,6 +239,11 @@ class TelegramChannel:
                 await update.callback_query.answer()
             except TelegramError as exc:
                 log.info("callback query not answered", extra={"error": type(exc).__name__})
+        member = update.my_chat_member
+        if member is not None and member.chat.type != "private" and member.new_chat_member.status in ("left", "kicked"):
+            if self.on_bot_removed is not None:
+                await self.on_bot_removed(member.chat.id, str(update.update_id))
+            return
         inc = to_incoming(update)
         if inc is None:
             return
@@ -282,4 +289,12 @@ def attach_telegram(rt: Runtime) -> TelegramChannel:
     channel = TelegramChannel(rt.settings, rt.core.handle)
     rt.services.media_fetchers["telegram"] = channel.fetch_media
     rt.add_sender(TelegramSender(channel.bot, rt.services.load_media))
+
+    async def removed(chat_id: int, event_key: str) -> None:
+        from bot.alerts import bot_removed_from_group
+
+        if await bot_removed_from_group(rt.services, rt.worker.senders, chat_id, event_key):
+            rt.worker.notify()
+
+    channel.on_bot_removed = removed
     return channel
