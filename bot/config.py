@@ -176,6 +176,22 @@ class SchedulerConfig(_Section):
     leader_retry_seconds: float = 5.0
 
 
+class DeliveryConfig(_Section):
+    """Attempt caps and alerts: no message ends silently (``bot.app.alerts``)."""
+
+    max_attempts: int = 10  # a non-tip message is given up ("dead") after this many failed attempts
+    tip_alert_minutes: float = 30.0  # a tip not yet delivered to its group after this long alerts the admins
+    check_every_seconds: float = 60.0  # how often the delivery watch looks for dead, stuck and unrouted messages
+    alert_chat_id: int | None = None  # Telegram chat (e.g. an admin group) for alerts; else every admin
+
+    @field_validator("max_attempts", "tip_alert_minutes", "check_every_seconds")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -192,6 +208,7 @@ class Settings(BaseSettings):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     # Region code ("64" or "64.02") -> Bawaslu Telegram group chat id.
     bawaslu_groups: dict[str, int] = Field(default_factory=dict)
     console_admin: bool = True  # the local console user acts as admin
@@ -313,3 +330,14 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, source)) from None
+
+
+def routing_problem(settings: Settings) -> str | None:
+    """Why tips could not reach their groups with this configuration (``run``, not the console chat)."""
+    if settings.bawaslu_groups and not settings.telegram.enabled:
+        return (
+            "bawaslu_groups routes tips to Telegram groups, but telegram.token is not set: tips would never be "
+            "delivered. Set telegram.token (env JAGANETRAL_TELEGRAM__TOKEN), or remove [bawaslu_groups] to use "
+            "the console chat."
+        )
+    return None

@@ -528,6 +528,31 @@ TEXTS: dict[str, str] = {
         "::grup: {regions}. Tambahkan \"default\" = <id grup> untuk menampung daerah lain."
     ),
     "console.routing_partial": "{province} ({missing} dari {total} kab/kota)",
+    # --- delivery alerts to admins (bot/app/alerts.py) and the reporter's waiting status ---
+    "tips.status.menunggu": "Menunggu diteruskan ke Bawaslu",
+    "alert.tip_unrouted": (
+        "⚠️ Laporan {code} (daerah {region}) belum punya grup Bawaslu tujuan, jadi belum diteruskan. "
+        "Tambahkan grupnya di [bawaslu_groups]; laporan diteruskan otomatis setelah bot dimulai ulang."
+    ),
+    "alert.tip_failed": (
+        "⚠️ Laporan {code} GAGAL diteruskan ke grup Bawaslu ({error}). Periksa id grup di [bawaslu_groups] "
+        "dan apakah bot masih anggota grup itu. Cek: python -m bot doctor"
+    ),
+    "alert.tip_stuck": (
+        "⚠️ Laporan {code} belum sampai ke grup Bawaslu setelah {minutes} menit ({attempts} percobaan; "
+        "terakhir: {error}). Bot terus mencoba. Cek: python -m bot doctor"
+    ),
+    "alert.given_up": (
+        "⚠️ {n} pesan tidak terkirim dan tidak dicoba lagi ({by_purpose}). Cek: python -m bot doctor"
+    ),
+    "alert.group_removed": (
+        "⚠️ Bot dikeluarkan dari grup Bawaslu {chat} ({region}). Laporan untuk grup itu tidak bisa terkirim "
+        "sampai bot ditambahkan kembali."
+    ),
+    "alert.group_migrated": (
+        "ℹ️ Grup Bawaslu {old} sudah menjadi supergroup {new}. Laporan kini dikirim ke grup baru; ubah id grup "
+        "di [bawaslu_groups] menjadi {new}."
+    ),
 }
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import utcnow
 from bot.core.model import Reply
+from bot.outbox.ports import OutboxStatus, Purpose
 from bot.storage.audit import audit
 from bot.storage.db import insert_ignore
 from bot.storage.models import Broadcast, ReminderRun
@@ -304,7 +305,7 @@ class Scheduler:
             channel="console",
             chat_id="-",
             reply=reply,
-            purpose="broadcast",
+            purpose=Purpose.BROADCAST,
             priority=BROADCAST_PRIORITY,
             broadcast_id=broadcast_id,
         )
@@ -384,7 +385,7 @@ class Scheduler:
             channel="console",
             chat_id="-",
             reply=Reply(text=reminder_message(timeline, stage, occ.days_before)),
-            purpose="reminder",
+            purpose=Purpose.REMINDER,
             priority=REMINDER_PRIORITY,
         )
         added, total = await self._enqueue_audience(
@@ -410,7 +411,7 @@ class Scheduler:
             ).all()
             for b in rows:
                 counts = await self.outbox.counts(s, broadcast_id=b.id)
-                open_rows = counts.get("pending", 0) + counts.get("sending", 0)
+                open_rows = counts.get(OutboxStatus.PENDING, 0) + counts.get(OutboxStatus.SENDING, 0)
                 started = b.started_at or b.scheduled_at
                 if open_rows and now - started < REPORT_TIMEOUT:
                     if open_rows <= REPORT_RECHECK_ROWS:
@@ -427,10 +428,10 @@ class Scheduler:
                     "bc.report",
                     id=b.id,
                     total=sum(counts.values()),
-                    sent=counts.get("sent", 0),
-                    failed=counts.get("failed", 0),
-                    blocked=counts.get("blocked", 0),
-                    unknown=counts.get("unknown", 0) + open_rows,
+                    sent=counts.get(OutboxStatus.SENT, 0),
+                    failed=counts.get(OutboxStatus.FAILED, 0) + counts.get(OutboxStatus.DEAD, 0),
+                    blocked=counts.get(OutboxStatus.BLOCKED, 0),
+                    unknown=counts.get(OutboxStatus.UNKNOWN, 0) + open_rows,
                 )
                 await self._to_creator(s, b, text, f"bcrep:{b.id}")
                 audit(s, ACTOR, "broadcast.report", now, broadcast_id=b.id, counts=counts)
@@ -445,7 +446,7 @@ class Scheduler:
             await self.notify_admins(s, Reply(text=text), idem_key)
             return
         await self.outbox.enqueue(
-            s, channel=channel, chat_id=chat_id, reply=Reply(text=text), purpose="notice", idem_key=idem_key
+            s, channel=channel, chat_id=chat_id, reply=Reply(text=text), purpose=Purpose.NOTICE, idem_key=idem_key
         )
 
     def admin_targets(self) -> list[tuple[str, str]]:
@@ -455,7 +456,7 @@ class Scheduler:
     async def notify_admins(self, s: AsyncSession, reply: Reply, idem_key: str) -> None:
         for channel, chat_id in self.admin_targets():
             await self.outbox.enqueue(
-                s, channel=channel, chat_id=chat_id, reply=reply, purpose="notice",
+                s, channel=channel, chat_id=chat_id, reply=reply, purpose=Purpose.NOTICE,
                 idem_key=f"{idem_key}:{hashlib.sha256(f'{channel}:{chat_id}'.encode()).hexdigest()[:12]}",
             )
 

@@ -6,6 +6,7 @@ import logging
 
 from starlette.routing import Route
 
+from bot.app.alerts import bot_removed_from_group
 from bot.app.runtime import Runtime
 from bot.channels.telegram import TelegramChannel, TelegramSender
 from bot.channels.twilio_client import TwilioSender
@@ -19,6 +20,12 @@ def attach_telegram(rt: Runtime) -> TelegramChannel:
     channel = TelegramChannel(rt.settings, rt.core.handle)
     rt.services.media_fetchers["telegram"] = channel.fetch_media
     rt.add_sender(TelegramSender(channel.bot, rt.services.load_media))
+
+    async def removed(chat_id: int, event_key: str) -> None:
+        if await bot_removed_from_group(rt.services, rt.worker.senders, chat_id, event_key):
+            rt.worker.notify()
+
+    channel.on_bot_removed = removed
     return channel
 
 

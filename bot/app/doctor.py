@@ -8,7 +8,7 @@ import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from bot.config import Settings
+from bot.config import Settings, routing_problem
 from bot.storage.db import create_engine
 from bot.storage.migrate import alembic_config
 
@@ -39,6 +39,39 @@ async def check_database(settings: Settings) -> Check:
         hint = "run `python -m bot db upgrade`"
         return Check("database", False, f"schema at {current or 'empty'}, expected {head}: {hint}")
     return Check("database", True, f"reachable, schema at {head}")
+
+
+async def check_delivery(settings: Settings) -> Check:
+    """Messages that did not arrive: unrouted / undelivered / failed tips (FAIL), others given up (WARN)."""
+    from bot.app.alerts import delivery_problems
+    from bot.storage.db import session_maker
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_maker(engine)() as s:
+            p = await delivery_problems(s, settings)
+    except Exception as exc:
+        return Check("delivery", False, f"cannot read the outbox ({type(exc).__name__})")
+    finally:
+        await engine.dispose()
+    tips = []
+    if p["tips_unrouted"]:
+        tips.append(f"{p['tips_unrouted']} tip(s) without a Bawaslu group (add it to [bawaslu_groups])")
+    if p["tips_stuck"]:
+        tips.append(f"{p['tips_stuck']} tip(s) not delivered after {settings.delivery.tip_alert_minutes:g} min "
+                    "(still retrying)")
+    if p["tips_failed"]:
+        tips.append(f"{p['tips_failed']} tip(s) failed to reach their group")
+    others = []
+    if p["given_up"]:
+        others.append(f"{p['given_up']} other message(s) given up (dead or failed)")
+    if p["unknown"]:
+        others.append(f"{p['unknown']} broadcast/reminder message(s) of unknown fate (not re-sent)")
+    if tips:
+        return Check("delivery", False, "; ".join(tips + others))
+    if others:
+        return Check("delivery", True, "; ".join(others), warning=True)
+    return Check("delivery", True, "every tip delivered; nothing given up")
 
 
 async def check_telegram(settings: Settings) -> Check:
@@ -97,11 +130,14 @@ def check_settings(settings: Settings) -> list[Check]:
                          "(>= 32 random chars)", warning=True))
     else:
         out.append(Check("security.secret_key", True, "set"))
+    problem = routing_problem(settings)
     if not settings.bawaslu_groups and not real_channel:
         out.append(Check("bawaslu_groups", True, "none configured: the console chat without a config file sends "
                          "every tip to its simulated group; real channels store tips unrouted", warning=True))
     elif not settings.bawaslu_groups:
         out.append(Check("bawaslu_groups", True, "none configured: tips are stored but not routed", warning=True))
+    elif problem is not None and (settings.whatsapp.enabled or settings.telegram.enabled):
+        out.append(Check("bawaslu_groups", False, problem))
     else:
         out.append(Check("bawaslu_groups", True, f"{len(settings.bawaslu_groups)} group(s) configured"))
     return out
@@ -109,7 +145,9 @@ def check_settings(settings: Settings) -> list[Check]:
 
 async def run_doctor(settings: Settings) -> list[Check]:
     checks = check_settings(settings)
-    checks.append(await check_database(settings))
+    checks.append(db := await check_database(settings))
+    if db.ok:
+        checks.append(await check_delivery(settings))
     checks.append(await check_telegram(settings))
     checks.append(await check_twilio(settings))
     return checks

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.alerts import DeliveryWatch, chat_moved_hook
 from bot.app.leader import Leadership, start_as_leader
 from bot.config import Settings, max_inflight
 from bot.core.dispatcher import Core
@@ -69,6 +70,7 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     scheduler: Scheduler | None = None
     leader_task: asyncio.Task[None] | None = None  # PostgreSQL: holds / waits for the scheduler lock
+    watch: DeliveryWatch | None = None  # dead letters, stuck and unrouted tips -> admin alerts
 
     @classmethod
     def create(cls, settings: Settings, senders: dict[str, ChannelSender] | None = None) -> Runtime:
@@ -79,10 +81,11 @@ class Runtime:
         core = Core(services, build_router())
         worker = DeliveryWorker(
             services.sessions, outbox, dict(senders or {}), build_limiters(settings),
-            max_inflight=max_inflight(settings),
+            max_inflight=max_inflight(settings), max_attempts=settings.delivery.max_attempts,
         )
         core.on_committed(worker.notify)
-        return cls(settings, engine, services, core, worker)
+        worker.chat_moved = chat_moved_hook(services, worker.senders)
+        return cls(settings, engine, services, core, worker, watch=DeliveryWatch(services, worker.senders))
 
     def add_sender(self, sender: ChannelSender) -> None:
         self.worker.senders[sender.channel] = sender
@@ -93,6 +96,7 @@ class Runtime:
     async def start(self, *, scheduler: bool = True) -> None:
         """Start background work: the delivery loop and (unless disabled) the scheduler."""
         self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
+        self.tasks.append(asyncio.create_task(self.watch.run(on_alert=self.worker.notify), name="delivery-watch"))
         if scheduler:  # only on the leader (PostgreSQL advisory lock; SQLite: always) — bot/app/leader.py
             self.leader_task = await self.lead_scheduler()
 
@@ -152,8 +156,9 @@ class Runtime:
             await self.scheduler.shutdown()
             self.scheduler = None
         await self.worker.stop()
-        if self.tasks:  # the delivery loop ends by itself after its current step; cancelling it inside a
-            await asyncio.wait(self.tasks, timeout=5)  # query would log a pool "reset" error with a traceback
+        delivery = [task for task in self.tasks if task.get_name() == "delivery"]
+        if delivery:  # the delivery loop ends by itself after its current step; cancelling it inside a
+            await asyncio.wait(delivery, timeout=5)  # query would log a pool "reset" error with a traceback
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

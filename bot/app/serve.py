@@ -13,7 +13,7 @@ import uvicorn
 
 from bot.app.runtime import Runtime, freeze_heap, stop_on_signals
 from bot.app.startup import bind_web_socket, migrate_or_fail, telegram_error
-from bot.config import Settings
+from bot.config import ConfigError, Settings, routing_problem
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,9 @@ async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> 
     """Run until SIGINT/SIGTERM (or ``stop_event``); then finish in-flight sends and stop cleanly."""
     from bot.app.attach import attach_telegram
 
+    problem = routing_problem(settings)
+    if problem is not None:
+        raise ConfigError(problem)
     rt = Runtime.create(settings)
     try:
         await migrate_or_fail(rt)  # start-up failures: one clear line each (bot/app/startup.py)

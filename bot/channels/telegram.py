@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+from dataclasses import replace
 
 # Opt in to PTB's future behaviour (RetryAfter.retry_after as timedelta); _seconds() accepts both.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -34,10 +35,11 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest, ConnectionLost
 from bot.config import Settings, max_inflight
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
 from bot.outbox.ports import Claimed, SendResult
@@ -68,8 +70,15 @@ class TelegramSender:
         self.media_loader = media_loader
 
     async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+        parts: list[int] = []  # message ids of the parts already delivered (media first, then the text)
+        result = await self._send_mapped(msg, reply, parts)
+        if result.status != "sent" and parts:
+            return replace(result, partial=True)  # at-most-once purposes: never re-send the delivered parts
+        return result
+
+    async def _send_mapped(self, msg: Claimed, reply: Reply, parts: list[int]) -> SendResult:
         try:
-            message_id = await self._send(int(msg.chat_id), reply)
+            message_id = await self._send(int(msg.chat_id), reply, parts)
         except RetryAfter as exc:
             return SendResult("retry", retry_after=_seconds(exc.retry_after) + 0.1, error="429")
         except Forbidden as exc:
@@ -77,26 +86,29 @@ class TelegramSender:
                 log.error("bot cannot post to a group", extra={"outbox_id": msg.id, "error": str(exc)[:100]})
                 return SendResult("retry", error=f"forbidden: {str(exc)[:80]}")
             return SendResult("blocked", error="403")
-        except ChatMigrated as exc:
+        except ChatMigrated as exc:  # the group became a supergroup: the outbox re-targets and sends again
             log.error("group migrated to a supergroup; update bawaslu_groups", extra={"new_chat_id": exc.new_chat_id})
-            return SendResult("failed", error="chat migrated")
+            return SendResult("retry", error="chat migrated", moved_to=str(exc.new_chat_id))
         except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
             return SendResult("failed", error=f"bad request: {str(exc)[:150]}")
         except InvalidToken:
             log.error("Telegram rejected the bot token")
             return SendResult("retry", error="invalid token")
+        except (TimedOut, ConnectionLost) as exc:  # no answer: it may have been delivered (see SendResult)
+            return SendResult("retry", error=f"no answer: {type(exc).__name__}", answered=False)
         except NetworkError as exc:
             return SendResult("retry", error=f"network: {type(exc).__name__}")
         except TelegramError as exc:
             return SendResult("retry", error=f"telegram: {type(exc).__name__}")
         return SendResult("sent", external_id=str(message_id))
 
-    async def _send(self, chat_id: int, reply: Reply) -> int:
+    async def _send(self, chat_id: int, reply: Reply, parts: list[int]) -> int:
         parse_mode = ParseMode.HTML if reply.html else None
         last: int = 0
         for i, media in enumerate(reply.media):
             with_markup = i == len(reply.media) - 1 and not reply.text
             last = await self._send_media(chat_id, media, reply, _markup(reply) if with_markup else None)
+            parts.append(last)
         if reply.text or not reply.media:
             text = reply.text[: MessageLimit.MAX_TEXT_LENGTH] or "…"
             params: dict[str, Any] = {"chat_id": chat_id, "text": text}
@@ -111,6 +123,7 @@ class TelegramSender:
             # from suggesting Bot.send_message, which is exactly the call this avoids.
             result = await self.bot.do_api_request("sendmessage", api_kwargs=params)
             last = int(result["message_id"]) if isinstance(result, dict) else 0
+            parts.append(last)
         return last
 
     async def _send_media(
@@ -213,6 +226,8 @@ class TelegramChannel:
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.settings = settings
         self._handle = handle
+        # my_chat_member: the bot was removed from a group (chat id, update id) -> the runtime alerts admins
+        self.on_bot_removed: Callable[[int, str], Awaitable[object]] | None = None
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.app.add_error_handler(self._on_error)
 
@@ -226,6 +241,11 @@ class TelegramChannel:
                 await update.callback_query.answer()
             except TelegramError as exc:
                 log.info("callback query not answered", extra={"error": type(exc).__name__})
+        member = update.my_chat_member
+        if member is not None and member.chat.type != "private" and member.new_chat_member.status in ("left", "kicked"):
+            if self.on_bot_removed is not None:
+                await self.on_bot_removed(member.chat.id, str(update.update_id))
+            return
         inc = to_incoming(update)
         if inc is None:
             return

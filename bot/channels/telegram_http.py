@@ -23,6 +23,11 @@ from telegram.request import BaseRequest, RequestData
 from bot.outbox.ports import request_on_wire
 
 
+class ConnectionLost(NetworkError):
+    """The HTTP exchange broke without an answer (reset, disconnect). Whether the request was already written,
+    the rate limiter's wire hook knows (``request_on_wire``): if it was, the message may have been delivered."""
+
+
 async def _on_written(_session: Any, _ctx: Any, _params: Any) -> None:
     """The rate limiter counts this send from now (after connecting, not before).
 
@@ -116,5 +121,7 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from err
         except asyncio.TimeoutError as err:  # noqa: UP041 - alias kept for older runtimes
             raise TimedOut from err
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as err:
+            raise ConnectionLost(f"aiohttp.{err.__class__.__name__}: {err}") from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err

@@ -68,6 +68,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from yarl import URL
 
+from bot.outbox.ports import request_on_wire
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MEDIA_BYTES = 16 * 1024 * 1024  # WhatsApp's media limit
@@ -125,6 +127,10 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, min(seconds, 3600.0))
 
 
+async def _on_written(_session: Any, _ctx: Any, _params: Any) -> None:
+    request_on_wire()
+
+
 class RoutedAsyncHttpClient(AsyncTwilioHttpClient):
     """``AsyncTwilioHttpClient`` that can target another base URL and really applies its timeout.
 
@@ -133,7 +139,12 @@ class RoutedAsyncHttpClient(AsyncTwilioHttpClient):
 
     def __init__(self, api_base_url: str | None = None, *, timeout: float | None = None) -> None:
         # max_retries=None: no aiohttp-retry wrapper -> one HTTP attempt per call (the outbox retries).
-        super().__init__(pool_connections=True, timeout=timeout, max_retries=None)
+        # The trace hooks tell the outbox when a request is written: a send that then gets no answer may have
+        # been accepted, and at-most-once purposes are not re-sent (bot.outbox.delivery.no_answer_fate).
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_on_written)
+        trace.on_request_chunk_sent.append(_on_written)
+        super().__init__(pool_connections=True, trace_configs=[trace], timeout=timeout, max_retries=None)
         self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
 
     def rewrite(self, url: str) -> str:

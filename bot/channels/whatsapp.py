@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -47,7 +48,7 @@ from bot.config import Settings
 from bot.core.clock import utcnow
 from bot.core.identity import short
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, Reply
-from bot.outbox.ports import Claimed, SendResult
+from bot.outbox.ports import Claimed, OutboxStatus, SendResult
 from bot.storage.db import SessionMaker
 from bot.storage.models import ChatWindow, Outbox, Subscriber
 from bot.texts import t
@@ -186,8 +187,9 @@ class WhatsAppSender:
                 return await self._send_template(msg, reply, sid)
             result = self._result(outcome)
             if result.status != "sent":
-                # a retry re-sends the earlier parts too (rare; better than losing the rest)
-                return result
+                # a retry re-sends the earlier parts too (rare; better than losing the rest) -- except for
+                # at-most-once purposes, which the worker turns "unknown" for a partly delivered message
+                return replace(result, partial=i > 0)
         return result
 
     async def _send_template(self, msg: Claimed, reply: Reply, content_sid: str) -> SendResult:
@@ -208,7 +210,9 @@ class WhatsAppSender:
             return SendResult("blocked", error=f"twilio {code}: recipient opted out")
         if code == WINDOW_CLOSED_CODE:
             return SendResult("failed", error="twilio 63016: outside the 24h window and no template configured")
-        if outcome.status is None or outcome.status >= 500 or code in (None, 20500, 20503):
+        if outcome.status is None:  # timeout / connection lost: no answer, it may have been accepted
+            return SendResult("retry", error=f"twilio no answer: {outcome.message[:80]}", answered=False)
+        if outcome.status >= 500 or code in (None, 20500, 20503):
             return SendResult("retry", error=f"twilio {outcome.status} {code}")
         if code in PERMANENT_CODES or 400 <= outcome.status < 500:
             return SendResult("failed", error=f"twilio {outcome.status} {code}")
@@ -345,12 +349,12 @@ class WhatsAppWebhook:
             if not failed:
                 return "recorded"
             row.last_error = f"twilio {status} {code or ''}".strip()[:200]
-            if row.status != "sent":
+            if row.status != OutboxStatus.SENT:
                 return "recorded"
             sid_template = template_sid(self.settings, row.purpose)
             if code == WINDOW_CLOSED_CODE and sid_template is not None and not row.payload.get(TEMPLATE_FLAG):
                 row.payload = {**row.payload, TEMPLATE_FLAG: True}
-                row.status = "pending"
+                row.status = OutboxStatus.PENDING.value
                 row.next_attempt_at = now
                 row.external_id = None
                 row.platform_status = None
@@ -362,7 +366,7 @@ class WhatsAppWebhook:
                 )
                 outcome = "requeued as template"
             elif code in BLOCKED_CODES or code in PERMANENT_CODES:
-                row.status = "blocked" if code in BLOCKED_CODES else "failed"
+                row.status = (OutboxStatus.BLOCKED if code in BLOCKED_CODES else OutboxStatus.FAILED).value
                 await s.execute(
                     update(Subscriber)
                     .where(Subscriber.addr_key == row.addr_key)
@@ -371,7 +375,7 @@ class WhatsAppWebhook:
                 log.info("whatsapp recipient unreachable; subscriber deactivated", extra={"addr": short(row.addr_key)})
                 outcome = "recipient deactivated"
             else:
-                row.status = "failed"
+                row.status = OutboxStatus.FAILED.value
                 outcome = "failed"
         if outcome == "requeued as template":
             self.notify()

@@ -3,6 +3,11 @@
 ``Core.handle(incoming)`` runs in a single database transaction: de-duplicate the update, load the
 conversation state, dispatch to a handler, save state and queue every reply in the outbox. Only after
 the commit is the delivery worker woken — so nothing is shown to a user that is not already durable.
+
+Updates of one chat are handled one at a time (``bot.core.locks``): an in-process lock per chat, plus on
+PostgreSQL an advisory transaction lock on the same key, so that several photos sent together (several
+webhooks at once), a double-tapped button or two ``run`` nodes never read the same state and overwrite each
+other. The lock is per chat, not per user: in a group the members share the chat's numbered-choices row.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
 from bot.core.identity import short
+from bot.core.locks import KeyedLocks, lock_across_processes
 from bot.core.model import Incoming, Reply
 from bot.core.router import Router
 from bot.core.services import Services
+from bot.outbox.ports import Purpose
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t
 
@@ -35,6 +42,7 @@ class Core:
         self.services = services
         self.router = router
         self._wake: list[Any] = []
+        self._locks = KeyedLocks()
 
     def on_committed(self, callback: Any) -> None:
         """Register a zero-argument callable run after each commit (wakes the delivery worker)."""
@@ -47,10 +55,15 @@ class Core:
     def conv_key(self, inc: Incoming) -> str:
         return self.services.identity.key("conv", inc.channel, inc.chat_id, inc.user_id)
 
+    def lock_key(self, inc: Incoming) -> str:
+        """What updates are serialised on: the chat (covers its conversations and its numbered choices)."""
+        return self.services.identity.key("lock", inc.channel, inc.chat_id)
+
     async def handle(self, inc: Incoming) -> None:
         inc = _without_nul(inc)
         try:
-            await self._handle(inc)
+            async with self._locks.hold(self.lock_key(inc)):
+                await self._handle(inc)
         except Exception:
             log.exception(
                 "handler failed", extra={"channel": inc.channel, "conv": short(self.conv_key(inc))}
@@ -63,6 +76,7 @@ class Core:
         now = utcnow()
         async with svc.sessions() as session:
             async with session.begin():
+                await lock_across_processes(session, self.lock_key(inc))  # before anything is read
                 if inc.update_key is not None:
                     try:
                         async with session.begin_nested():
@@ -96,7 +110,7 @@ class Core:
                         chat_id=inc.chat_id,
                         reply=reply,
                         is_group=inc.chat_type == "group",
-                        purpose="reply",
+                        purpose=Purpose.REPLY,
                     )
 
     async def _touch_window(self, session: Any, inc: Incoming, now: Any) -> None:
@@ -150,7 +164,7 @@ class Core:
                     chat_id=inc.chat_id,
                     reply=Reply(text=t("error.generic")),
                     is_group=inc.chat_type == "group",
-                    purpose="reply",
+                    purpose=Purpose.REPLY,
                 )
         except Exception:
             log.exception("could not queue the error reply")

@@ -4,6 +4,12 @@ One loop per process: each turn it records the results of finished sends and cla
 limiter allows, in a single transaction, then starts their sends concurrently (bounded). Retryable
 errors go back to ``pending`` with exponential backoff (or the platform's retry_after, which also
 pauses the whole channel); 403 "blocked" marks the recipient inactive; permanent errors fail the row.
+
+A send that got no answer after its request was written (``SendResult.answered`` False while the transport
+reported the write), or whose message was only partly delivered (``partial``), is not retried for an
+at-most-once purpose (broadcast, reminder): it becomes ``unknown``. Results are recorded in the next claim
+transaction; if that transaction fails they are put back and recorded on the next turn, and every write is
+fenced by the row's claim token.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.clock import utcnow
 from bot.core.identity import short
 from bot.core.model import Reply
-from bot.outbox.ports import ChannelSender, Claimed, SendResult
+from bot.outbox.ports import AT_MOST_ONCE, ChannelSender, Claimed, OutboxStatus, Purpose, SendResult
 from bot.outbox.ratelimit import MAX_BATCH, ChannelLimiter, Slot
 from bot.outbox.store import OutboxStore
 from bot.storage.db import SessionMaker
@@ -29,7 +36,23 @@ from bot.storage.models import Outbox, Subscriber
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+MAX_ATTEMPTS = 10  # default attempt cap (``delivery.max_attempts``); tips are never given up
 RECOVERY_EVERY = 30.0  # seconds between checks for rows whose lease expired (a crashed process's sends)
+
+
+def no_answer_fate(msg: Claimed, result: SendResult, written: bool) -> SendResult:
+    """At-most-once purposes: a written request without an answer, or a partly delivered message, is ``unknown``
+    (it may have arrived: never re-sent). Other results are returned unchanged."""
+    if result.status != "retry" or msg.purpose not in AT_MOST_ONCE:
+        return result
+    if result.partial:
+        return SendResult("unknown", error=f"partly delivered, then {result.error}"[:200])
+    if not result.answered and written:
+        return SendResult("unknown", error=f"written, no answer ({result.error}): not re-sent"[:200])
+    return result
+
+
+ChatMoved = Callable[[AsyncSession, str, str, str], Awaitable[None]]  # (session, channel, old id, new id)
 
 
 @dataclass
@@ -52,18 +75,21 @@ class DeliveryWorker:
         limiters: dict[str, ChannelLimiter],
         *,
         max_inflight: int = 64,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.sessions = sessions
         self.store = store
         self.senders = senders
         self.limiters = limiters
         self.max_inflight = max_inflight
+        self.max_attempts = max_attempts
+        self.chat_moved: ChatMoved | None = None  # called in the recording transaction (tips follow the move)
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[_Done] = []
         self._step_lock = asyncio.Lock()
-        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0}
+        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0, "unknown": 0, "dead": 0}
         self.recovery_every = RECOVERY_EVERY
 
     @property
@@ -167,9 +193,10 @@ class DeliveryWorker:
             return wait
         batch = min(room, budget, 500)
         held: dict[int, tuple[str, Slot]] = {}  # limiter slots by outbox id: started or released below
+        taken, self._done = self._done, []  # recorded in this transaction, or put back if it fails
         try:
             async with self.sessions() as s, s.begin():
-                await self._record_in(s)
+                await self._record_in(s, taken)
                 rows = await self.store.due(s, channels=ready, limit=batch)
                 now = utcnow()
                 deferrals: list[tuple[int, datetime]] = []
@@ -195,7 +222,10 @@ class DeliveryWorker:
                         wait = min(wait, max(0.0, (nxt - now).total_seconds()))
         except BaseException:
             claimed = []
+            self._put_back(taken)
             raise
+        else:
+            self._count(taken)
         finally:  # slots of rows not (or no longer) ours go back: another process claimed them, or we failed
             for oid in held.keys() - {c.id for c in claimed}:
                 channel, slot = held[oid]
@@ -232,32 +262,59 @@ class DeliveryWorker:
                 result = await sender.send(msg, Reply.from_payload(msg.payload))
             except Exception as exc:  # a sender bug must not kill the loop or lose the row
                 log.exception("sender raised", extra={"outbox_id": msg.id})
-                result = SendResult("retry", error=f"{type(exc).__name__}")
-            lim.answered(wire)
+                result = SendResult("retry", error=f"{type(exc).__name__}", answered=False)
+            if result.answered:
+                lim.answered(wire)
+            result = no_answer_fate(msg, result, written=wire.at is not None)
             if result.status == "retry" and result.retry_after:  # the platform's 429, not our own pause
                 lim.rate_limited(result.retry_after)
         self._done.append(_Done(msg, result))
 
     async def _record(self) -> None:
-        if self._done:
+        if not self._done:
+            return
+        taken, self._done = self._done, []
+        try:
             async with self.sessions() as s, s.begin():
-                await self._record_in(s)
+                await self._record_in(s, taken)
+        except BaseException:
+            self._put_back(taken)
+            raise
+        self._count(taken)
 
-    async def _record_in(self, s: AsyncSession) -> None:
-        done, self._done = self._done, []
+    def _put_back(self, taken: list[_Done]) -> None:
+        """The recording transaction failed: keep the results for the next one (the rows stay ``sending``)."""
+        if taken:
+            self._done[:0] = taken
+            log.warning("send results not recorded; kept for the next attempt", extra={"n": len(taken)})
+
+    def _count(self, recorded: list[_Done]) -> None:
+        for d in recorded:
+            self.stats[d.result.status] += 1
+
+    async def _record_in(self, s: AsyncSession, done: list[_Done]) -> None:
+        """Write the finished sends' results in ``s`` (the caller puts them back if the transaction fails)."""
         if not done:
             return
         now = utcnow()
-        sent: list[tuple[int, str | None]] = []
+        sent: list[tuple[int, str, str | None]] = []
         for d in done:
             r, m = d.result, d.msg
-            self.stats[r.status] += 1
             if r.status == "sent":
-                sent.append((m.id, r.external_id))
+                sent.append((m.id, m.token, r.external_id))
                 continue
             values: dict[str, object] = {"lease_until": None, "last_error": r.error[:200] or None}
-            if r.status == "blocked":
-                values.update(status="blocked")
+            if r.moved_to is not None:  # re-target this row (and, through the hook, everything of that chat)
+                if self.chat_moved is not None:
+                    await self.chat_moved(s, m.channel, m.chat_id, r.moved_to)
+                values.update(
+                    status=OutboxStatus.PENDING.value, next_attempt_at=now, attempts=Outbox.attempts - 1,
+                    addr_key=self.store.identity.key("addr", m.channel, r.moved_to),
+                    addr_enc=self.store.identity.seal(m.channel, r.moved_to),
+                )
+                log.warning("chat moved to a new id; message re-targeted", extra={"outbox_id": m.id})
+            elif r.status == "blocked":
+                values.update(status=OutboxStatus.BLOCKED.value)
                 await s.execute(
                     update(Subscriber)
                     .where(Subscriber.addr_key == m.addr_key)
@@ -265,14 +322,30 @@ class DeliveryWorker:
                 )
                 log.info("recipient blocked the bot; subscriber deactivated", extra={"addr": short(m.addr_key)})
             elif r.status == "failed":
-                values.update(status="failed")
+                values.update(status=OutboxStatus.FAILED.value)
                 log.warning("outbox message failed permanently", extra={"outbox_id": m.id, "error": r.error})
+            elif r.status == "unknown":
+                values.update(status=OutboxStatus.UNKNOWN.value)
+                log.warning("outbox message fate unknown; not re-sent", extra={"outbox_id": m.id, "error": r.error})
+            elif r.status == "dead" or (
+                not r.retry_after and m.attempts >= self.max_attempts and m.purpose != Purpose.TIP
+            ):
+                # the dead letter: given up, shown to admins (bot.app.alerts, doctor). Tips keep retrying; the
+                # delivery watch makes a stuck tip visible instead.
+                values.update(status=OutboxStatus.DEAD.value)
+                d.result = SendResult("dead", error=r.error)
+                log.warning("outbox message given up after its attempt cap",
+                            extra={"outbox_id": m.id, "attempts": m.attempts, "error": r.error})
             else:
                 if r.retry_after:
                     delay = r.retry_after
                     values["attempts"] = Outbox.attempts - 1  # a 429 is not the message's fault
                 else:
                     delay = backoff(m.attempts)
-                values.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
-            await s.execute(update(Outbox).where(Outbox.id == m.id, Outbox.status == "sending").values(**values))
+                values.update(status=OutboxStatus.PENDING.value, next_attempt_at=now + timedelta(seconds=delay))
+            await s.execute(
+                update(Outbox)
+                .where(Outbox.id == m.id, Outbox.status == OutboxStatus.SENDING, Outbox.claim_token == m.token)
+                .values(**values)
+            )
         await self.store.mark_sent(s, sent)

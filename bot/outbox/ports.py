@@ -8,11 +8,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from bot.core.model import Reply
 
 
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent error (dead letter for at-most-once and reply purposes)
+    BLOCKED = "blocked"  # the recipient blocked the bot / opted out
+    UNKNOWN = "unknown"  # written, no answer: may or may not have arrived; never re-sent
+    DEAD = "dead"  # attempt cap reached: given up (never for tips, which keep retrying)
+
+
+class Purpose(StrEnum):
+    REPLY = "reply"
+    TIP = "tip"
+    NOTICE = "notice"
+    BROADCAST = "broadcast"
+    REMINDER = "reminder"
+    ALERT = "alert"  # a notice to the admins about delivery problems
+
+
+AT_MOST_ONCE = frozenset({Purpose.BROADCAST, Purpose.REMINDER})
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -24,15 +45,23 @@ class Claimed:
     purpose: str
     attempts: int
     broadcast_id: int | None
+    token: str = ""  # the claim token: results are recorded only while the row still carries it
 
 
 
 @dataclass(frozen=True)
 class SendResult:
-    status: Literal["sent", "retry", "blocked", "failed"]
+    """What a sender reports. ``answered``: False when no answer came (timeout, connection lost) — whether the
+    request had been written is known to the worker from the transport's hook. ``partial``: an earlier part
+    of a multi-part message was delivered before this failure."""
+
+    status: Literal["sent", "retry", "blocked", "failed", "unknown", "dead"]
     retry_after: float | None = None
     error: str = ""
     external_id: str | None = None
+    answered: bool = True
+    partial: bool = False
+    moved_to: str | None = None  # the chat has a new id (Telegram group -> supergroup): re-target, send again
 
 
 class ChannelSender(Protocol):

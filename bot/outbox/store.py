@@ -1,16 +1,22 @@
 """The one durable outbox: every outbound message is a row here before anything is sent.
 
-Row life: ``pending`` → ``sending`` (claimed, with a lease) → ``sent`` | ``failed`` | ``blocked``,
+Row life: ``pending`` → ``sending`` (claimed, with a lease) → ``sent`` | ``failed`` | ``blocked`` | ``unknown``,
 or back to ``pending`` with a later ``next_attempt_at`` on a retryable error.
 
-A crash can leave rows in ``sending`` whose request may or may not have reached the platform.
-Recovery (``recover_expired``) resolves them per purpose: broadcast/reminder rows become ``unknown``
-(never re-sent, so nobody gets a broadcast twice); everything else (tips, replies, relays) is re-sent,
-because losing an acknowledged tip is worse than a visible duplicate carrying the same receipt code.
+Every claim writes a fresh ``claim_token`` and every later write of that send's result requires it, so a
+process whose lease expired (and whose row was recovered and claimed again) cannot record over the new claim.
+
+A row whose request was written but never answered may or may not have reached the recipient: a crash while
+sending (recovery, ``recover_expired``), a timeout or a connection lost after the request was written, or a
+later part of a multi-part message failing after earlier parts were delivered. At-most-once purposes
+(broadcast, reminder) then become ``unknown`` and are never re-sent, so nobody gets a broadcast twice;
+everything else (tips, replies, relays) is re-sent, because losing an acknowledged tip is worse than a
+visible duplicate carrying the same receipt code.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,12 +27,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.core.clock import utcnow
 from bot.core.identity import Identity
 from bot.core.model import Reply
-from bot.outbox.ports import Claimed
+from bot.outbox.ports import AT_MOST_ONCE, Claimed, OutboxStatus, Purpose
 from bot.storage.db import insert_ignore
 from bot.storage.models import Outbox, Subscriber
 from bot.storage.retention import redact_ephemeral
 
-AT_MOST_ONCE = frozenset({"broadcast", "reminder"})
 LEASE = timedelta(minutes=2)
 
 
@@ -41,7 +46,7 @@ class OutboxStore:
         chat_id: str,
         reply: Reply,
         is_group: bool = False,
-        purpose: str = "reply",
+        purpose: str = Purpose.REPLY,
         idem_key: str | None = None,
         priority: int = 0,
         broadcast_id: int | None = None,
@@ -55,10 +60,10 @@ class OutboxStore:
             "addr_enc": self.identity.seal(channel, chat_id),
             "is_group": is_group,
             "payload": reply.to_payload(),
-            "purpose": purpose,
+            "purpose": str(purpose),
             "idem_key": idem_key,
             "priority": priority,
-            "status": "pending",
+            "status": OutboxStatus.PENDING.value,
             "attempts": 0,
             "next_attempt_at": not_before or now,
             "broadcast_id": broadcast_id,
@@ -129,7 +134,7 @@ class OutboxStore:
         now = utcnow()
         stmt = (
             select(Outbox.id, Outbox.channel, Outbox.addr_key, Outbox.is_group, Outbox.attempts)
-            .where(Outbox.status == "pending", Outbox.next_attempt_at <= now, Outbox.channel.in_(channels))
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now, Outbox.channel.in_(channels))
             .order_by(Outbox.priority, Outbox.id)
             .limit(limit)
         )
@@ -142,11 +147,13 @@ class OutboxStore:
         if not ids:
             return []
         now = utcnow()
+        token = secrets.token_hex(16)
         t = Outbox.__table__
         result = await session.execute(
             update(t)
-            .where(t.c.id.in_(ids), t.c.status == "pending")
-            .values(status="sending", lease_until=now + LEASE, attempts=t.c.attempts + 1)
+            .where(t.c.id.in_(ids), t.c.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.SENDING.value, lease_until=now + LEASE, attempts=t.c.attempts + 1,
+                    claim_token=token)
             .returning(
                 t.c.id, t.c.addr_enc, t.c.addr_key, t.c.is_group, t.c.payload, t.c.purpose, t.c.attempts,
                 t.c.broadcast_id,
@@ -159,6 +166,7 @@ class OutboxStore:
                 Claimed(
                     id=r.id, channel=channel, chat_id=chat_id, addr_key=r.addr_key, is_group=r.is_group,
                     payload=r.payload, purpose=r.purpose, attempts=r.attempts, broadcast_id=r.broadcast_id,
+                    token=token,
                 )
             )
         order = {oid: i for i, oid in enumerate(ids)}
@@ -173,28 +181,30 @@ class OutboxStore:
         conn = await session.connection()
         await conn.execute(
             update(t)
-            .where(t.c.id == bindparam("oid"), t.c.status == "pending")
+            .where(t.c.id == bindparam("oid"), t.c.status == OutboxStatus.PENDING)
             .values(next_attempt_at=bindparam("at")),
             [{"oid": oid, "at": at} for oid, at in deferrals],
         )
 
-    async def mark_sent(self, session: AsyncSession, sent: list[tuple[int, str | None]]) -> None:
+    async def mark_sent(self, session: AsyncSession, sent: list[tuple[int, str, str | None]]) -> None:
+        """``sent``: (outbox id, claim token, external id) — a row re-claimed meanwhile is left alone."""
         if not sent:
             return
         t = Outbox.__table__
         conn = await session.connection()
         await conn.execute(
             update(t)
-            .where(t.c.id == bindparam("oid"), t.c.status == "sending")
-            .values(status="sent", sent_at=utcnow(), external_id=bindparam("ext"), lease_until=None, last_error=None),
-            [{"oid": oid, "ext": ext} for oid, ext in sent],
+            .where(t.c.id == bindparam("oid"), t.c.status == OutboxStatus.SENDING, t.c.claim_token == bindparam("tok"))
+            .values(status=OutboxStatus.SENT.value, sent_at=utcnow(), external_id=bindparam("ext"), lease_until=None,
+                    last_error=None),
+            [{"oid": oid, "tok": tok, "ext": ext} for oid, tok, ext in sent],
         )
-        await redact_ephemeral(session, [oid for oid, _ in sent])  # e.g. the answer to /hapus
+        await redact_ephemeral(session, [oid for oid, _, _ in sent])  # e.g. the answer to /hapus
 
     async def next_due_at(self, session: AsyncSession, channels: list[str]) -> datetime | None:
         return await session.scalar(
             select(func.min(Outbox.next_attempt_at)).where(
-                Outbox.status == "pending", Outbox.channel.in_(channels)
+                Outbox.status == OutboxStatus.PENDING, Outbox.channel.in_(channels)
             )
         )
 
@@ -204,16 +214,18 @@ class OutboxStore:
         ``all_leases=True``: every ``sending`` row is stale, leased or not — only for a caller that knows no
         other process is sending (SQLite at start-up: a single sending process by design)."""
         now = utcnow()
-        stale = (Outbox.status == "sending") if all_leases else and_(
-            Outbox.status == "sending", or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
+        stale = (Outbox.status == OutboxStatus.SENDING) if all_leases else and_(
+            Outbox.status == OutboxStatus.SENDING, or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
         )
         unknown = await session.execute(
             update(Outbox)
-            .where(stale, Outbox.purpose.in_(AT_MOST_ONCE))
-            .values(status="unknown", last_error="crash while sending: not re-sent")
+            .where(stale, Outbox.purpose.in_([str(p) for p in AT_MOST_ONCE]))
+            .values(status=OutboxStatus.UNKNOWN.value, last_error="crash while sending: not re-sent", claim_token=None)
         )
         resend = await session.execute(
-            update(Outbox).where(stale).values(status="pending", next_attempt_at=now, lease_until=None)
+            update(Outbox).where(stale).values(
+                status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None, claim_token=None
+            )
         )
         return {"unknown": int(unknown.rowcount or 0), "resend": int(resend.rowcount or 0)}
 

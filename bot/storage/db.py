@@ -1,4 +1,13 @@
-"""Engine and sessions: SQLite (WAL, busy timeout) by default, PostgreSQL (asyncpg) in production."""
+"""Engine and sessions: SQLite (WAL, busy timeout) by default, PostgreSQL (asyncpg) in production.
+
+SQLite transactions follow SQLAlchemy's documented pysqlite/aiosqlite recipe ("Serializable isolation /
+Savepoints / Transactional DDL"): the driver's own transaction handling is switched off
+(``isolation_level = None``) and every SQLAlchemy transaction emits ``BEGIN IMMEDIATE`` itself. Without it the
+driver starts a transaction only before a write, so ``session.begin_nested()`` issued first became the outer
+transaction and its RELEASE a COMMIT: the update's de-duplication row committed before the handler ran.
+IMMEDIATE takes the write lock at the start (waiting up to the busy timeout): a transaction that reads and
+then writes cannot fail on a lock upgrade because another connection committed in between.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +30,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    dbapi_conn.isolation_level = None  # the driver emits no BEGIN/COMMIT of its own (see module docstring)
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -31,6 +45,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
     return create_async_engine(url, **kwargs)

@@ -117,6 +117,8 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column()
+    claim_token: Mapped[str | None] = mapped_column(String(32))  # set per claim: fences late writers
+    alerted_at: Mapped[datetime | None] = mapped_column()  # admins were told (dead letter, failed/stuck tip)
     last_error: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(64), index=True)
     platform_status: Mapped[str | None] = mapped_column(String(16))  # e.g. Twilio delivered/undelivered

@@ -8,6 +8,7 @@ from bot.storage.retention import ephemeral_key
 from bot.texts import t
 from handlers.tips import relay, store
 from handlers.tips.cases import category_label, local_time, region_label, reporter_key, status_label
+from handlers.tips.delivery import reporter_status_label
 
 
 async def status(ctx: Context) -> None:
@@ -20,7 +21,8 @@ async def status(ctx: Context) -> None:
             return
         lines = [t("tips.my_list_header")]
         lines += [t("tips.my_list_row", code=tp.code, category=category_label(tp.category),
-                    status=status_label(tp.status), created=local_time(settings, tp.created_at, "%d-%m-%Y"))
+                    status=await reporter_status_label(ctx.session, tp),
+                    created=local_time(settings, tp.created_at, "%d-%m-%Y"))
                   for tp in tips]
         lines.append(t("tips.my_list_footer"))
         ctx.reply("\n".join(lines))
@@ -38,7 +40,7 @@ async def status(ctx: Context) -> None:
         history.append(t("tips.history_row", when=local_time(settings, ev.created_at), text=what))
     ctx.reply(t("tips.status_detail", code=tip.code, region=region_label(tip.region_code),
                 category=category_label(tip.category), created=local_time(settings, tip.created_at),
-                status=status_label(tip.status), history="\n".join(history) or "-"))
+                status=await reporter_status_label(ctx.session, tip), history="\n".join(history) or "-"))
 
 
 async def _reply_unlinked(ctx: Context, text: str) -> None:

@@ -96,8 +96,10 @@ async def test_hapus_unlinks_the_reporter_everywhere(tipcon: TipConsole) -> None
                             for o in tied)
         assert not [o for o in rows if code in str(o.payload) and not o.is_group and o.addr_key != ""]
         assert await s.scalar(select(Conversation.id).where(Conversation.conv_key == names["choices"])) is None
-        found = {f.split()[1] for f in await scan(tipcon, names["addr"], names["choices"])}
-        assert found <= {"chat_windows.addr_key"}, found  # the last-message time, kept 48 h (WhatsApp window)
+    # (outside the session above: on SQLite every transaction takes the write lock, BEGIN IMMEDIATE)
+    found = {f.split()[1] for f in await scan(tipcon, names["addr"], names["choices"])}
+    assert found <= {"chat_windows.addr_key"}, found  # the last-message time, kept 48 h (WhatsApp window)
+    async with tipcon.rt.services.sessions() as s:
         stored = await s.scalar(select(Tip).where(Tip.id == tip.id))
         assert stored is not None and stored.reply_enc is None and stored.reporter_key == names["reporter"]
     # the pseudonym keeps /status working; nobody can reach the reporter any more

@@ -54,7 +54,11 @@ Public interface
         ``block_user(chat_id)`` / ``unblock_user(chat_id)`` (403 "Forbidden: bot was blocked by the user"),
         ``set_chat_error(chat_id, status, description, parameters=None)`` / ``clear_chat_error(chat_id)``,
         ``migrate_chat(chat_id, new_chat_id)`` (400 + migrate_to_chat_id),
-        ``set_latency(seconds, *, methods=None)``,
+        ``set_latency(seconds, *, methods=None)`` (before the request is processed),
+        ``lose_answer_next(n=1, *, methods=None, chat_id=None, mode="drop", hold=30.0)`` (the request IS
+        processed and recorded as ok -- the message is delivered -- but its answer is lost: "drop" closes the
+        connection without a response, "hold" keeps the answer back for ``hold`` seconds, past the client's
+        read timeout),
         ``enforce_limits(global_per_sec=30, per_chat_per_sec=1, per_group_per_min=20, burst=0)`` /
         ``disable_limits()`` (sliding windows over successful sends; a send over a limit gets 429 with a
         computed retry_after), ``clear_faults()``, ``reset()`` (calls, updates, faults, stats).
@@ -65,7 +69,9 @@ Module-level builders (valid Update JSON, auto-incrementing update_id / message_
 
 Fidelity notes: method names are case-insensitive; form, multipart and JSON bodies are accepted; nested
 objects (reply_markup, media, entities...) are JSON-decoded in ``params``; texts over 4096 / captions over
-1024 characters give 400; editing a bot message to identical text+markup gives 400 "message is not
+1024 characters give 400; with ``parse_mode=HTML`` a text or caption with malformed entities (an
+unsupported or unclosed tag, a stray "<", an unknown "&entity;") gives 400 "can't parse entities" like
+Telegram; editing a bot message to identical text+markup gives 400 "message is not
 modified"; getUpdates while a webhook is set, or a second concurrent getUpdates, gives 409 Conflict
 (the older poll is terminated, like Telegram); unknown methods give 404 "Not Found".
 """
@@ -165,6 +171,42 @@ def _is_group(chat: ChatKey) -> bool:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+_HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
+              "pre", "blockquote", "tg-emoji"}
+_HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*)?)>|<|&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);|&")
+
+
+def _html_entity_error(text: str) -> str | None:
+    """Telegram's HTML parse check: the error text it gives (None when the markup is fine)."""
+    stack: list[str] = []
+    for m in _HTML_TOKEN.finditer(text):
+        offset = len(text[: m.start()].encode())
+        token = m.group(0)
+        if token == "<":
+            return f"Unsupported start tag at byte offset {offset}"
+        if token == "&":
+            continue  # a bare ampersand is accepted
+        if token.startswith("&"):
+            name = m.group(4)
+            if not name.startswith("#") and name not in ("lt", "gt", "amp", "quot"):
+                return f'Unsupported HTML entity "&{name};" at byte offset {offset}'
+            continue
+        closing, tag = m.group(1) == "/", m.group(2).lower()
+        if tag not in _HTML_TAGS:
+            kind = "end" if closing else "start"
+            return f'Unsupported {kind} tag "{tag}" at byte offset {offset}'
+        if not closing:
+            stack.append(tag)
+        elif not stack or stack[-1] != tag:
+            return f'Unmatched end tag at byte offset {offset}, expected "</{stack[-1]}>", found "</{tag}>"' if stack \
+                else f'Unexpected end tag at byte offset {offset}'
+        else:
+            stack.pop()
+    if stack:
+        return f"Can't find end tag corresponding to start tag \"{stack[-1]}\""
+    return None
 
 
 def _visible_length(text: str, parse_mode: str | None) -> int:
@@ -309,6 +351,18 @@ class Stats:
             "max_global_at": self.max_global_at,
             "achieved_rate": self.achieved_rate() if self.sent >= 2 else 0.0,
         }
+
+
+@dataclass
+class _LostAnswer:
+    remaining: int
+    mode: str
+    hold: float
+    methods: frozenset[str] | None
+    chat_id: ChatKey | None
+
+    def matches(self, method_lower: str, chat_id: ChatKey | None) -> bool:
+        return _method_matches(self.methods, method_lower) and (self.chat_id is None or chat_id == self.chat_id)
 
 
 @dataclass
@@ -690,6 +744,7 @@ class FakeTelegramServer:
         self._members: dict[tuple[ChatKey, int], str] = {}
         self._bot_messages: dict[tuple[ChatKey, int], tuple[Any, Any]] = {}
         self._faults: list[_Fault] = []
+        self._lost: list[_LostAnswer] = []
         self._chat_errors: dict[ChatKey, ApiError] = {}
         self._latency = 0.0
         self._latency_methods: frozenset[str] | None = None
@@ -935,6 +990,14 @@ class FakeTelegramServer:
             self._faults.append(_Fault(n, 429, f"Too Many Requests: retry after {retry_after}", int(retry_after),
                                        self._method_set(methods), _norm_chat(chat_id)))
 
+    def lose_answer_next(self, n: int = 1, *, methods: Iterable[str] | None = None, chat_id: int | str | None = None,
+                         mode: str = "drop", hold: float = 30.0) -> None:
+        """The next ``n`` matching requests are processed (and recorded ok) but their answer is lost."""
+        if mode not in ("drop", "hold"):
+            raise ValueError("mode must be 'drop' or 'hold'")
+        with self._lock:
+            self._lost.append(_LostAnswer(n, mode, float(hold), self._method_set(methods), _norm_chat(chat_id)))
+
     def set_chat_error(self, chat_id: int | str, status: int, description: str,
                        parameters: JSONDict | None = None) -> None:
         """Every send/edit to ``chat_id`` fails with this error until cleared."""
@@ -974,6 +1037,7 @@ class FakeTelegramServer:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._lost.clear()
             self._chat_errors.clear()
             self._latency = 0.0
             self._latency_methods = None
@@ -1194,7 +1258,22 @@ class FakeTelegramServer:
             elif status == 403:
                 self.stats.forbidden_403 += 1
             self._notify_call_waiters()
+            lost = self._take_lost(low, chat_id) if error is None else None
+        if lost is not None:
+            if lost.mode == "hold":
+                await asyncio.sleep(lost.hold)  # the client gives up first (its read timeout)
+            elif request.transport is not None:
+                request.transport.close()  # connection dropped after the work was done: no answer at all
+                raise asyncio.CancelledError
         return _json_response(body, status)
+
+    def _take_lost(self, low: str, chat_id: ChatKey | None) -> _LostAnswer | None:
+        for lost in self._lost:
+            if lost.remaining > 0 and lost.matches(low, chat_id):
+                lost.remaining -= 1
+                self._lost = [x for x in self._lost if x.remaining > 0]
+                return lost
+        return None
 
     def _pre_check(self, low: str, chat_id: ChatKey | None) -> ApiError | None:
         """Injected faults, per-chat errors and flood limits (lock held)."""
@@ -1348,6 +1427,10 @@ class FakeTelegramServer:
 
     def _check_length(self, params: JSONDict, key: str, limit: int, what: str) -> None:
         value = params.get(key)
+        if value is not None and str(params.get("parse_mode") or "").upper() == "HTML":
+            problem = _html_entity_error(str(value))
+            if problem is not None:
+                raise ApiError(400, f"Bad Request: can't parse entities: {problem}")
         if value is not None and _visible_length(str(value), params.get("parse_mode")) > limit:
             raise ApiError(400, f"Bad Request: {what} is too long")
 

@@ -28,6 +28,8 @@ Public interface
         ``reject_next(n=1, code=63016, status=400, message=None, *, problem_details=False)`` (any Twilio error;
         default texts in ``ERROR_MESSAGES``; ``problem_details=True`` answers an RFC-9457 body, which twilio
         raises as ``TwilioServiceException``), ``drop_next(n=1)`` (connection closed without an answer),
+        ``lose_answer_next(n=1)`` (the message IS accepted and recorded, then the connection is closed without
+        an answer: the client cannot know it was sent),
         ``set_recipient_error(to, code=21610, status=400, message=None)`` / ``clear_recipient_error(to)``
         (persistent per recipient; ``to`` with or without "whatsapp:"), ``set_latency(seconds)``,
         ``enforce_rate_limit(per_second)`` / ``enforce_rate_limit(None)`` (sliding one-second window over
@@ -269,6 +271,7 @@ class FakeTwilioServer:
         self._faults: deque[_Fault] = deque()
         self._recipient_errors: dict[str, _Fault] = {}
         self._latency = 0.0
+        self._lose_answers = 0
         self._rate_limit: int | None = None
         self._accepted_at: deque[float] = deque()
         self._media: dict[str, _StoredMedia] = {}
@@ -380,6 +383,9 @@ class FakeTwilioServer:
         self._faults.append(_Fault(n, status, code, message or ERROR_MESSAGES.get(code, f"Error {code}"),
                                    problem_details=problem_details))
 
+    def lose_answer_next(self, n: int = 1) -> None:
+        self._lose_answers += n
+
     def drop_next(self, n: int = 1) -> None:
         self._faults.append(_Fault(n, 0, None, "", drop=True))
 
@@ -400,6 +406,7 @@ class FakeTwilioServer:
         self._faults.clear()
         self._recipient_errors.clear()
         self._latency = 0.0
+        self._lose_answers = 0
 
     # --- media ------------------------------------------------------------------------------------
     def add_media(self, content: bytes, content_type: str, *, message_sid: str | None = None,
@@ -535,6 +542,11 @@ class FakeTwilioServer:
             msg.status = msg.status_history[0] = "accepted"  # via a Messaging Service sender pool
         self.messages.append(msg)
         self._record(request, form, 201, None, True)
+        if self._lose_answers > 0:
+            self._lose_answers -= 1
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)
         if self._auto_status and msg.status_callback:
             task = asyncio.get_running_loop().create_task(
                 self._run_auto_status(msg, self._auto_status, self._auto_delay, self._auto_error))

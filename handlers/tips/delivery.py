@@ -1,0 +1,101 @@
+"""Where a tip's delivery to its Bawaslu group stands, and the repairs that keep it from ending silently.
+
+* ``queue_to_group`` queues a tip's group message(s) and evidence (idempotent keys ``tip:<id>:text…`` and
+  ``tip:<id>:media:<n>``): used when a tip is filed and again for a tip filed while its region had no group.
+* ``route_unrouted`` gives every open tip without a group the group configured for its region now.
+* ``is_delivered`` / ``reporter_status_label``: the reporter's /status says "waiting" until the group got the
+  tip, not "Diterima".
+* ``follow_migration``: a group upgraded to a supergroup (Telegram's ``ChatMigrated``) — tips and queued
+  messages move to the new chat id.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.model import MediaOut, Reply
+from bot.core.services import Services
+from bot.outbox.ports import OutboxStatus, Purpose
+from bot.storage.models import Outbox, Tip, TipMedia
+from bot.texts import t
+from handlers.tips.cases import group_chat, resolve_group, status_label
+from handlers.tips.messages import group_messages
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = ("diterima", "ditelaah", "ditindaklanjuti")  # a closed tip is not routed later
+
+
+def text_key(tip_id: int) -> str:
+    return f"tip:{tip_id}:text"
+
+
+async def queue_to_group(services: Services, session: AsyncSession, tip: Tip, media: list[TipMedia]) -> None:
+    """Queue the group message(s) and one message per evidence file in the caller's transaction."""
+    assert tip.group_chat_id is not None
+    channel, chat_id = group_chat(services, tip.group_chat_id)
+    for i, reply in enumerate(group_messages(services.settings, tip, media)):
+        await services.outbox.enqueue(session, channel=channel, chat_id=chat_id, reply=reply, is_group=True,
+                                      purpose=Purpose.TIP, idem_key=text_key(tip.id) + (f":{i}" if i else ""),
+                                      tip_id=tip.id)
+    total = len(media)
+    for n, row in enumerate(media, 1):
+        caption = t("group.media_caption", n=n, total=total, code=tip.code)
+        reply = Reply(media=[MediaOut(row.kind, media_id=row.id, caption=caption)], protect=True)  # type: ignore[arg-type]
+        await services.outbox.enqueue(session, channel=channel, chat_id=chat_id, reply=reply, is_group=True,
+                                      purpose=Purpose.TIP, idem_key=f"tip:{tip.id}:media:{n}", tip_id=tip.id)
+
+
+async def route_unrouted(services: Services, session: AsyncSession, now: datetime) -> list[Tip]:
+    """Open tips filed while their region had no group: route them to the group configured now."""
+    tips = (await session.scalars(
+        select(Tip).where(Tip.group_chat_id.is_(None), Tip.status.in_(OPEN_STATUSES)).order_by(Tip.id)
+    )).all()
+    routed = []
+    for tip in tips:
+        route = resolve_group(services.settings, tip.region_code)
+        if route is None:
+            continue
+        tip.group_chat_id = route[1]
+        tip.updated_at = now
+        media = list((await session.scalars(
+            select(TipMedia).where(TipMedia.tip_id == tip.id).order_by(TipMedia.id)
+        )).all())
+        await queue_to_group(services, session, tip, media)
+        routed.append(tip)
+        log.info("unrouted tip routed to its group", extra={"tip_id": tip.id, "region": tip.region_code})
+    return routed
+
+
+async def is_delivered(session: AsyncSession, tip_id: int) -> bool:
+    """The group has the tip: its (first) group message was sent."""
+    status = await session.scalar(select(Outbox.status).where(Outbox.idem_key == text_key(tip_id)))
+    return status == OutboxStatus.SENT
+
+
+async def reporter_status_label(session: AsyncSession, tip: Tip) -> str:
+    """The status shown to the reporter: "waiting to be forwarded" until the group got the tip."""
+    if tip.status == "diterima" and not await is_delivered(session, tip.id):
+        return t("tips.status.menunggu")
+    return status_label(tip.status)
+
+
+async def follow_migration(services: Services, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
+    """The group ``old_chat_id`` is now the supergroup ``new_chat_id``: move its tips and its queued messages.
+
+    Returns the number of tips moved. The caller's transaction; idempotent."""
+    moved = await session.execute(
+        update(Tip).where(Tip.group_chat_id == old_chat_id).values(group_chat_id=new_chat_id)
+    )
+    old_key = services.identity.key("addr", "telegram", str(old_chat_id))
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.addr_key == old_key, Outbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+        .values(addr_key=services.identity.key("addr", "telegram", str(new_chat_id)),
+                addr_enc=services.identity.seal("telegram", str(new_chat_id)))
+    )
+    return int(moved.rowcount or 0)
