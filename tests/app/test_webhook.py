@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from bot.app.serve import serve
 from bot.config import Settings
-from bot.storage.db import create_engine
+from bot.storage.db import create_engine, session_maker
 from bot.storage.models import Outbox
 from bot.texts import t
+from tests.support.drain import drained
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_message
 from tests.support.telegram_harness import telegram_overrides
 
@@ -112,7 +113,11 @@ async def test_webhook_mode_end_to_end(served: Served, tg_server: FakeTelegramSe
     assert await served.post_update(intruder, secret="wrong-secret") == 403
     assert await served.post_update(None, raw=b"{not json") == 400
     assert await served.post_update({"message": {}}) == 400  # JSON but not an update
-    await asyncio.sleep(0.3)
+    engine = create_engine(served.settings.database.url)
+    try:  # the same database as the served bot: nothing left to send, so nothing more can reach 5002
+        await drained(session_maker(engine))
+    finally:
+        await engine.dispose()
     assert not [c for c in tg_server.calls if str(c.chat_id) == "5002"]  # rejected updates reached nobody
 
     health = await served.http.get("/health")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from bot.core.clock import utcnow
 from tests.reliability import anon
@@ -56,7 +57,7 @@ async def test_outages_lose_nothing_and_honour_retry_after(tg: TelegramHarness) 
     sched = rt.services.scheduler
     assert sched is not None
     await sched.run_due(utcnow())  # the broadcast is expanded and its sends start failing
-    await asyncio.sleep(3.0)
+    await _retried_while_down(rt)  # sends were attempted (and failed) more than once while the server was down
     assert server.mark() == start  # really down: nothing reached the server
     await server.start()
     receipt = await server.wait_for(lambda c: c.chat_id == reporter and bool(CODE_RE.search(c.text or "")),
@@ -100,3 +101,19 @@ async def test_outages_lose_nothing_and_honour_retry_after(tg: TelegramHarness) 
     assert server.duplicate_count() == 0, server.duplicates()
     assert sum(1 for c in server.sent_messages(GROUP_KUKAR) if code in (c.text or "")) == 1
     print({"recovery_seconds_after_outage": round(recovered_in, 1)})
+
+
+async def _retried_while_down(rt: Any, timeout: float = 30.0) -> None:
+    """Wait until some outbox row has failed at least twice (attempted, retried with backoff, attempted again)."""
+    from sqlalchemy import func, select
+
+    from bot.storage.models import Outbox
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with rt.services.sessions() as s:
+            if ((await s.scalar(select(func.max(Outbox.attempts)))) or 0) >= 2:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no send was retried while the server was down")

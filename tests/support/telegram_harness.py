@@ -9,6 +9,7 @@ from bot.app.attach import attach_telegram
 from bot.app.runtime import Runtime
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
+from tests.support.drain import drained
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
 
 TOKEN = "123456:TEST-TOKEN"
@@ -75,6 +76,11 @@ class TelegramHarness:
 
     async def settle(self, seconds: float = 0.3) -> None:
         await asyncio.sleep(seconds)
+
+    async def drained(self, timeout: float = 20.0) -> None:
+        """Wait until nothing more can be sent (``tests.support.drain``): absence checks are valid after it."""
+        assert self.rt is not None
+        await drained(self.rt.services.sessions, timeout)
 
 
 async def wait_recorded(rt: Any, message_id: int, timeout: float = 10.0) -> None:

@@ -62,13 +62,18 @@ async def test_server_errors_then_recovery(telegram: TelegramHarness) -> None:
     telegram.server.fail_next(2, status=502)
     telegram.text(1006, "/bantuan")
     await telegram.wait_text(1006, "/lapor", timeout=15)
-    assert len([c for c in telegram.server.sent_messages(1006)]) >= 1
+    await telegram.drained()
+    failed = [c for c in telegram.server.calls if str(c.chat_id) == "1006" and getattr(c, "status", 200) == 502]
+    assert len(failed) == 2  # both 502s were retried ...
+    assert len(telegram.server.sent_messages(1006)) == 1  # ... and the reply arrived exactly once
 
 
 async def test_blocked_user_does_not_loop(telegram: TelegramHarness) -> None:
     telegram.server.block_user(1007)
     telegram.text(1007, "/start")
-    await telegram.settle(1.5)
+    await telegram.server.wait_for(lambda c: str(c.chat_id) == "1007" and "send" in c.method.lower(), timeout=10,
+                                   include_failed=True)  # the 403
+    await telegram.drained()  # a retry would keep the row pending: drained waits for it
     attempts = [c for c in telegram.server.calls if str(c.chat_id) == "1007" and "send" in c.method.lower()]
     assert len(attempts) == 1  # 403 → marked blocked, not retried
 
