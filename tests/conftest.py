@@ -144,3 +144,16 @@ async def console(settings: Settings) -> AsyncIterator[Any]:
         yield harness
     finally:
         await harness.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Any:
+    """``bot.__main__.main`` (called in-process by some tests) installs its JSON handler on the root logger and sets
+    library log levels; put pytest's handlers and the levels back afterwards, for every test."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
