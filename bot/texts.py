@@ -54,7 +54,8 @@ TEXTS: dict[str, str] = {
         "/jawab <kode> — jawab pertanyaan Bawaslu tentang laporan Anda\n"
         "/langganan — terima pengingat tahapan pemilu untuk daerah Anda\n"
         "/tahapan — tahapan pemilu yang sedang berjalan di daerah Anda\n"
-        "/berhenti — berhenti berlangganan (di WhatsApp: balas STOP; MULAI untuk berlangganan lagi)\n"
+        "/berhenti — berhenti berlangganan (di WhatsApp: balas STOP)\n"
+        "/mulai — aktifkan lagi langganan yang sudah berhenti (di WhatsApp: balas MULAI)\n"
         "/bantuan — tampilkan pesan ini"
     ),
     "help.admin": (
@@ -113,16 +114,32 @@ TEXTS: dict[str, str] = {
     "sub.changed": "✅ Langganan diperbarui: {region} ({zone}), sebagai {role}.",
     "sub.stopped": (
         "Anda sudah berhenti berlangganan; tidak ada lagi pengingat atau pengumuman yang dikirim. "
-        "Ketik /langganan untuk berlangganan kembali."
+        "Ketik /mulai untuk berlangganan kembali di daerah yang sama, atau /langganan untuk memilih daerah."
     ),
     "sub.not_subscribed": "Anda belum berlangganan. Ketik /langganan untuk mulai.",
+    "sub.already_stopped": (
+        "Langganan Anda ({region}) sudah berhenti sebelumnya; tidak ada pengingat yang dikirim. "
+        "Ketik /mulai untuk mengaktifkannya lagi, atau /langganan untuk memilih daerah lain."
+    ),
+    "sub.cancelled": "Batal berlangganan; tidak ada yang diubah. Ketik /langganan untuk mulai lagi.",
     "sub.stage.header": "Tahapan pemilu untuk {region}:",
     "sub.stage.current": "• Sedang berjalan: {stage} — {timeline} ({dates})",
     "sub.stage.no_current": "• Sedang berjalan: tidak ada tahapan hari ini.",
     "sub.stage.next": "• Berikutnya: {stage} — {timeline} ({dates})",
     "sub.stage.none": "Belum ada tahapan pemilu yang dijadwalkan untuk {region}.",
+    "sub.stage.next_unscheduled": (
+        "Pemilu berikutnya: {election} — jadwal tahapannya belum dimuat di bot ini. Pengingat dikirim setelah "
+        "jadwal resmi KPU dimuat."
+    ),
+    "sub.stage.kind.pemilu": "Pemilu",
+    "sub.stage.kind.pilkada": "Pilkada",
     "sub.stage.need_region": (
         "Ketik /tahapan <nama daerah> (misalnya: /tahapan Kukar), atau berlangganan dulu lewat /langganan."
+    ),
+    "sub.stage.need_region_group": "Di grup, ketik /tahapan <nama daerah>, misalnya: /tahapan Kukar.",
+    "sub.stage.not_found": (
+        "Daerah \"{text}\" tidak kami temukan. Coba nama lain, misalnya: /tahapan Kutai Kartanegara, "
+        "/tahapan Samarinda, /tahapan Kaltim."
     ),
     # --- broadcasts (handlers/broadcast_admin.py, broadcasts/scheduler.py) ----------------------
     "bc.ask_text": (
