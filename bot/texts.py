@@ -17,6 +17,7 @@ TEXTS: dict[str, str] = {
     "error.too_long": "Pesan Anda terlalu panjang; hanya bagian awalnya yang kami baca.",
     "error.unsupported": "Maaf, jenis pesan ini belum bisa kami proses. Silakan kirim teks.",
     "common.cancelled": "Dibatalkan. Ketik /bantuan untuk melihat pilihan lain.",
+    "common.nothing_to_cancel": "Tidak ada yang sedang berjalan untuk dibatalkan. Ketik /bantuan untuk pilihan lain.",
     "button.back": "⬅️ Kembali",
     "button.cancel": "✖️ Batal",
     "button.page_prev": "⬅️ Sebelumnya",
@@ -152,13 +153,28 @@ TEXTS: dict[str, str] = {
     "bc.aud.prov": "Satu provinsi",
     "bc.aud.kab": "Satu kabupaten/kota",
     "bc.aud.asn": "ASN saja",
+    "bc.aud.pub": "Masyarakat umum saja",
     "bc.audience.all": "semua pelanggan",
     "bc.audience.asn": "pelanggan ASN",
+    "bc.audience.publik": "pelanggan masyarakat umum",
     "bc.audience.region": "pelanggan di {region}",
     "bc.ask_region_prov": "Ketik nama provinsi tujuan (misalnya: Kalimantan Timur atau Kaltim).",
     "bc.ask_region_kab": "Ketik nama kabupaten/kota tujuan (misalnya: Kutai Kartanegara atau Kukar).",
     "bc.region_not_found": "Daerah \"{text}\" tidak ditemukan pada tingkat itu. Coba ketik nama lain.",
     "bc.choose_region": "Pilih daerah tujuan:",
+    "bc.region_is_province": (
+        "\"{text}\" adalah provinsi ({region}). Untuk seluruh provinsi, ketik /batal lalu pilih \"Satu provinsi\"; "
+        "atau ketik nama kabupaten/kota tujuan."
+    ),
+    "bc.region_is_kabkota": (
+        "\"{text}\" adalah kabupaten/kota ({region}). Untuk satu kabupaten/kota, ketik /batal lalu pilih "
+        "\"Satu kabupaten/kota\"; atau ketik nama provinsi tujuan."
+    ),
+    "bc.region_chosen": "Tujuan: {region}.",
+    "bc.no_recipients": (
+        "⚠️ Belum ada pelanggan aktif untuk tujuan ini: bila dijadwalkan sekarang, siaran ini tidak diterima "
+        "siapa pun."
+    ),
     "bc.ask_when": (
         "Kapan dikirim? Ketik \"sekarang\", atau tanggal dan jam ({tz}), misalnya: 2026-12-01 07:00, "
         "besok 07:00, 01/12/2026 07.00."

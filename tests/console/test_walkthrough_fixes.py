@@ -77,3 +77,34 @@ async def test_tahapan_in_a_group_and_with_an_unknown_region(console: Any) -> No
     assert out == t("sub.stage.need_region_group") and "/langganan" not in out
     out = console.text(await console.say("/tahapan xyzabc"))
     assert "xyzabc" in out and "tombol" not in out
+
+
+async def test_batal_with_nothing_running_says_so(console: Any) -> None:  # problem 25
+    assert console.text(await console.say("/batal")) == t("common.nothing_to_cancel")
+    await console.say("/siaran")
+    assert console.text(await console.say("/batal")) == t("common.cancelled")  # a running flow is cancelled
+
+
+async def test_siaran_echoes_the_region_and_hints_at_the_level(console: Any) -> None:  # problem 27
+    await console.say("/siaran")
+    replies = await console.say("Uji siaran")
+    await console.press("Satu kabupaten/kota", replies)
+    out = console.text(await console.say("kaltim"))
+    assert out == t("bc.region_is_province", text="kaltim", region="Kalimantan Timur")
+    out = console.text(await console.say("smd"))
+    assert out.startswith("Tujuan: Kota Samarinda.") and "Kapan dikirim" in out  # echoed at once, not at the end
+    out = console.text(await console.say("sekarang"))
+    assert out.startswith(t("bc.no_recipients"))  # nobody subscribed in Samarinda yet
+    assert "(0 pelanggan aktif saat ini)" in out
+
+
+async def test_siaran_to_the_public_only(console: Any) -> None:  # problem 27
+    for user, role in (("warga-1", "2"), ("asn-1", "1")):
+        await console.say("/langganan samarinda", user_id=user)
+        await console.say(role, user_id=user)
+    await console.say("/siaran")
+    replies = await console.say("Untuk masyarakat")
+    replies = await console.press("Masyarakat umum saja", replies)
+    out = console.text(await console.say("sekarang"))
+    assert "Tujuan: pelanggan masyarakat umum (1 pelanggan aktif saat ini)" in out
+    assert t("bc.no_recipients") not in out
