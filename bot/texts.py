@@ -64,12 +64,19 @@ TEXTS: dict[str, str] = {
         "/siaran — jadwalkan siaran\n"
         "/jadwal — daftar siaran terjadwal\n"
         "/batal <id> — batalkan siaran yang belum mulai\n"
-        "/pertanyaan — pertanyaan yang belum terjawab"
+        "/pertanyaan — pertanyaan yang belum terjawab\n"
+        "/statistik — rekap laporan semua daerah\n"
+        "/ekspor — unduh laporan semua daerah (CSV dan grafik, tanpa data pelapor)"
     ),
     "help.group": (
         "Perintah grup Bawaslu:\n"
         "/statistik — rekap laporan daerah ini\n"
-        "/ekspor — unduh laporan daerah ini (CSV, tanpa data pelapor)"
+        "/ekspor — unduh laporan daerah ini (CSV dan grafik, tanpa data pelapor)\n\n"
+        "Di bawah setiap laporan yang masuk:\n"
+        "• tombol status (Diterima, Sedang ditelaah, Ditindaklanjuti, Tidak dapat ditindaklanjuti, Selesai) — "
+        "pelapor diberi tahu setiap perubahan status\n"
+        "• ❓ Tanya pelapor — kirim pertanyaan kepada pelapor lewat bot; nama Anda dan identitas pelapor "
+        "tetap dirahasiakan"
     ),
     # --- FAQ (faq/render.py, handlers/faq.py) --------------------------------------------------
     "faq.verdict.boleh": "✅ BOLEH",

@@ -108,3 +108,11 @@ async def test_siaran_to_the_public_only(console: Any) -> None:  # problem 27
     out = console.text(await console.say("sekarang"))
     assert "Tujuan: pelanggan masyarakat umum (1 pelanggan aktif saat ini)" in out
     assert t("bc.no_recipients") not in out
+
+
+async def test_help_lists_admin_reports_and_the_group_buttons(console: Any) -> None:  # problem 34
+    admin_help = console.text(await console.say("/bantuan"))
+    assert "/statistik" in admin_help and "/ekspor" in admin_help
+    assert t("group.stats_empty", scope=t("group.scope_all")) == console.text(await console.say("/statistik"))
+    group_help = console.text(await console.say("/bantuan", group=True))
+    assert "tombol status" in group_help and "Tanya pelapor" in group_help
