@@ -116,3 +116,7 @@ async def test_help_lists_admin_reports_and_the_group_buttons(console: Any) -> N
     assert t("group.stats_empty", scope=t("group.scope_all")) == console.text(await console.say("/statistik"))
     group_help = console.text(await console.say("/bantuan", group=True))
     assert "tombol status" in group_help and "Tanya pelapor" in group_help
+
+
+async def test_jkt_is_jakarta(console: Any) -> None:  # problem 20
+    assert "Jakarta: pilih kabupaten/kota Anda" in console.text(await console.say("/langganan jkt"))
