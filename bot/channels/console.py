@@ -23,7 +23,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -263,7 +263,7 @@ def _is_terminal() -> bool:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Any:
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
