@@ -105,7 +105,7 @@ class RateLimits(_Section):
 
 class TipsConfig(_Section):
     max_per_day: int = Field(default=5, ge=1)
-    max_text_chars: int = Field(default=2000, ge=50)  # the shortest limit that still fits a useful account
+    max_text_chars: int = Field(default=2000, ge=1)
     max_media: int = Field(default=5, ge=0)
     max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     retention_days: int = Field(default=90, ge=0)

@@ -28,7 +28,7 @@ def test_nonsense_tip_limits_are_refused(tmp_path: Path) -> None:
     lines = errors(tmp_path, "[tips]\nmax_per_day = -3\nmax_text_chars = 0\n")
     assert lines == [
         "  tips.max_per_day: must be at least 1, got -3",
-        "  tips.max_text_chars: must be at least 50, got 0",
+        "  tips.max_text_chars: must be at least 1, got 0",
     ]
 
 
