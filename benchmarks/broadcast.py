@@ -30,14 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from bot.app.runtime import Runtime, freeze_heap  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.core.clock import utcnow  # noqa: E402
 from bot.core.model import Reply  # noqa: E402
-from bot.runtime import Runtime, freeze_heap  # noqa: E402
+from bot.outbox.ports import (
+    Claimed,  # noqa: E402
+    SendResult,  # noqa: E402
+)
 from bot.storage.models import Broadcast, Outbox, Subscriber  # noqa: E402
-from broadcasts.delivery import SendResult  # noqa: E402
-from broadcasts.outbox import Claimed  # noqa: E402
-from broadcasts.scheduler import Scheduler  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 TOKEN = "123456:BENCH-TOKEN"
@@ -107,7 +108,7 @@ async def run_one(
     }
     if sink == "fake":
         # A separate process, as Telegram would be: the fake must not share this process's core.
-        from tests.fakes.telegram_server import FakeTelegramProcess
+        from tests.support.fakes.telegram_server import FakeTelegramProcess
 
         server = FakeTelegramProcess(steady_clock=True).start()
         if rate is not None:
@@ -141,7 +142,7 @@ async def run_one(
         await rt.start(scheduler=False)  # the scheduler's job is played by run_due() below
         await asyncio.sleep(0.2)
         t1, t1_mono = time.perf_counter(), time.monotonic()
-        await Scheduler(rt, timelines=[]).run_due(now)
+        await rt.new_scheduler(timelines=[]).run_due(now)
         expand_s = time.perf_counter() - t1
         deadline = t1 + timeout
         while time.perf_counter() < deadline and await _open_rows(rt):  # noqa: ASYNC110 (polling the DB)
@@ -215,21 +216,21 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rss-mb", type=float, default=300.0, help="--memory: the engine's peak RSS must stay below")
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
-                   help="postgresql: a temporary server (tests/pg_server.py) unless --pg-url is given")
+                   help="postgresql: a temporary server (tests/support/pg_server.py) unless --pg-url is given")
     p.add_argument("--pg-url", default=None, help="existing PostgreSQL server whose user may CREATE DATABASE")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.sink == "fake":
         try:
-            import tests.fakes.telegram_server  # noqa: F401
+            import tests.support.fakes.telegram_server  # noqa: F401
         except ImportError:
-            print(json.dumps({"error": "tests/fakes/telegram_server.py not available; use --sink null"}))
+            print(json.dumps({"error": "tests/support/fakes/telegram_server.py not available; use --sink null"}))
             return 2
     results: list[dict[str, Any]] = []
     pg: Any = None
     pg_url = args.pg_url
     if args.db == "postgresql" and not pg_url:
-        from tests.pg_server import TempPostgres
+        from tests.support.pg_server import TempPostgres
 
         pg = TempPostgres()
         pg_url = str(pg.start())

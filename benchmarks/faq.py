@@ -69,7 +69,7 @@ def latency(matcher: Matcher, texts: list[str], rounds: int) -> dict[str, float]
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--questions", type=Path, default=ROOT.parent / "shared/faq/dev-questions.toml")
+    parser.add_argument("--questions", type=Path, default=ROOT / "tests/faq/dev-questions.toml")
     parser.add_argument("--heldout", type=Path, default=ROOT / "tests/faq/heldout-questions.toml")
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)

@@ -1,6 +1,6 @@
 """Outbox throughput with 1, 2, 4 ``python -m bot worker`` processes on PostgreSQL (JSON on stdout).
 
-Each round: a fresh database (temp PostgreSQL server from tests/pg_server.py, or ``--pg-url`` of an
+Each round: a fresh database (temp PostgreSQL server from tests/support/pg_server.py, or ``--pg-url`` of an
 existing server whose user may CREATE DATABASE), N pending Telegram rows, K worker processes against ONE
 fake Bot API process with limits lifted (``telegram_global_per_sec`` huge, per-chat 1000). Reported:
 messages/s over the send span (first to last ``sent_at``) and over the wall time including process
@@ -28,11 +28,10 @@ from typing import Any
 
 import asyncpg
 
-from bot.leader import asyncpg_dsn
+from bot.app.leader import asyncpg_dsn
 from bot.storage.db import create_engine
 from bot.storage.migrate import upgrade
-from tests.fakes.telegram_server import FakeTelegramProcess
-from tests.production.outbox_load import (
+from tests.app.outbox_load import (
     ROOT,
     seed_outbox,
     sent_span,
@@ -42,6 +41,7 @@ from tests.production.outbox_load import (
     wait_all_sent,
     write_config,
 )
+from tests.support.fakes.telegram_server import FakeTelegramProcess
 
 SECRET = "benchmark-secret-key-0123456789-abcdefghij"
 
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     admin_url = args.pg_url
     if not admin_url:
-        from tests.pg_server import TempPostgres
+        from tests.support.pg_server import TempPostgres
 
         server = TempPostgres()
         admin_url = str(server.start())

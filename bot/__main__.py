@@ -12,9 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from bot.app.startup import StartupError
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
-from bot.startup import StartupError
 
 CONSOLE_LOG = Path("data") / "jaganetral.log"
 
@@ -48,19 +48,19 @@ def _config_path(arg: str | None) -> str | None:
 
 
 async def _chat(settings: Settings, *, config_file: bool) -> None:
-    from bot.chat import run_chat
+    from bot.app.chat import run_chat
 
     await run_chat(settings, config_file=config_file)
 
 
 async def _run(settings: Settings) -> None:
-    from bot.serve import serve
+    from bot.app.serve import serve
 
     await serve(settings)
 
 
 async def _db_upgrade(settings: Settings) -> None:
-    from bot.startup import database_error
+    from bot.app.startup import database_error
     from bot.storage.db import create_engine
     from bot.storage.migrate import upgrade
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             asyncio.run(_run(settings))
         elif cmd == "worker":
-            from bot.worker import run_worker
+            from bot.app.worker import run_worker
 
             if settings.using_dev_secret:
                 print("security.secret_key: required (the same key as the `run` process)", file=sys.stderr)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         elif cmd == "db":
             asyncio.run(_db_upgrade(settings))
         elif cmd == "doctor":
-            from bot.doctor import run_doctor
+            from bot.app.doctor import run_doctor
 
             checks = asyncio.run(run_doctor(settings))
             for check in checks:

@@ -103,12 +103,44 @@ class RateLimits(_Section):
         return v
 
 
+# Sends in flight at once: enough for the configured rates over a slow link (Telegram from Indonesia: round
+# trips of 100-300 ms), at least 64. At 30 msg/s that is 64; at 1000 msg/s (paid broadcasts) 300.
+MIN_INFLIGHT = 64
+MAX_INFLIGHT = 1000
+LINK_SECONDS = 0.3
+
+
+def max_inflight(settings: Settings) -> int:
+    """How many sends the delivery loop keeps in flight in this process (also sizes the HTTP pool)."""
+    rl = settings.rate_limits
+    per_process = (rl.telegram_global_per_sec + rl.whatsapp_per_sec) / max(1, rl.sender_processes)
+    return min(MAX_INFLIGHT, max(MIN_INFLIGHT, int(per_process * LINK_SECONDS)))
+
+
 class TipsConfig(_Section):
     max_per_day: int = Field(default=5, ge=1)
     max_text_chars: int = Field(default=2000, ge=1)
     max_media: int = Field(default=5, ge=0)
     max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     retention_days: int = Field(default=90, ge=0)
+    ask_timeout_minutes: int = Field(default=10, ge=1)  # a "tanya pelapor" prompt expires after this long
+
+
+class RetentionConfig(_Section):
+    """How long personal data is kept (``bot/storage/retention.py``; run hourly by the scheduler)."""
+
+    outbox_days: int = 7  # sent messages: address, text and platform message id are wiped after this
+    processed_updates_days: int = 2  # inbound update ids (duplicate detection; platforms redeliver for 24 h)
+    drafts_days: int = 30  # unfinished flows (tip drafts, questions being typed) and button memory
+    exports_days: int = 7  # generated /ekspor files
+    unanswered_days: int = 180  # unanswered FAQ questions (free text typed by users)
+
+    @field_validator("*")
+    @classmethod
+    def _at_least_one(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1 (days)")
+        return v
 
 
 class SecurityConfig(_Section):
@@ -156,6 +188,7 @@ class Settings(BaseSettings):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     tips: TipsConfig = Field(default_factory=TipsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
@@ -164,7 +197,7 @@ class Settings(BaseSettings):
     console_admin: bool = True  # the local console user acts as admin
     # Set by a runtime, never by a file or the environment: the group every region falls back to when no
     # [bawaslu_groups] entry (not even "default") matches. The console chat sets its simulated group when
-    # it runs without a configuration file (bot/chat.py).
+    # it runs without a configuration file (bot/app/chat.py).
     _fallback_group: int | None = PrivateAttr(default=None)
 
     @field_validator("timezone")

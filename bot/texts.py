@@ -6,6 +6,8 @@ Keys are grouped by feature; formatting uses ``str.format`` fields. Code, commen
 
 from __future__ import annotations
 
+from datetime import date
+
 TEXTS: dict[str, str] = {
     # --- general -------------------------------------------------------------------------------
     "error.generic": "Maaf, terjadi kesalahan di sistem kami. Silakan coba lagi sebentar lagi.",
@@ -17,7 +19,7 @@ TEXTS: dict[str, str] = {
     "error.too_long": "Pesan Anda terlalu panjang; hanya bagian awalnya yang kami baca.",
     "error.unsupported": "Maaf, jenis pesan ini belum bisa kami proses. Silakan kirim teks.",
     "common.cancelled": "Dibatalkan. Ketik /bantuan untuk melihat pilihan lain.",
-    "common.nothing_to_cancel": "Tidak ada yang sedang berjalan untuk dibatalkan. Ketik /bantuan untuk pilihan lain.",
+    "common.nothing_to_cancel": "Tidak ada yang sedang berjalan untuk dibatalkan. Ketik /bantuan untuk pilihan.",
     "button.back": "⬅️ Kembali",
     "button.cancel": "✖️ Batal",
     "button.page_prev": "⬅️ Sebelumnya",
@@ -64,7 +66,7 @@ TEXTS: dict[str, str] = {
         "/siaran — jadwalkan siaran\n"
         "/jadwal — daftar siaran terjadwal\n"
         "/batal <id> — batalkan siaran yang belum mulai\n"
-        "/pertanyaan — pertanyaan yang belum terjawab\n"
+        "/pertanyaan — pertanyaan yang belum terjawab (/pertanyaan selesai N: tandai sudah ditangani)\n"
         "/statistik — rekap laporan semua daerah\n"
         "/ekspor — unduh laporan semua daerah (CSV dan grafik, tanpa data pelapor)"
     ),
@@ -95,6 +97,73 @@ TEXTS: dict[str, str] = {
         "Maaf, kami belum punya jawaban untuk pertanyaan itu. Pertanyaan Anda kami catat agar bisa "
         "dijawab admin. Jika ada dugaan pelanggaran, laporkan lewat /lapor atau hubungi kantor Bawaslu "
         "terdekat."
+    ),
+    "faq.none_unlogged": (
+        "Maaf, kami belum punya jawaban untuk pertanyaan itu. Jika ada dugaan pelanggaran, laporkan lewat "
+        "/lapor atau hubungi kantor Bawaslu terdekat."
+    ),
+    "faq.suggest_note": "Pilih topik yang paling sesuai dengan pertanyaan Anda untuk melihat jawabannya.",
+    "faq.weak_note": (
+        "Kami belum yakin punya jawaban untuk pertanyaan itu; topik di bawah mungkin terkait. Jika tidak ada "
+        "yang cocok, pertanyaan Anda sudah kami catat agar bisa dijawab admin."
+    ),
+    "faq.weak_note_unlogged": "Kami belum yakin punya jawaban untuk pertanyaan itu; topik di bawah mungkin terkait.",
+    "faq.or_maybe": "Atau maksud Anda: {topics}",
+    "faq.empty": (
+        "Silakan ketik pertanyaan Anda tentang netralitas ASN dalam kalimat, misalnya: boleh gak like "
+        "postingan paslon di IG? Untuk melaporkan dugaan pelanggaran, ketik /lapor."
+    ),
+    "faq.unanswered_hint": (
+        "Sudah ditangani (misalnya jawabannya sudah ditambahkan)? Tekan ✅ dengan nomornya, atau ketik "
+        "/pertanyaan selesai N."
+    ),
+    "faq.unanswered_done_button": "✅ {n}",
+    "faq.unanswered_resolved": "✅ Ditandai sudah ditangani: \"{text}\"",
+    "faq.unanswered_already": "Pertanyaan itu sudah ditandai ditangani sebelumnya.",
+    "faq.unanswered_not_found": "Nomor {n} tidak ada di daftar. Ketik /pertanyaan untuk melihat daftar terbaru.",
+    "faq.unanswered_usage": (
+        "Ketik /pertanyaan untuk melihat daftar, atau /pertanyaan selesai N (nomor dari daftar; boleh "
+        "beberapa, misalnya /pertanyaan selesai 1 3) untuk menandai pertanyaan sudah ditangani."
+    ),
+    "button.start_report": "📝 Mulai lapor",
+    "button.tahapan": "🗓️ Lihat tahapan",
+    # --- intents (faq/intents.toml): messages that are not a knowledge-base question -----------
+    "intent.greeting": (
+        "Halo! Saya JagaNetral. Silakan ketik pertanyaan Anda seputar netralitas ASN, misalnya: boleh gak "
+        "PNS hadir kampanye? Ketik /bantuan untuk daftar perintah."
+    ),
+    "intent.thanks": "Sama-sama, semoga membantu! Silakan bertanya lagi kapan saja, atau ketik /bantuan.",
+    "intent.lapor": (
+        "Untuk melaporkan dugaan pelanggaran netralitas ASN, tekan 📝 Mulai lapor (atau ketik /lapor). "
+        "Laporan diteruskan ke Bawaslu sebagai informasi awal, tanpa meneruskan identitas Anda ke Bawaslu. "
+        "Cara membuat laporan resmi dan soal kerahasiaan pelapor ada di topik di bawah."
+    ),
+    "intent.tahapan": (
+        "Jadwal tahapan pemilu dan pilkada, termasuk hari pemungutan suara, untuk daerah Anda: ketik "
+        "/tahapan <nama daerah> (misalnya: /tahapan Samarinda), atau tekan tombol di bawah bila Anda sudah "
+        "berlangganan pengingat (/langganan)."
+    ),
+    "intent.scope_asn": (
+        "Maaf, pertanyaan itu di luar cakupan JagaNetral: kami hanya menjawab soal netralitas ASN dalam "
+        "pemilu dan pilkada. Untuk pendaftaran CPNS/PPPK, gaji, tunjangan dan urusan kepegawaian lain, "
+        "silakan cek situs resmi BKN (bkn.go.id, sscasn.bkn.go.id) atau bagian kepegawaian instansi Anda."
+    ),
+    "intent.english": (
+        "Maaf, JagaNetral baru melayani pertanyaan dalam bahasa Indonesia. Contoh: boleh gak PNS hadir kampanye? "
+        "Ketik /bantuan untuk daftar perintah."
+    ),
+    "intent.berhenti": (
+        "Untuk berhenti menerima pengingat tahapan dan pengumuman, ketik /berhenti. Untuk berlangganan lagi, "
+        "ketik /langganan."
+    ),
+    "intent.mulai": (
+        "Untuk mengaktifkan lagi langganan pengingat Anda, ketik /mulai; untuk memilih daerah baru, ketik "
+        "/langganan."
+    ),
+    "intent.scope_choice": (
+        "JagaNetral bersikap netral: kami tidak menilai atau menyarankan calon mana pun. Pilihan Anda "
+        "rahasia dan Anda sendiri yang menentukan di bilik suara. Profil, visi dan misi resmi para calon "
+        "bisa dilihat di infopemilu.kpu.go.id."
     ),
     # --- subscriptions (handlers/subscriptions.py) --------------------------------------------
     "sub.ask_region": (
@@ -227,7 +296,7 @@ TEXTS: dict[str, str] = {
         "⚠️ {count} pengingat tahapan TIDAK dikirim karena sistem tidak berjalan pada waktunya:\n{lines}"
     ),
     "rem.missed_line": "• {timeline} — {stage} ({when})",
-    # --- tips (handlers/tips.py) ---------------------------------------------------------------
+    # --- tips (handlers/tips/) -----------------------------------------------------------------
     "tips.intro": (
         "📝 Lapor dugaan pelanggaran netralitas ASN — anonim.\n"
         "Nama, nomor, dan akun Anda TIDAK diteruskan ke Bawaslu.\n\n"
@@ -361,8 +430,11 @@ TEXTS: dict[str, str] = {
         "laporan itu: Bawaslu tidak bisa lagi bertanya kepada Anda lewat bot."
     ),
     "tips.hapus_done": (
-        "Data kontak Anda untuk laporan {code} sudah dihapus. Bawaslu tidak bisa lagi menghubungi Anda lewat "
-        "bot untuk laporan ini; isi laporan tetap ada pada Bawaslu. Status masih bisa dicek: /status {code}"
+        "Data kontak Anda untuk laporan {code} sudah dihapus, juga salinan pesan bot kepada Anda yang tersimpan "
+        "di sistem. Bawaslu tidak bisa lagi menghubungi Anda lewat bot untuk laporan ini; isi laporan tetap ada "
+        "pada Bawaslu.\n\n"
+        "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda) yang mengenali akun ini, supaya "
+        "/status {code} tetap bisa dipakai. Kode itu juga dihapus {days} hari setelah laporan ditutup."
     ),
     "tips.hapus_already": "Data kontak untuk laporan {code} sudah terhapus sebelumnya.",
     "tips.status_notice": "ℹ️ Status laporan {code} diperbarui oleh Bawaslu: {status}.\nRiwayat: /status {code}",
@@ -380,7 +452,7 @@ TEXTS: dict[str, str] = {
     "tips.answer_unavailable": "Laporan ini tidak bisa dijawab lagi.",
     "tips.answer_cancelled": "Batal menjawab.",
     "tips.resume": "Laporan Anda yang belum selesai masih tersimpan; lanjutkan dari langkah terakhir.",
-    # --- group (handlers/group.py; HTML: every field is escaped by the handler) -----------------
+    # --- group (handlers/tips/; HTML: every field is escaped by the handler) -----------------
     "group.tip": (
         "<b>🚨 Informasi awal: dugaan pelanggaran netralitas ASN</b>\n"
         "Kode: <code>{code}</code>\nDaerah: {region}\nJenis: {category}\nTerlapor: {who}\n"
@@ -410,13 +482,29 @@ TEXTS: dict[str, str] = {
     "group.tip_not_found": "Laporan tidak ditemukan.",
     "group.ask_prompt": (
         "Balas (reply) pesan ini dengan pertanyaan untuk pelapor laporan <code>{code}</code> (maksimal {max} "
-        "karakter). Pertanyaan dikirim tanpa nama Anda. Ketik \"batal\" untuk membatalkan."
+        "karakter). Hanya balasan atas pesan ini yang diteruskan, tanpa nama Anda. Berlaku {minutes} menit; "
+        "/batal untuk membatalkan."
     ),
+    "group.ask_prompt_confirm": (
+        "Tulis pertanyaan untuk pelapor laporan <code>{code}</code> (maksimal {max} karakter). Sebelum dikirim, "
+        "Anda diminta memastikannya; nama Anda tidak ikut dikirim. Berlaku {minutes} menit; /batal untuk "
+        "membatalkan."
+    ),
+    "group.ask_confirm": "Kirim ke pelapor:\n\n{question}\n\n?",
+    "group.btn_ask_send": "✅ Kirim ke pelapor",
+    "group.ask_expired": "Waktu untuk menulis pertanyaan sudah habis. Tekan ❓ Tanya pelapor lagi bila perlu.",
+    "group.ask_gone": "Pertanyaan ini sudah tidak berlaku. Tekan ❓ Tanya pelapor lagi bila perlu.",
+    "group.reopen_confirm": (
+        "Laporan <code>{code}</code> sudah ditutup (<b>{old}</b>). Buka kembali dengan status <b>{new}</b>? "
+        "Pelapor akan diberi tahu."
+    ),
+    "group.btn_reopen": "🔓 Ya, buka kembali",
+    "group.reopen_cancelled": "Laporan tetap ditutup.",
     "group.ask_sent": "Pertanyaan untuk pelapor laporan <code>{code}</code> sudah dikirim lewat bot.",
     "group.ask_no_contact": (
         "Pelapor laporan <code>{code}</code> tidak bisa dihubungi lagi (data kontak sudah dihapus)."
     ),
-    "group.ask_cancelled": "Batal bertanya.",
+    "group.ask_cancelled": "Pertanyaan untuk pelapor dibatalkan; tidak ada yang dikirim.",
     "group.ask_empty": "Pertanyaan tidak boleh kosong. Tulis pertanyaannya, atau ketik \"batal\".",
     "group.answer": "💬 Jawaban pelapor untuk laporan <code>{code}</code>:\n\n{answer}",
     "group.stats": (
@@ -431,7 +519,30 @@ TEXTS: dict[str, str] = {
     "group.chart_caption": "Grafik laporan per minggu per jenis — {scope}",
     "group.chart_title": "Laporan per minggu (ISO) per jenis",
     "group.chart_ylabel": "Jumlah laporan",
-    # --- console chat (bot/channels/console.py, bot/chat.py) ------------------------------------
+    # --- dates, time zones, reminder headings (format_date_id, zone_label below; broadcasts/timeline.py) -------
+    "date.month.1": "Januari",
+    "date.month.2": "Februari",
+    "date.month.3": "Maret",
+    "date.month.4": "April",
+    "date.month.5": "Mei",
+    "date.month.6": "Juni",
+    "date.month.7": "Juli",
+    "date.month.8": "Agustus",
+    "date.month.9": "September",
+    "date.month.10": "Oktober",
+    "date.month.11": "November",
+    "date.month.12": "Desember",
+    "date.day": "{day} {month} {year}",
+    "date.range": "{start} s.d. {end}",
+    "zone.Asia/Jakarta": "WIB",
+    "zone.Asia/Makassar": "WITA",
+    "zone.Asia/Jayapura": "WIT",
+    "reminder.lead.today": "Hari ini",
+    "reminder.lead.tomorrow": "Besok",
+    "reminder.lead.days": "{n} hari lagi",
+    "reminder.lead.starts": "Dimulai {lead}",
+    "reminder.heading": "🗓️ {timeline}\n{lead}: {stage} ({when}).\n\n{text}",
+    # --- console chat (bot/channels/console.py, bot/app/chat.py) ------------------------------------
     "console.banner": (
         "JagaNetral — obrolan konsol. Ketik /start untuk mulai. Tombol tampil sebagai nomor: ketik nomornya.\n"
         "::grup — masuk ke grup Bawaslu simulasi (tempat laporan masuk), ::pribadi — kembali, "
@@ -463,3 +574,13 @@ def t(key: str, /, **fields: object) -> str:
     """Return the catalog text for ``key`` with ``fields`` filled in. Unknown keys raise KeyError."""
     text = TEXTS[key]
     return text.format(**fields) if fields else text
+
+
+def format_date_id(day: date) -> str:
+    """``date(2024, 2, 14)`` → ``"14 Februari 2024"``."""
+    return t("date.day", day=day.day, month=t(f"date.month.{day.month}"), year=day.year)
+
+
+def zone_label(tz: str) -> str:
+    """"Asia/Makassar" → "WITA"; a zone outside Indonesia's three keeps its IANA name."""
+    return TEXTS.get(f"zone.{tz}", tz)

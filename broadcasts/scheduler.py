@@ -1,4 +1,4 @@
-"""Timed work: admin broadcasts, election-stage reminders, delivery reports, the daily tips purge.
+"""Timed work: admin broadcasts, election-stage reminders, delivery reports, daily housekeeping (purges).
 
 The schedule lives in OUR tables, not in APScheduler: ``broadcasts`` rows (status ``scheduled`` →
 ``sending`` → ``done``, or ``cancelled`` / ``missed``), the timeline files, and ``reminder_runs`` (one row
@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,15 +38,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import utcnow
 from bot.core.model import Reply
-from bot.storage.models import AuditLog, Broadcast, ReminderRun
-from bot.texts import t
+from bot.storage.audit import audit
+from bot.storage.db import insert_ignore
+from bot.storage.models import Broadcast, ReminderRun
+from bot.texts import format_date_id, t
 from broadcasts import audience
-from broadcasts.outbox import insert_ignore
 from broadcasts.timeline import (
     ReminderOccurrence,
     Timeline,
     TimelineError,
-    format_date_id,
     load_timelines,
     reminder_message,
     reminder_occurrences,
@@ -53,7 +54,6 @@ from broadcasts.timeline import (
 
 if TYPE_CHECKING:
     from bot.core.services import Services
-    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +67,26 @@ BROADCAST_PRIORITY = 10
 REMINDER_PRIORITY = 5
 MAX_IDEM = 128
 
-_running: dict[int, Scheduler] = {}  # id(services) -> its running scheduler
+PURGE_HOUR, PURGE_MINUTE = 3, 15  # daily housekeeping, local time (settings.timezone)
+HOURLY_MINUTE = 25  # hourly housekeeping, at this minute of every hour
 
 
-def scheduler_for(services: Services) -> Scheduler | None:
-    """The running scheduler of a runtime (handlers use it to add a job for a new broadcast)."""
-    sched = _running.get(id(services))
-    return sched if sched is not None and sched.services is services else None
+@dataclass(frozen=True)
+class Housekeeping:
+    """A periodic purge injected by the composition root (the tips purge, the retention purge).
+
+    ``run`` gets a session inside its own transaction and the current time, and returns what it did (counts,
+    for logs and tests); ``every`` is ``"day"`` (03:15 local time) or ``"hour"``.
+    """
+
+    run: Callable[[AsyncSession, datetime], Awaitable[object]]
+    every: Literal["day", "hour"] = "day"
 
 
 def idem_prefixes(prefix: str, key: str) -> tuple[str, str, int]:
     """The parts of a per-subscriber idempotency key ``prefix:key:subscriber``, with the key part hashed when the
     whole would not fit the outbox's 128-character column (``OutboxStore.enqueue_audience`` builds it in SQL)."""
     return f"{prefix}:{key}:", f"{prefix}:{hashlib.sha256(key.encode()).hexdigest()[:40]}:", MAX_IDEM
-
-
-def audit(session: AsyncSession, actor: str, action: str, now: datetime, **detail: Any) -> None:
-    session.add(AuditLog(at=now, actor=actor[:64], action=action[:48], detail=detail))
 
 
 @dataclass
@@ -97,12 +100,24 @@ class RunSummary:
 
 
 class Scheduler:
-    def __init__(self, runtime: Runtime, *, timelines: list[Timeline] | None = None) -> None:
-        self.rt = runtime
-        self.services = runtime.services
-        self.settings = runtime.settings
-        self.sessions = runtime.services.sessions
-        self.outbox = runtime.services.outbox
+    def __init__(
+        self,
+        services: Services,
+        *,
+        notify: Callable[[], None],
+        reachable: Callable[[], Iterable[str]],
+        timelines: list[Timeline] | None = None,
+        housekeeping: dict[str, Housekeeping] | None = None,
+    ) -> None:
+        """``notify`` wakes the delivery loop after rows were queued; ``reachable`` names the channels this
+        process has a sender for (admins are told on those); ``housekeeping`` are the daily jobs by id."""
+        self.services = services
+        self.settings = services.settings
+        self.sessions = services.sessions
+        self.outbox = services.outbox
+        self.notify = notify
+        self.reachable = reachable
+        self.housekeeping = dict(housekeeping or {})
         self.grace = timedelta(minutes=self.settings.scheduler.misfire_grace_minutes)
         self.timelines = [tl for tl in (timelines if timelines is not None else _load()) if tl.enabled]
         self._lock = asyncio.Lock()
@@ -123,14 +138,14 @@ class Scheduler:
             },
         )
         self._aps.start()
-        _running[id(self.services)] = self
+        self.services.scheduler = self
         await self.run_due(now)  # catch up on anything due while we were down
         await self.rebuild(utcnow())
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the jobs and wait (bounded) for a run in progress to finish."""
-        if _running.get(id(self.services)) is self:
-            del _running[id(self.services)]
+        if self.services.scheduler is self:
+            self.services.scheduler = None
         if self._aps is not None and self._aps.running:
             self._aps.remove_all_jobs()
             self._aps.shutdown(wait=False)
@@ -173,12 +188,13 @@ class Scheduler:
                 replace_existing=True,
             )
         aps.add_job(self._job, IntervalTrigger(seconds=TICK_SECONDS), id="scheduler:tick", replace_existing=True)
-        aps.add_job(
-            self.purge_tips,
-            CronTrigger(hour=3, minute=15, timezone=self.settings.timezone),
-            id="tips:purge",
-            replace_existing=True,
-        )
+        for job_id, job in self.housekeeping.items():
+            trigger = (
+                CronTrigger(minute=HOURLY_MINUTE)
+                if job.every == "hour"
+                else CronTrigger(hour=PURGE_HOUR, minute=PURGE_MINUTE, timezone=self.settings.timezone)
+            )
+            aps.add_job(self.run_housekeeping, trigger, args=[job_id], id=job_id, replace_existing=True)
 
     def schedule_broadcast(self, broadcast_id: int, at: datetime) -> None:
         """Add (or move) the job of one broadcast; never earlier than a second from now."""
@@ -229,7 +245,7 @@ class Scheduler:
             await self._due_reminders(now, summary)
             await self._reports(now, summary)
         if summary.enqueued or summary.reports_sent or summary.broadcasts_missed or summary.reminders_missed:
-            self.rt.worker.notify()
+            self.notify()
         return summary
 
     async def _due_broadcasts(self, now: datetime, summary: RunSummary) -> None:
@@ -316,7 +332,7 @@ class Scheduler:
             if last is None:
                 return added, total
             added, total, after = added + n, total + matched, last
-            self.rt.worker.notify()
+            self.notify()
 
     async def _due_reminders(self, now: datetime, summary: RunSummary) -> None:
         installed = await self.ensure_installed(now)
@@ -433,18 +449,8 @@ class Scheduler:
         )
 
     def admin_targets(self) -> list[tuple[str, str]]:
-        """(channel, chat id) of every configured admin on a channel this runtime can send to."""
-        senders = self.rt.worker.senders
-        out: list[tuple[str, str]] = []
-        if "telegram" in senders:
-            out += [("telegram", str(a)) for a in self.settings.telegram.admin_ids]
-        if "whatsapp" in senders:
-            out += [("whatsapp", n.removeprefix("whatsapp:")) for n in self.settings.whatsapp.admin_numbers]
-        if "console" in senders and self.settings.console_admin:
-            from bot.channels.console import CONSOLE_PRIVATE_CHAT
-
-            out.append(("console", CONSOLE_PRIVATE_CHAT))
-        return out
+        """(channel, chat id) of every configured admin on a channel this process can send to."""
+        return self.services.admin_targets(self.reachable())
 
     async def notify_admins(self, s: AsyncSession, reply: Reply, idem_key: str) -> None:
         for channel, chat_id in self.admin_targets():
@@ -460,15 +466,13 @@ class Scheduler:
         return f"{format_date_id(local.date())} {local:%H:%M} ({self.settings.timezone})"
 
     # --- housekeeping ------------------------------------------------------------------------------
-    async def purge_tips(self) -> int:
-        """Daily: wipe expired reporter reply addresses and old exports (``bot.tipcases.purge_expired``)."""
-        from bot.tipcases import purge_expired
-
+    async def run_housekeeping(self, job_id: str) -> object:
+        """Run one housekeeping job in its own transaction; a failure is logged, the next run retries."""
         try:
             async with self.sessions() as s, s.begin():
-                return await purge_expired(s, utcnow())
+                return await self.housekeeping[job_id].run(s, utcnow())
         except Exception:
-            log.exception("tips purge failed")
+            log.exception("housekeeping job failed", extra={"job": job_id})
             return 0
 
 
@@ -478,10 +482,3 @@ def _load() -> list[Timeline]:
     except TimelineError as exc:
         log.error("timelines not loaded; no stage reminders", extra={"error": str(exc)})
         return []
-
-
-async def start_scheduler(runtime: Runtime, *, timelines: list[Timeline] | None = None) -> Scheduler:
-    """Create and start the scheduler of a runtime (call after migrations and ``runtime.start()``)."""
-    scheduler = Scheduler(runtime, timelines=timelines)
-    await scheduler.start()
-    return scheduler

@@ -40,6 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import regions
+from bot.texts import format_date_id, t
 
 __all__ = [
     "DEFAULT_OFFSETS",
@@ -559,39 +560,18 @@ def reminder_occurrences(timeline: Timeline, tz: str) -> list[ReminderOccurrence
     return out
 
 
-_MONTHS = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
-
-
-def format_date_id(day: date) -> str:
-    """``date(2024, 2, 14)`` → ``"14 Februari 2024"``."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
 def reminder_message(timeline: Timeline, stage: Stage, days_before: int) -> str:
     """The Indonesian message for one reminder: a heading with the stage dates, then the stage's text."""
     if stage.start == stage.end:
         when = format_date_id(stage.start)
     else:
-        when = f"{format_date_id(stage.start)} s.d. {format_date_id(stage.end)}"
+        when = t("date.range", start=format_date_id(stage.start), end=format_date_id(stage.end))
     if days_before <= 0:
-        lead = "Hari ini"
+        lead = t("reminder.lead.today")
     elif days_before == 1:
-        lead = "Besok"
+        lead = t("reminder.lead.tomorrow")
     else:
-        lead = f"{days_before} hari lagi"
+        lead = t("reminder.lead.days", n=days_before)
     if stage.start != stage.end:
-        lead = f"Dimulai {lead.lower()}"
-    return f"🗓️ {timeline.name}\n{lead}: {stage.name} ({when}).\n\n{stage.reminder}"
+        lead = t("reminder.lead.starts", lead=lead.lower())
+    return t("reminder.heading", timeline=timeline.name, lead=lead, stage=stage.name, when=when, text=stage.reminder)

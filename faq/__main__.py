@@ -7,32 +7,34 @@ import json
 import sys
 from pathlib import Path
 
-from bot.texts import t
+from bot.channels.console import render
+from faq.decision import Resolution, default_intents, resolve
 from faq.evaluate import evaluate, load_questions, tune, write_thresholds
+from faq.intents import load_intents
 from faq.kb import load_kb
-from faq.matcher import THRESHOLDS_PATH, Match, Matcher, default_matcher
-from faq.render import render_answer, render_suggestions
+from faq.matcher import THRESHOLDS_PATH, Matcher, default_matcher
+from faq.reply import compose
 
 
-def _match_json(m: Match) -> str:
+def _match_json(res: Resolution, matcher: Matcher) -> str:
+    m = res.match
     return json.dumps(
-        {"status": m.status, "id": m.id, "score": m.score, "suggestions": list(m.suggestions)},
+        {
+            "status": m.status,
+            "id": m.id,
+            "score": m.score,
+            "suggestions": list(m.suggestions),
+            "verdict": res.verdict(matcher),
+            "intent": res.intent.id if res.intent is not None else None,
+            "band": res.band,
+        },
         ensure_ascii=False,
     )
 
 
-def _render(m: Match, matcher: Matcher) -> str:
-    if m.status == "answer" and m.id is not None:
-        entry = matcher.kb.get(m.id)
-        assert entry is not None
-        return render_answer(entry, matcher.kb)
-    if m.status == "suggest":
-        return render_suggestions(m.suggestions, matcher.kb)
-    return t("faq.none")
-
-
 def _cmd_ask(args: argparse.Namespace) -> int:
     matcher = default_matcher()
+    intents = default_intents()
     if args.question == ["-"]:
         questions = [line.strip() for line in sys.stdin]
     else:
@@ -40,8 +42,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     for q in questions:
         if not q and args.question == ["-"]:
             continue
-        m = matcher.match(q)
-        print(_match_json(m) if args.json else _render(m, matcher), flush=True)
+        res = resolve(q, matcher, intents)
+        # the text is the reply as the console shows it; the CLI stores nothing, so it never says "dicatat"
+        out = _match_json(res, matcher) if args.json else render(compose(res, matcher.kb, intents, logged=False))
+        print(out, flush=True)
         if not args.json and len(questions) > 1:
             print()
     return 0
@@ -49,7 +53,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     matcher = default_matcher() if args.kb is None else Matcher(load_kb(args.kb))
-    result = evaluate(matcher, load_questions(args.file), with_failures=args.failures)
+    intents = None if args.no_intents else load_intents(matcher.normalizer, kb=matcher.kb)
+    result = evaluate(matcher, load_questions(args.file), with_failures=args.failures, intents=intents)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("file", type=Path)
     ev.add_argument("--kb", type=Path, default=None)
     ev.add_argument("--failures", action="store_true", help="also list the questions that were missed")
+    ev.add_argument("--no-intents", action="store_true", help="the knowledge-base matcher alone (no intents)")
     ev.set_defaults(func=_cmd_eval)
     tu = sub.add_parser("tune", help="grid-search thresholds on labelled file(s) and write them")
     tu.add_argument("files", type=Path, nargs="+")

@@ -1,6 +1,6 @@
 """Evaluation metrics and threshold tuning on labelled question files.
 
-Question files use the format of ``shared/faq/dev-questions.toml``: ``[[q]]`` tables with ``text`` and
+Question files use the format of ``tests/faq/dev-questions.toml``: ``[[q]]`` tables with ``text`` and
 ``topic`` (entry id; ``""`` = out of scope, must not be answered).
 
 Tuning procedure (``python -m faq tune FILE``), deterministic:
@@ -24,6 +24,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from faq.decision import resolve
+from faq.intents import IntentSet
 from faq.matcher import Match, Matcher, Thresholds
 
 MAX_WRONG = 0.02
@@ -72,13 +74,24 @@ def metrics(questions: list[Question], matches: list[Match]) -> dict[str, float 
     }
 
 
-def evaluate(matcher: Matcher, questions: list[Question], with_failures: bool = False) -> dict:
-    matches = [matcher.match(q.text) for q in questions]
+def evaluate(
+    matcher: Matcher, questions: list[Question], with_failures: bool = False, intents: IntentSet | None = None
+) -> dict:
+    """Metrics of the matcher alone, or (``intents`` given) of what the chat does (:func:`faq.decision.resolve`):
+    a greeting or out-of-scope intent counts as "none", the lapor intent as suggesting its entries."""
+    if intents is None:
+        matches = [matcher.match(q.text) for q in questions]
+        intent_ids: list[str | None] = [None] * len(questions)
+    else:
+        resolved = [resolve(q.text, matcher, intents) for q in questions]
+        matches = [r.match for r in resolved]
+        intent_ids = [r.intent.id if r.intent is not None else None for r in resolved]
     result: dict = metrics(questions, matches)
     if with_failures:
         result["failures"] = [
             {"text": q.text, "topic": q.topic, "status": m.status, "id": m.id, "suggestions": list(m.suggestions)}
-            for q, m in zip(questions, matches, strict=True)
+            | ({"intent": i} if i else {})
+            for q, m, i in zip(questions, matches, intent_ids, strict=True)
             if (q.topic and not (m.status == "answer" and m.id == q.topic)) or (not q.topic and m.status != "none")
         ]
     return result

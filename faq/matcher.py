@@ -58,6 +58,12 @@ class Match:
     suggestions: tuple[str, ...]
 
 
+# Matcher.decide (see faq/decision.py for the bands)
+MIN_CLEAR_TOKENS = 2  # a one-word question ("kampanye", "mulai") never gets a verdict label
+PERMISSIVE_VERDICTS = frozenset({"boleh", "bersyarat"})
+PERMISSIVE_LEAD = 3.0  # x margin: lead a BOLEH label needs over a close TIDAK BOLEH candidate
+
+
 def load_thresholds(path: Path | None = None) -> Thresholds:
     path = path or THRESHOLDS_PATH
     if not path.exists():
@@ -178,21 +184,49 @@ class Matcher:
         results.sort(key=lambda r: r[1], reverse=True)
         return results
 
-    def decide(self, ranked: list[tuple[str, float]], th: Thresholds | None = None) -> Match:
+    def decide(
+        self, ranked: list[tuple[str, float]], th: Thresholds | None = None, n_tokens: int | None = None
+    ) -> Match:
+        """The band of a ranking (see :mod:`faq.decision` for what the user sees in each).
+
+        * ``answer`` (clear): best >= ``answer``, lead over the runner-up >= ``margin``, the question has
+          at least ``MIN_CLEAR_TOKENS`` content tokens (when ``n_tokens`` is given), and a permissive label
+          (BOLEH / BOLEH DENGAN SYARAT) leads every TIDAK BOLEH candidate scoring >= ``suggest`` by at least
+          ``PERMISSIVE_LEAD`` x ``margin``. ``suggestions``: runners-up scoring >= ``suggest``.
+        * ``suggest`` (uncertain): best >= ``suggest`` but not clear; ``suggestions``: the top candidates.
+        * ``none`` (weak or none): best < ``suggest``; ``suggestions``: the candidates scoring >=
+          ``suggest - 2 * margin`` (weak hints; empty when nothing comes close).
+        """
         th = th or self.thresholds
         if not ranked:
             return Match("none", None, 0.0, ())
         best_id, best = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
-        if best >= th.answer and best - second >= th.margin:
+        if best >= th.answer and best - second >= th.margin and self._label_is_safe(ranked, th, n_tokens):
             extra = tuple(i for i, s in ranked[1:MAX_SUGGESTIONS] if s >= th.suggest)
             return Match("answer", best_id, round(best, 4), extra)
         if best >= th.suggest:
             return Match("suggest", best_id, round(best, 4), tuple(i for i, _ in ranked[:MAX_SUGGESTIONS]))
-        return Match("none", None, round(best, 4), ())
+        floor = th.suggest - 2 * th.margin
+        hints = tuple(i for i, s in ranked[:MAX_SUGGESTIONS] if s >= floor and s > 0)
+        return Match("none", None, round(best, 4), hints)
+
+    def _label_is_safe(self, ranked: list[tuple[str, float]], th: Thresholds, n_tokens: int | None) -> bool:
+        if n_tokens is not None and n_tokens < MIN_CLEAR_TOKENS:
+            return False
+        best_id, best = ranked[0]
+        entry = self.kb.get(best_id)
+        if entry is None or entry.verdict not in PERMISSIVE_VERDICTS:
+            return True
+        for other_id, score in ranked[1:MAX_SUGGESTIONS]:
+            other = self.kb.get(other_id)
+            if (other is not None and other.verdict == "tidak" and score >= th.suggest
+                    and best - score < PERMISSIVE_LEAD * th.margin):
+                return False
+        return True
 
     def match(self, text: str) -> Match:
-        return self.decide(self.rank(text))
+        return self.decide(self.rank(text), n_tokens=len(set(self.normalizer.tokens(text))))
 
 
 @lru_cache(maxsize=1)

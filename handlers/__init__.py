@@ -6,7 +6,7 @@ from bot.core.router import Router
 
 
 def build_router() -> Router:
-    from handlers import broadcast_admin, faq, group, start, subscriptions, tips
+    from handlers import broadcast_admin, faq, start, subscriptions, tips
 
     router = Router()
     router.command("start", start.start, where="any")
@@ -15,7 +15,9 @@ def build_router() -> Router:
     router.command("tanya", faq.ask_command)
     router.command("pertanyaan", faq.unanswered_list, admin=True)
     router.callback("faq", faq.entry_button)
+    router.callback("faqgo", faq.action_button)
+    router.callback("faqq", faq.unanswered_button)
     router.fallback(faq.free_text)
-    for module in (tips, group, subscriptions, broadcast_admin):
+    for module in (tips, subscriptions, broadcast_admin):
         module.register(router)
     return router

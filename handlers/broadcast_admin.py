@@ -14,14 +14,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from bot import regions
+from bot.core.callbacks import CallbackData
+from bot.core.context import Context, Handler
 from bot.core.model import Button, Reply
-from bot.core.router import Context, Handler, Router
+from bot.core.router import Router
+from bot.storage.audit import audit
 from bot.storage.models import Broadcast
-from bot.texts import t
+from bot.texts import t, zone_label
 from broadcasts import audience
-from broadcasts.scheduler import audit, scheduler_for
 
 FLOW = "siaran"
+CB = CallbackData("bc")
 MAX_TEXT = 1500  # fits a WhatsApp body (1600) with the header
 ZONE_SUFFIX = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
 _NOW_WORDS = {"sekarang", "now", "kirim sekarang", "segera"}
@@ -79,8 +82,7 @@ def admin_tz(ctx: Context) -> str:
 
 def when_label(at: datetime, tz: str) -> str:
     local = at.astimezone(ZoneInfo(tz))
-    label = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(tz, tz)
-    return f"{local:%d-%m-%Y %H:%M} {label}"
+    return f"{local:%d-%m-%Y %H:%M} {zone_label(tz)}"
 
 
 def actor(ctx: Context) -> str:
@@ -106,7 +108,7 @@ def _audience_of(data: dict[str, object]) -> audience.Audience:
 
 
 def _cancel_button() -> list[Button]:
-    return [Button(t("button.cancel"), "bc:x")]
+    return [Button(t("button.cancel"), CB("x"))]
 
 
 # --- /siaran flow ---------------------------------------------------------------------------------
@@ -156,11 +158,11 @@ def _ask_audience(ctx: Context) -> None:
         Reply(
             text=t("bc.preview", preview=preview),
             buttons=[
-                [Button(t("bc.aud.all"), "bc:a:all")],
-                [Button(t("bc.aud.prov"), "bc:a:prov")],
-                [Button(t("bc.aud.kab"), "bc:a:kab")],
-                [Button(t("bc.aud.asn"), "bc:a:asn")],
-                [Button(t("bc.aud.pub"), "bc:a:pub")],
+                [Button(t("bc.aud.all"), CB("a", "all"))],
+                [Button(t("bc.aud.prov"), CB("a", "prov"))],
+                [Button(t("bc.aud.kab"), CB("a", "kab"))],
+                [Button(t("bc.aud.asn"), CB("a", "asn"))],
+                [Button(t("bc.aud.pub"), CB("a", "pub"))],
                 _cancel_button(),
             ],
         )
@@ -183,7 +185,7 @@ async def _typed_region(ctx: Context, text: str) -> None:
     if len(found) == 1:
         _set_region(ctx, found[0].code)
         return
-    kb = [[Button(r.name, f"bc:r:{r.code}")] for r in found[:6]]
+    kb = [[Button(r.name, CB("r", r.code))] for r in found[:6]]
     kb.append(_cancel_button())
     ctx.reply(Reply(text=t("bc.choose_region"), buttons=kb))
 
@@ -214,7 +216,7 @@ async def _confirm(ctx: Context) -> None:
     ctx.reply(
         Reply(
             text=text,
-            buttons=[[Button(t("bc.btn_confirm"), "bc:ok")], _cancel_button()],
+            buttons=[[Button(t("bc.btn_confirm"), CB("ok"))], _cancel_button()],
         )
     )
 
@@ -223,9 +225,11 @@ async def button(ctx: Context) -> None:
     if not ctx.is_admin:
         ctx.reply(t("error.admin_only"))
         return
-    parts = (ctx.incoming.callback or "").split(":")
-    kind = parts[1] if len(parts) > 1 else ""
-    if kind == "x":
+    cb = CB.parse(ctx.incoming.callback)
+    if cb is None:
+        ctx.reply(t("error.unknown_button"))
+        return
+    if cb.is_("x"):
         ctx.state.clear()
         ctx.reply(t("common.cancelled"))
         return
@@ -233,19 +237,19 @@ async def button(ctx: Context) -> None:
         ctx.reply(t("bc.flow_expired"))
         return
     step = ctx.state.step
-    if kind == "a" and step == "audience" and len(parts) == 3 and parts[2] in ("all", "prov", "kab", "asn", "pub"):
-        ctx.state.data["aud"] = parts[2]
-        if parts[2] in ("prov", "kab"):
+    if cb.is_("a", 1) and step == "audience" and (kind := cb.args[0]) in ("all", "prov", "kab", "asn", "pub"):
+        ctx.state.data["aud"] = kind
+        if kind in ("prov", "kab"):
             ctx.state.step = "region"
-            ctx.reply(t("bc.ask_region_prov" if parts[2] == "prov" else "bc.ask_region_kab"))
+            ctx.reply(t("bc.ask_region_prov" if kind == "prov" else "bc.ask_region_kab"))
         else:
             ctx.state.step = "when"
             ctx.reply(t("bc.ask_when", tz=when_label(ctx.now, admin_tz(ctx)).split()[-1]))
         return
-    if kind == "r" and step == "region" and len(parts) == 3 and regions.get(parts[2]) is not None:
-        _set_region(ctx, parts[2])
+    if cb.is_("r", 1) and step == "region" and regions.get(cb.args[0]) is not None:
+        _set_region(ctx, cb.args[0])
         return
-    if kind == "ok" and step == "confirm":
+    if cb.is_("ok") and step == "confirm":
         await _create(ctx)
         return
     ctx.reply(t("bc.flow_expired"))
@@ -276,7 +280,7 @@ async def _create(ctx: Context) -> None:
         broadcast_id=b.id, audience=aud.kind, region=aud.region_code, scheduled_at=at.isoformat(),
     )
     ctx.state.clear()
-    sched = scheduler_for(svc)
+    sched = svc.scheduler
     if sched is not None:
         sched.schedule_broadcast(b.id, at)
     when = t("bc.now_label") if at_raw == "now" else when_label(at, admin_tz(ctx))
@@ -313,20 +317,15 @@ async def list_scheduled(ctx: Context) -> None:
     ctx.reply("\n".join(lines))
 
 
-def make_cancel(previous: Handler | None) -> Handler:
-    """/batal <id> cancels a broadcast (admins); /batal alone cancels the current flow (everyone)."""
+def make_cancel(router: Router) -> Handler:
+    """/batal <id> cancels a broadcast (admins, private chat); /batal alone cancels the current flow (everyone,
+    groups too), the way that flow asks to be cancelled (``Router.cancel_flow``)."""
 
     async def cancel(ctx: Context) -> None:
         arg = ctx.incoming.args.strip().lstrip("#")
-        if not arg and ctx.state.flow is None:  # nothing running: do not claim to have cancelled something
-            ctx.reply(t("common.nothing_to_cancel"))
-            return
-        if not arg or not ctx.is_admin:
-            if previous is not None:
-                await previous(ctx)
-                return
-            ctx.state.clear()
-            ctx.reply(t("common.cancelled"))
+        if not arg or not ctx.is_admin or ctx.is_group:
+            if not await router.cancel_flow(ctx):
+                ctx.reply(t("common.nothing_to_cancel"))
             return
         if not arg.isdecimal():
             ctx.reply(t("bc.cancel_usage"))
@@ -347,7 +346,7 @@ def make_cancel(previous: Handler | None) -> Handler:
             ctx.reply(t("bc.cancel_too_late", id=bid, status=t(f"bc.status.{b.status}")))
             return
         audit(ctx.session, actor(ctx), "broadcast.cancel", ctx.now, broadcast_id=bid)
-        sched = scheduler_for(ctx.services)
+        sched = ctx.services.scheduler
         if sched is not None:
             sched.unschedule_broadcast(bid)
         ctx.reply(t("bc.cancelled", id=bid))
@@ -358,9 +357,6 @@ def make_cancel(previous: Handler | None) -> Handler:
 def register(router: Router) -> None:
     router.command("siaran", start, admin=True)
     router.command("jadwal", list_scheduled, admin=True)
-    previous = router._commands.get("batal")  # e.g. the tips flow's own /batal: keep it for "/batal" alone
-    router.command(
-        "batal", make_cancel(previous.handler if previous else None), where=previous.where if previous else "private"
-    )
-    router.callback("bc", button)
+    router.command("batal", make_cancel(router), where="any", ends_flow=True)
+    router.callback(CB.prefix, button)
     router.flow(FLOW, flow_text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.router import Context
+from bot.core.context import Context
 from bot.texts import t
 
 

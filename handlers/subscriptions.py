@@ -13,14 +13,17 @@ from functools import cache
 from sqlalchemy import select
 
 from bot import regions
+from bot.core.callbacks import CallbackData
+from bot.core.context import Context
 from bot.core.model import Button, Reply
-from bot.core.router import Context, Router
+from bot.core.router import Router
 from bot.storage.models import Subscriber
-from bot.texts import TEXTS, t
-from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next, format_date_id, load_timelines
-from handlers import region_picker
+from bot.texts import TEXTS, format_date_id, t
+from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next, load_timelines
+from handlers.widgets import region_picker
 
 FLOW = "langganan"
+CB = CallbackData("sub")
 CANCEL_WORDS = frozenset({"batal", "cancel", "tidak jadi", "gak jadi", "ga jadi"})
 ROLE_WORDS = {
     "asn": "asn", "pns": "asn", "pppk": "asn", "p3k": "asn",
@@ -48,19 +51,21 @@ def role_label(role: str) -> str:
 # --- keyboards ------------------------------------------------------------------------------------
 
 def province_keyboard(page: int) -> list[list[Button]]:
-    return region_picker.province_keyboard("sub", page, [Button(t("button.cancel"), "sub:x")])
+    return region_picker.province_keyboard(CB.prefix, page, [Button(t("button.cancel"), CB("x"))])
 
 
 def kabkota_keyboard(prov: str, page: int) -> list[list[Button]]:
-    footer = [Button(t("button.back"), "sub:pp:0"), Button(t("button.cancel"), "sub:x")]
-    return region_picker.kabkota_keyboard("sub", prov, page, footer, whole_province_label=TEXTS["sub.whole_province"])
+    footer = [Button(t("button.back"), CB("pp", 0)), Button(t("button.cancel"), CB("x"))]
+    return region_picker.kabkota_keyboard(
+        CB.prefix, prov, page, footer, whole_province_label=TEXTS["sub.whole_province"]
+    )
 
 
 def role_keyboard() -> list[list[Button]]:
     return [
-        [Button(role_label("asn"), "sub:role:asn")],
-        [Button(role_label("publik"), "sub:role:publik")],
-        [Button(t("button.cancel"), "sub:x")],
+        [Button(role_label("asn"), CB("role", "asn"))],
+        [Button(role_label("publik"), CB("role", "publik"))],
+        [Button(t("button.cancel"), CB("x"))],
     ]
 
 
@@ -113,8 +118,8 @@ async def _typed_region(ctx: Context, text: str) -> None:
             return
         _ask_role(ctx, found[0].code)
         return
-    kb = [[Button(r.name, f"sub:r:{r.code}")] for r in found]
-    kb.append([Button(t("button.cancel"), "sub:x")])
+    kb = [[Button(r.name, CB("r", r.code))] for r in found]
+    kb.append([Button(t("button.cancel"), CB("x"))])
     ctx.reply(Reply(text=t("sub.choose_match"), buttons=kb))
 
 
@@ -131,34 +136,33 @@ def _ask_role(ctx: Context, code: str) -> None:
 
 
 async def button(ctx: Context) -> None:
-    data = ctx.incoming.callback or ""
-    parts = data.split(":")
-    kind = parts[1] if len(parts) > 1 else ""
-    if kind == "x":
+    cb = CB.parse(ctx.incoming.callback)
+    if cb is None:
+        ctx.reply(t("error.unknown_button"))
+        return
+    if cb.is_("x"):
         ctx.state.clear()
         ctx.reply(t("common.cancelled"))
         return
-    if kind == "pp" and len(parts) == 3 and parts[2].isdecimal():
+    if cb.is_("pp", 1) and (page := cb.int_arg(0)) is not None:
         ctx.state.start(FLOW, "region")
-        ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(int(parts[2]))))
+        ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(page)))
         return
-    if kind == "p" and len(parts) == 3 and regions.get(parts[2]) is not None:
-        _ask_kabkota(ctx, parts[2], 0)
+    if cb.is_("p", 1) and regions.get(cb.args[0]) is not None:
+        _ask_kabkota(ctx, cb.args[0], 0)
         return
-    if kind == "kp" and len(parts) == 4 and parts[3].isdecimal() and regions.get(parts[2]) is not None:
-        _ask_kabkota(ctx, parts[2], int(parts[3]))
+    if cb.is_("kp", 2) and (page := cb.int_arg(1)) is not None and regions.get(cb.args[0]) is not None:
+        _ask_kabkota(ctx, cb.args[0], page)
         return
-    if kind == "r" and len(parts) == 3 and regions.get(parts[2]) is not None:
-        region = regions.get(parts[2])
-        assert region is not None
+    if cb.is_("r", 1) and (region := regions.get(cb.args[0])) is not None:
         _ask_role(ctx, region.code)
         return
-    if kind == "role" and len(parts) == 3 and parts[2] in ("asn", "publik"):
+    if cb.is_("role", 1) and cb.args[0] in ("asn", "publik"):
         if ctx.state.flow != FLOW or not ctx.state.data.get("region"):
             ctx.state.start(FLOW, "region")
             ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(0)))
             return
-        await _save(ctx, parts[2])
+        await _save(ctx, cb.args[0])
         return
     ctx.reply(t("error.unknown_button"))
 
@@ -238,7 +242,7 @@ async def resume(ctx: Context) -> None:
 def _dates(stage: Stage) -> str:
     if stage.start == stage.end:
         return format_date_id(stage.start)
-    return f"{format_date_id(stage.start)} s.d. {format_date_id(stage.end)}"
+    return t("date.range", start=format_date_id(stage.start), end=format_date_id(stage.end))
 
 
 def next_unscheduled(code: str) -> str | None:
@@ -294,5 +298,5 @@ def register(router: Router) -> None:
     router.command("berhenti", unsubscribe)
     router.command("mulai", resume)
     router.command("tahapan", stages, where="any")
-    router.callback("sub", button)
+    router.callback(CB.prefix, button)
     router.flow(FLOW, flow_text)

@@ -148,10 +148,10 @@ jn_setup_venv_locked() {
     jn_log ".venv ready"
 }
 
-# 0 when PostgreSQL server binaries are found (same lookup as tests/pg_server.py).
+# 0 when PostgreSQL server binaries are found (same lookup as tests/support/pg_server.py).
 jn_pg_found() {
     (cd "$JN_ROOT" && "$JN_VENV/bin/python" -c \
-        'import sys; from tests.pg_server import find_pg_bin; b = find_pg_bin(); print(b or ""); sys.exit(b is None)')
+        'import sys; from tests.support.pg_server import find_pg_bin; b = find_pg_bin(); print(b or ""); sys.exit(b is None)')
 }
 
 jn_ensure_postgres() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command (README and CI): set up .venv and PostgreSQL if needed, then lint and run the tests.
+# The test command (README and CI): set up .venv and PostgreSQL if needed, then lint (ruff), check the import
+# contracts (import-linter, pyproject.toml) and run the tests.
 # One pytest run covers both databases: the DB fixtures are parametrised over SQLite and a throw-away
-# PostgreSQL cluster (tests/pg_server.py); set JAGANETRAL_TEST_DB=sqlite to run SQLite only.
+# PostgreSQL cluster (tests/support/pg_server.py); set JAGANETRAL_TEST_DB=sqlite to run SQLite only.
 # Extra arguments go to pytest, e.g.  scripts/test.sh -x -k broadcast
 set -euo pipefail
 
@@ -14,6 +15,10 @@ ruff_rc=0
 echo "+ .venv/bin/python -m ruff check ." >&2
 .venv/bin/python -m ruff check . || ruff_rc=$?
 
+imports_rc=0
+echo "+ .venv/bin/lint-imports" >&2
+.venv/bin/lint-imports --no-cache || imports_rc=$?
+
 pytest_rc=0
 echo "+ .venv/bin/python -m pytest -q $*" >&2
 .venv/bin/python -m pytest -q "$@" || pytest_rc=$?
@@ -21,6 +26,10 @@ echo "+ .venv/bin/python -m pytest -q $*" >&2
 if [[ $pytest_rc != 0 ]]; then
     echo "pytest failed (exit code $pytest_rc)" >&2
     exit "$pytest_rc"
+fi
+if [[ $imports_rc != 0 ]]; then
+    echo "import contracts broken (exit code $imports_rc)" >&2
+    exit "$imports_rc"
 fi
 if [[ $ruff_rc != 0 ]]; then
     echo "ruff failed (exit code $ruff_rc)" >&2

@@ -54,7 +54,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Any]:
-    from tests.pg_server import ExternalPostgres, PostgresUnavailable, TempPostgres
+    from tests.support.pg_server import ExternalPostgres, PostgresUnavailable, TempPostgres
 
     url = os.environ.get("JAGANETRAL_TEST_PG_URL")
     if url:
@@ -124,8 +124,8 @@ def _real_clock() -> Iterator[None]:
 
 @pytest.fixture
 async def tg_server() -> AsyncIterator[Any]:
-    """A fake Telegram Bot API server on 127.0.0.1 (tests/fakes/telegram_server.py)."""
-    from tests.fakes.telegram_server import FakeTelegramServer
+    """A fake Telegram Bot API server on 127.0.0.1 (tests/support/fakes/telegram_server.py)."""
+    from tests.support.fakes.telegram_server import FakeTelegramServer
 
     server = FakeTelegramServer()
     await server.start()
@@ -137,7 +137,7 @@ async def tg_server() -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def console(settings: Settings) -> AsyncIterator[Any]:
-    from tests.helpers import ConsoleHarness
+    from tests.support.helpers import ConsoleHarness
 
     harness = ConsoleHarness(settings)
     try:

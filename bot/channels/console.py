@@ -9,7 +9,7 @@ Messages are printed as soon as the delivery loop sends them, also while the use
 terminal the prompt is a prompt_toolkit prompt that redraws itself below each new message; on a pipe
 or file (scripts, tests) lines are read by a daemon thread and the prompt is re-printed after a message
 that arrived while it was shown. Attachments with stored content (``/ekspor``: CSV and PNG) are written
-to a folder (``data/ekspor/`` by ``bot.chat``) and their path printed, so they can be opened.
+to a folder (``data/ekspor/`` by ``bot.app.chat``) and their path printed, so they can be opened.
 """
 
 from __future__ import annotations
@@ -27,14 +27,11 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.core.model import MAX_TEXT_CHARS, Incoming, Reply
+from bot.core.model import CONSOLE_GROUP_CHAT, CONSOLE_PRIVATE_CHAT, MAX_TEXT_CHARS, Incoming, Reply
+from bot.outbox.ports import Claimed, SendResult
 from bot.texts import t
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
 
 CONSOLE_USER = "console-user"
-CONSOLE_PRIVATE_CHAT = "console-user"
-CONSOLE_GROUP_CHAT = "console-group"
 PROMPT_PRIVATE = "anda> "
 PROMPT_GROUP = "grup> "
 QUIT_WORDS = frozenset({"::keluar", "::exit", "::quit"})

@@ -16,7 +16,7 @@ import os
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from telegram import (
     Bot,
@@ -38,14 +38,9 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.telegram_http import AiohttpRequest
-from bot.config import Settings
+from bot.config import Settings, max_inflight
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
-from bot.runtime import max_inflight
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+from bot.outbox.ports import Claimed, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +184,7 @@ def to_incoming(update: Update) -> Incoming | None:
         media=tuple(media),
         update_key=str(update.update_id),
         truncated=truncated,
+        reply_to=str(message.reply_to_message.message_id) if message.reply_to_message is not None else None,
     )
 
 
@@ -270,11 +266,3 @@ class TelegramChannel:
     async def process_webhook_update(self, data: dict[str, Any]) -> None:
         update = Update.de_json(data, self.bot)
         await self.app.update_queue.put(update)
-
-
-def attach_telegram(rt: Runtime) -> TelegramChannel:
-    """Connect a Telegram channel to a runtime: inbound updates, media fetcher and outbound sender."""
-    channel = TelegramChannel(rt.settings, rt.core.handle)
-    rt.services.media_fetchers["telegram"] = channel.fetch_media
-    rt.add_sender(TelegramSender(channel.bot, rt.services.load_media))
-    return channel

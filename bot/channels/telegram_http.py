@@ -5,7 +5,7 @@ below the 1000/s of paid broadcasts. aiohttp (already installed with twilio) doe
 times faster. Semantics follow HTTPXRequest: timeouts → ``TimedOut``, transport errors → ``NetworkError``,
 the status code and body are returned to PTB unchanged (PTB maps 4xx/5xx/retry_after to its errors).
 Requests without files go as one JSON body; uploads as multipart. Trace hooks tell the rate limiter when
-each request is written (``broadcasts.ratelimit.request_on_wire``).
+each request is written (``bot.outbox.ports.request_on_wire``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from broadcasts.ratelimit import request_on_wire
+from bot.outbox.ports import request_on_wire
 
 
 async def _on_written(_session: Any, _ctx: Any, _params: Any) -> None:

@@ -1,9 +1,9 @@
 """WhatsApp channel through Twilio: signed webhooks in, REST messages out, same core as Telegram.
 
-Wiring: ``await attach_whatsapp(rt)`` creates and starts the ``TwilioSender``, adds the ``WhatsAppSender`` to
-the runtime's delivery worker, registers ``services.media_fetchers["whatsapp"]`` (Twilio media URLs, fetched
-with Basic auth) and returns ``(twilio, routes)``; mount the routes with ``bot.web.build_app`` and call
-``await twilio.close()`` on shutdown.
+Wiring (``bot.app.attach``): ``await attach_whatsapp(rt)`` creates and starts the ``TwilioSender``, adds the
+``WhatsAppSender`` to the runtime's delivery worker, registers ``services.media_fetchers["whatsapp"]`` (Twilio
+media URLs, fetched with Basic auth) and returns ``(twilio, routes)``; mount the routes with
+``bot.app.web.build_app`` and call ``await twilio.close()`` on shutdown.
 
 Inbound (``POST /whatsapp``): the ``X-Twilio-Signature`` is checked with twilio's RequestValidator
 against ``whatsapp.public_url`` + path (correct behind a reverse proxy); forged or malformed posts get
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -41,20 +42,18 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from bot.channels.console import render
+from bot.channels.request_body import read_limited
 from bot.config import Settings
 from bot.core.clock import utcnow
 from bot.core.identity import short
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, Reply
+from bot.outbox.ports import Claimed, SendResult
 from bot.storage.db import SessionMaker
 from bot.storage.models import ChatWindow, Outbox, Subscriber
 from bot.texts import t
-from bot.web import read_limited
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
 
 if TYPE_CHECKING:
     from bot.channels.twilio_client import SendOutcome, TwilioSender
-    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -263,10 +262,21 @@ def to_incoming(params: dict[str, str]) -> Incoming | None:
 class WhatsAppWebhook:
     """Starlette routes for inbound messages and status callbacks."""
 
-    def __init__(self, rt: Runtime, twilio: TwilioSender | None = None) -> None:
-        wa = rt.settings.whatsapp
+    def __init__(
+        self,
+        settings: Settings,
+        handle: Callable[[Incoming], Awaitable[None]],
+        sessions: SessionMaker,
+        notify: Callable[[], None],
+        twilio: TwilioSender | None = None,
+    ) -> None:
+        """``handle`` is the core's update handler; ``notify`` wakes the delivery loop (re-queued rows)."""
+        wa = settings.whatsapp
         assert wa.auth_token is not None
-        self.rt = rt
+        self.settings = settings
+        self.handle = handle
+        self.sessions = sessions
+        self.notify = notify
         self.twilio = twilio
         self.validator = RequestValidator(wa.auth_token.get_secret_value())
         self.public_url = (wa.public_url or "").rstrip("/")
@@ -303,7 +313,7 @@ class WhatsAppWebhook:
         if inc is None:
             log.warning("whatsapp webhook: not a WhatsApp message")
             return PlainTextResponse("bad request", status_code=400)
-        await self.rt.core.handle(inc)
+        await self.handle(inc)
         return Response("<Response/>", media_type="application/xml")
 
     async def status(self, request: Request) -> Response:
@@ -321,7 +331,7 @@ class WhatsAppWebhook:
 
     async def record_status(self, sid: str, status: str, code: int | None) -> str:
         """Apply one status callback to its outbox row; returns what was done (for logs and tests)."""
-        sessions = self.rt.services.sessions
+        sessions = self.sessions
         now = utcnow()
         async with sessions() as s, s.begin():
             row = await s.scalar(select(Outbox).where(Outbox.external_id == sid, Outbox.channel == "whatsapp"))
@@ -337,7 +347,7 @@ class WhatsAppWebhook:
             row.last_error = f"twilio {status} {code or ''}".strip()[:200]
             if row.status != "sent":
                 return "recorded"
-            sid_template = template_sid(self.rt.settings, row.purpose)
+            sid_template = template_sid(self.settings, row.purpose)
             if code == WINDOW_CLOSED_CODE and sid_template is not None and not row.payload.get(TEMPLATE_FLAG):
                 row.payload = {**row.payload, TEMPLATE_FLAG: True}
                 row.status = "pending"
@@ -364,31 +374,5 @@ class WhatsAppWebhook:
                 row.status = "failed"
                 outcome = "failed"
         if outcome == "requeued as template":
-            self.rt.worker.notify()
+            self.notify()
         return outcome
-
-
-async def attach_whatsapp(rt: Runtime) -> tuple[TwilioSender, list[Route]]:
-    """Connect WhatsApp (Twilio) to a runtime: sender, media fetcher, webhook routes.
-
-    Call inside the running event loop; the caller mounts the routes (``bot.web.build_app``) and must
-    ``await twilio.close()`` on shutdown.
-    """
-    from bot.channels.twilio_client import TwilioSender
-
-    wa = rt.settings.whatsapp
-    if not wa.enabled or wa.account_sid is None or wa.auth_token is None:
-        raise ValueError("whatsapp is not configured (account_sid, auth_token, sender)")
-    if not wa.public_url:
-        log.warning("whatsapp.public_url is not set: signatures are checked against the local URL "
-                    "(fails behind a proxy) and no status callbacks are requested")
-    twilio = TwilioSender(
-        wa.account_sid,
-        wa.auth_token.get_secret_value(),
-        api_base_url=wa.api_base_url,
-        status_callback_url=status_callback_url(rt.settings),
-    )
-    await twilio.start()
-    rt.add_sender(WhatsAppSender(rt.settings, twilio, rt.services.sessions))
-    rt.services.media_fetchers["whatsapp"] = twilio.download_media
-    return twilio, WhatsAppWebhook(rt, twilio).routes()

@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 MAX_TEXT_CHARS = 4000  # incoming text longer than this is cut (and the handler told so)
 
+# The console channel's two fixed chats: the user's private chat and the simulated Bawaslu group.
+CONSOLE_PRIVATE_CHAT = "console-user"
+CONSOLE_GROUP_CHAT = "console-group"
+
 ChatType = Literal["private", "group"]
 MediaKind = Literal["photo", "document", "video", "audio", "voice"]
 
@@ -36,6 +40,7 @@ class Incoming:
     media: tuple[MediaIn, ...] = ()
     update_key: str | None = None  # unique per inbound update, for de-duplication
     truncated: bool = False
+    reply_to: str | None = None  # platform id of the message this one replies to (Telegram), if any
 
     @property
     def command(self) -> str | None:

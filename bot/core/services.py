@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Settings
 from bot.core.identity import Identity
-from bot.core.model import Incoming
+from bot.core.model import CONSOLE_PRIVATE_CHAT, Incoming
 from bot.storage.db import SessionMaker
 
 if TYPE_CHECKING:
-    from broadcasts.outbox import OutboxStore
+    from bot.outbox.store import OutboxStore
 
 # Fetches a media reference of a channel: returns (bytes, content type). Raises on failure.
 MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
+
+
+
+class SchedulerPort(Protocol):
+    """What handlers may ask of the running scheduler (set on ``Services`` while one runs in this process)."""
+
+    def schedule_broadcast(self, broadcast_id: int, at: datetime) -> None: ...
+
+    def unschedule_broadcast(self, broadcast_id: int) -> None: ...
 
 
 @dataclass
@@ -25,6 +35,9 @@ class Services:
     sessions: SessionMaker
     outbox: OutboxStore
     media_fetchers: dict[str, MediaFetcher] = field(default_factory=dict)
+    # The scheduler running in this process, if any (the leader's; None elsewhere: the tick picks new
+    # broadcasts up from the table within ``TICK_SECONDS``).
+    scheduler: SchedulerPort | None = None
 
     async def load_media(self, media_id: int) -> tuple[bytes, str, str]:
         """Stored (metadata-stripped) evidence: (bytes, content type, neutral file name)."""
@@ -53,3 +66,15 @@ class Services:
         if inc.channel == "console":
             return self.settings.console_admin
         return False
+
+    def admin_targets(self, channels: Iterable[str]) -> list[tuple[str, str]]:
+        """(channel, chat id) of every configured admin on the given channels (those with a sender)."""
+        reachable = set(channels)
+        out: list[tuple[str, str]] = []
+        if "telegram" in reachable:
+            out += [("telegram", str(a)) for a in self.settings.telegram.admin_ids]
+        if "whatsapp" in reachable:
+            out += [("whatsapp", n.removeprefix("whatsapp:")) for n in self.settings.whatsapp.admin_numbers]
+        if "console" in reachable and self.settings.console_admin:
+            out.append(("console", CONSOLE_PRIVATE_CHAT))
+        return out

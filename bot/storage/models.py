@@ -140,7 +140,7 @@ class Tip(Base):
     links: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(24), default="diterima")
     channel: Mapped[str] = mapped_column(String(16))
-    reporter_key: Mapped[str] = mapped_column(String(64), index=True)
+    reporter_key: Mapped[str] = mapped_column(String(64), index=True)  # "" once purged
     reply_enc: Mapped[str | None] = mapped_column(Text)
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -183,6 +183,8 @@ class UnansweredQuestion(Base):
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    # when an admin last marked it handled (/pertanyaan selesai N); asked again unanswered -> listed again
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Broadcast(Base):

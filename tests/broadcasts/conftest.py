@@ -9,38 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app.runtime import Runtime
 from bot.channels.console import render
 from bot.config import Settings
 from bot.core.clock import set_clock
 from bot.core.model import Incoming, Reply
-from bot.runtime import Runtime
+from bot.outbox.ports import Claimed, SendResult
 from bot.storage.models import Subscriber
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import Claimed
 
 ADMIN = "console-user"
-
-
-@pytest.fixture(autouse=True)
-def _router_without_missing_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While ``handlers.faq`` cannot be imported (being written), build the router without it."""
-    try:
-        import handlers.faq  # noqa: F401
-    except ImportError:
-        import bot.runtime
-        import handlers
-        from bot.core.router import Router
-
-        def build_router() -> Router:
-            from handlers import start
-
-            router = Router()
-            router.command("start", start.start, where="any")
-            for module in handlers._feature_modules():
-                module.register(router)
-            return router
-
-        monkeypatch.setattr(bot.runtime, "build_router", build_router)
 
 
 class RecordingSender:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot.storage.models import Outbox, ReminderRun, Subscriber
-from broadcasts.scheduler import Scheduler, start_scheduler
 from broadcasts.timeline import Timeline, load_timeline
 from tests.broadcasts.conftest import Harness, freeze
 
@@ -62,7 +61,7 @@ async def test_reminder_fires_at_local_07_in_each_zone(harness: Harness, tmp_pat
     await harness.add_subscribers(1, "31.71", prefix="gone")
     async with harness.rt.services.sessions() as s, s.begin():
         await s.execute(update(Subscriber).where(Subscriber.id == 4).values(active=False))
-    sched = await start_scheduler(harness.rt, timelines=[tl])
+    sched = await harness.rt.start_scheduler(timelines=[tl])
     try:
         jobs = {job.id: job.next_run_time for job in sched._aps.get_jobs()}  # type: ignore[union-attr]
         assert jobs["reminder:uji-2026:kampanye:d1-0700@Asia/Makassar"] == WITA_FIRE
@@ -109,13 +108,13 @@ async def test_restart_rebuilds_jobs_and_does_not_repeat(harness: Harness, tmp_p
     tl = timeline(tmp_path)
     freeze(datetime(2027, 3, 1, tzinfo=UTC))
     await harness.add_subscribers(1, "64.02")
-    sched = await start_scheduler(harness.rt, timelines=[tl])
+    sched = await harness.rt.start_scheduler(timelines=[tl])
     first = sched.job_ids()
     await sched.shutdown()
     assert sched.job_ids() == []
 
     freeze(WITA_FIRE + timedelta(minutes=10))  # "restart" 10 minutes after the WITA instant
-    sched = await start_scheduler(harness.rt, timelines=[tl])
+    sched = await harness.rt.start_scheduler(timelines=[tl])
     try:
         assert "reminder:uji-2026:kampanye:d1-0700@Asia/Makassar" not in sched.job_ids()  # past: done at start
         assert "reminder:uji-2026:kampanye:d1-0700@Asia/Jakarta" in sched.job_ids()
@@ -133,7 +132,7 @@ async def test_reminder_missed_beyond_grace_is_reported(make_settings: Any, tmp_
     try:
         freeze(datetime(2027, 3, 1, tzinfo=UTC))
         await h.add_subscribers(1, "64.02")
-        sched = Scheduler(h.rt, timelines=[tl])
+        sched = h.rt.new_scheduler(timelines=[tl])
         await sched.ensure_installed(datetime(2027, 3, 1, tzinfo=UTC))
         late = WITA_FIRE + timedelta(minutes=90)  # down for 90 min: WITA missed, WIB (30 min late) still sent
         freeze(late)
@@ -160,12 +159,13 @@ async def test_occurrences_before_installation_are_history(harness: Harness) -> 
     """Shipped 2024 timelines: a fresh install in 2026 neither sends nor reports their old reminders."""
     freeze(datetime(2026, 1, 5, tzinfo=UTC))
     await harness.add_subscribers(1, "64.02")
-    sched = await start_scheduler(harness.rt)
+    sched = await harness.rt.start_scheduler()
     try:
         assert sched.timelines, "shipped timelines load"
         summary = await sched.run_due(datetime(2026, 1, 5, 0, 1, tzinfo=UTC))
         assert summary.reminders_fired == [] and summary.reminders_missed == []
         assert await reminder_rows(harness) == []
         assert "scheduler:tick" in sched.job_ids() and "tips:purge" in sched.job_ids()
+        assert "retention:purge" in sched.job_ids()
     finally:
         await sched.shutdown()

@@ -11,16 +11,15 @@ from sqlalchemy import select
 
 from bot.core.clock import utcnow
 from bot.storage.models import Broadcast, Subscriber
-from broadcasts.scheduler import start_scheduler
 
-fake = pytest.importorskip("tests.fakes.telegram_server", reason="fake Telegram server not written yet")
+fake = pytest.importorskip("tests.support.fakes.telegram_server", reason="fake Telegram server not written yet")
 
 ADMIN_ID = 4242
 
 
 @pytest.fixture
 async def telegram(make_settings: Any) -> AsyncIterator[Any]:
-    from tests.telegram_harness import TelegramHarness, telegram_overrides
+    from tests.support.telegram_harness import TelegramHarness, telegram_overrides
 
     server = fake.FakeTelegramServer()
     await server.start()
@@ -51,7 +50,7 @@ async def test_subscribe_broadcast_and_blocked_user(telegram: Any) -> None:
     async with rt.services.sessions() as s, s.begin():
         s.add(Broadcast(text="Uji siaran", audience="all", scheduled_at=now, creator_channel="telegram",
                         creator_enc=rt.services.identity.seal("telegram", str(ADMIN_ID)), creator_label="t"))
-    sched = await start_scheduler(rt, timelines=[])
+    sched = await rt.start_scheduler(timelines=[])
     try:
         await telegram.wait_text(alice, "Uji siaran")
         bob_key = rt.services.identity.key("addr", "telegram", str(bob))

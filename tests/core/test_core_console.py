@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender, render
+from bot.core.context import Context
 from bot.core.model import Button, Incoming, Reply
-from bot.core.router import Context, Router
-from bot.runtime import Runtime
+from bot.core.router import Router
 from bot.storage.models import Outbox
 from bot.texts import t
 
@@ -22,7 +23,7 @@ async def test_start_explains_the_bot(console: Any) -> None:
 
 
 async def test_help_lists_admin_commands_only_for_admins(make_settings: Any) -> None:
-    from tests.helpers import ConsoleHarness
+    from tests.support.helpers import ConsoleHarness
 
     admin = ConsoleHarness(make_settings(console_admin=True))
     user = ConsoleHarness(make_settings(console_admin=False))

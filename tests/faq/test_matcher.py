@@ -54,7 +54,9 @@ def test_decide_thresholds() -> None:
     )
     clear = [("medsos-like", 0.8), ("medsos-share", 0.5)]
     assert m.decide(clear, th).status == "answer"
-    assert m.decide([("medsos-like", 0.2)], th) == Match("none", None, 0.2, ())
+    # below suggest: "none"; candidates within 2 x margin of suggest come back as weak hints
+    assert m.decide([("medsos-like", 0.25), ("medsos-share", 0.1)], th) == Match("none", None, 0.25, ("medsos-like",))
+    assert m.decide([("medsos-like", 0.19)], th) == Match("none", None, 0.19, ())
     assert m.decide([], th).status == "none"
 
 

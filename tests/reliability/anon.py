@@ -92,3 +92,50 @@ def scan_records(records: Iterable[logging.LogRecord], identifiers: Iterable[str
 
 def scan_b64(data_b64: str, identifiers: Iterable[str] = IDENTIFIERS, *, where: str = "") -> list[str]:
     return scan(_bytes_text(base64.b64decode(data_b64)), identifiers, where=where)
+
+
+# --- the database ------------------------------------------------------------------------------------
+FERNET_PREFIX = "gAAAAA"  # every Fernet token starts with version byte 0x80 + timestamp: base64 "gAAAAA"
+
+
+def _cell_text(value: Any, opener: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _bytes_text(bytes(value))
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if opener is not None and FERNET_PREFIX in text:
+        opened = []
+        for token in text.replace('"', " ").split():
+            if token.startswith(FERNET_PREFIX):
+                try:
+                    opened.append(":".join(opener(token)))
+                except ValueError:
+                    opened.append("<sealed with another key>")
+        text += "\n" + "\n".join(opened)
+    return text
+
+
+async def scan_database(sessions: Any, identifiers: Iterable[str] = IDENTIFIERS, *, identity: Any = None,
+                        skip: Iterable[tuple[str, str]] = ()) -> list[str]:
+    """Every table and column of the database (reflected, so a new table cannot be missed), with every sealed
+    value (Fernet token) opened with ``identity`` (the configured key). ``skip``: (table, column) pairs."""
+    import sqlalchemy as sa
+
+    idents = tuple(identifiers)
+    skipped = set(skip)
+    opener = identity.open if identity is not None else None
+    found: list[str] = []
+    async with sessions() as s:
+        conn = await s.connection()
+        meta = sa.MetaData()
+        await conn.run_sync(lambda c: meta.reflect(c))
+        assert meta.tables, "no tables reflected"
+        for table in meta.sorted_tables:
+            rows = (await conn.execute(sa.select(table))).mappings().all()
+            for n, row in enumerate(rows):
+                for col, value in row.items():
+                    if (table.name, col) in skipped:
+                        continue
+                    found += scan(_cell_text(value, opener), idents, where=f"db {table.name}.{col} row {n}")
+    return found

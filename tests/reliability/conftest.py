@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from bot.logs import setup_logging
-from tests.fakes.telegram_server import FakeTelegramServer
 from tests.reliability import anon
-from tests.telegram_harness import TelegramHarness, telegram_overrides
+from tests.support.fakes.telegram_server import FakeTelegramServer
+from tests.support.telegram_harness import TelegramHarness, telegram_overrides
 
 ADMIN_ID = 4242
 GROUP_KUKAR = -100111  # Bawaslu Kutai Kartanegara (64.02)

@@ -39,9 +39,9 @@ from bot.storage.db import create_engine, session_maker
 from bot.storage.migrate import upgrade
 from bot.storage.models import Broadcast, Outbox, Subscriber, Tip
 from bot.texts import t
-from tests.fakes.telegram_server import FakeTelegramProcess, RecordedCall, make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.flows import CODE_RE
+from tests.support.fakes.telegram_server import FakeTelegramProcess, RecordedCall, make_callback, make_message
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:CRASH-TOKEN"

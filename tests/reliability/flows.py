@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.fakes.telegram_server import FakeTelegramServer, RecordedCall, make_callback, make_message
 from tests.reliability import anon
+from tests.support.fakes.telegram_server import FakeTelegramServer, RecordedCall, make_callback, make_message
 
 CODE_RE = re.compile(r"JN-[23456789A-HJKMNP-Z]{4}-[23456789A-HJKMNP-Z]{4}")
 WHO = {"username": anon.USERNAME, "first_name": anon.FIRST_NAME, "last_name": anon.LAST_NAME}

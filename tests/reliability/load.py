@@ -15,26 +15,20 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.telegram_server import FakeTelegramProcess, make_message
 from tests.reliability import anon
 from tests.reliability.crash import BotProcess, make_dir, write_config
+from tests.support.fakes.telegram_server import FakeTelegramProcess, make_message
 
-QUESTIONS_FILE = Path("/work/shared/faq/dev-questions.toml")
-FALLBACK_QUESTIONS = [
-    "Apakah ASN boleh memberi like pada postingan calon bupati di Facebook?",
-    "boleh share visi misi calon ke grup wa keluarga?",
-    "PNS boleh hadir kampanye kalau cuti?",
-    "apakah asn boleh foto bareng paslon",
-]
+# The FAQ's regression questions, in the repository (never an absolute path or ../shared).
+QUESTIONS_FILE = Path(__file__).resolve().parents[1] / "faq" / "dev-questions.toml"
 
 
 def questions() -> list[str]:
-    try:
-        data = tomllib.loads(QUESTIONS_FILE.read_text(encoding="utf-8"))
-        found = [q["text"] for q in data.get("q", []) if q.get("text")]
-    except (OSError, ValueError):
-        found = []
-    return found or FALLBACK_QUESTIONS
+    data = tomllib.loads(QUESTIONS_FILE.read_text(encoding="utf-8"))
+    found = [str(q["text"]) for q in data.get("q", []) if q.get("text")]
+    if not found:
+        raise ValueError(f"{QUESTIONS_FILE}: no questions")
+    return found
 
 
 def percentile(values: list[float], p: float) -> float:

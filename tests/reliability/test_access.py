@@ -11,17 +11,17 @@ import httpx
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bot.app.attach import whatsapp_webhook
+from bot.app.runtime import Runtime
+from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel
-from bot.channels.whatsapp import WhatsAppWebhook
 from bot.core.clock import utcnow
-from bot.runtime import Runtime
 from bot.storage.models import Broadcast, Tip, TipEvent
-from bot.web import build_app
-from tests.fakes.telegram_server import make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import ADMIN_ID, GROUP_KALTIM, GROUP_KUKAR, Audit
 from tests.reliability.flows import submit_tip, to_chat
-from tests.telegram_harness import TOKEN, TelegramHarness
+from tests.support.fakes.telegram_server import make_callback, make_message
+from tests.support.telegram_harness import TOKEN, TelegramHarness
 
 INTRUDER = 555_000_111  # an ordinary user who tries admin things
 UNKNOWN_GROUP = -100777  # a group the bot was added to, not configured as a Bawaslu group
@@ -149,7 +149,7 @@ async def test_twilio_webhook_rejects_forged_signatures(make_settings: Any) -> N
     settings = make_settings(whatsapp={"account_sid": "AC" + "0" * 32, "auth_token": auth,
                                        "sender": "whatsapp:+14155238886", "public_url": url})
     rt = Runtime.create(settings)
-    app = build_app(rt, None, WhatsAppWebhook(rt, None).routes())
+    app = build_app(rt, None, whatsapp_webhook(rt).routes())
     params = {"From": f"whatsapp:{anon.WHATSAPP_NUMBER}", "Body": "boleh PNS like postingan capres?",
               "MessageSid": "SM" + "1" * 32, "NumMedia": "0"}
     good_sig = RequestValidator(auth).compute_signature(url + "/whatsapp", params)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.fakes.telegram_server import RecordedCall, UploadedFile, make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import GROUP_KUKAR, Audit
 from tests.reliability.flows import CODE_RE, button_data, to_chat
-from tests.telegram_harness import TelegramHarness
+from tests.support.fakes.telegram_server import RecordedCall, UploadedFile, make_callback, make_message
+from tests.support.telegram_harness import TelegramHarness, wait_recorded
 
 
 def test_the_scanner_finds_planted_identifiers() -> None:
@@ -75,8 +75,11 @@ async def test_reporter_journey_leaks_no_identifier(tg: TelegramHarness, audit: 
     tip_id = ask.split(":")[2]
     mark = server.mark()
     server.inject_update(make_callback(GROUP_KUKAR, 777, ask, chat_type="supergroup"))
-    await server.wait_for(to_chat(GROUP_KUKAR), timeout=15, since=mark)
-    server.inject_update(make_message(GROUP_KUKAR, 777, "Jam berapa persisnya?"))
+    prompt = await server.wait_for(to_chat(GROUP_KUKAR), timeout=15, since=mark)
+    await wait_recorded(tg.rt, prompt.result["message_id"])
+    replied = {"message_id": prompt.result["message_id"], "date": 0,
+               "chat": {"id": GROUP_KUKAR, "type": "supergroup", "title": "Bawaslu"}}
+    server.inject_update(make_message(GROUP_KUKAR, 777, "Jam berapa persisnya?", reply_to_message=replied))
     question = await server.wait_for(lambda c: to_chat(uid)(c) and "Jam berapa" in (c.text or ""), timeout=15)
     answer = next(d for d in button_data(question) if d.startswith("tip:ans:"))
     await say(press(answer))
@@ -94,6 +97,9 @@ async def test_reporter_journey_leaks_no_identifier(tg: TelegramHarness, audit: 
     await say(make_message(uid, uid, f"/status {code}", **who))
     await say(make_message(uid, uid, f"/hapus {code}", **who))
     assert len(server.calls) > 20  # the teardown audit scans all of them
+    # the database: nothing of the reporter is left, in clear or sealed, once everything queued is sent
+    await tg.rt.worker.drain()
+    assert await anon.scan_database(tg.rt.services.sessions, identity=tg.rt.services.identity) == []
 
 
 @pytest.mark.parametrize("text", [anon.FULL_NAME])

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app.runtime import Runtime
 from bot.core.clock import set_clock, utcnow
 from bot.core.model import Reply
-from bot.runtime import Runtime
+from bot.outbox.ports import Claimed, SendResult
+from bot.outbox.store import LEASE
 from bot.storage.models import Outbox
-from broadcasts.delivery import SendResult
-from broadcasts.outbox import LEASE, Claimed
 from tests.reliability.crash import CrashConfig, CrashResult, bot_errors, run_scenario
 
 

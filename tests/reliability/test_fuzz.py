@@ -24,13 +24,15 @@ from sqlalchemy import func, select
 from telegram import Update
 from twilio.request_validator import RequestValidator
 
+from bot.app.attach import whatsapp_webhook
+from bot.app.runtime import Runtime
+from bot.app.web import build_app
 from bot.channels.telegram import TelegramChannel
-from bot.channels.whatsapp import WhatsAppWebhook
 from bot.core.clock import utcnow
-from bot.runtime import Runtime
 from bot.storage.models import Conversation, Outbox, ProcessedUpdate, Tip, TipEvent
-from bot.web import build_app
-from tests.fakes.telegram_server import (
+from tests.reliability import anon
+from tests.reliability.conftest import ADMIN_ID, GROUPS, Audit, error_records, reliability_settings
+from tests.support.fakes.telegram_server import (
     FakeTelegramServer,
     make_callback,
     make_document_message,
@@ -38,8 +40,6 @@ from tests.fakes.telegram_server import (
     make_my_chat_member,
     make_photo_message,
 )
-from tests.reliability import anon
-from tests.reliability.conftest import ADMIN_ID, GROUPS, Audit, error_records, reliability_settings
 
 # Default: 400 batches x 25 updates = 10,000 updates (about a minute). JAGANETRAL_FUZZ_EXAMPLES raises it.
 EXAMPLES = int(os.environ.get("JAGANETRAL_FUZZ_EXAMPLES", "400"))
@@ -54,9 +54,9 @@ INJECTIONS = ["<b>tebal</b>", "<script>alert(1)</script>", "</code><a href='java
               "[link](http://x)", "&amp;&lt;", "=HYPERLINK(\"http://x\")", "@everyone", "\u202egnp.exe",
               "\x00\x01\x02\x1b[31m", "\ud7ff\ufffe\uffff", "🏳️‍🌈" * 50, "' OR 1=1 --", "${jndi:ldap://x}"]
 CALLBACK_PREFIXES = ["lapor", "tip", "bc", "sub", "faq", "", "x", "lapor:r", "lapor:p", "lapor:c", "tip:st",
-                     "tip:ask", "tip:ans", "bc:a", "bc:r", "sub:role", "sub:p"]
+                     "tip:ask", "tip:ans", "bc:a", "bc:r", "sub:role", "sub:p", "faqgo", "faqq", "faqq:done"]
 FLOW_STEPS = ["/lapor", "/lapor Kukar", "lapor:c:medsos", "lapor:skip", "lapor:done", "lapor:ok", "/langganan",
-              "sub:role:asn", "/siaran", "bc:a:all", "bc:ok"]
+              "sub:role:asn", "/siaran", "bc:a:all", "bc:ok", "faqgo:lapor"]
 
 text_st = st.one_of(
     st.text(max_size=200),
@@ -228,7 +228,7 @@ async def _db_facts(rt: Runtime, tip_id: int) -> dict[str, Any]:
 async def test_fuzzed_updates_through_the_fake_server(make_settings: Any, tg_server: FakeTelegramServer,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     """A smaller share end to end: long polling, real HTTP, replies sent (and audited for identifiers)."""
-    from tests.telegram_harness import TelegramHarness
+    from tests.support.telegram_harness import TelegramHarness
 
     harness = TelegramHarness(reliability_settings(make_settings, tg_server), tg_server)
     await harness.start()
@@ -252,7 +252,7 @@ async def test_fuzzed_twilio_webhook_posts(make_settings: Any, caplog: pytest.Lo
     rt = Runtime.create(make_settings(whatsapp={"account_sid": "AC" + "0" * 32, "auth_token": auth,
                                                 "sender": "whatsapp:+14155238886", "public_url": url,
                                                 "admin_numbers": []}))
-    app = build_app(rt, None, WhatsAppWebhook(rt, None).routes())
+    app = build_app(rt, None, whatsapp_webhook(rt).routes())
     validator = RequestValidator(auth)
     form = st.fixed_dictionaries(
         {"From": st.sampled_from([f"whatsapp:{anon.WHATSAPP_NUMBER}", "whatsapp:+62800", "sms:+1", ""]),

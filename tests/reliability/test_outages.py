@@ -8,12 +8,11 @@ import asyncio
 import time
 
 from bot.core.clock import utcnow
-from broadcasts.scheduler import scheduler_for
-from tests.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
 from tests.reliability import anon
 from tests.reliability.conftest import ADMIN_ID, GROUP_KUKAR
 from tests.reliability.flows import CODE_RE, add_broadcast, outbox_open, seed_subscribers, submit_tip
-from tests.telegram_harness import TelegramHarness
+from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
+from tests.support.telegram_harness import TelegramHarness
 
 QUESTION = "boleh PNS like postingan capres di facebook?"
 SUBSCRIBERS = [61_000_000 + i for i in range(60)]
@@ -54,7 +53,7 @@ async def test_outages_lose_nothing_and_honour_retry_after(tg: TelegramHarness) 
     wave1 = [62_000_000 + i for i in range(20)]
     _asked(server, wave1)
     await add_broadcast(rt, BROADCAST, ADMIN_ID)
-    sched = scheduler_for(rt.services)
+    sched = rt.services.scheduler
     assert sched is not None
     await sched.run_due(utcnow())  # the broadcast is expanded and its sends start failing
     await asyncio.sleep(3.0)

@@ -1,0 +1,106 @@
+"""``python -m bot run``: every configured channel, the web server when needed, the delivery loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+
+from bot.app.runtime import Runtime, freeze_heap, stop_on_signals
+from bot.app.startup import bind_web_socket, migrate_or_fail, telegram_error
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop_event``); then finish in-flight sends and stop cleanly."""
+    from bot.app.attach import attach_telegram
+
+    rt = Runtime.create(settings)
+    try:
+        await migrate_or_fail(rt)  # start-up failures: one clear line each (bot/app/startup.py)
+        sock = bind_web_socket(settings) if _needs_web(settings) else None
+    except BaseException:
+        await rt.stop()
+        raise
+    telegram = attach_telegram(rt) if settings.telegram.enabled else None
+    stoppers: list[Callable[[], Awaitable[None]]] = []
+    stop = stop_event or asyncio.Event()
+    try:
+        with stop_on_signals(stop):
+            await _serve(rt, telegram, stop, stoppers, sock)
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def _needs_web(settings: Settings) -> bool:
+    return settings.telegram.mode == "webhook" or settings.whatsapp.enabled
+
+
+async def _start_telegram(telegram: Any) -> None:
+    """Start polling / set the webhook; Telegram unreachable or the token rejected → StartupError."""
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    try:
+        await telegram.start()
+    except (InvalidToken, NetworkError, TelegramError) as exc:
+        with contextlib.suppress(Exception):
+            await telegram.stop()
+        with contextlib.suppress(Exception):
+            await telegram.bot.shutdown()  # closes the HTTP session when get_me failed half-way
+        raise telegram_error(telegram.settings, exc) from None
+
+
+async def _serve(
+    rt: Runtime, telegram: Any, stop: asyncio.Event, stoppers: list[Callable[[], Awaitable[None]]],
+    sock: socket.socket | None = None,
+) -> None:
+    from bot.app.web import build_app
+
+    settings = rt.settings
+    try:
+        if telegram is not None:  # before the scheduler: a bot that cannot start sends nothing
+            await _start_telegram(telegram)
+            stoppers.append(telegram.stop)
+        await rt.start()
+        if telegram is not None:
+            log.info("telegram channel started", extra={"mode": settings.telegram.mode})
+        routes: list[Any] = []
+        if settings.whatsapp.enabled:
+            from bot.app.attach import attach_whatsapp
+
+            twilio, routes = await attach_whatsapp(rt)
+            stoppers.append(twilio.close)
+            log.info("whatsapp channel started")
+        stoppers.append(rt.worker.stop)  # runs after the web server stops, before channels close: sends finish
+        freeze_heap()
+        if sock is not None:
+            app = build_app(rt, telegram, routes)
+            config = uvicorn.Config(
+                app, host=settings.web.host, port=settings.web.port, lifespan="off", log_level="warning"
+            )
+            server = uvicorn.Server(config)
+            web_task = asyncio.create_task(server.serve(sockets=[sock]), name="web")
+
+            async def stop_web() -> None:
+                server.should_exit = True
+                await web_task
+
+            stoppers.append(stop_web)
+            log.info("web server started", extra={"port": settings.web.port})
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for fn in reversed(stoppers):  # stop taking input first, then drain what is in flight
+            try:
+                await fn()
+            except Exception:
+                log.exception("error while stopping")
+        await rt.stop()

@@ -1,0 +1,278 @@
+"""Delivery engine: drains the outbox through per-channel senders, within the rate limits.
+
+One loop per process: each turn it records the results of finished sends and claims the next rows the
+limiter allows, in a single transaction, then starts their sends concurrently (bounded). Retryable
+errors go back to ``pending`` with exponential backoff (or the platform's retry_after, which also
+pauses the whole channel); 403 "blocked" marks the recipient inactive; permanent errors fail the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import utcnow
+from bot.core.identity import short
+from bot.core.model import Reply
+from bot.outbox.ports import ChannelSender, Claimed, SendResult
+from bot.outbox.ratelimit import MAX_BATCH, ChannelLimiter, Slot
+from bot.outbox.store import OutboxStore
+from bot.storage.db import SessionMaker
+from bot.storage.models import Outbox, Subscriber
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+RECOVERY_EVERY = 30.0  # seconds between checks for rows whose lease expired (a crashed process's sends)
+
+
+@dataclass
+class _Done:
+    msg: Claimed
+    result: SendResult
+
+
+def backoff(attempts: int) -> float:
+    base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
+    return base * (0.75 + random.random() * 0.5)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: SessionMaker,
+        store: OutboxStore,
+        senders: dict[str, ChannelSender],
+        limiters: dict[str, ChannelLimiter],
+        *,
+        max_inflight: int = 64,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.senders = senders
+        self.limiters = limiters
+        self.max_inflight = max_inflight
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._done: list[_Done] = []
+        self._step_lock = asyncio.Lock()
+        self.stats = {"sent": 0, "retry": 0, "blocked": 0, "failed": 0}
+        self.recovery_every = RECOVERY_EVERY
+
+    @property
+    def _min_room(self) -> int:
+        """Free send slots worth a claim: a quarter of the window (at most the limiter's batch size)."""
+        return max(1, min(self.max_inflight // 4, MAX_BATCH))
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.senders)
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    # --- main loop ---------------------------------------------------------------------------------
+    async def _recover(self, *, startup: bool) -> None:
+        async with self.sessions() as s, s.begin():
+            # SQLite has one sending process by design: at start-up every "sending" row belongs to a dead one
+            # (a restart within the lease must not leave them stuck). Elsewhere only expired leases count.
+            single = startup and s.get_bind().dialect.name == "sqlite"
+            recovered = await self.store.recover_expired(s, all_leases=single)
+        if any(recovered.values()):
+            log.warning("outbox recovery after unclean stop", extra=recovered)
+
+    async def run(self) -> None:
+        await self._recover(startup=True)
+        loop = asyncio.get_running_loop()
+        next_recovery = loop.time() + self.recovery_every
+        while not self._stopping:
+            if loop.time() >= next_recovery:  # leases of a crashed process expire while we run
+                next_recovery = loop.time() + self.recovery_every
+                try:
+                    await self._recover(startup=False)
+                except Exception:
+                    log.exception("outbox recovery failed; retrying later")
+            self._wake.clear()  # before the step: a wake-up during the step must not be lost
+            try:
+                wait = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery loop error; retrying in 1 s")
+                wait = 1.0
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; let in-flight sends finish and record them."""
+        self._stopping = True
+        self._wake.set()
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+        await self._record()
+
+    async def drain(self, timeout: float = 10.0, *, retries: bool = False) -> None:
+        """Send everything that is due now (tests, console); returns when nothing due is left.
+
+        With ``retries=True`` it also waits for rows scheduled later (backoff, retry_after).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            wait = await self.step()
+            if not self._inflight and wait >= 0.5:
+                await self._record()
+                async with self.sessions() as s:
+                    nxt = await self.store.next_due_at(s, self.channels)
+                if nxt is None or (nxt > utcnow() and not retries):
+                    return
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=max(0.01, min(wait, 0.2)))
+            else:
+                await asyncio.sleep(min(max(wait, 0.005), 0.2))
+        raise TimeoutError("outbox not drained in time")
+
+    async def step(self) -> float:
+        """Record finished sends, claim what may go now, start it. Returns how long to wait."""
+        async with self._step_lock:
+            return await self._step()
+
+    async def _step(self) -> float:
+        room = self.max_inflight - len(self._inflight)
+        if room < self._min_room:  # claim in batches: wait until enough sends have finished
+            await self._record()
+            return 0.05
+        wait = 1.0
+        ready: list[str] = []
+        budget = 0
+        for channel in self.channels:
+            n, delay = self.limiters[channel].budget()
+            if n > 0:
+                ready.append(channel)
+                budget += n
+            else:
+                wait = min(wait, delay)
+        if not ready:
+            await self._record()
+            return wait
+        batch = min(room, budget, 500)
+        held: dict[int, tuple[str, Slot]] = {}  # limiter slots by outbox id: started or released below
+        try:
+            async with self.sessions() as s, s.begin():
+                await self._record_in(s)
+                rows = await self.store.due(s, channels=ready, limit=batch)
+                now = utcnow()
+                deferrals: list[tuple[int, datetime]] = []
+                for row in rows:
+                    lim = self.limiters[row.channel]
+                    cdelay = lim.chat_delay(row.addr_key, row.is_group)
+                    if cdelay > 0:  # this chat is at its own limit: look at the row again later
+                        deferrals.append((row.id, now + timedelta(seconds=cdelay)))
+                        wait = min(wait, cdelay)
+                        continue
+                    slot = lim.hold(row.addr_key, row.is_group)
+                    if isinstance(slot, float):  # this channel's budget is used up; its rows stay pending
+                        wait = min(wait, slot)
+                        continue
+                    held[row.id] = (row.channel, slot)
+                await self.store.defer(s, deferrals)
+                claimed = await self.store.claim(s, list(held))
+                if len(rows) == batch and not claimed:
+                    wait = min(wait, 0.05)
+                if not rows:
+                    nxt = await self.store.next_due_at(s, self.channels)
+                    if nxt is not None:
+                        wait = min(wait, max(0.0, (nxt - now).total_seconds()))
+        except BaseException:
+            claimed = []
+            raise
+        finally:  # slots of rows not (or no longer) ours go back: another process claimed them, or we failed
+            for oid in held.keys() - {c.id for c in claimed}:
+                channel, slot = held[oid]
+                self.limiters[channel].release(slot)
+        for msg in claimed:
+            task = asyncio.create_task(self._send(msg, held[msg.id][1]))
+            self._inflight.add(task)
+            task.add_done_callback(self._on_done)
+        return 0.0 if claimed else wait
+
+    def _on_done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        # Wake the loop once a batch worth of room is free (or the last send finished), not on every send.
+        if not self._inflight or self.max_inflight - len(self._inflight) == self._min_room:
+            self._wake.set()
+
+    async def _send(self, msg: Claimed, slot: Slot) -> None:
+        sender = self.senders[msg.channel]
+        lim = self.limiters[msg.channel]
+        result: SendResult | None = None
+        slept = False
+        while (wait := lim.slot_time(slot) - lim.now()) > 0:  # the schedule's start time (it may move later)
+            await asyncio.sleep(wait)
+            slept = True
+        if slept:
+            paused = lim.paused_for()
+            if paused > 0:  # a 429 arrived meanwhile: do not send into it
+                lim.release(slot)
+                result = SendResult("retry", retry_after=paused, error="paused after 429")
+        if result is None:
+            lim.start(slot)
+            wire = lim.watch_wire(slot)  # this task's own context: the transport moves the slot to the real write
+            try:
+                result = await sender.send(msg, Reply.from_payload(msg.payload))
+            except Exception as exc:  # a sender bug must not kill the loop or lose the row
+                log.exception("sender raised", extra={"outbox_id": msg.id})
+                result = SendResult("retry", error=f"{type(exc).__name__}")
+            lim.answered(wire)
+            if result.status == "retry" and result.retry_after:  # the platform's 429, not our own pause
+                lim.rate_limited(result.retry_after)
+        self._done.append(_Done(msg, result))
+
+    async def _record(self) -> None:
+        if self._done:
+            async with self.sessions() as s, s.begin():
+                await self._record_in(s)
+
+    async def _record_in(self, s: AsyncSession) -> None:
+        done, self._done = self._done, []
+        if not done:
+            return
+        now = utcnow()
+        sent: list[tuple[int, str | None]] = []
+        for d in done:
+            r, m = d.result, d.msg
+            self.stats[r.status] += 1
+            if r.status == "sent":
+                sent.append((m.id, r.external_id))
+                continue
+            values: dict[str, object] = {"lease_until": None, "last_error": r.error[:200] or None}
+            if r.status == "blocked":
+                values.update(status="blocked")
+                await s.execute(
+                    update(Subscriber)
+                    .where(Subscriber.addr_key == m.addr_key)
+                    .values(active=False, blocked=True, updated_at=now)
+                )
+                log.info("recipient blocked the bot; subscriber deactivated", extra={"addr": short(m.addr_key)})
+            elif r.status == "failed":
+                values.update(status="failed")
+                log.warning("outbox message failed permanently", extra={"outbox_id": m.id, "error": r.error})
+            else:
+                if r.retry_after:
+                    delay = r.retry_after
+                    values["attempts"] = Outbox.attempts - 1  # a 429 is not the message's fault
+                else:
+                    delay = backoff(m.attempts)
+                values.update(status="pending", next_attempt_at=now + timedelta(seconds=delay))
+            await s.execute(update(Outbox).where(Outbox.id == m.id, Outbox.status == "sending").values(**values))
+        await self.store.mark_sent(s, sent)

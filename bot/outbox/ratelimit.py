@@ -1,0 +1,398 @@
+"""The one rate limiter: a paced schedule per channel (global), sliding windows per private chat and per group.
+
+Global limit (e.g. Telegram 30 msg/s, or 1000 msg/s for paid broadcasts): a :class:`Schedule` hands out
+start times spaced ``window / count`` apart — a steady stream, never a burst — and never more than ``count``
+in any window. It may hand out times up to ``lookahead`` seconds ahead, so that the delivery loop can claim
+a batch of rows in one transaction and each send task then waits for its own start time: the rate is kept
+by the clock, not by how quickly the loop comes back.
+
+Per chat / per group: exact sliding windows, the way Telegram counts.
+
+A send goes through three steps. ``hold`` decides: it returns a :class:`Slot` (with the time the send may
+start) or how long until one may be free; the send task waits until ``slot_time`` (which a stall may move
+later). ``start`` records the moment the request goes out and the transport's ``request_on_wire`` the moment
+its bytes are written — a late start moves its slot later, so the windows count what the platform will count
+even after the loop stalled, and after a real stall the waiting sends move later too instead of going out in a
+burst (``Schedule.started``). ``release`` gives back a slot whose send never started. ``reserve`` = ``hold`` +
+``start`` now.
+
+All windows are 2.5% longer than the platform's: room for network and scheduling jitter. The global
+window's margin also grows with the measured spread of round-trip times, and by one point after each 429
+from the platform (a sign the margin was too thin), up to 10%; the 429 widening relaxes one point per
+quiet ten minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from bot.outbox.ports import _on_wire
+
+MARGIN = 0.025
+MAX_MARGIN = 0.10  # the margin grows with measured round-trip jitter (and after 429s) up to this
+WIDEN_STEP = 0.01  # margin added after a 429 ...
+RELAX_AFTER = 600.0  # ... and taken back after this many seconds without one
+RTT_SAMPLES = 512  # recent round trips the jitter is measured over
+RTT_UPDATE_EVERY = 64
+LOOKAHEAD = 0.25  # seconds of global start times handed out ahead (one claim covers them)
+SHIFT_SHARE = 0.05  # stalls may push the schedule back by at most this share of the time ...
+SHIFT_CAPACITY = 0.2  # ... with at most this many seconds at once (a token bucket); beyond that, lateness is absorbed
+MAX_BATCH = 50  # rows per claim under a busy global limit
+UNLIMITED_BATCH = 500  # rows per claim for a channel without a global limit (console)
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    per_seconds: float
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A held send: it may start at ``at`` (clock time); ``seq`` is its place in the global schedule."""
+
+    at: float
+    seq: int | None
+    chat_key: str
+    is_group: bool
+
+
+class WireMark:
+    """When one send's request was written (set by the transport's hook), for its round-trip time."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+
+class Schedule:
+    """Start times at least ``window / count`` apart and at most ``count`` in any ``window``.
+
+    The window's margin follows the measured jitter (``observe``): requests written at an even pace reach
+    the platform unevenly when round trips vary, so the margin is at least the spread of recent round-trip
+    times. ``widen``/``relax`` move its floor after 429s. It stays between ``margin`` and ``MAX_MARGIN``."""
+
+    def __init__(self, limit: Limit, margin: float = MARGIN, lookahead: float = LOOKAHEAD) -> None:
+        self.count = max(1, int(limit.count))
+        self.per_seconds = limit.per_seconds
+        self.base_margin = margin
+        self.lookahead = lookahead
+        self.times: deque[float] = deque()  # handed-out start times, in order (moved later by late starts)
+        self.first_seq = 0  # sequence number of times[0]
+        self._shift_tokens = SHIFT_CAPACITY
+        self._shift_clock: float | None = None
+        self.rtts: deque[float] = deque(maxlen=RTT_SAMPLES)
+        self._since_update = 0
+        self.floor = margin  # the base margin, raised by 429s
+        self.jitter = 0.0  # the measured round-trip spread, as a fraction of the window
+        self._apply()
+
+    def _apply(self) -> None:
+        self.margin = min(MAX_MARGIN, max(self.floor, self.jitter))
+        self.window = self.per_seconds * (1.0 + self.margin)
+        self.spacing = self.window / self.count
+
+    def widen(self) -> None:
+        """The platform answered 429 although we kept to the schedule: keep a wider margin from now on."""
+        self.floor = min(MAX_MARGIN, self.floor + WIDEN_STEP)
+        self._apply()
+
+    def relax(self) -> bool:
+        """Take back one widening step (after a quiet period); False when already at the base margin."""
+        if self.floor <= self.base_margin:
+            return False
+        self.floor = max(self.base_margin, self.floor - WIDEN_STEP)
+        self._apply()
+        return True
+
+    def observe(self, rtt: float) -> None:
+        """One request's round trip, from its write to its answer."""
+        self.rtts.append(rtt)
+        self._since_update += 1
+        if self._since_update >= RTT_UPDATE_EVERY and len(self.rtts) >= RTT_UPDATE_EVERY:
+            self._since_update = 0
+            ordered = sorted(self.rtts)
+            spread = ordered[int(0.99 * (len(ordered) - 1))] - ordered[int(0.01 * (len(ordered) - 1))]
+            self.jitter = spread / self.per_seconds
+            self._apply()
+
+    def _prune(self, now: float) -> None:
+        while self.times and self.times[0] <= now - self.window:
+            self.times.popleft()
+            self.first_seq += 1
+
+    def next_at(self, now: float) -> float:
+        self._prune(now)
+        t = now
+        if self.times:
+            t = max(t, self.times[-1] + self.spacing)
+        if len(self.times) >= self.count:
+            t = max(t, self.times[-self.count] + self.window)
+        return t
+
+    def take(self, now: float, lookahead: float | None = None) -> tuple[int, float] | float:
+        """``(seq, at)``: a start time within the lookahead, booked. A float: seconds until one is."""
+        ahead = self.lookahead if lookahead is None else lookahead
+        t = self.next_at(now)
+        if t - now > ahead:
+            return max(t - now - ahead, 0.0005)  # never a vanishing wait (float rounding)
+        self.times.append(t)
+        return self.first_seq + len(self.times) - 1, t
+
+    @property
+    def tolerance(self) -> float:
+        """Lateness absorbed in place (half the margin: 12.5 ms at 2.5 %); later starts shift the schedule.
+
+        Absorbed lateness can bunch sends by at most this much; the other half of the margin is for jitter."""
+        return self.per_seconds * self.margin / 2
+
+    def time_of(self, seq: int) -> float | None:
+        """Slot ``seq``'s start time now (it may have moved later since it was handed out); None if forgotten."""
+        idx = seq - self.first_seq
+        return self.times[idx] if 0 <= idx < len(self.times) else None
+
+    def started(self, seq: int, now: float) -> None:
+        """Slot ``seq`` really started (or was written) at ``now``; a late start moves times later.
+
+        A little late: this slot, and any handed out after it that it overtook, move to ``now``. Later than
+        ``tolerance`` (the loop stalled, a connection took long): this slot and every one after it move later
+        by as much, so that the sends whose times passed during the stall do not all go at once — a burst
+        would use up the margin meant for network jitter. Their tasks see the new times (``time_of``).
+        Shifts are rationed (``_may_shift``); lateness beyond the ration is absorbed as above."""
+        idx = seq - self.first_seq
+        if not 0 <= idx < len(self.times) or self.times[idx] >= now:
+            return
+        late = now - self.times[idx]
+        if late > self.tolerance and self._may_shift(now, late):
+            for j in range(idx, len(self.times)):
+                self.times[j] += late
+            return
+        for j in range(idx, len(self.times)):
+            if self.times[j] >= now:
+                break
+            self.times[j] = now
+
+    def _may_shift(self, now: float, late: float) -> bool:
+        """Shift only when sends are lined up behind this one (the limit binds: otherwise no burst can follow)
+        and within the shift budget: a loop that is late all the time (too busy for the rate) would otherwise
+        push the schedule back on every batch, and send far below what it could."""
+        if not self.times or self.times[-1] - now <= self.tolerance:
+            return False
+        if self._shift_clock is not None:
+            self._shift_tokens = min(SHIFT_CAPACITY, self._shift_tokens + (now - self._shift_clock) * SHIFT_SHARE)
+        self._shift_clock = now
+        if late > self._shift_tokens:
+            return False
+        self._shift_tokens -= late
+        return True
+
+    def budget(self, now: float, want: int) -> tuple[int, float]:
+        """``(n, 0.0)``: about ``n`` ≥ ``want`` start times fit in the lookahead now; else ``(0, wait)``."""
+        t = self.next_at(now)
+        horizon = now + self.lookahead
+        n = int((horizon - t) / self.spacing) + 1 if t <= horizon else 0
+        if n >= want:
+            return n, 0.0
+        return 0, max(0.001, t + (want - 1) * self.spacing - horizon)
+
+
+class SlidingWindow:
+    """At most ``count`` sends in any ``window`` seconds; held (not yet started) sends count as sent."""
+
+    def __init__(self, limit: Limit, margin: float = MARGIN) -> None:
+        self.count = max(1, int(limit.count))
+        self.window = limit.per_seconds * (1.0 + margin)
+        self.stamps: deque[float] = deque()
+        self.held = 0
+
+    def delay(self, now: float) -> float:
+        while self.stamps and now - self.stamps[0] >= self.window:
+            self.stamps.popleft()
+        over = len(self.stamps) + self.held + 1 - self.count
+        if over <= 0:
+            return 0.0
+        if over > len(self.stamps):  # only held sends block: they start within moments
+            return 0.01
+        return self.stamps[over - 1] + self.window - now
+
+    def hold(self) -> None:
+        self.held += 1
+
+    def start(self, now: float) -> None:
+        self.held = max(0, self.held - 1)
+        if self.stamps and self.stamps[-1] > now:  # keep the deque ordered
+            now = self.stamps[-1]
+        self.stamps.append(now)
+
+    def release(self) -> None:
+        self.held = max(0, self.held - 1)
+
+    def restamp_last(self, now: float) -> None:
+        if self.stamps and self.stamps[-1] < now:
+            self.stamps[-1] = now
+
+
+class ChannelLimiter:
+    """Limits for one channel: ``global_`` for all sends, ``private`` per chat, ``group`` per group."""
+
+    def __init__(
+        self,
+        global_: Limit | None,
+        private: Limit | None,
+        group: Limit | None,
+        *,
+        clock: object = time.monotonic,
+        max_chats: int = 50_000,
+    ) -> None:
+        self._global = Schedule(global_) if global_ else None
+        self._private = private
+        self._group = group
+        self._chats: OrderedDict[str, SlidingWindow] = OrderedDict()
+        self._clock = clock
+        self._max_chats = max_chats
+        self._paused_until = 0.0
+        self._margin_moved_at = 0.0  # when the margin was last widened or relaxed
+
+    def now(self) -> float:
+        return self._clock()  # type: ignore[operator,no-any-return]
+
+    def pause(self, seconds: float) -> None:
+        """Nothing goes out on this channel for ``seconds``."""
+        self._paused_until = max(self._paused_until, self.now() + seconds)
+
+    def rate_limited(self, retry_after: float) -> None:
+        """The platform answered 429 with ``retry_after``: pause, and widen the global margin once per pause
+        (the other sends already under way into the same overload get the same answer)."""
+        now = self.now()
+        if self._global is not None and now >= self._paused_until:
+            self._global.widen()
+            self._margin_moved_at = now
+        self.pause(retry_after)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self.now())
+
+    def _chat(self, key: str, is_group: bool) -> SlidingWindow | None:
+        limit = self._group if is_group else self._private
+        if limit is None:
+            return None
+        win = self._chats.get(key)
+        if win is None:
+            win = SlidingWindow(limit)
+            self._chats[key] = win
+            if len(self._chats) > self._max_chats:
+                self._chats.popitem(last=False)
+        else:
+            self._chats.move_to_end(key)
+        return win
+
+    def hold(self, chat_key: str, is_group: bool, *, ahead: bool = True) -> Slot | float:
+        """Hold a slot for one send to this chat, or return how long until one may be free.
+
+        ``ahead=False``: only a slot that may start now."""
+        now = self.now()
+        if now < self._paused_until:
+            return self._paused_until - now
+        chat = self._chat(chat_key, is_group)
+        if chat is not None:
+            cwait = chat.delay(now)
+            if cwait > 0:
+                return cwait
+        seq: int | None = None
+        at = now
+        if self._global is not None:
+            got = self._global.take(now, None if ahead else 0.0)
+            if isinstance(got, float):
+                return got
+            seq, at = got
+        if chat is not None:
+            chat.hold()
+        return Slot(at, seq, chat_key, is_group)
+
+    def slot_time(self, slot: Slot) -> float:
+        """When the held send may start: its slot's time, moved later if the schedule shifted after a stall."""
+        if self._global is not None and slot.seq is not None:
+            at = self._global.time_of(slot.seq)
+            if at is not None:
+                return at
+        return slot.at
+
+    def start(self, slot: Slot) -> None:
+        """The held send's request goes out now."""
+        now = self.now()
+        if self._global is not None and slot.seq is not None:
+            self._global.started(slot.seq, now)
+        chat = self._chat(slot.chat_key, slot.is_group)
+        if chat is not None:
+            chat.start(now)
+
+    def on_wire(self, slot: Slot) -> None:
+        """The started send's request is written only now: count its slot from now (see ``request_on_wire``)."""
+        now = self.now()
+        if self._global is not None and slot.seq is not None:
+            self._global.started(slot.seq, now)
+        chat = self._chats.get(slot.chat_key)
+        if chat is not None:
+            chat.restamp_last(now)
+
+    def watch_wire(self, slot: Slot) -> WireMark:
+        """In the send's task: let the transport report when the request is written (``request_on_wire``)."""
+        mark = WireMark()
+
+        def written() -> None:
+            mark.at = self.now()
+            self.on_wire(slot)
+
+        _on_wire.set(written)
+        return mark
+
+    def answered(self, mark: WireMark) -> None:
+        """The send's answer arrived: its round trip feeds the jitter margin (when the transport reported)."""
+        if self._global is not None and mark.at is not None:
+            self._global.observe(self.now() - mark.at)
+
+    def release(self, slot: Slot) -> None:
+        """The held send will not happen (another process claimed the row). Its global time stays used."""
+        chat = self._chat(slot.chat_key, slot.is_group)
+        if chat is not None:
+            chat.release()
+
+    def reserve(self, chat_key: str, is_group: bool) -> float:
+        """Hold a slot that starts now and start it (0.0), or return how long until one may be free."""
+        got = self.hold(chat_key, is_group, ahead=False)
+        if isinstance(got, float):
+            return got
+        self.start(got)
+        return 0.0
+
+    def chat_delay(self, chat_key: str, is_group: bool) -> float:
+        """How long this chat alone must wait (ignores the global limit)."""
+        chat = self._chat(chat_key, is_group)
+        return chat.delay(self.now()) if chat else 0.0
+
+    @property
+    def global_margin(self) -> float | None:
+        """The global window's current margin (grows with jitter and after 429s); None without a global limit."""
+        return self._global.margin if self._global is not None else None
+
+    @property
+    def batch(self) -> int:
+        """Sends worth claiming together: half the lookahead's worth (capped); 1 for slow channels."""
+        if self._global is None:
+            return UNLIMITED_BATCH
+        return max(1, min(MAX_BATCH, int(self._global.lookahead / self._global.spacing / 2)))
+
+    def budget(self) -> tuple[int, float]:
+        """``(n, 0.0)``: ``n`` sends may be claimed now — at least ``batch`` of them, so that a busy loop claims
+        in batches rather than one row per wake-up. ``(0, wait)``: come back in ``wait`` seconds."""
+        now = self.now()
+        if now < self._paused_until:
+            return 0, self._paused_until - now
+        if self._global is None:
+            return UNLIMITED_BATCH, 0.0
+        if now - self._margin_moved_at >= RELAX_AFTER and self._global.relax():
+            self._margin_moved_at = now
+        return self._global.budget(now, self.batch)

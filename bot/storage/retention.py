@@ -1,0 +1,127 @@
+"""Retention of personal data in generic tables, and redaction of sent outbox rows.
+
+What the bot holds about a person is only what it needs to finish the job at hand. Once a message has been
+sent, its outbox row keeps its status (for delivery reports) but loses everything that names the recipient
+or the content: ``redact`` wipes the sealed address, the address pseudonym, the payload and the platform's
+message id (a Twilio SID or a Telegram message id can be traced back to the chat by the platform).
+
+* ``redact_outbox(session, where)``: redact every finished row matching ``where``;
+* ephemeral rows (``idem_key`` starting with ``EPHEMERAL``, see ``ephemeral_key``) are redacted the moment
+  they are marked sent (``OutboxStore.mark_sent``): e.g. the answer to /hapus;
+* ``purge(session, now, cfg)``: the hourly retention run (``[retention]`` in the configuration): sent outbox
+  rows, processed update ids, idle conversations (abandoned drafts, button memory), chat windows, rate
+  counters, generated exports and old unanswered questions.
+
+The tip-specific purge (reply addresses and reporter pseudonyms of closed tips) is
+``handlers.tips.store.purge_expired``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, cast, delete, func, literal, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import RetentionConfig
+from bot.storage.models import (
+    ChatWindow,
+    Conversation,
+    Outbox,
+    ProcessedUpdate,
+    RateCounter,
+    TipMedia,
+    UnansweredQuestion,
+)
+
+log = logging.getLogger(__name__)
+
+EPHEMERAL = "eph:"  # idem_key prefix: redact this row as soon as it is sent
+FINISHED = ("sent", "failed", "blocked", "unknown")  # outbox statuses that are never sent again
+REDACTED: dict[str, Any] = {"redacted": True}
+CHAT_WINDOW_HOURS = 48  # WhatsApp's customer-service window is 24 h: older entries are useless
+RATE_COUNTER_DAYS = 2  # counters are per day; only today's is read
+
+
+def ephemeral_key() -> str:
+    """A fresh idempotency key marking a message whose outbox copy is wiped once it is sent."""
+    return f"{EPHEMERAL}{secrets.token_hex(12)}"
+
+
+def redacted_values() -> dict[str, Any]:
+    return {"addr_enc": "", "addr_key": "", "payload": dict(REDACTED), "external_id": None}
+
+
+def not_redacted() -> ColumnElement[bool]:
+    return Outbox.addr_enc != ""
+
+
+async def redact_outbox(session: AsyncSession, where: ColumnElement[bool]) -> int:
+    """Wipe address, payload and platform id of every finished outbox row matching ``where``."""
+    result = await session.execute(
+        update(Outbox)
+        .where(Outbox.status.in_(FINISHED), not_redacted(), where)
+        .values(**redacted_values())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+async def make_ephemeral(session: AsyncSession, where: ColumnElement[bool]) -> int:
+    """Rows not sent yet that match ``where`` are redacted once sent (their idem_key gets the prefix)."""
+    key = func.coalesce(Outbox.idem_key, "")
+    result = await session.execute(
+        update(Outbox)
+        .where(Outbox.status.not_in(FINISHED), not_redacted(), where, ~key.startswith(EPHEMERAL))
+        .values(idem_key=func.substr(literal(f"{EPHEMERAL}o:", String) + cast(Outbox.id, String) + ":" + key, 1, 128))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+async def redact_ephemeral(session: AsyncSession, ids: list[int]) -> None:
+    """Called when ``ids`` were marked sent: redact the ephemeral ones among them."""
+    if not ids:
+        return
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(ids), Outbox.status == "sent", Outbox.idem_key.startswith(EPHEMERAL))
+        .values(**redacted_values())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def purge(session: AsyncSession, now: datetime, cfg: RetentionConfig) -> dict[str, int]:
+    """One retention run; returns how many rows each rule touched. Run in one transaction."""
+    done: dict[str, int] = {}
+    sent_before = now - timedelta(days=cfg.outbox_days)
+    done["outbox_redacted"] = await redact_outbox(
+        session, func.coalesce(Outbox.sent_at, Outbox.created_at) <= sent_before
+    )
+    done["processed_updates"] = await _delete(
+        session, ProcessedUpdate, ProcessedUpdate.created_at <= now - timedelta(days=cfg.processed_updates_days)
+    )
+    done["conversations"] = await _delete(
+        session, Conversation, Conversation.updated_at <= now - timedelta(days=cfg.drafts_days)
+    )
+    done["chat_windows"] = await _delete(
+        session, ChatWindow, ChatWindow.last_inbound_at <= now - timedelta(hours=CHAT_WINDOW_HOURS)
+    )
+    oldest_day = (now - timedelta(days=RATE_COUNTER_DAYS)).date().isoformat()
+    done["rate_counters"] = await _delete(session, RateCounter, RateCounter.day < oldest_day)
+    old_export = and_(TipMedia.tip_id.is_(None), TipMedia.created_at <= now - timedelta(days=cfg.exports_days))
+    done["exports"] = await _delete(session, TipMedia, old_export)
+    done["unanswered"] = await _delete(
+        session, UnansweredQuestion, UnansweredQuestion.last_seen <= now - timedelta(days=cfg.unanswered_days)
+    )
+    if any(done.values()):
+        log.info("retention purge", extra={k: v for k, v in done.items() if v})
+    return done
+
+
+async def _delete(session: AsyncSession, model: Any, where: ColumnElement[bool]) -> int:
+    result = await session.execute(delete(model).where(where).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)

@@ -1,0 +1,216 @@
+"""Intents: messages that are not a knowledge-base question (greetings, "saya mau lapor", out of scope).
+
+The data is ``faq/intents.toml``; every phrasing, filler, topical and trigger word is normalised with the
+matcher's :class:`~faq.normalize.Normalizer`, so slang and stemming apply exactly as for FAQ questions.
+A message is reduced to its *words*: normalised words minus ``[filler]`` words and bare numbers.
+
+Kinds (checked in this order by :func:`faq.decision.resolve`):
+
+* ``courtesy`` (greetings, thanks): every word of the message is a courtesy word (or the message is
+  only courtesy emoji). "halo", "pagi min", "terima kasih banyak", "🙏". Thanks win over greetings
+  ("halo makasih" = thanks).
+* ``phrasing`` (lapor, tahapan, which candidate is good): every word of the message that is not a
+  courtesy word must belong to the intent's vocabulary (the words of its phrasings) **and** the message
+  must contain all the words of at least one phrasing (``extra_words`` relaxes the first rule: that many
+  other words are allowed, none of them ``[topical]`` or used by the knowledge base; "kapan pilkada kukar"
+  is the tahapan intent, "kapan masa tenang pilkada" a knowledge-base question). So "selamat pagi, saya
+  mau lapor" is the lapor intent, while "boleh gak lapor atasan yang kampanye" (extra words "boleh",
+  "atasan", "kampanye") and "halo, boleh gak like postingan paslon?" are left to the knowledge base.
+* ``trigger`` (out of scope: CPNS registration, salaries, English): the message contains ``min_triggers``
+  different trigger phrases and no ``[topical]`` word (so "pns boleh terima gaji dari partai?" stays a
+  knowledge-base question).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from faq.kb import KnowledgeBase
+from faq.normalize import Normalizer
+
+INTENTS_PATH = Path(__file__).with_name("intents.toml")
+KINDS = ("courtesy", "phrasing", "trigger")
+ACTIONS = ("", "lapor", "tahapan")
+Kind = Literal["courtesy", "phrasing", "trigger"]
+
+
+class IntentError(ValueError):
+    """The intents data is invalid."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    kind: Kind
+    text: str  # key in bot/texts.py
+    phrasings: tuple[str, ...]
+    action: str = ""  # "" | "lapor" | "tahapan": a button that starts that feature
+    entries: tuple[str, ...] = ()  # FAQ entries offered as buttons
+    with_entries: tuple[str, ...] = ()  # FAQ answers that also get this intent's action button
+    triggers: tuple[str, ...] = ()
+    min_triggers: int = 1  # different trigger phrases a message needs (trigger kind)
+    extra_words: int = 0  # words outside the vocabulary a message may have (phrasing kind; never topical ones)
+    emoji: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    intent: Intent
+    vocab: frozenset[str]
+    cores: tuple[frozenset[str], ...]
+    triggers: tuple[tuple[str, ...], ...]
+
+
+def _strs(raw: dict, key: str, where: str) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise IntentError(f"{where}: '{key}' must be a list of non-empty strings")
+    return tuple(v.strip() for v in value)
+
+
+def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str, ...], tuple[str, ...]]:
+    """(intents, filler words, topical words) as written in the TOML, validated but not normalised."""
+    with (path or INTENTS_PATH).open("rb") as fh:
+        raw = tomllib.load(fh)
+    intents: list[Intent] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw.get("intent", []), start=1):
+        where = f"intent #{i}"
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise IntentError(f"{where}: needs a string 'id'")
+        where = f"intent '{item['id']}'"
+        unknown = set(item) - {"id", "kind", "text", "phrasings", "action", "entries", "with_entries", "triggers",
+                               "min_triggers", "extra_words", "emoji"}
+        if unknown:
+            raise IntentError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        kind, action = item.get("kind"), item.get("action", "")
+        if kind not in KINDS:
+            raise IntentError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if action not in ACTIONS:
+            raise IntentError(f"{where}: action must be one of {', '.join(a for a in ACTIONS if a)}")
+        if not isinstance(item.get("text"), str) or not item["text"]:
+            raise IntentError(f"{where}: needs a 'text' key of bot/texts.py")
+        if item["id"] in seen:
+            raise IntentError(f"{where}: duplicate id")
+        seen.add(item["id"])
+        intent = Intent(
+            id=item["id"],
+            kind=kind,
+            text=item["text"],
+            phrasings=_strs(item, "phrasings", where),
+            action=action,
+            entries=_strs(item, "entries", where),
+            with_entries=_strs(item, "with_entries", where),
+            triggers=_strs(item, "triggers", where),
+            emoji=_strs(item, "emoji", where),
+            min_triggers=item.get("min_triggers", 1),
+            extra_words=item.get("extra_words", 0),
+        )
+        if not isinstance(intent.min_triggers, int) or intent.min_triggers < 1:
+            raise IntentError(f"{where}: min_triggers must be a positive integer")
+        if not isinstance(intent.extra_words, int) or intent.extra_words < 0:
+            raise IntentError(f"{where}: extra_words must be a non-negative integer")
+        if not intent.phrasings:
+            raise IntentError(f"{where}: needs at least one phrasing")
+        if (kind == "trigger") != bool(intent.triggers):
+            raise IntentError(f"{where}: 'triggers' are required for, and only for, kind = \"trigger\"")
+        intents.append(intent)
+    filler = _strs(raw.get("filler", {}), "words", "[filler]")
+    topical = _strs(raw.get("topical", {}), "words", "[topical]")
+    return intents, filler, topical
+
+
+class IntentSet:
+    """Compiled intents over one normaliser (use the matcher's, so KB stems are known)."""
+
+    def __init__(self, intents: Iterable[Intent], filler: Iterable[str], topical: Iterable[str],
+                 normalizer: Normalizer, kb_words: Iterable[str] = ()) -> None:
+        self.normalizer = normalizer
+        self.kb_words = frozenset(kb_words)  # words the knowledge base uses: never an intent's extra word
+        self.filler = frozenset(w for f in filler for w in normalizer.words(f))
+        self.topical = frozenset(w for f in topical for w in normalizer.words(f))
+        self.intents: list[Intent] = list(intents)
+        self._compiled: list[_Compiled] = []
+        for intent in self.intents:
+            cores = tuple(frozenset(self.words(p)) for p in intent.phrasings)
+            if any(not c for c in cores) and intent.kind != "trigger":
+                empty = [p for p, c in zip(intent.phrasings, cores, strict=True) if not c]
+                raise IntentError(f"intent '{intent.id}': phrasing(s) made only of filler words: {empty}")
+            triggers = tuple(tuple(normalizer.words(tr)) for tr in intent.triggers)
+            self._compiled.append(_Compiled(intent, frozenset().union(*cores), cores, triggers))
+        self.courtesy_vocab = frozenset().union(*(c.vocab for c in self._compiled if c.intent.kind == "courtesy"))
+
+    def get(self, ident: str) -> Intent | None:
+        return next((i for i in self.intents if i.id == ident), None)
+
+    def words(self, text: str) -> list[str]:
+        """Normalised words without filler words and bare numbers."""
+        return [w for w in self.normalizer.words(text) if w not in self.filler and not w.isdigit()]
+
+    def _emoji_only(self, text: str, emoji: tuple[str, ...]) -> bool:
+        rest = text
+        found = False
+        for e in sorted(emoji, key=len, reverse=True):
+            if e in rest:
+                found = True
+                rest = rest.replace(e, " ")
+        return found and not any(ch.isalnum() for ch in rest)
+
+    def before_faq(self, text: str) -> Intent | None:
+        """A courtesy or phrasing intent the whole message is, else None."""
+        words = self.words(text)
+        qset = frozenset(words)
+        courtesy = [c for c in self._compiled if c.intent.kind == "courtesy"]
+        for c in courtesy:
+            if c.intent.emoji and self._emoji_only(text, c.intent.emoji):
+                return c.intent
+        if qset and qset <= self.courtesy_vocab:
+            for c in courtesy:  # file order: thanks before greetings
+                if qset & c.vocab:
+                    return c.intent
+        rest = qset - self.courtesy_vocab
+        if not rest:
+            return None
+        for c in self._compiled:
+            if c.intent.kind != "phrasing" or not any(core <= qset for core in c.cores):
+                continue
+            extra = rest - c.vocab
+            if len(extra) <= c.intent.extra_words and not extra & (self.topical | self.kb_words):
+                return c.intent
+        return None
+
+    def out_of_scope(self, text: str) -> Intent | None:
+        """A trigger intent (out of scope) for the message, else None."""
+        words = self.normalizer.words(text)
+        if self.topical & set(words):
+            return None
+        for c in self._compiled:
+            if c.intent.kind != "trigger":
+                continue
+            found = sum(
+                1 for trig in c.triggers
+                if trig and any(tuple(words[i : i + len(trig)]) == trig for i in range(len(words) - len(trig) + 1))
+            )
+            if found >= c.intent.min_triggers:
+                return c.intent
+        return None
+
+    def action_for_entry(self, entry_id: str) -> Intent | None:
+        """The intent whose action button goes with an answer from this FAQ entry (e.g. cara-lapor -> lapor)."""
+        return next((i for i in self.intents if entry_id in i.with_entries), None)
+
+
+def kb_words(kb: KnowledgeBase, normalizer: Normalizer) -> frozenset[str]:
+    """Every normalised word of the entries' phrasings, titles and keywords."""
+    return frozenset(
+        w for e in kb for text in (*e.questions, e.title, *e.keywords) for w in normalizer.words(text)
+    )
+
+
+def load_intents(normalizer: Normalizer, path: Path | None = None, kb: KnowledgeBase | None = None) -> IntentSet:
+    intents, filler, topical = load_intents_data(path)
+    return IntentSet(intents, filler, topical, normalizer, kb_words(kb, normalizer) if kb is not None else ())

@@ -1,0 +1,74 @@
+"""The reply (text and buttons) for a :class:`~faq.decision.Resolution`, one per band.
+
+Used by the chat handler and by ``python -m faq ask`` (which prints it as the console shows it), so the
+CLI shows exactly what a user gets. Button data: ``faq:<entry id>`` opens an answer,
+``faqgo:lapor`` starts the /lapor flow, ``faqgo:tahapan`` runs /tahapan.
+"""
+
+from __future__ import annotations
+
+from bot.core.model import Button, Reply, rows
+from bot.texts import t
+from faq.decision import Resolution
+from faq.intents import IntentSet
+from faq.kb import KnowledgeBase
+from faq.render import render_answer
+
+BUTTON_CHARS = 60
+ACTION_BUTTONS = {"lapor": ("button.start_report", "faqgo:lapor"), "tahapan": ("button.tahapan", "faqgo:tahapan")}
+
+
+def button_label(title: str, limit: int = BUTTON_CHARS) -> str:
+    """``title`` cut at a word boundary with "…" when longer than ``limit`` characters."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def entry_buttons(ids: list[str] | tuple[str, ...], kb: KnowledgeBase) -> list[Button]:
+    return [Button(button_label(kb.entries[i].title), f"faq:{i}") for i in dict.fromkeys(ids) if i in kb.entries]
+
+
+def action_button(action: str) -> Button:
+    key, data = ACTION_BUTTONS[action]
+    return Button(t(key), data)
+
+
+def answer_reply(entry_id: str, kb: KnowledgeBase, intents: IntentSet, others: tuple[str, ...] = ()) -> Reply:
+    """Verdict label and answer; buttons for every related topic, then runners-up ("Atau maksud Anda:")
+    and, for report-related entries, the button that starts the report."""
+    entry = kb.entries[entry_id]
+    related = [r for r in entry.related if r in kb.entries]
+    extra = [o for o in others if o in kb.entries and o != entry_id and o not in related]
+    text = render_answer(entry, kb)
+    if extra:
+        text += "\n" + t("faq.or_maybe", topics="; ".join(kb.entries[o].title for o in extra))
+    buttons = entry_buttons(related + extra, kb)
+    intent = intents.action_for_entry(entry_id)
+    if intent is not None and intent.action:
+        buttons.insert(0, action_button(intent.action))
+    return Reply(text=text, buttons=rows(buttons))
+
+
+def compose(res: Resolution, kb: KnowledgeBase, intents: IntentSet, *, logged: bool = True) -> Reply:
+    """The reply for a resolution. ``logged``: the question really is stored for the admins (the chat
+    handler); the CLI stores nothing and must not say so."""
+    m = res.match
+    if res.band == "intent" and res.intent is not None:
+        buttons = [action_button(res.intent.action)] if res.intent.action else []
+        buttons += entry_buttons(m.suggestions, kb)
+        return Reply(text=t(res.intent.text), buttons=rows(buttons))
+    if res.band == "empty":
+        return Reply(text=t("faq.empty"))
+    if res.band == "clear" and m.id is not None and m.id in kb.entries:
+        return answer_reply(m.id, kb, intents, m.suggestions)
+    if res.band == "uncertain":
+        text = t("faq.suggest") + "\n" + t("faq.suggest_note")
+        return Reply(text=text, buttons=rows(entry_buttons(m.suggestions, kb)))
+    if res.band == "weak":
+        note = t("faq.weak_note" if logged else "faq.weak_note_unlogged")
+        return Reply(text=t("faq.suggest") + "\n" + note, buttons=rows(entry_buttons(m.suggestions, kb)))
+    return Reply(text=t("faq.none" if logged else "faq.none_unlogged"))

@@ -1,0 +1,352 @@
+"""/lapor: the anonymous violation tip, step by step (region → category → who → place → what → evidence → review).
+
+The flow state lives in ``ctx.state`` (persisted per chat and user), so a half-finished tip survives a
+restart. Evidence files are kept as channel references (Telegram file ids) while the flow runs; they are
+downloaded, stripped of metadata and stored only on confirmation (``submit.py``) — so a cancelled or
+rejected tip leaves nothing behind.
+
+The steps are declared in ``STEPS``: how each is shown, where "Kembali" leads, and for the free-text steps
+the length limit and the next step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bot import regions
+from bot.core.context import Context
+from bot.core.model import Button, Reply
+from bot.texts import TEXTS, t
+from handlers.tips import store, submit
+from handlers.tips.cases import CATEGORIES, category_label, region_label, reporter_key
+from handlers.tips.evidence import check_link, looks_like_link
+from handlers.widgets import region_picker
+
+FLOW = "lapor"
+MAX_SHORT_CHARS = 300  # who / where-and-when
+MAX_LINKS = 10
+ACCEPTED_MEDIA = ("photo", "video", "document")  # voice notes would carry the reporter's voice
+CANCEL_WORDS = {"batal", "/batal", "cancel"}
+BACK_WORDS = {"kembali", "back"}
+DONE_WORDS = {"selesai", "lewati", "skip", "tidak ada", "done"}
+
+
+class Step(StrEnum):
+    PROV = "prov"
+    KAB = "kab"
+    CATEGORY = "category"
+    WHO = "who"
+    PLACE = "place"
+    WHAT = "what"
+    EVIDENCE = "evidence"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    show: Callable[[Context, str], None]  # (ctx, lead text) -> the step's prompt
+    back: Step | None  # where "Kembali" leads; None: the first step (back = cancel)
+    next: Step | None = None  # free-text steps: the step after a valid answer
+    short: bool = False  # free-text steps: MAX_SHORT_CHARS instead of tips.max_text_chars
+
+
+def _nav() -> list[Button]:
+    return [Button(t("button.back"), "lapor:back"), Button(t("button.cancel"), "lapor:cancel")]
+
+
+def province_keyboard(page: int) -> list[list[Button]]:
+    return region_picker.province_keyboard("lapor", page, [Button(t("button.cancel"), "lapor:cancel")])
+
+
+def kabkota_keyboard(prov: str, page: int) -> list[list[Button]]:
+    label = TEXTS["tips.whole_province"]
+    return region_picker.kabkota_keyboard("lapor", prov, page, _nav(), whole_province_label=label)
+
+
+# --- prompts ---------------------------------------------------------------------------------------
+
+def _evidence_keyboard(data: dict[str, Any]) -> list[list[Button]]:
+    has = bool(data.get("media") or data.get("links"))
+    kb = [[Button(t("tips.btn_done") if has else t("tips.btn_skip"), "lapor:done")]]
+    if has:
+        kb.append([Button(t("tips.btn_clear"), "lapor:clear")])
+    kb.append(_nav())
+    return kb
+
+
+def _evidence_summary(data: dict[str, Any]) -> str:
+    return t("tips.evidence_summary", media=len(data.get("media", [])), links=len(data.get("links", [])))
+
+
+def _show_prov(ctx: Context, lead: str) -> None:
+    page = int(ctx.state.data.get("page", 0))
+    ctx.reply(Reply(text=lead + t("tips.ask_province"), buttons=province_keyboard(page)))
+
+
+def _show_kab(ctx: Context, lead: str) -> None:
+    data = ctx.state.data
+    prov = data.get("prov", "")
+    r = regions.get(prov)
+    ctx.reply(Reply(text=lead + t("tips.ask_kabkota", province=r.name if r else prov),
+                    buttons=kabkota_keyboard(prov, int(data.get("page", 0)))))
+
+
+def _show_category(ctx: Context, lead: str) -> None:
+    kb = [[Button(category_label(c), f"lapor:c:{c}")] for c in CATEGORIES]
+    kb.append(_nav())
+    ctx.reply(Reply(text=lead + t("tips.ask_category", region=region_label(ctx.state.data["region"])), buttons=kb))
+
+
+def _show_who(ctx: Context, lead: str) -> None:
+    kb = [[Button(t("tips.btn_skip"), "lapor:skip")], _nav()]
+    ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb))
+
+
+def _show_place(ctx: Context, lead: str) -> None:
+    ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()]))
+
+
+def _show_what(ctx: Context, lead: str) -> None:
+    ctx.reply(Reply(text=lead + t("tips.ask_what", max=ctx.services.settings.tips.max_text_chars),
+                    buttons=[_nav()]))
+
+
+def _show_evidence(ctx: Context, lead: str) -> None:
+    ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=ctx.services.settings.tips.max_media),
+                    buttons=_evidence_keyboard(ctx.state.data)))
+
+
+def _show_review(ctx: Context, lead: str) -> None:
+    data = ctx.state.data
+    none = t("tips.none")
+    text = t(
+        "tips.review",
+        region=region_label(data["region"]),
+        category=category_label(data["category"]),
+        who=data.get("who") or none,
+        place=data.get("place") or none,
+        what=data.get("what") or none,
+        evidence=_evidence_summary(data),
+    )
+    if any(m["kind"] != "photo" and not str(m.get("ctype", "")).startswith("image/") for m in data.get("media", [])):
+        text += "\n\n" + t("tips.review_unstripped")
+    text += "\n\n" + t("tips.notice")
+    kb = [[Button(t("tips.btn_send"), "lapor:ok")], _nav()]
+    ctx.reply(Reply(text=lead + text, buttons=kb))
+
+
+STEPS: dict[Step, StepSpec] = {
+    Step.PROV: StepSpec(_show_prov, back=None),
+    Step.KAB: StepSpec(_show_kab, back=Step.PROV),
+    Step.CATEGORY: StepSpec(_show_category, back=Step.KAB),
+    Step.WHO: StepSpec(_show_who, back=Step.CATEGORY, next=Step.PLACE, short=True),
+    Step.PLACE: StepSpec(_show_place, back=Step.WHO, next=Step.WHAT, short=True),
+    Step.WHAT: StepSpec(_show_what, back=Step.PLACE, next=Step.EVIDENCE),
+    Step.EVIDENCE: StepSpec(_show_evidence, back=Step.WHAT),
+    Step.REVIEW: StepSpec(_show_review, back=Step.EVIDENCE),
+}
+
+
+def _step(ctx: Context) -> Step | None:
+    try:
+        return Step(ctx.state.step)
+    except ValueError:
+        return None
+
+
+def prompt(ctx: Context, prefix: str = "") -> None:
+    """(Re-)show the current step of the /lapor flow."""
+    step = _step(ctx)
+    if step is not None:
+        STEPS[step].show(ctx, f"{prefix}\n\n" if prefix else "")
+
+
+# --- entry points ------------------------------------------------------------------------------------
+
+async def lapor(ctx: Context) -> None:
+    """/lapor [daerah]"""
+    max_per_day = ctx.services.settings.tips.max_per_day
+    if await store.count_today(ctx.session, reporter_key(ctx), submit.day(ctx)) >= max_per_day:
+        ctx.reply(t("tips.rate_limited", max=max_per_day))
+        return
+    ctx.state.start(FLOW, Step.PROV, {"page": 0, "media": [], "links": []})
+    if ctx.incoming.args:
+        await _typed_region(ctx, ctx.incoming.args)
+        return
+    ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
+
+
+async def cancel(ctx: Context) -> None:
+    """Cancel the /lapor flow (button, word or /batal): nothing is stored."""
+    ctx.state.clear()
+    ctx.reply(t("tips.cancelled"))
+
+
+async def on_button(ctx: Context) -> None:
+    parts = (ctx.incoming.callback or "").split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    st = ctx.state
+    if st.flow != FLOW:
+        ctx.reply(t("tips.expired"))
+        return
+    data = st.data
+    if action == "cancel":
+        await cancel(ctx)
+    elif action == "back":
+        _back(ctx)
+    elif action == "pp" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and parts[2].isdecimal():
+        st.step, data["page"] = Step.PROV, int(parts[2])
+        prompt(ctx)
+    elif action == "p" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and _is_province(parts[2]):
+        st.step, data["prov"], data["page"] = Step.KAB, parts[2], 0
+        prompt(ctx)
+    elif action == "kp" and st.step == Step.KAB and len(parts) == 4 and parts[3].isdecimal():
+        data["prov"], data["page"] = parts[2], int(parts[3])
+        prompt(ctx)
+    elif action == "r" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and regions.get(parts[2]):
+        _set_region(ctx, parts[2])
+    elif action == "c" and st.step == Step.CATEGORY and len(parts) == 3 and parts[2] in CATEGORIES:
+        data["category"] = parts[2]
+        st.step = Step.WHO
+        prompt(ctx)
+    elif action == "skip" and st.step == Step.WHO:
+        data["who"] = ""
+        st.step = Step.PLACE
+        prompt(ctx)
+    elif action == "done" and st.step == Step.EVIDENCE:
+        st.step = Step.REVIEW
+        prompt(ctx)
+    elif action == "clear" and st.step == Step.EVIDENCE:
+        data["media"], data["links"] = [], []
+        prompt(ctx, t("tips.evidence_cleared"))
+    elif action == "ok" and st.step == Step.REVIEW:
+        await _submit(ctx)
+    else:  # a button of an earlier message
+        prompt(ctx, t("tips.use_buttons"))
+
+
+async def _submit(ctx: Context) -> None:
+    result = await submit.submit(ctx)
+    if isinstance(result, submit.FetchFailed):
+        ctx.state.step = Step.EVIDENCE
+        prompt(ctx, t("tips.fetch_failed", n=result.n, max_mb=result.max_mb))
+
+
+def _is_province(code: str) -> bool:
+    region = regions.get(code)
+    return region is not None and region.level == "provinsi"
+
+
+def _back(ctx: Context) -> None:
+    st = ctx.state
+    step = _step(ctx)
+    back = STEPS[step].back if step is not None else None
+    if back is None:  # first step: back = cancel
+        st.clear()
+        ctx.reply(t("tips.cancelled"))
+        return
+    st.step = back
+    if st.step == Step.KAB and not st.data.get("prov"):
+        st.step = Step.PROV
+    st.data["page"] = 0
+    prompt(ctx)
+
+
+def _set_region(ctx: Context, code: str) -> None:
+    region = regions.get(code)
+    assert region is not None
+    ctx.state.data["region"] = region.code
+    ctx.state.data["prov"] = region.province_code
+    ctx.state.step = Step.CATEGORY
+    prompt(ctx)
+
+
+async def _typed_region(ctx: Context, text: str) -> None:
+    found = regions.resolve(text[:100], limit=6)
+    if len(found) == 1:
+        _set_region(ctx, found[0].code)
+        return
+    if not found:
+        ctx.reply(Reply(text=t("tips.region_not_found", text=text[:60]), buttons=province_keyboard(0)))
+        return
+    kb = [[Button(r.name, f"lapor:r:{r.code}")] for r in found]
+    kb.append([Button(t("button.cancel"), "lapor:cancel")])
+    ctx.reply(Reply(text=t("tips.region_choose"), buttons=kb))
+
+
+async def on_text(ctx: Context) -> None:
+    st, data = ctx.state, ctx.state.data
+    inc = ctx.incoming
+    text = inc.text.strip()
+    word = text.lower().strip(" .!")
+    if word in CANCEL_WORDS:
+        await cancel(ctx)
+        return
+    if word in BACK_WORDS:
+        _back(ctx)
+        return
+    step = _step(ctx)
+    if step == Step.EVIDENCE:
+        await _evidence(ctx, text, word)
+        return
+    if inc.media and not text:
+        prompt(ctx, t("tips.text_empty"))
+        return
+    spec = STEPS[step] if step is not None else None
+    if step in (Step.PROV, Step.KAB):
+        await _typed_region(ctx, text)
+    elif step is not None and spec is not None and spec.next is not None:
+        limit = MAX_SHORT_CHARS if spec.short else ctx.services.settings.tips.max_text_chars
+        if not text:
+            prompt(ctx, t("tips.text_empty"))
+            return
+        if len(text) > limit or inc.truncated:
+            ctx.reply(t("tips.text_too_long", n=len(text), max=limit))
+            return
+        data[step.value] = text
+        st.step = spec.next
+        prompt(ctx)
+    else:  # category, review: buttons only
+        prompt(ctx, t("tips.use_buttons"))
+
+
+async def _evidence(ctx: Context, text: str, word: str) -> None:
+    st, data = ctx.state, ctx.state.data
+    cfg = ctx.services.settings.tips
+    notes: list[str] = []
+    added = False
+    for m in ctx.incoming.media:
+        if m.kind not in ACCEPTED_MEDIA:
+            notes.append(t("tips.media_unsupported"))
+        elif len(data["media"]) >= cfg.max_media:
+            notes.append(t("tips.too_many_media", max=cfg.max_media))
+        elif m.size is not None and m.size > cfg.max_media_bytes:
+            notes.append(t("tips.media_too_big", max_mb=cfg.max_media_bytes // (1024 * 1024)))
+        else:
+            # lists are replaced, never mutated: the state column is saved only when its value differs
+            data["media"] = [*data["media"], {"kind": m.kind, "ref": m.ref, "ctype": m.content_type, "size": m.size}]
+            added = True
+    if not ctx.incoming.media and word in DONE_WORDS:
+        st.step = Step.REVIEW
+        prompt(ctx)
+        return
+    for token in text.split():
+        link = check_link(token)
+        if link is not None:
+            if len(data["links"]) >= MAX_LINKS:
+                notes.append(t("tips.too_many_links", max=MAX_LINKS))
+                break
+            if link.url not in [lk["url"] for lk in data["links"]]:
+                data["links"] = [*data["links"], {"url": link.url, "label": link.label}]
+            added = True
+        elif looks_like_link(token):
+            notes.append(t("tips.link_invalid", link=token[:80]))
+    if not added and not notes:
+        notes.append(t("tips.evidence_hint"))
+    lines = list(dict.fromkeys(notes))
+    if added:
+        lines.append(t("tips.evidence_added", media=len(data["media"]), links=len(data["links"])))
+    ctx.reply(Reply(text="\n\n".join(lines), buttons=_evidence_keyboard(data)))

@@ -1,0 +1,227 @@
+"""The question-and-answer relay between a Bawaslu group and an anonymous reporter ("tanya pelapor", /jawab).
+
+Group members stay anonymous to the reporter (only the bot speaks) and the reporter stays anonymous to the
+group: a question goes to the sealed reply address of the tip, an answer to the tip's group.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.core.context import Context
+from bot.core.model import Button, Reply
+from bot.storage.audit import audit
+from bot.storage.models import Tip
+from bot.texts import t
+from handlers.tips import flow, store
+from handlers.tips.cases import actor, group_chat, may_act, reporter_key
+
+log = logging.getLogger(__name__)
+
+ASK_FLOW = "tiptanya"
+ANSWER_FLOW = "tipjawab"
+MAX_QUESTION_CHARS = 1000
+CANCEL_WORDS = {"batal", "/batal", "cancel"}
+
+
+def reporter_address(ctx: Context, tip: Tip) -> tuple[str, str] | None:
+    if tip.reply_enc is None:
+        return None
+    try:
+        return ctx.services.identity.open(tip.reply_enc)
+    except ValueError:
+        log.error("tip reply address cannot be decrypted (secret changed?)", extra={"tip_id": tip.id})
+        return None
+
+
+# --- the group asks ------------------------------------------------------------------------------------
+#
+# A question must never catch an unrelated message (staff talk, names) and send it to an outsider. So:
+# on Telegram only a reply to the bot's prompt is relayed; elsewhere (console) the member confirms the text
+# ("Kirim ke pelapor: … ?"); the prompt expires after tips.ask_timeout_minutes; any command or other button
+# ends it (a transient flow, see Router.flow); /batal and "batal" cancel it.
+
+REPLY_CHANNELS = frozenset({"telegram"})  # channels where a member can reply to a specific bot message
+ASK_BUTTONS = ("tip:ask", "tip:askok", "tip:askx")  # the buttons that belong to the question flow
+
+
+class AskStep(StrEnum):
+    QUESTION = "question"
+    CONFIRM = "confirm"
+
+
+async def ask_button(ctx: Context, tip: Tip) -> None:
+    """"tip:ask:<id>" pressed in the tip's group: the member's reply (or confirmed text) is the question."""
+    code = html.escape(tip.code)
+    if tip.reply_enc is None:
+        ctx.reply(Reply(text=t("group.ask_no_contact", code=code), html=True))
+        return
+    minutes = ctx.services.settings.tips.ask_timeout_minutes
+    prompt_key = f"tip:{tip.id}:askprompt:{secrets.token_hex(8)}"
+    ctx.state.start(ASK_FLOW, AskStep.QUESTION, {"tip_id": tip.id, "since": ctx.now.isoformat(), "prompt": prompt_key})
+    if ctx.incoming.channel in REPLY_CHANNELS:
+        prompt = Reply(text=t("group.ask_prompt", code=code, max=MAX_QUESTION_CHARS, minutes=minutes), html=True)
+        await ctx.send_to(ctx.incoming.channel, ctx.incoming.chat_id, prompt, is_group=ctx.is_group,
+                          purpose="reply", idem_key=prompt_key)
+    else:
+        ctx.reply(Reply(text=t("group.ask_prompt_confirm", code=code, max=MAX_QUESTION_CHARS, minutes=minutes),
+                        html=True))
+
+
+def _expired(ctx: Context) -> bool:
+    try:
+        since = datetime.fromisoformat(str(ctx.state.data.get("since")))
+    except ValueError:
+        return True
+    return ctx.now - since > timedelta(minutes=ctx.services.settings.tips.ask_timeout_minutes)
+
+
+async def _replies_to_prompt(ctx: Context) -> bool:
+    reply_to = ctx.incoming.reply_to
+    if reply_to is None:
+        return False
+    return reply_to == await store.sent_message_id(ctx.session, str(ctx.state.data.get("prompt", "")))
+
+
+async def ask_cancel(ctx: Context) -> None:
+    """/batal, "batal", the Batal button, or any other command or button while the question is open."""
+    ctx.state.clear()
+    ctx.reply(t("group.ask_cancelled"))
+
+
+async def ask_text(ctx: Context) -> None:
+    """A group member's text while a question is open (only that member's: the state is per person)."""
+    by_reply = ctx.incoming.channel in REPLY_CHANNELS
+    if by_reply and not await _replies_to_prompt(ctx):
+        if _expired(ctx):
+            ctx.state.clear()
+        return  # ordinary group talk: never relayed, not answered
+    if _expired(ctx):
+        ctx.state.clear()
+        ctx.reply(t("group.ask_expired"))
+        return
+    text = ctx.incoming.text.strip()
+    if text.lower().strip(" .!") in CANCEL_WORDS:
+        await ask_cancel(ctx)
+        return
+    if not text:
+        ctx.reply(t("group.ask_empty"))
+        return
+    if len(text) > MAX_QUESTION_CHARS or ctx.incoming.truncated:
+        ctx.reply(t("tips.text_too_long", n=len(text), max=MAX_QUESTION_CHARS))
+        return
+    if by_reply:
+        await _send_question(ctx, text)
+        return
+    ctx.state.step = AskStep.CONFIRM
+    ctx.state.data = {**ctx.state.data, "question": text}
+    ctx.reply(Reply(text=t("group.ask_confirm", question=html.escape(text)), html=True, buttons=[
+        [Button(t("group.btn_ask_send"), "tip:askok")], [Button(t("button.cancel"), "tip:askx")],
+    ]))
+
+
+async def ask_confirmed(ctx: Context) -> None:
+    """"tip:askok": the member confirmed the question shown to them."""
+    if ctx.state.flow != ASK_FLOW or ctx.state.step != AskStep.CONFIRM or not ctx.state.data.get("question"):
+        ctx.reply(t("group.ask_gone"))
+        return
+    if _expired(ctx):
+        ctx.state.clear()
+        ctx.reply(t("group.ask_expired"))
+        return
+    await _send_question(ctx, str(ctx.state.data["question"]))
+
+
+async def _send_question(ctx: Context, text: str) -> None:
+    tip = await store.tip_by_id(ctx.session, int(ctx.state.data.get("tip_id", 0)))
+    ctx.state.clear()
+    if tip is None or not may_act(ctx.services, tip, ctx.incoming.channel, ctx.incoming.chat_id, ctx.is_admin):
+        ctx.reply(t("group.not_allowed"))
+        return
+    addr = reporter_address(ctx, tip)
+    if addr is None:
+        ctx.reply(Reply(text=t("group.ask_no_contact", code=html.escape(tip.code)), html=True))
+        return
+    event = await store.add_event(ctx.session, tip.id, "question", text, ctx.now)
+    audit(ctx.session, actor(ctx), "tip.question", ctx.now, tip_id=tip.id, event_id=event.id)
+    question = Reply(text=t("tips.question", code=tip.code, question=text),
+                     buttons=[[Button(t("tips.btn_answer"), f"tip:ans:{tip.id}")]])
+    await ctx.send_to(addr[0], addr[1], question, purpose="notice",
+                      idem_key=f"tip:{tip.id}:question:{event.id}", tip_id=tip.id)
+    ctx.reply(Reply(text=t("group.ask_sent", code=html.escape(tip.code)), html=True))
+
+
+# --- the reporter answers ------------------------------------------------------------------------------
+
+async def answer_button(ctx: Context, tip_id: int) -> None:
+    """"tip:ans:<id>" pressed in the reporter's chat: the next text is relayed to the group."""
+    tip = await store.tip_by_id(ctx.session, tip_id)
+    if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
+        ctx.reply(t("tips.answer_unavailable"))
+        return
+    suspended = None
+    if ctx.state.flow == flow.FLOW:
+        suspended = {"step": ctx.state.step, "data": ctx.state.data}
+    elif ctx.state.flow == ANSWER_FLOW:
+        suspended = ctx.state.data.get("suspended")
+    ctx.state.start(ANSWER_FLOW, "answer", {"tip_id": tip.id, "suspended": suspended})
+    ctx.reply(Reply(text=t("tips.ask_answer", code=tip.code, max=ctx.services.settings.tips.max_text_chars),
+                    buttons=[[Button(t("button.cancel"), "tip:ansx")]]))
+
+
+async def answer_command(ctx: Context) -> None:
+    """/jawab KODE: same as the Jawab button (WhatsApp/console cannot press buttons of relayed messages)."""
+    tip = await store.own_tip(ctx.session, ctx.incoming.args, reporter_key(ctx)) if ctx.incoming.args else None
+    if tip is None:
+        ctx.reply(t("tips.not_found"))
+        return
+    await answer_button(ctx, tip.id)
+
+
+def resume(ctx: Context) -> None:
+    """End the answer flow: back to the suspended /lapor draft, if any."""
+    suspended = ctx.state.data.get("suspended")
+    if suspended:
+        ctx.state.start(flow.FLOW, suspended["step"], suspended["data"])
+        flow.prompt(ctx, t("tips.resume"))
+    else:
+        ctx.state.clear()
+
+
+async def answer_cancel(ctx: Context) -> None:
+    if ctx.state.flow == ANSWER_FLOW:
+        ctx.reply(t("tips.answer_cancelled"))
+        resume(ctx)
+    else:
+        ctx.reply(t("tips.answer_cancelled"))
+
+
+async def answer_text(ctx: Context) -> None:
+    text = ctx.incoming.text.strip()
+    limit = ctx.services.settings.tips.max_text_chars
+    if text.lower().strip(" .!") in CANCEL_WORDS:
+        await answer_cancel(ctx)
+        return
+    if not text:
+        ctx.reply(t("tips.text_empty"))
+        return
+    if len(text) > limit or ctx.incoming.truncated:
+        ctx.reply(t("tips.text_too_long", n=len(text), max=limit))
+        return
+    tip = await store.tip_by_id(ctx.session, int(ctx.state.data.get("tip_id", 0)))
+    if tip is None or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
+        ctx.reply(t("tips.answer_unavailable"))
+        resume(ctx)
+        return
+    event = await store.add_event(ctx.session, tip.id, "answer", text, ctx.now)
+    channel, chat_id = group_chat(ctx.services, tip.group_chat_id)
+    reply = Reply(text=t("group.answer", code=html.escape(tip.code), answer=html.escape(text)), html=True,
+                  protect=True)
+    await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
+                      idem_key=f"tip:{tip.id}:answer:{event.id}", tip_id=tip.id)
+    ctx.reply(t("tips.answer_sent", code=tip.code))
+    resume(ctx)

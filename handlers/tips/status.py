@@ -1,0 +1,77 @@
+"""/status (the reporter's tips and their history) and /hapus (wipe the way back to the reporter)."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.model import Reply
+from bot.storage.retention import ephemeral_key
+from bot.texts import t
+from handlers.tips import relay, store
+from handlers.tips.cases import category_label, local_time, region_label, reporter_key, status_label
+
+
+async def status(ctx: Context) -> None:
+    """/status [kode]: one tip's status and history, or the list of the reporter's tips."""
+    settings = ctx.services.settings
+    if not ctx.incoming.args:
+        tips = await store.my_tips(ctx.session, reporter_key(ctx))
+        if not tips:
+            ctx.reply(t("tips.my_list_empty"))
+            return
+        lines = [t("tips.my_list_header")]
+        lines += [t("tips.my_list_row", code=tp.code, category=category_label(tp.category),
+                    status=status_label(tp.status), created=local_time(settings, tp.created_at, "%d-%m-%Y"))
+                  for tp in tips]
+        lines.append(t("tips.my_list_footer"))
+        ctx.reply("\n".join(lines))
+        return
+    tip = await store.own_tip(ctx.session, ctx.incoming.args, reporter_key(ctx))
+    if tip is None:
+        ctx.reply(t("tips.not_found"))
+        return
+    history = []
+    for ev in await store.events_of(ctx.session, tip.id):
+        if ev.kind == "status":
+            what = t("tips.event.status", status=status_label(ev.text))
+        else:
+            what = t(f"tips.event.{ev.kind}")
+        history.append(t("tips.history_row", when=local_time(settings, ev.created_at), text=what))
+    ctx.reply(t("tips.status_detail", code=tip.code, region=region_label(tip.region_code),
+                category=category_label(tip.category), created=local_time(settings, tip.created_at),
+                status=status_label(tip.status), history="\n".join(history) or "-"))
+
+
+async def _reply_unlinked(ctx: Context, text: str) -> None:
+    """Answer /hapus with a message whose outbox copy (it names the tip) is wiped once it is sent."""
+    await ctx.send_to(ctx.incoming.channel, ctx.incoming.chat_id, Reply(text=text), purpose="reply",
+                      idem_key=ephemeral_key())
+
+
+async def hapus(ctx: Context) -> None:
+    """/hapus KODE: unlink the reporter from one's own tip at once (``store.unlink_reporter``)."""
+    if not ctx.incoming.args:
+        ctx.reply(t("tips.hapus_usage"))
+        return
+    tip = await store.own_tip(ctx.session, ctx.incoming.args, reporter_key(ctx))
+    if tip is None:
+        ctx.reply(t("tips.not_found"))
+        return
+    if tip.reply_enc is None:
+        await _reply_unlinked(ctx, t("tips.hapus_already", code=tip.code))
+        return
+    identity, inc = ctx.services.identity, ctx.incoming
+    chats = {(inc.channel, inc.chat_id)}
+    addr = relay.reporter_address(ctx, tip)
+    if addr is not None:
+        chats.add(addr)
+    await store.unlink_reporter(
+        ctx.session, tip,
+        addr_keys={identity.key("addr", ch, chat) for ch, chat in chats},
+        choices_keys={identity.key("choices", ch, chat) for ch, chat in chats},  # as bot.core.dispatcher keys them
+    )
+    if ctx.state.flow == relay.ANSWER_FLOW and ctx.state.data.get("tip_id") == tip.id:
+        relay.resume(ctx)  # the answer being typed belonged to this tip
+    tip.updated_at = ctx.now
+    await store.add_event(ctx.session, tip.id, "deleted", "", ctx.now)
+    await _reply_unlinked(ctx, t("tips.hapus_done", code=tip.code,
+                                 days=ctx.services.settings.tips.retention_days))

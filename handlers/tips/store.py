@@ -1,0 +1,167 @@
+"""Named queries of the tip feature: every handler in ``handlers/tips/`` reads and writes through these.
+
+Retention: the sealed reply address (``Tip.reply_enc``) is the only way back to the reporter. It is wiped at
+once on ``/hapus`` (``unlink_reporter``, which also redacts every sent message tied to the tip or to the
+reporter's chat, and the chat's button memory), and ``tips.retention_days`` after the case is closed
+(``purge_after``) together with the reporter's pseudonym (``reporter_key`` becomes ``PURGED``; it served
+/status and the daily limit). ``purge_expired`` does the wiping and runs from the scheduler::
+
+    async with services.sessions() as s, s.begin():
+        await purge_expired(s, utcnow())
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage import retention
+from bot.storage.db import insert_ignore
+from bot.storage.models import Conversation, Outbox, RateCounter, Tip, TipEvent, TipMedia
+from handlers.tips import codes
+
+log = logging.getLogger(__name__)
+
+RATE_SCOPE = "tip"
+PURGED = ""  # Tip.reporter_key once wiped by the purge (the column stays NOT NULL)
+
+
+async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
+    return await session.get(Tip, tip_id)
+
+
+async def sent_message_id(session: AsyncSession, idem_key: str) -> str | None:
+    """The platform's id of a sent message, by its idempotency key (None while not sent)."""
+    return await session.scalar(select(Outbox.external_id).where(Outbox.idem_key == idem_key))
+
+
+async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
+    """The reporter's own tip for a code as typed (None for a bad code or someone else's tip)."""
+    code = codes.normalize(code_text)
+    if code is None:
+        return None
+    return await session.scalar(select(Tip).where(Tip.code == code, Tip.reporter_key == reporter_key))
+
+
+async def my_tips(session: AsyncSession, reporter_key: str, limit: int = 20) -> Sequence[Tip]:
+    return (await session.scalars(
+        select(Tip).where(Tip.reporter_key == reporter_key).order_by(Tip.created_at.desc()).limit(limit)
+    )).all()
+
+
+async def events_of(session: AsyncSession, tip_id: int) -> Sequence[TipEvent]:
+    return (await session.scalars(
+        select(TipEvent).where(TipEvent.tip_id == tip_id).order_by(TipEvent.created_at, TipEvent.id)
+    )).all()
+
+
+async def add_event(session: AsyncSession, tip_id: int, kind: str, text: str, now: datetime) -> TipEvent:
+    """Record a tip event and flush, so its id can name outbox messages."""
+    event = TipEvent(tip_id=tip_id, kind=kind, text=text, created_at=now)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def count_today(session: AsyncSession, key: str, day: str) -> int:
+    n = await session.scalar(
+        select(RateCounter.count).where(
+            RateCounter.scope == RATE_SCOPE, RateCounter.subject_key == key, RateCounter.day == day
+        )
+    )
+    return int(n or 0)
+
+
+async def count_one(session: AsyncSession, key: str, day: str) -> None:
+    await session.execute(
+        insert_ignore(session, RateCounter.__table__)
+        .values(scope=RATE_SCOPE, subject_key=key, day=day, count=0)
+        .on_conflict_do_nothing(index_elements=["scope", "subject_key", "day"])
+    )
+    await session.execute(
+        update(RateCounter)
+        .where(RateCounter.scope == RATE_SCOPE, RateCounter.subject_key == key, RateCounter.day == day)
+        .values(count=RateCounter.count + 1)
+    )
+
+
+async def unique_code(session: AsyncSession) -> str:
+    for _ in range(10):
+        code = codes.new_code()
+        if await session.scalar(select(Tip.id).where(Tip.code == code)) is None:
+            return code
+    raise RuntimeError("could not allocate a unique tip code")
+
+
+async def create_tip(session: AsyncSession, tip: Tip) -> Tip:
+    session.add(tip)
+    await session.flush()
+    return tip
+
+
+async def add_media(session: AsyncSession, rows: list[TipMedia]) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
+async def scoped_tips(session: AsyncSession, group_chat_id: int | None, *, any_routed: bool = False) -> list[Tip]:
+    """Tips of one group; ``any_routed``: every routed tip (console); neither: all tips (admin)."""
+    stmt = select(Tip).order_by(Tip.created_at, Tip.id)
+    if any_routed:
+        stmt = stmt.where(Tip.group_chat_id.is_not(None))
+    elif group_chat_id is not None:
+        stmt = stmt.where(Tip.group_chat_id == group_chat_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def media_hashes(session: AsyncSession, tip_ids: list[int]) -> dict[int, list[TipMedia]]:
+    """Light TipMedia objects (id, sha256_original) per tip, for the export."""
+    media: dict[int, list[TipMedia]] = {}
+    rows = (await session.execute(
+        select(TipMedia.id, TipMedia.tip_id, TipMedia.sha256_original).where(TipMedia.tip_id.in_(tip_ids))
+        .order_by(TipMedia.id)
+    )).all()
+    for r in rows:
+        media.setdefault(r.tip_id, []).append(TipMedia(id=r.id, sha256_original=r.sha256_original))
+    return media
+
+
+async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], choices_keys: set[str]) -> int:
+    """/hapus: nothing in the database may link the reporter's chat to the tip any more.
+
+    * the sealed reply address of the tip is wiped;
+    * every sent outbox row tied to the tip, or addressed to the reporter's chat (``addr_keys``; broadcasts
+      aside: they say nothing about a tip) is redacted; rows not sent yet are redacted once sent;
+    * the chat's button memory (``choices_keys``: numbered channels keep the last buttons, e.g. "Jawab")
+      is deleted.
+    The reporter pseudonym stays until the purge, so /status keeps working. Returns rows redacted."""
+    tip.reply_enc = None
+    tied = or_(Outbox.tip_id == tip.id, and_(Outbox.addr_key.in_(addr_keys), Outbox.broadcast_id.is_(None)))
+    redacted = await retention.redact_outbox(session, tied)
+    await retention.make_ephemeral(session, tied)
+    await session.execute(delete(Conversation).where(Conversation.conv_key.in_(choices_keys)))
+    return redacted
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    """Wipe reply addresses and reporter pseudonyms of tips past ``purge_after``, and redact what was sent
+    to the reporters of tips without a reply address (wiped now, by /hapus, or by an earlier run).
+
+    Returns the number of tips purged now. Run daily (scheduler), in one transaction.
+    """
+    result = await session.execute(
+        update(Tip)
+        .where(Tip.purge_after.is_not(None), Tip.purge_after <= now,
+               or_(Tip.reply_enc.is_not(None), Tip.reporter_key != PURGED))
+        .values(reply_enc=None, reporter_key=PURGED, updated_at=now)
+    )
+    wiped = int(result.rowcount or 0)
+    gone = select(Tip.id).where(Tip.reply_enc.is_(None))
+    redacted = await retention.redact_outbox(session, and_(Outbox.tip_id.in_(gone), Outbox.is_group.is_(False)))
+    if wiped or redacted:
+        log.info("tip reply addresses purged", extra={"count": wiped, "redacted": redacted})
+    return wiped

@@ -1,0 +1,1 @@
+"""Small UI pieces shared by several features."""

@@ -1,0 +1,105 @@
+"""Foundation end-to-end: the real python-telegram-bot Application against the fake Bot API server."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from bot.texts import t
+from tests.channels.telegram.conftest import ADMIN_ID
+from tests.support.telegram_harness import TelegramHarness
+
+
+async def test_start_over_long_polling(telegram: TelegramHarness) -> None:
+    telegram.text(1001, "/start")
+    call = await telegram.wait_text(1001, "JagaNetral")
+    assert call.method.lower() == "sendmessage"
+    assert "/lapor" in call.params["text"]
+
+
+async def test_unknown_command_and_non_admin(telegram: TelegramHarness) -> None:
+    telegram.text(1002, "/terbang")
+    await telegram.wait_text(1002, t("error.unknown_command", command="terbang"))
+    telegram.text(1002, "/pertanyaan")
+    await telegram.wait_text(1002, t("error.admin_only"))
+
+
+async def test_admin_command_allowed_for_configured_admin(telegram: TelegramHarness) -> None:
+    telegram.text(ADMIN_ID, "/pertanyaan")
+    await telegram.wait_text(ADMIN_ID, t("faq.unanswered_empty"))
+
+
+async def test_html_from_user_is_sent_as_plain_text(telegram: TelegramHarness) -> None:
+    telegram.text(1003, "/<b>bold</b>")
+    call = await telegram.wait_text(1003, "tidak dikenal")
+    assert "parse_mode" not in call.params or call.params["parse_mode"] in (None, "")
+
+
+async def test_faq_answer_with_buttons_and_callback(telegram: TelegramHarness) -> None:
+    telegram.text(1004, "pns boleh ngelike foto paslon di instagram ga sih")
+    call = await telegram.wait_text(1004, "TIDAK BOLEH")
+    assert "Dasar hukum" in call.params["text"]
+    mark = telegram.mark()
+    telegram.press(1004, "faq:hak-pilih")
+    call = await telegram.wait_text(1004, "BOLEH", since=mark)
+    assert "TIDAK BOLEH" not in call.params["text"]
+    answered = [c for c in telegram.server.calls if c.method.lower() == "answercallbackquery"]
+    assert answered, "callback queries must be answered"
+
+
+async def test_retry_after_429_is_honoured(telegram: TelegramHarness) -> None:
+    telegram.server.rate_limit_next(1, retry_after=1)
+    telegram.text(1005, "/start")
+    call = await telegram.wait_text(1005, "JagaNetral", timeout=10)
+    limited = [c for c in telegram.server.calls if getattr(c, "status", 200) == 429]
+    assert limited, "the fake must have answered 429 once"
+    assert call.timestamp - limited[0].timestamp >= 1.0
+
+
+async def test_server_errors_then_recovery(telegram: TelegramHarness) -> None:
+    telegram.server.fail_next(2, status=502)
+    telegram.text(1006, "/bantuan")
+    await telegram.wait_text(1006, "/lapor", timeout=15)
+    assert len([c for c in telegram.server.sent_messages(1006)]) >= 1
+
+
+async def test_blocked_user_does_not_loop(telegram: TelegramHarness) -> None:
+    telegram.server.block_user(1007)
+    telegram.text(1007, "/start")
+    await telegram.settle(1.5)
+    attempts = [c for c in telegram.server.calls if str(c.chat_id) == "1007" and "send" in c.method.lower()]
+    assert len(attempts) == 1  # 403 → marked blocked, not retried
+
+
+async def test_restart_keeps_pending_replies(telegram: TelegramHarness) -> None:
+    await telegram.stop()
+    # The update is committed (with its reply in the outbox) but the process stops before delivery.
+    from bot.app.runtime import Runtime
+    from bot.core.model import Incoming
+
+    rt = Runtime.create(telegram.settings)
+    await rt.core.handle(Incoming(channel="telegram", chat_id="1008", user_id="1008", text="/start"))
+    await rt.stop()  # crash/stop before delivery
+    await telegram.start()
+    await telegram.wait_text(1008, "JagaNetral")
+    assert len(telegram.server.sent_messages(1008)) == 1
+
+
+async def test_malformed_and_group_updates_do_not_crash(telegram: TelegramHarness, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    telegram.server.inject_update({"update_id": 900001})  # no content at all
+    telegram.server.inject_update({"update_id": 900002, "edited_message": {
+        "message_id": 5, "date": 0, "chat": {"id": 1009, "type": "private"}, "text": "edit",
+        "from": {"id": 1009, "is_bot": False, "first_name": "X"}}})
+    telegram.text(1009, "halo semua", chat_id=-100555, chat_type="group")
+    telegram.text(1009, "/start")
+    await telegram.wait_text(1009, "JagaNetral")
+    assert not telegram.server.sent_messages(-100555)  # free text in groups is not answered
+
+
+@pytest.mark.parametrize("text", ["\x00\x01\x02", "🙂" * 3000, "a" * 5000])
+async def test_odd_text_gets_a_reply(telegram: TelegramHarness, text: str) -> None:
+    telegram.text(1010, text)
+    await telegram.server.wait_for(lambda c: str(c.chat_id) == "1010", timeout=10)

@@ -1,0 +1,209 @@
+"""WhatsApp end to end over real HTTP: FAQ, numbered choices, long texts, STOP/MULAI, a tip with a photo
+forwarded to the Bawaslu Telegram group, and the anonymity of the WhatsApp number and profile name."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from bot import regions
+from bot.core.model import Button, Reply
+from bot.storage.models import Tip, TipMedia
+from bot.texts import t
+from handlers.tips.cases import category_label
+from tests.channels.whatsapp.conftest import (
+    KAB,
+    NUMBER,
+    PROFILE_NAME,
+    STATUS_URL,
+    USER,
+    WhatsAppHarness,
+    secrets_of,
+)
+from tests.handlers.tips.conftest import CODE_RE, jpeg_with_gps
+
+
+def _leaks(text: str) -> list[str]:
+    return [s for s in secrets_of() if s in text]
+
+
+def _log_text(records: list[logging.LogRecord]) -> str:
+    parts = []
+    for r in records:
+        parts.append(r.getMessage())
+        parts.append(repr({k: v for k, v in r.__dict__.items() if k not in ("msg", "args")}))
+        if r.exc_text:
+            parts.append(r.exc_text)
+    return "\n".join(parts)
+
+
+async def test_faq_question_is_answered_through_twilio(wa: WhatsAppHarness) -> None:
+    bodies = await wa.say("pns boleh ngelike foto paslon di instagram ga sih")
+    assert len(bodies) == 1 and "TIDAK BOLEH" in bodies[0]
+    assert "Dasar hukum" in bodies[0]
+    msg = wa.to_user()[-1]
+    assert msg.from_ == "whatsapp:+14155238886" and msg.to == USER
+    assert msg.status_callback == STATUS_URL
+    assert msg.content_sid is None  # inside the 24-hour window: free-form
+
+
+async def test_numbered_choice_presses_the_second_button(wa: WhatsAppHarness) -> None:
+    [body] = await wa.say("/langganan")
+    provinces = regions.provinces()
+    assert f"  2. {provinces[1].short}" in body
+    n = len(re.findall(r"^\s+\d+\. ", body, re.MULTILINE))
+    assert body.rstrip().endswith(t("whatsapp.reply_with_number",
+                                     choices=", ".join(str(i) for i in range(1, n)) + f" atau {n}"))
+    [body] = await wa.say("2")
+    assert t("sub.pick_kabkota", province=provinces[1].name) in body
+
+
+async def test_long_text_is_split_under_the_whatsapp_limit(wa: WhatsAppHarness) -> None:
+    await wa.say("/start")
+    assert wa.rt is not None
+    paragraphs = [f"Paragraf {i}: " + " ".join(f"kata{i}x{j}" for j in range(60)) for i in range(12)]
+    text = "\n\n".join(paragraphs)
+    assert len(text) > 4000
+    reply = Reply(text=text, buttons=[[Button("Ya", "x:1"), Button("Tidak", "x:2")]])
+    mark = len(wa.twilio.messages)
+    async with wa.rt.services.sessions() as s, s.begin():
+        await wa.rt.services.outbox.enqueue(s, channel="whatsapp", chat_id=NUMBER, reply=reply, purpose="notice")
+    wa.rt.worker.notify()
+    await wa.drain()
+    parts = [m.body or "" for m in wa.to_user(since=mark)]
+    assert len(parts) >= 3
+    assert all(0 < len(p) <= 1500 for p in parts)
+    joined = "\n".join(parts)
+    assert joined.split()[: len(text.split())] == text.split()  # nothing lost, order kept
+    assert parts[-1].rstrip().endswith(t("whatsapp.reply_with_number", choices="1 atau 2"))
+    assert "  1. Ya" in parts[-1]
+
+
+async def test_stop_unsubscribes_and_mulai_resubscribes(wa: WhatsAppHarness) -> None:
+    [body] = await wa.say("mulai")
+    assert body == t("whatsapp.resume_none")
+    await wa.say("/langganan Kukar")
+    [done] = await wa.press("ASN")
+    assert "Kutai Kartanegara" in done
+    sub = await wa.subscriber()
+    assert sub is not None and sub.active and sub.channel == "whatsapp"
+
+    [stopped] = await wa.say("STOP")
+    assert t("sub.stopped") in stopped and "MULAI" in stopped
+    sub = await wa.subscriber()
+    assert sub is not None and not sub.active
+
+    [resumed] = await wa.say("MULAI")
+    assert "aktif kembali" in resumed and "Kutai Kartanegara" in resumed
+    sub = await wa.subscriber()
+    assert sub is not None and sub.active and not sub.blocked
+
+    [again] = await wa.say(" Mulai ")
+    assert "masih aktif" in again
+
+    [stopped] = await wa.say("berhenti")
+    assert t("sub.stopped") in stopped
+    [resumed] = await wa.say("START")
+    assert "aktif kembali" in resumed
+    sub = await wa.subscriber()
+    assert sub is not None and sub.active
+
+
+async def test_resume_also_clears_a_blocked_subscriber(wa: WhatsAppHarness) -> None:
+    await wa.say("/langganan Samarinda")
+    await wa.press("Masyarakat")
+    assert wa.rt is not None
+    from sqlalchemy import update
+
+    from bot.storage.models import Subscriber
+
+    async with wa.rt.services.sessions() as s, s.begin():
+        await s.execute(update(Subscriber).values(active=False, blocked=True))
+    [resumed] = await wa.say("MULAI")
+    assert "aktif kembali" in resumed
+    sub = await wa.subscriber()
+    assert sub is not None and sub.active and not sub.blocked
+
+
+async def test_tip_with_photo_reaches_the_telegram_group_anonymously(
+    wa_tg: WhatsAppHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wa, tg = wa_tg, wa_tg.tg
+    assert tg is not None
+    [body] = await wa.say("/lapor Kukar")
+    assert "Langkah 2/6" in body
+    [body] = await wa.press(category_label("medsos"))
+    assert "Langkah 3/6" in body
+    await wa.say("Kasubag Umum dinas X")
+    await wa.say("Kantor bupati, Senin pagi")
+    [body] = await wa.say("Membagikan poster paslon di grup kantor")
+    assert "Langkah 6/6" in body
+    photo = jpeg_with_gps()
+    url = wa.twilio.add_media(photo, "image/jpeg")
+    [body] = await wa.say("", media=[(url, "image/jpeg")])
+    assert t("tips.evidence_added", media=1, links=0) in body
+    await wa.say("selesai")
+    bodies = await wa.press(t("tips.btn_send"))
+    codes = [m.group(0) for b in bodies for m in [CODE_RE.search(b)] if m]
+    assert codes, bodies
+    code = codes[0]
+
+    # Twilio media: credentials to the Media resource only, never to the CDN redirect target
+    kinds = {(f.kind, f.had_auth, f.status) for f in wa.twilio.media_fetches}
+    assert ("media", True, 307) in kinds and ("cdn", False, 200) in kinds
+
+    # forwarded to the Kukar group on Telegram: text with the code, then the stripped photo
+    call = await tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and code in (c.text or ""), timeout=10)
+    assert "Membagikan poster paslon" in (call.text or "")
+    photo_call = await tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and c.method == "sendPhoto", timeout=10)
+    upload = next(iter(photo_call.files.values())).data
+    exif = Image.open(io.BytesIO(upload)).getexif()
+    assert 0x8825 not in exif and 0x013B not in exif  # no GPS, no artist
+    assert b"Rahasiawati" not in upload
+
+    # anonymity: the number and profile name are nowhere in what the group got, the DB row or the logs
+    group_calls = [c for c in tg.calls if str(c.chat_id) == str(KAB)]
+    for c in group_calls:
+        assert not _leaks(json.dumps(c.params, ensure_ascii=False)), c.method
+        for f in c.files.values():
+            assert not any(s.encode() in f.data for s in secrets_of())
+    assert wa.rt is not None
+    async with wa.rt.services.sessions() as s:
+        tip = await s.scalar(select(Tip).where(Tip.code == code))
+        assert tip is not None and tip.channel == "whatsapp"
+        assert wa.rt.services.identity.open(tip.reply_enc or "") == ("whatsapp", NUMBER)
+        row_text = repr({k: v for k, v in vars(tip).items() if not k.startswith("_")})
+        assert not _leaks(row_text)
+        media = (await s.scalars(select(TipMedia).where(TipMedia.tip_id == tip.id))).all()
+        assert len(media) == 1 and media[0].stripped
+    assert not _leaks(_log_text(caplog.records))
+
+    # /status over WhatsApp
+    [status] = await wa.say(f"/status {code}")
+    assert code in status
+
+
+async def test_anonymity_number_and_profile_name_never_logged(
+    wa: WhatsAppHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await wa.say("apakah asn boleh foto bersama caleg?")
+    await wa.say("/langganan Kukar")
+    await wa.press("ASN")
+    await wa.say("STOP")
+    await wa.say("MULAI")
+    sid = wa.to_user()[-1].sid
+    assert (await wa.status_callback(sid, "delivered")).status_code == 200
+    assert (await wa.status_callback(sid, "undelivered", 63016)).status_code == 200
+    assert wa.twilio.messages and all(m.to == USER for m in wa.twilio.messages)
+    text = _log_text(caplog.records)
+    assert "whatsapp status" in text and "faq match" in text  # the logs were really captured
+    assert not _leaks(text), _leaks(text)
+    assert PROFILE_NAME not in text

@@ -1,0 +1,158 @@
+"""Intents (faq/intents.toml) and the order in which faq.decision.resolve applies them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.texts import TEXTS
+from faq import default_matcher
+from faq.decision import default_intents, resolve
+from faq.evaluate import load_questions
+from faq.intents import IntentError, load_intents, load_intents_data
+
+HERE = Path(__file__).parent
+
+
+def intent_of(text: str) -> str | None:
+    res = resolve(text)
+    return res.intent.id if res.intent is not None else None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # the report flow
+        ("saya mau lapor", "lapor"),
+        ("mau melaporkan pelanggaran", "lapor"),
+        ("gimana cara lapor", "lapor"),
+        ("gmn cara ngelapor min", "lapor"),
+        ("selamat pagi, saya mau lapor", "lapor"),
+        ("Saya ingin membuat laporan.", "lapor"),
+        # greetings and thanks
+        ("halo", "greeting"),
+        ("pagi min", "greeting"),
+        ("Assalamualaikum", "greeting"),
+        ("P", "greeting"),
+        ("makasih", "thanks"),
+        ("terima kasih banyak", "thanks"),
+        ("makasih ya min 🙏", "thanks"),
+        ("🙏", "thanks"),
+        ("halo makasih", "thanks"),
+        # out of scope
+        ("cara daftar cpns", "scope-asn"),
+        ("Kapan pendaftaran CPNS dibuka tahun ini?", "scope-asn"),
+        ("gaji pppk berapa", "scope-asn"),
+        ("kapan tunjangan kinerja cair bulan ini", "scope-asn"),
+        ("calon mana yang bagus", "scope-choice"),
+        ("siapa yang harus saya pilih", "scope-choice"),
+        ("siapa capres yg bagus", "scope-choice"),
+        # election dates
+        ("jadwal pencoblosan", "tahapan"),
+        ("jadwal pencoblosan kapan", "tahapan"),
+        ("kapan pemilu", "tahapan"),
+        ("kapan pilkada?", "tahapan"),
+        ("kapan pilkada kukar", "tahapan"),
+        ("jadwal pencoblosan di kutai kartanegara kapan", "tahapan"),
+        # variants that are not phrasings in the data
+        ("aku mau laporin asn", "lapor"),
+        ("gmn caranya ngelapor", "lapor"),
+        ("hallo min selamat siang", "greeting"),
+        ("terimakasih infonya min", "thanks"),
+        ("oke min makasih", "thanks"),
+        ("gaji pns naik gak tahun depan", "scope-asn"),
+        ("daftar pppk kapan dibuka", "scope-asn"),
+        ("sebaiknya milih siapa", "scope-choice"),
+        ("kapan coblosan pilkada", "tahapan"),
+        ("kapan pemilu 2029", "tahapan"),
+        ("is civil servant allowed to campaign", "english"),
+        # walkthrough 11/12: English, STOP and MULAI typed outside WhatsApp
+        ("can civil servants campaign?", "english"),
+        ("STOP", "berhenti"),
+        ("MULAI", "mulai"),
+    ],
+)
+def test_intent_is_recognised(text: str, intent: str) -> None:
+    res = resolve(text)
+    assert res.band == "intent" and res.intent is not None and res.intent.id == intent, (text, res)
+    assert res.verdict(default_matcher()) is None
+    assert not res.logged
+
+
+@pytest.mark.parametrize(
+    ("text", "entries"),
+    [
+        # real knowledge-base questions that share words with an intent: the KB answers them
+        ("boleh gak lapor atasan yang kampanye", {"lapor-anonim", "cara-lapor", "tekanan-atasan"}),
+        ("halo, boleh gak like postingan paslon?", {"medsos-like"}),
+        ("pagi min, pns boleh jadi timses caleg ga", {"jadi-timses"}),
+        ("makasih, terus kalau share video capres di grup wa gimana?", {"medsos-share"}),
+        ("gmn cara lapor asn yg kampanye di ig", {"cara-lapor"}),
+        ("pns boleh nyoblos kan?", {"hak-pilih"}),
+        ("asn boleh like post campaign caleg?", {"medsos-like"}),
+        ("kapan masa tenang pilkada", {"masa-tenang"}),
+    ],
+)
+def test_intents_do_not_swallow_faq_questions(text: str, entries: set[str]) -> None:
+    res = resolve(text)
+    assert res.intent is None, (text, res)
+    assert res.band == "clear" and res.match.id in entries, (text, res)
+
+
+def test_topical_words_keep_salary_questions_in_the_faq() -> None:
+    # "gaji"/"tunjangan" with an election word is a neutrality question, not the scope message
+    for text in ["pns boleh terima gaji dari partai?", "gaji pns dipotong kalau ikut kampanye?"]:
+        assert resolve(text).intent is None, text
+
+
+def test_messages_without_words_are_empty_not_questions() -> None:
+    for text in ["7", "-1", "/", "<b>x</b>", "...", "12 34"]:
+        res = resolve(text)
+        assert (res.band, res.logged) == ("empty", False), (text, res)
+
+
+def test_every_phrasing_resolves_to_its_intent() -> None:
+    for intent in default_intents().intents:
+        for phrasing in intent.phrasings:
+            assert intent_of(phrasing) == intent.id, (intent.id, phrasing, resolve(phrasing))
+
+
+def test_intent_data_refers_to_real_texts_and_entries() -> None:
+    kb = default_matcher().kb
+    for intent in default_intents().intents:
+        assert intent.text in TEXTS, intent.id
+        for entry in (*intent.entries, *intent.with_entries):
+            assert entry in kb.entries, (intent.id, entry)
+    assert default_intents().action_for_entry("cara-lapor") is default_intents().get("lapor")
+
+
+@pytest.mark.parametrize("name", ["dev-questions.toml", "heldout-questions.toml"])
+def test_no_labelled_question_is_swallowed_by_an_intent(name: str) -> None:
+    """An in-scope question caught by an intent must be one whose intent offers its entry (lapor ->
+    cara-lapor); an out-of-scope question may be caught by any intent."""
+    for q in load_questions(HERE / name):
+        res = resolve(q.text)
+        if res.intent is not None and q.topic:
+            assert q.topic in res.intent.entries, (q.text, q.topic, res.intent.id)
+
+
+def test_invalid_intent_data_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "intents.toml"
+    bad.write_text('[[intent]]\nid = "x"\nkind = "nope"\ntext = "intent.greeting"\nphrasings = ["halo"]\n')
+    with pytest.raises(IntentError, match="kind"):
+        load_intents_data(bad)
+    bad.write_text('[[intent]]\nid = "x"\nkind = "phrasing"\ntext = "intent.greeting"\nphrasings = ["saya mau"]\n'
+                   '[filler]\nwords = ["saya", "mau"]\n')
+    with pytest.raises(IntentError, match="only of filler"):
+        load_intents(default_matcher().normalizer, bad)
+    bad.write_text('[[intent]]\nid = "x"\nkind = "trigger"\ntext = "intent.greeting"\nphrasings = ["gaji"]\n')
+    with pytest.raises(IntentError, match="triggers"):
+        load_intents_data(bad)
+
+
+def test_no_knowledge_base_phrasing_is_swallowed_by_an_intent() -> None:
+    for entry in default_matcher().kb:
+        for phrasing in entry.questions:
+            intent = resolve(phrasing).intent
+            assert intent is None or entry.id in intent.entries, (entry.id, phrasing, intent)

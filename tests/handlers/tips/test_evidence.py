@@ -1,0 +1,119 @@
+"""Metadata stripping, link validation and receipt codes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+from handlers.tips import codes as tipcodes
+from handlers.tips.evidence import OTHER_LABEL, check_link, prepare
+from tests.handlers.tips.conftest import jpeg_with_gps
+
+
+def test_jpeg_exif_and_gps_removed_orientation_kept() -> None:
+    original = jpeg_with_gps(orientation=6, size=(40, 20))
+    with Image.open(io.BytesIO(original)) as img:
+        assert img.getexif().get_ifd(0x8825)  # the sample really has GPS
+    ev = prepare(original, "image/jpeg", "photo")
+    assert ev.stripped and ev.content_type == "image/jpeg" and ev.ext == "jpg"
+    assert ev.sha256_original == hashlib.sha256(original).hexdigest()
+    with Image.open(io.BytesIO(ev.data)) as img:
+        assert len(img.getexif()) == 0 and "exif" not in img.info
+        assert img.size == (20, 40)  # rotated as the orientation tag said
+    assert b"Rahasiawati" not in ev.data and b"KameraRahasia" not in ev.data
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_png_and_webp_metadata_removed(fmt: str) -> None:
+    img = Image.new("RGBA", (8, 8), (1, 2, 3, 255))
+    exif = Image.Exif()
+    exif[0x013B] = "Siti Rahasiawati"
+    buf = io.BytesIO()
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Author", "Siti Rahasiawati")
+        img.save(buf, fmt, pnginfo=info, exif=exif)
+    else:
+        img.save(buf, fmt, exif=exif)
+    original = buf.getvalue()
+    assert b"Rahasiawati" in original
+    ev = prepare(original, f"image/{fmt.lower()}", "document")
+    assert ev.stripped and b"Rahasiawati" not in ev.data
+    with Image.open(io.BytesIO(ev.data)) as out:
+        assert out.format == fmt and len(out.getexif()) == 0
+
+
+def test_non_images_are_kept_as_is() -> None:
+    pdf = b"%PDF-1.4 /Author (Siti)\n%%EOF"
+    ev = prepare(pdf, "application/pdf", "document")
+    assert not ev.stripped and ev.data == pdf and ev.ext == "pdf"
+    broken = prepare(b"not really a jpeg", "image/jpeg", "photo")
+    assert not broken.stripped
+    assert prepare(b"\x00\x00", "video/mp4", "video").ext == "mp4"
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("https://www.instagram.com/p/abc", "Instagram"),
+    ("http://m.facebook.com/story.php?id=1", "Facebook"),
+    ("https://vt.tiktok.com/ZS123/", "TikTok"),
+    ("https://x.com/akun/status/1", "X/Twitter"),
+    ("https://twitter.com/akun", "X/Twitter"),
+    ("youtu.be/abc", "YouTube"),
+    ("https://wa.me/6281234", "WhatsApp"),
+    ("https://berita.example.id/artikel", OTHER_LABEL),
+])
+def test_valid_links(text: str, label: str) -> None:
+    link = check_link(text)
+    assert link is not None and link.label == label and link.url.startswith("http")
+
+
+@pytest.mark.parametrize("text", [
+    "javascript:alert(1)", "JAVASCRIPT://x.com/%0Aalert(1)", "data:text/html,<b>x</b>", "file:///etc/passwd",
+    "http://berita.example.id/a",  # unknown host without https
+    "https://127.0.0.1/x", "https://user:pw@instagram.com/", "https://exa mple.com", "asdf", "https://",
+    "https://x" * 100,
+])
+def test_invalid_links(text: str) -> None:
+    assert check_link(text) is None
+
+
+def test_receipt_codes() -> None:
+    codes = {tipcodes.new_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    for code in list(codes)[:200]:
+        assert len(code) == 12 and code.startswith("JN-") and code[7] == "-"
+        assert not set(code[3:7] + code[8:]) & set("01OIL")
+        assert tipcodes.normalize(code.lower().replace("-", " ")) == code
+    assert tipcodes.normalize("JN-0000-OOOO") is None
+    assert tipcodes.normalize("JN-ABC") is None
+
+
+@pytest.mark.parametrize(("shared", "stored"), [
+    ("https://www.instagram.com/p/C1abc/?igsh=MTc4MmM1YmI2Ng==", "https://www.instagram.com/p/C1abc/"),
+    ("https://vt.tiktok.com/ZS2abc/?_t=8kQ&_r=1", "https://vt.tiktok.com/ZS2abc/"),
+    ("https://youtu.be/abc?si=XyZ123", "https://youtu.be/abc"),
+    ("https://www.youtube.com/watch?v=abc&t=42&si=x", "https://www.youtube.com/watch?v=abc&t=42"),  # t: a time
+    ("https://x.com/akun/status/1?s=20&t=Ab12", "https://x.com/akun/status/1"),
+    ("https://m.facebook.com/story.php?story_fbid=9&id=1&mibextid=Nif5oz",
+     "https://m.facebook.com/story.php?story_fbid=9&id=1"),
+    ("https://berita.example.id/a?id=5&utm_source=wa&utm_medium=share&fbclid=IwAR0&gclid=x",
+     "https://berita.example.id/a?id=5"),
+    ("https://www.tiktok.com/@warga/video/999", "https://www.tiktok.com/@warga/video/999"),
+])
+def test_links_lose_their_sharer_tracking_parameters(shared: str, stored: str) -> None:
+    link = check_link(shared)
+    assert link is not None and link.url == stored
+
+
+def test_the_tracking_list_is_data() -> None:
+    import tomllib
+
+    from handlers.tips.evidence import TRACKING_FILE
+
+    data = tomllib.loads(TRACKING_FILE.read_text(encoding="utf-8"))
+    assert "utm_" in data["all"]["prefixes"] and "fbclid" in data["all"]["names"]
+    assert {"s", "t"} <= set(data["hosts"]["x.com"]["names"]) and "si" in data["hosts"]["youtu.be"]["names"]
+    assert all(isinstance(n, str) and n for v in data["hosts"].values() for n in v["names"])

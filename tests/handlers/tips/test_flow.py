@@ -1,0 +1,462 @@
+"""The /lapor flow, /status, /hapus, group actions and limits through the console channel."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import timedelta
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import func, select, update
+
+from bot.channels.console import CONSOLE_GROUP_CHAT
+from bot.core.model import MediaIn
+from bot.storage.models import Outbox, RateCounter, Tip, TipEvent, TipMedia
+from bot.texts import t
+from handlers.tips.cases import resolve_group
+from handlers.tips.store import purge_expired
+from tests.handlers.tips.conftest import GROUPS, TipConsole, code_of, jpeg_with_gps
+from tests.support.helpers import ConsoleHarness
+
+GROUP = CONSOLE_GROUP_CHAT
+
+
+async def test_full_flow_routes_to_kabkota_group_with_receipt(tipcon: TipConsole) -> None:
+    mark = tipcon.mark()
+    replies = await tipcon.tip(what="Dia <b>x</b> & kawan", links="https://www.instagram.com/p/abc")
+    code = code_of(replies)
+    assert t("tips.sent", target="Kabupaten Kutai Kartanegara", code=code) == replies[-1].text
+    tip = await tipcon.tip_by_code(code)
+    assert tip.region_code == "64.02" and tip.group_chat_id == GROUPS["64.02"] and tip.category == "medsos"
+    assert tip.reply_enc and tip.reporter_key == tipcon.rt.services.identity.key("reporter", "console", "pelapor")
+    assert tip.links == [{"url": "https://www.instagram.com/p/abc", "label": "Instagram"}]
+    group = tipcon.to(GROUP, mark)
+    assert len(group) == 1
+    msg = group[0]
+    assert msg.html and msg.protect
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; kawan" in msg.text and "<b>x</b>" not in msg.text
+    assert code in msg.text
+    data = [b.data for row in msg.buttons for b in row]
+    assert data == [f"tip:st:{tip.id}:{i}" for i in range(5)] + [f"tip:ask:{tip.id}"]
+    async with tipcon.rt.services.sessions() as s:
+        keys = (await s.scalars(select(Outbox.idem_key).where(Outbox.tip_id == tip.id))).all()
+    assert keys == [f"tip:{tip.id}:text"]
+    # the state is cleared: a new free text is not part of a flow any more
+    assert (await tipcon.send("/status", user="pelapor"))[0].text.count(code) == 1
+
+
+async def test_review_says_informasi_awal_and_formal_path(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("Kantor dinas")
+    await tipcon.send("Mobil dinas dipakai kampanye")
+    review = await tipcon.send(callback="lapor:done")
+    text = review[-1].text
+    assert "INFORMASI AWAL" in text and "bukan laporan resmi" in text
+    assert "7 hari" in text and "SIGAP LAPOR" in text and "Gowaslu" in text and "KTP" in text
+    assert "Penajam Paser Utara" in text
+    assert await tipcon.tip_count() == 0  # nothing stored before the confirmation
+
+
+async def test_routing_falls_back_to_province_then_default(tipcon: TipConsole, make_settings: Any) -> None:
+    settings = tipcon.rt.settings
+    assert resolve_group(settings, "64.02") == ("64.02", GROUPS["64.02"])
+    assert resolve_group(settings, "64.01") == ("64", GROUPS["64"])
+    assert resolve_group(settings, "65.71") == ("default", GROUPS["default"])
+    assert resolve_group(make_settings(), "64.02") is None
+    code_paser = code_of(await tipcon.tip(region="Paser"))
+    code_tarakan = code_of(await tipcon.tip(region="Tarakan"))
+    assert (await tipcon.tip_by_code(code_paser)).group_chat_id == GROUPS["64"]
+    assert (await tipcon.tip_by_code(code_tarakan)).group_chat_id == GROUPS["default"]
+
+
+async def test_no_group_configured_still_stores(make_settings: Any, caplog: Any) -> None:
+    h = TipConsole(make_settings())
+    try:
+        replies = await h.tip()
+        code = code_of(replies)
+        assert replies[-1].text == t("tips.sent_unrouted", code=code)
+        tip = await h.tip_by_code(code)
+        assert tip.group_chat_id is None
+        assert not h.to(GROUP)
+        assert any("no Bawaslu group" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    finally:
+        await h.close()
+
+
+async def test_back_and_cancel_at_every_step(tipcon: TipConsole) -> None:
+    r = await tipcon.send("/lapor")
+    r = await tipcon.send(callback="lapor:p:64")  # province -> kab/kota list
+    labels = [b.label for row in r[-1].buttons for b in row]
+    assert "Kutai Kartanegara" in " ".join(labels) and t("button.back") in labels
+    r = await tipcon.send(callback="lapor:back")
+    assert t("tips.ask_province") in r[-1].text
+    await tipcon.send(callback="lapor:pp:1")  # paging works
+    await tipcon.send(callback="lapor:p:64")
+    r = await tipcon.send(callback="lapor:r:64.72")  # Samarinda
+    assert "Samarinda" in r[-1].text
+    await tipcon.send(callback="lapor:c:kampanye")
+    r = await tipcon.send(callback="lapor:back")  # who -> category
+    assert "Apa jenis" in r[-1].text
+    await tipcon.send(callback="lapor:c:kampanye")
+    await tipcon.send("Kepala dinas")
+    r = await tipcon.send(callback="lapor:back")  # place -> who
+    assert "Siapa" in r[-1].text
+    for step_text in ("Kepala dinas", "Lapangan", "Hadir kampanye"):
+        r = await tipcon.send(step_text)
+        assert {b.data for row in r[-1].buttons for b in row} >= {"lapor:back", "lapor:cancel"}
+    r = await tipcon.send(callback="lapor:back")  # evidence -> what
+    assert "Ceritakan" in r[-1].text
+    r = await tipcon.send("kembali")  # typed back word works too
+    assert "Di mana dan kapan" in r[-1].text
+    r = await tipcon.send(callback="lapor:cancel")
+    assert r[-1].text == t("tips.cancelled")
+    r = await tipcon.send(callback="lapor:ok")  # stale button after cancel
+    assert r[-1].text == t("tips.expired")
+    assert await tipcon.tip_count() == 0
+
+
+async def test_half_finished_flow_survives_restart(make_settings: Any) -> None:
+    settings = make_settings(bawaslu_groups=GROUPS)
+    first = TipConsole(settings)
+    await first.send("/lapor")
+    await first.send("Kukar")
+    await first.send(callback="lapor:c:kades")
+    await first.send("Kepala desa X")
+    await first.close()  # process stops mid-flow
+    second = TipConsole(settings)
+    try:
+        r = await second.send("Balai desa, Minggu")  # continues at "where and when"
+        assert "Ceritakan" in r[-1].text
+        await second.send("Mengumpulkan warga untuk mendukung calon")
+        await second.send(callback="lapor:done")
+        code = code_of(await second.send(callback="lapor:ok"))
+        tip = await second.tip_by_code(code)
+        assert (tip.category, tip.who, tip.place_time) == ("kades", "Kepala desa X", "Balai desa, Minggu")
+    finally:
+        await second.close()
+
+
+async def test_links_are_validated(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("Bontang")
+    await tipcon.send(callback="lapor:c:medsos")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("Facebook")
+    await tipcon.send("Membagikan ajakan memilih")
+    r = await tipcon.send("javascript:alert(1)")
+    assert t("tips.link_invalid", link="javascript:alert(1)") in r[-1].text
+    r = await tipcon.send("http://contoh-berita.example/x")
+    assert "tidak bisa diterima" in r[-1].text
+    r = await tipcon.send("lihat https://berita.example.id/a dan tiktok.com/@akun/video/1")
+    assert t("tips.evidence_added", media=0, links=2) in r[-1].text
+    code = code_of(await tipcon.send(callback="lapor:done") and await tipcon.send(callback="lapor:ok"))
+    tip = await tipcon.tip_by_code(code)
+    assert tip.links == [
+        {"url": "https://berita.example.id/a", "label": "tautan lain"},
+        {"url": "https://tiktok.com/@akun/video/1", "label": "TikTok"},
+    ]
+
+
+async def test_text_length_limit(make_settings: Any) -> None:
+    h = TipConsole(make_settings(bawaslu_groups=GROUPS, tips={"max_text_chars": 40}))
+    try:
+        await h.send("/lapor")
+        await h.send("Kukar")
+        await h.send(callback="lapor:c:lain")
+        await h.send(callback="lapor:skip")
+        await h.send("Kantor")
+        r = await h.send("x" * 41)
+        assert r[-1].text == t("tips.text_too_long", n=41, max=40)
+        r = await h.send("x" * 40)
+        assert "Langkah 6/6" in r[-1].text
+    finally:
+        await h.close()
+
+
+async def test_rate_limit_per_day(make_settings: Any) -> None:
+    h = TipConsole(make_settings(bawaslu_groups=GROUPS, tips={"max_per_day": 2}))
+    try:
+        code_of(await h.tip())
+        # a flow started while under the limit, the limit reached meanwhile: confirmation is refused
+        await h.send("/lapor")
+        await h.send("Kukar")
+        await h.send(callback="lapor:c:lain")
+        await h.send(callback="lapor:skip")
+        await h.send("Kantor")
+        await h.send("Kejadian")
+        code_of(await h.tip(user="pelapor"))  # restarts the flow: second tip of the day
+        r = await h.send("/lapor")
+        assert r[-1].text == t("tips.rate_limited", max=2)
+        assert await h.tip_count() == 2
+        async with h.rt.services.sessions() as s:
+            counters = (await s.scalars(select(RateCounter))).all()
+        assert [c.count for c in counters] == [2]
+        other = await h.tip(user="orang-lain")  # the limit is per reporter
+        code_of(other)
+    finally:
+        await h.close()
+
+
+async def test_rejected_at_confirmation_saves_nothing(make_settings: Any) -> None:
+    h = TipConsole(make_settings(bawaslu_groups=GROUPS, tips={"max_per_day": 1}))
+    try:
+        await h.send("/lapor")
+        await h.send("Kukar")
+        await h.send(callback="lapor:c:lain")
+        await h.send(callback="lapor:skip")
+        await h.send("Kantor")
+        await h.send("Kejadian")
+        await h.send(callback="lapor:done")
+        key = h.rt.services.identity.key("reporter", "console", "pelapor")
+        async with h.rt.services.sessions() as s, s.begin():  # limit reached elsewhere meanwhile
+            s.add(RateCounter(scope="tip", subject_key=key, day=_today(h), count=1))
+        r = await h.send(callback="lapor:ok")
+        assert r[-1].text == t("tips.rate_limited", max=1)
+        assert await h.tip_count() == 0
+        async with h.rt.services.sessions() as s:
+            assert await s.scalar(select(func.count()).select_from(TipMedia)) == 0
+    finally:
+        await h.close()
+
+
+def _today(h: ConsoleHarness) -> str:
+    from zoneinfo import ZoneInfo
+
+    from bot.core.clock import utcnow
+
+    return utcnow().astimezone(ZoneInfo(h.rt.settings.timezone)).date().isoformat()
+
+
+async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> None:
+    h = TipConsole(make_settings(bawaslu_groups=GROUPS, tips={"max_media": 2, "max_media_bytes": 200_000}))
+    photo = jpeg_with_gps(orientation=6)
+    pdf = b"%PDF-1.4 author=Siti Rahasiawati\n%%EOF"
+    files = {"ref-photo": (photo, "image/jpeg"), "ref-pdf": (pdf, "application/pdf")}
+    fetched: list[str] = []
+
+    async def fetch(ref: str) -> tuple[bytes, str]:
+        fetched.append(ref)
+        return files[ref]
+
+    h.rt.services.media_fetchers["console"] = fetch
+    try:
+        await h.send("/lapor")
+        await h.send("Kukar")
+        await h.send(callback="lapor:c:medsos")
+        await h.send(callback="lapor:skip")
+        await h.send("Kantor")
+        await h.send("Kejadian")
+        r = await h.send(media=(MediaIn("video", "ref-big", "video/mp4", 300_000),))
+        assert t("tips.media_too_big", max_mb=0) in r[-1].text
+        r = await h.send(media=(MediaIn("voice", "ref-voice", "audio/ogg", 10),))
+        assert t("tips.media_unsupported") in r[-1].text
+        await h.send(media=(MediaIn("photo", "ref-photo", "image/jpeg", len(photo)),))
+        await h.send(media=(MediaIn("document", "ref-pdf", "application/pdf", len(pdf)),))
+        r = await h.send(media=(MediaIn("photo", "ref-photo", "image/jpeg", len(photo)),))
+        assert t("tips.too_many_media", max=2) in r[-1].text
+        review = await h.send(callback="lapor:done")
+        assert t("tips.review_unstripped") in review[-1].text
+        assert fetched == []  # nothing downloaded before the confirmation
+        mark = h.mark()
+        code = code_of(await h.send(callback="lapor:ok"))
+        assert fetched == ["ref-photo", "ref-pdf"]
+        tip = await h.tip_by_code(code)
+        async with h.rt.services.sessions() as s:
+            media = (await s.scalars(select(TipMedia).where(TipMedia.tip_id == tip.id).order_by(TipMedia.id))).all()
+            keys = (await s.scalars(select(Outbox.idem_key).where(Outbox.tip_id == tip.id).order_by(Outbox.id))).all()
+        assert [(m.kind, m.filename, m.stripped) for m in media] == [
+            ("photo", "bukti-1.jpg", True), ("document", "bukti-2.pdf", False)]
+        assert media[0].sha256_original == hashlib.sha256(photo).hexdigest()
+        clean = media[0].content
+        assert clean is not None and b"Rahasiawati" not in clean and b"Exif" not in clean
+        with Image.open(io.BytesIO(clean)) as img:
+            assert len(img.getexif()) == 0 and img.size == (20, 40)  # orientation applied
+        assert media[1].content == pdf and media[1].sha256_original == hashlib.sha256(pdf).hexdigest()
+        assert keys == [f"tip:{tip.id}:text", f"tip:{tip.id}:media:1", f"tip:{tip.id}:media:2"]
+        group = h.to(GROUP, mark)
+        assert len(group) == 3
+        assert "metadata 1 video/dokumen TIDAK dihapus" in group[0].text
+        assert [m.caption for g in group[1:] for m in g.media] == [
+            t("group.media_caption", n=1, total=2, code=code), t("group.media_caption", n=2, total=2, code=code)]
+        assert await h.rt.services.load_media(media[0].id) == (clean, "image/jpeg", "bukti-1.jpg")
+    finally:
+        await h.close()
+
+
+async def test_failed_download_returns_to_evidence_without_saving(tipcon: TipConsole) -> None:
+    async def broken(ref: str) -> tuple[bytes, str]:
+        raise OSError("network down")
+
+    tipcon.rt.services.media_fetchers["console"] = broken
+    await tipcon.send("/lapor")
+    await tipcon.send("Kukar")
+    await tipcon.send(callback="lapor:c:lain")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("Kantor")
+    await tipcon.send("Kejadian")
+    await tipcon.send(media=(MediaIn("photo", "ref-x", "image/jpeg", 100),))
+    await tipcon.send(callback="lapor:done")
+    r = await tipcon.send(callback="lapor:ok")
+    assert t("tips.fetch_failed", n=1, max_mb=20) in r[-1].text
+    assert await tipcon.tip_count() == 0
+    r = await tipcon.send(callback="lapor:done")  # the failed file was dropped; continue without it
+    assert t("tips.evidence_summary", media=0, links=0) in r[-1].text
+    code_of(await tipcon.send(callback="lapor:ok"))
+
+
+async def test_status_only_for_the_reporter_and_hapus(tipcon: TipConsole) -> None:
+    code = code_of(await tipcon.tip())
+    r = await tipcon.send(f"/status {code.lower().replace('-', ' ')}")
+    assert f"Laporan {code}" in r[-1].text and t("tips.status.diterima") in r[-1].text
+    r = await tipcon.send(f"/status {code}", user="orang-lain")
+    assert r[-1].text == t("tips.not_found")
+    r = await tipcon.send("/status", user="orang-lain")
+    assert r[-1].text == t("tips.my_list_empty")
+    r = await tipcon.send(f"/hapus {code}", user="orang-lain")
+    assert r[-1].text == t("tips.not_found")
+    assert (await tipcon.tip_by_code(code)).reply_enc is not None
+    r = await tipcon.send(f"/hapus {code}")
+    assert r[-1].text == t("tips.hapus_done", code=code, days=90)
+    tip = await tipcon.tip_by_code(code)
+    assert tip.reply_enc is None
+    # Bawaslu can no longer reach the reporter
+    mark = tipcon.mark()
+    r = await tipcon.send(callback=f"tip:ask:{tip.id}", user="anggota", group=True)
+    assert "tidak bisa dihubungi lagi" in r[-1].text
+    r = await tipcon.send(callback=f"tip:st:{tip.id}:1", user="anggota", group=True)
+    assert "tidak dapat diberi tahu" in r[-1].text
+    assert not tipcon.to("pelapor", mark)
+
+
+async def test_status_change_notifies_reporter_and_closing_sets_purge(tipcon: TipConsole) -> None:
+    code = code_of(await tipcon.tip())
+    tip = await tipcon.tip_by_code(code)
+    mark = tipcon.mark()
+    await tipcon.send(callback=f"tip:st:{tip.id}:1", user="anggota", group=True)
+    notes = tipcon.to("pelapor", mark)
+    assert [n.text for n in notes] == [t("tips.status_notice", code=code, status=t("tips.status.ditelaah"))]
+    assert "anggota" not in notes[0].text
+    mark = tipcon.mark()
+    await tipcon.send(callback=f"tip:st:{tip.id}:4", user="anggota", group=True)
+    assert t("tips.status_closed_note", days=90) in tipcon.to("pelapor", mark)[0].text
+    tip = await tipcon.tip_by_code(code)
+    assert tip.status == "selesai" and tip.closed_at is not None and tip.purge_after is not None
+    assert tip.purge_after - tip.closed_at == timedelta(days=90)
+    r = await tipcon.send(f"/status {code}")
+    assert "status: Sedang ditelaah" in r[-1].text and "status: Selesai" in r[-1].text
+    async with tipcon.rt.services.sessions() as s, s.begin():
+        assert await purge_expired(s, tip.purge_after - timedelta(seconds=1)) == 0
+    async with tipcon.rt.services.sessions() as s, s.begin():
+        assert await purge_expired(s, tip.purge_after) == 1
+    assert (await tipcon.tip_by_code(code)).reply_enc is None
+
+
+async def test_purge_removes_old_generated_media_only(tipcon: TipConsole) -> None:
+    from bot.core.clock import utcnow
+    from bot.storage.retention import purge
+
+    now = utcnow()
+    async with tipcon.rt.services.sessions() as s, s.begin():
+        s.add_all([
+            TipMedia(tip_id=None, kind="document", content=b"old", sha256_original="x",
+                     created_at=now - timedelta(days=8)),
+            TipMedia(tip_id=None, kind="document", content=b"new", sha256_original="y", created_at=now),
+        ])
+    async with tipcon.rt.services.sessions() as s, s.begin():
+        await purge(s, now, tipcon.rt.settings.retention)
+    async with tipcon.rt.services.sessions() as s:
+        left = (await s.scalars(select(TipMedia.content))).all()
+    assert left == [b"new"]
+
+
+async def test_tanya_pelapor_relay_both_ways(tipcon: TipConsole) -> None:
+    code = code_of(await tipcon.tip())
+    tip = await tipcon.tip_by_code(code)
+    # the reporter has started another tip meanwhile: answering must not lose it
+    await tipcon.send("/lapor")
+    await tipcon.send("Berau")
+    r = await tipcon.send(callback=f"tip:ask:{tip.id}", user="anggota-bawaslu", group=True)
+    assert "Tulis pertanyaan" in r[-1].text  # console: no replies, so a confirm step
+    mark = tipcon.mark()
+    r = await tipcon.send("Jam berapa tepatnya <kejadian>?", user="anggota-bawaslu", group=True)
+    assert r[-1].text == t("group.ask_confirm", question="Jam berapa tepatnya &lt;kejadian&gt;?")
+    assert not tipcon.to("pelapor", mark)  # nothing leaves before the confirmation
+    await tipcon.send(callback="tip:askok", user="anggota-bawaslu", group=True)
+    question = tipcon.to("pelapor", mark)
+    assert len(question) == 1
+    assert question[0].text == t("tips.question", code=code, question="Jam berapa tepatnya <kejadian>?")
+    assert "anggota-bawaslu" not in str(question[0].to_payload())
+    assert [b.data for row in question[0].buttons for b in row] == [f"tip:ans:{tip.id}"]
+    # someone else cannot answer in the reporter's place (forged data)
+    r = await tipcon.send(callback=f"tip:ans:{tip.id}", user="penyusup")
+    assert r[-1].text == t("tips.answer_unavailable")
+    r = await tipcon.send(f"/jawab {code}", user="penyusup")
+    assert r[-1].text == t("tips.not_found")
+    r = await tipcon.send(f"/jawab {code}")  # typed alternative to the button
+    assert "Tulis jawaban" in r[-1].text
+    await tipcon.send(callback="tip:ansx")
+    await tipcon.send(callback=f"tip:ans:{tip.id}")
+    mark = tipcon.mark()
+    r = await tipcon.send("Sekitar pukul 10 <pagi>")
+    group = tipcon.to(GROUP, mark)
+    assert [g.text for g in group] == [t("group.answer", code=code, answer="Sekitar pukul 10 &lt;pagi&gt;")]
+    assert t("tips.answer_sent", code=code) in [x.text for x in r]
+    assert any(t("tips.resume") in x.text for x in r)  # back in the suspended /lapor flow (category step)
+    r = await tipcon.send(callback="lapor:c:lain")
+    assert "Siapa" in r[-1].text
+    async with tipcon.rt.services.sessions() as s:
+        kinds = (await s.scalars(select(TipEvent.kind).where(TipEvent.tip_id == tip.id).order_by(TipEvent.id))).all()
+    assert kinds == ["status", "question", "answer"]
+
+
+async def test_statistik_and_ekspor(tipcon: TipConsole) -> None:
+    await tipcon.tip(category="medsos")
+    await tipcon.tip(category="kampanye", who="=HYPERLINK(\"http://x\")")
+    r = await tipcon.send("/statistik", user="anggota", group=True)
+    text = r[-1].text
+    assert "Total: 2" in text and "Media sosial" in text and "Diterima: 2" in text and "-W" in text
+    mark = tipcon.mark()
+    await tipcon.send("/ekspor", user="anggota", group=True)
+    docs = tipcon.to(GROUP, mark)
+    assert len(docs) == 2
+    ids = [d.media[0].media_id for d in docs]
+    csv_bytes, ctype, name = await tipcon.rt.services.load_media(ids[0])
+    assert ctype == "text/csv" and name.endswith(".csv")
+    csv_text = csv_bytes.decode("utf-8-sig")
+    assert csv_text.count("JN-") == 2 and "'=HYPERLINK" in csv_text
+    async with tipcon.rt.services.sessions() as s:
+        tips = (await s.scalars(select(Tip))).all()
+    for tp in tips:
+        assert tp.reporter_key not in csv_text and (tp.reply_enc or "") not in csv_text
+    assert "pelapor" not in csv_text and "console" not in csv_text
+    png, ctype, _ = await tipcon.rt.services.load_media(ids[1])
+    assert ctype == "image/png" and png.startswith(b"\x89PNG")
+    r = await tipcon.send("/statistik")  # not admin, private chat
+    assert r[-1].text == t("error.group_only")
+
+
+async def test_invalid_status_data_and_unknown_tip(tipcon: TipConsole) -> None:
+    code = code_of(await tipcon.tip())
+    tip = await tipcon.tip_by_code(code)
+    r = await tipcon.send(callback=f"tip:st:{tip.id}:9", user="anggota", group=True)
+    assert r[-1].text == t("error.unknown_button")
+    r = await tipcon.send(callback="tip:st:99999:1", user="anggota", group=True)
+    assert r[-1].text == t("group.tip_not_found")
+    async with tipcon.rt.services.sessions() as s, s.begin():
+        await s.execute(update(Tip).values(group_chat_id=None))
+    r = await tipcon.send(callback=f"tip:st:{tip.id}:1", user="anggota", group=True)
+    assert r[-1].text == t("group.not_allowed")
+    assert (await tipcon.tip_by_code(code)).status == "diterima"
+
+
+async def test_links_are_stored_and_forwarded_without_tracking_parameters(tipcon: TipConsole) -> None:
+    mark = tipcon.mark()
+    code = code_of(await tipcon.tip(links="https://youtu.be/abc?si=XyZ123 vt.tiktok.com/ZS2abc/?_t=8kQ&_r=1"))
+    tip = await tipcon.tip_by_code(code)
+    assert [lk["url"] for lk in tip.links] == ["https://youtu.be/abc", "https://vt.tiktok.com/ZS2abc/"]
+    group = " ".join(r.text for r in tipcon.to(GROUP, mark))
+    assert "youtu.be/abc" in group and "si=" not in group and "_t=" not in group

@@ -1,0 +1,421 @@
+"""The global schedule of the rate limiter and how the delivery engine uses it.
+
+Properties the 1000 msg/s paid-broadcast goal rests on: start times are spaced evenly (no bursts), never more
+than the limit in any window, handed out ahead so that one claim serves many sends; a late start (or a
+request that first had to open a connection) moves its slot later; slots of rows that were not claimed go back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
+
+from bot.app.runtime import Runtime
+from bot.channels.telegram_http import AiohttpRequest
+from bot.config import max_inflight
+from bot.core.model import Reply
+from bot.outbox.ports import Claimed, SendResult
+from bot.outbox.ratelimit import MARGIN, MAX_MARGIN, RELAX_AFTER, ChannelLimiter, Limit, Schedule, Slot, _on_wire
+from bot.storage.models import Outbox
+
+W = 1.0 + MARGIN  # a one-second platform window as the limiter counts it
+
+
+def _max_in_window(times: list[float], window: float) -> int:
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_schedule_spaces_start_times_evenly_and_keeps_the_window() -> None:
+    sched = Schedule(Limit(1000, 1.0), lookahead=0.1)
+    now, times = 0.0, []
+    while now < 3.0:
+        got = sched.take(now)
+        if isinstance(got, float):
+            now += got  # come back when the next time is within the lookahead
+            continue
+        times.append(got[1])
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) == pytest.approx(W / 1000)  # evenly spaced: no burst at all
+    assert _max_in_window(times, 1.0) <= 1000
+    assert len(times) >= 2900  # ~980/s for 3 s: the margin is all that is given up
+
+
+def test_schedule_hands_out_at_most_the_lookahead() -> None:
+    sched = Schedule(Limit(30, 1.0), lookahead=0.1)
+    got = [sched.take(0.0) for _ in range(5)]
+    slots = [g for g in got if not isinstance(g, float)]
+    assert [round(at, 3) for _seq, at in slots] == [0.0, 0.034, 0.068]  # 1.025 s / 30, up to 0.1 s ahead
+    wait = got[3]
+    assert isinstance(wait, float) and wait == pytest.approx(3 * W / 30 - 0.1)
+
+
+def test_late_start_moves_the_window_later() -> None:
+    def eleventh(late_start: float | None) -> float:
+        sched = Schedule(Limit(10, 1.0), lookahead=2.0)
+        slots = [sched.take(0.0) for _ in range(10)]  # 0, 0.1025, …, 0.9225
+        first = slots[0]
+        assert not isinstance(first, float)
+        if late_start is not None:
+            sched.started(first[0], late_start)  # the request only went out then (stalled loop, slow connect)
+        got = sched.take(0.0)
+        assert not isinstance(got, float)
+        return got[1]
+
+    assert eleventh(None) == pytest.approx(W)
+    # Ten per 1.025 s, counted from when the first really went out.
+    assert eleventh(0.5) == pytest.approx(0.5 + W)
+
+
+def test_a_stall_shifts_the_waiting_sends_instead_of_bunching_them() -> None:
+    """The loop stalls 40 ms: the sends whose times passed meanwhile must not all go out at once (a burst eats
+    the margin kept for network jitter); they keep their spacing, later."""
+    sched = Schedule(Limit(1000, 1.0), lookahead=0.25)
+    seqs = []
+    for _ in range(200):
+        got = sched.take(0.0)
+        assert not isinstance(got, float)
+        seqs.append(got[0])
+    starts: list[float] = []
+    now = 0.0
+    for seq in seqs:  # each send starts at its (possibly moved) time, or when the loop gets to it
+        at = sched.time_of(seq)
+        assert at is not None
+        now = max(now, at)
+        if 0.050 <= now < 0.090:
+            now = 0.090  # nothing runs from 50 to 90 ms
+        sched.started(seq, now)
+        starts.append(now)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= sched.spacing * 0.99  # no burst after the stall
+    assert starts[-1] == pytest.approx(199 * sched.spacing + 0.040, abs=0.002)  # the stall's 40 ms are lost
+    small = Schedule(Limit(1000, 1.0), lookahead=0.25)
+    first, second, third = small.take(0.0), small.take(0.0), small.take(0.0)
+    assert not isinstance(first, float) and not isinstance(second, float) and not isinstance(third, float)
+    small.started(first[0], 0.002)  # 2 ms late (timer precision, a busy loop): absorbed in place
+    assert small.time_of(second[0]) == pytest.approx(0.002)  # the one it overtook goes with it
+    assert small.time_of(third[0]) == pytest.approx(third[1])  # the rest keep their times
+
+
+def test_a_loop_that_is_always_late_is_not_pushed_back_again_and_again() -> None:
+    """Every send task wakes 20 ms after the time it slept until (a loop too busy for the rate, not a stall).
+    Shifting the schedule for each late start would push it back batch after batch (~10 % of the limit in this
+    model); shifts are rationed (5 % of the time), so the rate stays near the limit."""
+    sched = Schedule(Limit(1000, 1.0))
+    lag = 0.020
+    pending: deque[list[float]] = deque()  # [seq, when its task wakes]
+    now, started = 0.0, 0
+    while now < 5.0:
+        while not isinstance(got := sched.take(now), float):
+            pending.append([got[0], got[1] + lag])
+        while pending and pending[0][1] <= now:
+            seq = int(pending[0][0])
+            at = sched.time_of(seq)
+            if at is not None and at > now:  # its time moved later: sleep again (and wake late again)
+                pending[0][1] = at + lag
+                break
+            pending.popleft()
+            sched.started(seq, now)
+            started += 1
+        now += 0.0005
+    assert started >= 0.85 * 5.0 * 1000 / W
+
+
+def test_limiter_budget_waits_for_a_batch_when_busy() -> None:
+    now = [0.0]
+    lim = ChannelLimiter(Limit(1000, 1.0), None, None, clock=lambda: now[0])
+    assert lim.batch == 50  # capped: one claim per ~50 ms at 1000/s
+    n, wait = lim.budget()
+    assert n >= lim.batch and wait == 0.0
+    for i in range(n):  # use the whole lookahead
+        assert isinstance(lim.hold(f"c{i}", False), Slot)
+    n, wait = lim.budget()
+    assert n == 0 and 0 < wait <= 0.06  # back when half the lookahead is free again, not after each send
+    slow = ChannelLimiter(Limit(30, 1.0), Limit(1, 1.0), None, clock=lambda: now[0])
+    assert slow.batch <= 3 and slow.budget() == (8, 0.0)  # idle at 30/s: a single reply goes at once
+
+
+def test_released_slot_frees_the_chat() -> None:
+    now = [0.0]
+    lim = ChannelLimiter(Limit(30, 1.0), Limit(1, 1.0), None, clock=lambda: now[0])
+    slot = lim.hold("chat", False)
+    assert isinstance(slot, Slot)
+    assert lim.chat_delay("chat", False) > 0  # held counts as used
+    lim.release(slot)
+    assert lim.chat_delay("chat", False) == 0.0
+
+
+def test_request_on_wire_moves_the_slot_of_this_task_only() -> None:
+    def next_wait(connect_seconds: float) -> float:
+        now = [0.0]
+        lim = ChannelLimiter(Limit(2, 1.0), None, None, clock=lambda: now[0])  # one per 0.5125 s
+
+        async def send() -> None:
+            slot = lim.hold("x", False, ahead=False)
+            assert isinstance(slot, Slot)
+            lim.start(slot)
+            lim.watch_wire(slot)
+            now[0] += connect_seconds  # e.g. a TCP + TLS handshake before the request is written
+            hook = _on_wire.get()
+            assert hook is not None
+            hook()
+
+        async def main() -> None:
+            await asyncio.create_task(send())
+            assert _on_wire.get() is None  # the hook lived in the send task's context only
+
+        asyncio.run(main())
+        wait = lim.hold("y", False, ahead=False)
+        assert isinstance(wait, float)
+        return wait
+
+    assert next_wait(0.0) == pytest.approx(W / 2)
+    # The next send is spaced from when the first request was really written, 0.25 s after it began.
+    assert next_wait(0.25) == pytest.approx(W / 2)
+    assert next_wait(0.25) != pytest.approx(W / 2 - 0.25)
+
+
+async def test_aiohttp_transport_reports_when_the_request_is_written(tg_server: Any) -> None:
+    """The real transport against the fake Bot API: the hook fires before the answer (bodyless request)."""
+    request = AiohttpRequest()
+    await request.initialize()
+    events: list[str] = []
+
+    async def one() -> None:
+        _on_wire.set(lambda: events.append("wire"))
+        status, _body = await request.do_request(f"{tg_server.base_url}123:ABC/getMe", "POST")
+        events.append(f"answer {status}")
+
+    try:
+        await asyncio.create_task(one())
+    finally:
+        await request.shutdown()
+    assert events[-1] == "answer 200" and events[:-1] and set(events[:-1]) == {"wire"}
+
+
+class _ArrivalServer(threading.Thread):
+    """One HTTP exchange on a raw socket in a thread: notes when the request's first bytes arrive."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.arrived: float | None = None
+
+    def run(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            data = conn.recv(65536)
+            self.arrived = time.monotonic()
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            while len(body) < length:
+                body += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                         b"Connection: close\r\n\r\n{}")
+        self.sock.close()
+
+
+async def test_the_write_is_stamped_when_the_bytes_go_out_even_if_the_loop_stalls_before() -> None:
+    """aiohttp writes headers and body together, from a task that may run a loop turn after the headers were
+    prepared; a stall in between (here 80 ms) must not make the send count from before it."""
+    server = _ArrivalServer()
+    server.start()
+    request = AiohttpRequest()
+    await request.initialize()
+    loop = asyncio.get_running_loop()
+    wires: list[float] = []
+
+    def wire() -> None:
+        wires.append(time.monotonic())
+        if len(wires) == 1:  # right after the headers are prepared: another task hogs the loop
+            loop.call_soon(time.sleep, 0.08)
+
+    async def one() -> None:
+        _on_wire.set(wire)
+        data = RequestData([RequestParameter("chat_id", 1, None), RequestParameter("text", "halo", None)])
+        await request.do_request(f"http://127.0.0.1:{server.port}/bot1:A/sendMessage", "POST", data)
+
+    try:
+        await asyncio.create_task(one())
+    finally:
+        await request.shutdown()
+    server.join(5)
+    assert server.arrived is not None and wires
+    assert abs(wires[-1] - server.arrived) < 0.03  # stamped at the real write, not 80 ms before it
+
+
+class SlowClaimSender:
+    channel = "telegram"
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+
+    async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+        self.started.append(time.monotonic())
+        return SendResult("sent", external_id="1")
+
+
+@pytest.fixture
+async def fast_rt(make_settings: Any) -> AsyncIterator[Runtime]:
+    rt = Runtime.create(make_settings(rate_limits={"telegram_global_per_sec": 200}), {"telegram": SlowClaimSender()})
+    yield rt
+    await rt.stop()
+
+
+async def _enqueue(rt: Runtime, n: int) -> None:
+    async with rt.services.sessions() as s, s.begin():
+        rows = [
+            rt.services.outbox.row_values(channel="telegram", chat_id=str(1000 + i), reply=Reply(text="siaran"),
+                                          purpose="broadcast", idem_key=f"bc:9:{i}")
+            for i in range(n)
+        ]
+        await rt.services.outbox.enqueue_many(s, rows)
+
+
+async def test_engine_sends_evenly_at_the_global_rate(fast_rt: Runtime) -> None:
+    await _enqueue(fast_rt, 120)
+    await fast_rt.worker.drain(timeout=20)
+    started = fast_rt.worker.senders["telegram"].started  # type: ignore[attr-defined]
+    assert len(started) == 120
+    assert _max_in_window(started, 1.0) <= 200
+    gaps = [b - a for a, b in zip(started, started[1:], strict=False)]
+    # 200/s = one send per 5.1 ms: claims come in batches, but the sends are not bunched.
+    assert sorted(gaps)[len(gaps) // 10] >= 0.003
+    assert started[-1] - started[0] >= 119 * W / 200 * 0.95
+
+
+async def test_slots_of_rows_claimed_elsewhere_are_given_back(make_settings: Any) -> None:
+    rt = Runtime.create(
+        make_settings(rate_limits={"telegram_per_chat_per_sec": 1}), {"telegram": SlowClaimSender()}
+    )
+    try:
+        await _enqueue(rt, 3)
+        store = rt.worker.store
+        real_claim = store.claim
+
+        async def claim_after_another_process(s: Any, ids: list[int]) -> list[Claimed]:
+            # Another worker claims the first row between our SELECT and our UPDATE.
+            await s.execute(Outbox.__table__.update().where(Outbox.id == ids[0]).values(status="sending"))
+            return await real_claim(s, ids)
+
+        store.claim = claim_after_another_process  # type: ignore[method-assign]
+        await rt.worker.step()
+        store.claim = real_claim  # type: ignore[method-assign]
+        await asyncio.sleep(0.3)  # the two sends are paced 34 ms apart
+        await rt.worker._record()
+        async with rt.services.sessions() as s:
+            rows = (await s.execute(select(Outbox.id, Outbox.addr_key, Outbox.status).order_by(Outbox.id))).all()
+        assert [r.status for r in rows] == ["sending", "sent", "sent"]
+        lim = rt.worker.limiters["telegram"]
+        assert lim.chat_delay(rows[0].addr_key, False) == 0.0  # its held slot was given back
+        assert lim.chat_delay(rows[1].addr_key, False) > 0.0  # the sent ones count
+    finally:
+        await rt.stop()
+
+
+async def test_sends_scheduled_ahead_do_not_go_into_a_429_pause(make_settings: Any) -> None:
+    sender = SlowClaimSender()
+    rt = Runtime.create(make_settings(rate_limits={"telegram_global_per_sec": 50}), {"telegram": sender})
+    try:
+        await _enqueue(rt, 5)
+        await rt.worker.step()  # claims 5 sends spread over ~0.1 s
+        rt.worker.limiters["telegram"].pause(5.0)  # a 429 answer to an earlier send arrives now
+        await asyncio.sleep(0.2)
+        await rt.worker._record()
+        assert len(sender.started) <= 1  # only one due at once; the later ones waited and saw the pause
+        async with rt.services.sessions() as s:
+            statuses = list((await s.scalars(select(Outbox.status))).all())
+        assert statuses.count("pending") >= 4  # back in the queue, not lost, not failed
+    finally:
+        await rt.stop()
+
+
+def test_inflight_window_grows_with_the_rate(make_settings: Any) -> None:
+    assert max_inflight(make_settings()) == 64
+    assert max_inflight(make_settings(rate_limits={"telegram_global_per_sec": 1000})) == 303
+    assert max_inflight(make_settings(rate_limits={"telegram_global_per_sec": 1_000_000})) == 1000
+
+
+def test_window_margin_follows_round_trip_jitter() -> None:
+    sched = Schedule(Limit(1000, 1.0))
+    assert sched.window == pytest.approx(W)
+    for i in range(512):  # round trips between 5 and 65 ms: arrivals may bunch by up to ~60 ms
+        sched.observe(0.005 + 0.06 * (i % 100) / 99)
+    assert 0.055 <= sched.margin <= 0.065
+    assert sched.spacing == pytest.approx(sched.window / 1000)
+    for _ in range(512):  # steady again
+        sched.observe(0.005)
+    assert sched.margin == pytest.approx(MARGIN)
+    for _ in range(512):  # wild jitter is capped: the bot keeps sending, 10 % slower at most
+        sched.observe(0.0)
+        sched.observe(2.0)
+    assert sched.margin == pytest.approx(MAX_MARGIN)
+
+
+def test_a_429_widens_the_margin_once_per_pause_and_quiet_time_relaxes_it() -> None:
+    now = [100.0]
+    lim = ChannelLimiter(Limit(1000, 1.0), None, None, clock=lambda: now[0])
+    assert lim.global_margin == pytest.approx(MARGIN)
+    lim.rate_limited(1.0)
+    assert lim.global_margin == pytest.approx(MARGIN + 0.01)
+    assert lim.budget() == (0, pytest.approx(1.0))  # paused for retry_after
+    lim.rate_limited(1.0)  # other sends of the same overload answer 429 too: one widening per pause
+    assert lim.global_margin == pytest.approx(MARGIN + 0.01)
+    for _ in range(20):  # 429 after 429: the margin stops at its cap
+        now[0] += 2.0
+        lim.rate_limited(1.0)
+    assert lim.global_margin == pytest.approx(MAX_MARGIN)
+    now[0] += RELAX_AFTER - 1.0
+    lim.budget()
+    assert lim.global_margin == pytest.approx(MAX_MARGIN)  # not yet quiet long enough
+    now[0] += 2.0
+    lim.budget()
+    assert lim.global_margin == pytest.approx(MAX_MARGIN - 0.01)  # one step back per quiet period
+    lim.budget()
+    assert lim.global_margin == pytest.approx(MAX_MARGIN - 0.01)
+    now[0] += 20 * RELAX_AFTER
+    for _ in range(20):
+        now[0] += RELAX_AFTER
+        lim.budget()
+    assert lim.global_margin == pytest.approx(MARGIN)  # never below the configured base
+
+
+async def test_a_429_mid_broadcast_widens_the_margin_once_and_loses_nothing(make_settings: Any) -> None:
+    class RateLimitedOnce(SlowClaimSender):
+        async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+            await super().send(msg, reply)
+            if len(self.started) == 1:
+                return SendResult("retry", retry_after=0.3, error="429")
+            return SendResult("sent", external_id="1")
+
+    sender = RateLimitedOnce()
+    rt = Runtime.create(make_settings(rate_limits={"telegram_global_per_sec": 50}), {"telegram": sender})
+    try:
+        await _enqueue(rt, 5)
+        await rt.worker.drain(timeout=10, retries=True)
+        lim = rt.worker.limiters["telegram"]
+        # One 429; the sends scheduled into its pause were held back by us and retried: one step, all sent.
+        assert lim.global_margin == pytest.approx(MARGIN + 0.01)
+        async with rt.services.sessions() as s:
+            statuses = list((await s.scalars(select(Outbox.status))).all())
+        assert statuses == ["sent"] * 5
+    finally:
+        await rt.stop()

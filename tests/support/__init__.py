@@ -1,0 +1,1 @@
+"""Test infrastructure (fake servers, PostgreSQL cluster, harnesses); no tests are collected here."""

@@ -1,0 +1,55 @@
+"""Test helpers: drive the real core through the console channel."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from bot.app.runtime import Runtime
+from bot.channels.console import CONSOLE_GROUP_CHAT, ConsoleSender, render
+from bot.config import Settings
+from bot.core.model import Incoming, Reply
+
+
+class ConsoleHarness:
+    """A console user (and a simulated Bawaslu group) talking to a real Runtime."""
+
+    def __init__(self, settings: Settings, user_id: str = "console-user") -> None:
+        self.out = io.StringIO()
+        self.sender = ConsoleSender(self.out)
+        self.rt = Runtime.create(settings, {"console": self.sender})
+        self.user_id = user_id
+        self._seen = 0
+
+    async def say(self, text: str, *, group: bool = False, user_id: str | None = None) -> list[Reply]:
+        uid = user_id or self.user_id
+        inc = Incoming(
+            channel="console",
+            chat_id=CONSOLE_GROUP_CHAT if group else uid,
+            user_id=uid,
+            chat_type="group" if group else "private",
+            text=text,
+        )
+        return await self.deliver(inc)
+
+    async def deliver(self, inc: Incoming) -> list[Reply]:
+        await self.rt.core.handle(inc)
+        await self.rt.worker.drain()
+        new = self.sender.delivered[self._seen :]
+        self._seen = len(self.sender.delivered)
+        return [r for _chat, r in new]
+
+    async def press(self, label_fragment: str, replies: list[Reply], **kw: Any) -> list[Reply]:
+        """Press the button whose label contains ``label_fragment`` (by typing its number)."""
+        for reply in reversed(replies):
+            flat = [b for row in reply.buttons for b in row]
+            for i, b in enumerate(flat, 1):
+                if label_fragment.lower() in b.label.lower():
+                    return await self.say(str(i), **kw)
+        raise AssertionError(f"no button {label_fragment!r} in {[render(r) for r in replies]}")
+
+    def text(self, replies: list[Reply]) -> str:
+        return "\n".join(render(r) for r in replies)
+
+    async def close(self) -> None:
+        await self.rt.stop()
