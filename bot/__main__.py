@@ -60,12 +60,15 @@ async def _run(settings: Settings) -> None:
 
 
 async def _db_upgrade(settings: Settings) -> None:
+    from bot.app.startup import database_error
     from bot.storage.db import create_engine
     from bot.storage.migrate import upgrade
 
     engine = create_engine(settings.database.url)
     try:
         await upgrade(engine)
+    except Exception as exc:
+        raise database_error(settings, exc) from None
     finally:
         await engine.dispose()
     print("Database schema is up to date.")

@@ -118,12 +118,12 @@ def max_inflight(settings: Settings) -> int:
 
 
 class TipsConfig(_Section):
-    max_per_day: int = 5
-    max_text_chars: int = 2000
-    max_media: int = 5
-    max_media_bytes: int = 20 * 1024 * 1024
-    retention_days: int = 90
-    ask_timeout_minutes: int = 10  # a "tanya pelapor" prompt expires after this long
+    max_per_day: int = Field(default=5, ge=1)
+    max_text_chars: int = Field(default=2000, ge=1)
+    max_media: int = Field(default=5, ge=0)
+    max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    retention_days: int = Field(default=90, ge=0)
+    ask_timeout_minutes: int = Field(default=10, ge=1)  # a "tanya pelapor" prompt expires after this long
 
 
 class RetentionConfig(_Section):
@@ -233,16 +233,23 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return v.upper()
 
-    @field_validator("bawaslu_groups")
+    @field_validator("bawaslu_groups", mode="before")
     @classmethod
-    def _groups(cls, v: dict[str, int]) -> dict[str, int]:
-        if not v:
+    def _groups(cls, v: Any) -> Any:
+        """Every problem of the table at once (unknown codes and non-integer ids), not one kind per run."""
+        if not isinstance(v, dict) or not v:
             return v
         from bot import regions
 
-        for code in v:
-            if code != "default" and regions.get(code) is None:
-                raise ValueError(f"unknown region code {code!r}")
+        problems = []
+        for code, gid in v.items():
+            if code != "default" and regions.get(str(code)) is None:
+                problems.append(f"unknown region code {code!r} (Kemendagri code such as \"64\" or \"64.02\")")
+            if isinstance(gid, bool) or not isinstance(gid, int):
+                if not (isinstance(gid, str) and gid.lstrip("-").isdecimal()):
+                    problems.append(f"{code!r}: the group chat id must be a whole number, got {gid!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @model_validator(mode="after")
@@ -297,14 +304,42 @@ class Settings(BaseSettings):
         return copy
 
 
+# pydantic's wording for the usual mistakes, said plainly with the offending value
+_PLAIN = {
+    "int_parsing": "must be a whole number, got {input!r}",
+    "int_type": "must be a whole number, got {input!r}",
+    "int_from_float": "must be a whole number, got {input!r}",
+    "float_parsing": "must be a number, got {input!r}",
+    "float_type": "must be a number, got {input!r}",
+    "bool_parsing": "must be true or false, got {input!r}",
+    "bool_type": "must be true or false, got {input!r}",
+    "string_type": "must be text in quotes, got {input!r}",
+    "list_type": "must be a list in brackets, e.g. [1, 2], got {input!r}",
+    "dict_type": "must be a table ([section] or {{ key = value }}), got {input!r}",
+    "model_type": "must be a [section] table, got {input!r}",
+    "greater_than_equal": "must be at least {ge}, got {input!r}",
+    "greater_than": "must be greater than {gt}, got {input!r}",
+    "less_than_equal": "must be at most {le}, got {input!r}",
+}
+
+
+def _message(e: Any) -> str:
+    if e["type"] == "extra_forbidden":
+        return "unknown key (check spelling; see config.example.toml)"
+    plain = _PLAIN.get(e["type"])
+    if plain is not None:
+        try:
+            return plain.format(input=e.get("input"), **(e.get("ctx") or {}))
+        except (KeyError, IndexError, ValueError):
+            pass
+    return str(e["msg"]).removeprefix("Value error, ")
+
+
 def _format_error(err: ValidationError, source: str) -> str:
     lines = [f"Invalid configuration ({source}):"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (check spelling; see config.example.toml)"
-        lines.append(f"  {key}: {msg}")
+        lines.append(f"  {key}: {_message(e)}")
     return "\n".join(lines)
 
 

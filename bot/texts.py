@@ -57,7 +57,8 @@ TEXTS: dict[str, str] = {
         "/jawab <kode> — jawab pertanyaan Bawaslu tentang laporan Anda\n"
         "/langganan — terima pengingat tahapan pemilu untuk daerah Anda\n"
         "/tahapan — tahapan pemilu yang sedang berjalan di daerah Anda\n"
-        "/berhenti — berhenti berlangganan (di WhatsApp: balas STOP; MULAI untuk berlangganan lagi)\n"
+        "/berhenti — berhenti berlangganan (di WhatsApp: balas STOP)\n"
+        "/mulai — aktifkan lagi langganan yang sudah berhenti (di WhatsApp: balas MULAI)\n"
         "/bantuan — tampilkan pesan ini"
     ),
     "help.admin": (
@@ -65,12 +66,19 @@ TEXTS: dict[str, str] = {
         "/siaran — jadwalkan siaran\n"
         "/jadwal — daftar siaran terjadwal\n"
         "/batal <id> — batalkan siaran yang belum mulai\n"
-        "/pertanyaan — pertanyaan yang belum terjawab (/pertanyaan selesai N: tandai sudah ditangani)"
+        "/pertanyaan — pertanyaan yang belum terjawab (/pertanyaan selesai N: tandai sudah ditangani)\n"
+        "/statistik — rekap laporan semua daerah\n"
+        "/ekspor — unduh laporan semua daerah (CSV dan grafik, tanpa data pelapor)"
     ),
     "help.group": (
         "Perintah grup Bawaslu:\n"
         "/statistik — rekap laporan daerah ini\n"
-        "/ekspor — unduh laporan daerah ini (CSV, tanpa data pelapor)"
+        "/ekspor — unduh laporan daerah ini (CSV dan grafik, tanpa data pelapor)\n\n"
+        "Di bawah setiap laporan yang masuk:\n"
+        "• tombol status (Diterima, Sedang ditelaah, Ditindaklanjuti, Tidak dapat ditindaklanjuti, Selesai) — "
+        "pelapor diberi tahu setiap perubahan status\n"
+        "• ❓ Tanya pelapor — kirim pertanyaan kepada pelapor lewat bot; nama Anda dan identitas pelapor "
+        "tetap dirahasiakan"
     ),
     # --- FAQ (faq/render.py, handlers/faq.py) --------------------------------------------------
     "faq.verdict.boleh": "✅ BOLEH",
@@ -183,16 +191,32 @@ TEXTS: dict[str, str] = {
     "sub.changed": "✅ Langganan diperbarui: {region} ({zone}), sebagai {role}.",
     "sub.stopped": (
         "Anda sudah berhenti berlangganan; tidak ada lagi pengingat atau pengumuman yang dikirim. "
-        "Ketik /langganan untuk berlangganan kembali."
+        "Ketik /mulai untuk berlangganan kembali di daerah yang sama, atau /langganan untuk memilih daerah."
     ),
     "sub.not_subscribed": "Anda belum berlangganan. Ketik /langganan untuk mulai.",
+    "sub.already_stopped": (
+        "Langganan Anda ({region}) sudah berhenti sebelumnya; tidak ada pengingat yang dikirim. "
+        "Ketik /mulai untuk mengaktifkannya lagi, atau /langganan untuk memilih daerah lain."
+    ),
+    "sub.cancelled": "Batal berlangganan; tidak ada yang diubah. Ketik /langganan untuk mulai lagi.",
     "sub.stage.header": "Tahapan pemilu untuk {region}:",
     "sub.stage.current": "• Sedang berjalan: {stage} — {timeline} ({dates})",
     "sub.stage.no_current": "• Sedang berjalan: tidak ada tahapan hari ini.",
     "sub.stage.next": "• Berikutnya: {stage} — {timeline} ({dates})",
     "sub.stage.none": "Belum ada tahapan pemilu yang dijadwalkan untuk {region}.",
+    "sub.stage.next_unscheduled": (
+        "Pemilu berikutnya: {election} — jadwal tahapannya belum dimuat di bot ini. Pengingat dikirim setelah "
+        "jadwal resmi KPU dimuat."
+    ),
+    "sub.stage.kind.pemilu": "Pemilu",
+    "sub.stage.kind.pilkada": "Pilkada",
     "sub.stage.need_region": (
         "Ketik /tahapan <nama daerah> (misalnya: /tahapan Kukar), atau berlangganan dulu lewat /langganan."
+    ),
+    "sub.stage.need_region_group": "Di grup, ketik /tahapan <nama daerah>, misalnya: /tahapan Kukar.",
+    "sub.stage.not_found": (
+        "Daerah \"{text}\" tidak kami temukan. Coba nama lain, misalnya: /tahapan Kutai Kartanegara, "
+        "/tahapan Samarinda, /tahapan Kaltim."
     ),
     # --- broadcasts (handlers/broadcast_admin.py, broadcasts/scheduler.py) ----------------------
     "bc.ask_text": (
@@ -205,13 +229,28 @@ TEXTS: dict[str, str] = {
     "bc.aud.prov": "Satu provinsi",
     "bc.aud.kab": "Satu kabupaten/kota",
     "bc.aud.asn": "ASN saja",
+    "bc.aud.pub": "Masyarakat umum saja",
     "bc.audience.all": "semua pelanggan",
     "bc.audience.asn": "pelanggan ASN",
+    "bc.audience.publik": "pelanggan masyarakat umum",
     "bc.audience.region": "pelanggan di {region}",
     "bc.ask_region_prov": "Ketik nama provinsi tujuan (misalnya: Kalimantan Timur atau Kaltim).",
     "bc.ask_region_kab": "Ketik nama kabupaten/kota tujuan (misalnya: Kutai Kartanegara atau Kukar).",
     "bc.region_not_found": "Daerah \"{text}\" tidak ditemukan pada tingkat itu. Coba ketik nama lain.",
     "bc.choose_region": "Pilih daerah tujuan:",
+    "bc.region_is_province": (
+        "\"{text}\" adalah provinsi ({region}). Untuk seluruh provinsi, ketik /batal lalu pilih \"Satu provinsi\"; "
+        "atau ketik nama kabupaten/kota tujuan."
+    ),
+    "bc.region_is_kabkota": (
+        "\"{text}\" adalah kabupaten/kota ({region}). Untuk satu kabupaten/kota, ketik /batal lalu pilih "
+        "\"Satu kabupaten/kota\"; atau ketik nama provinsi tujuan."
+    ),
+    "bc.region_chosen": "Tujuan: {region}.",
+    "bc.no_recipients": (
+        "⚠️ Belum ada pelanggan aktif untuk tujuan ini: bila dijadwalkan sekarang, siaran ini tidak diterima "
+        "siapa pun."
+    ),
     "bc.ask_when": (
         "Kapan dikirim? Ketik \"sekarang\", atau tanggal dan jam ({tz}), misalnya: 2026-12-01 07:00, "
         "besok 07:00, 01/12/2026 07.00."

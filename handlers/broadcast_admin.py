@@ -89,10 +89,12 @@ def actor(ctx: Context) -> str:
     return f"{ctx.channel}:{ctx.incoming.user_id}"
 
 
-def audience_label(kind: str, region_code: str | None) -> str:
+def audience_label(kind: str, region_code: str | None, role: str | None = None) -> str:
     if kind == "region" and region_code:
         r = regions.get(region_code)
         return t("bc.audience.region", region=r.name if r else region_code)
+    if kind == "all" and role == "publik":
+        return t("bc.audience.publik")
     return t(f"bc.audience.{kind}")
 
 
@@ -100,6 +102,8 @@ def _audience_of(data: dict[str, object]) -> audience.Audience:
     aud = str(data.get("aud", "all"))
     if aud in ("prov", "kab"):
         return audience.Audience("region", str(data.get("region")))
+    if aud == "pub":  # the public only: every region, role "publik"
+        return audience.Audience("all", role="publik")
     return audience.Audience(aud)
 
 
@@ -158,6 +162,7 @@ def _ask_audience(ctx: Context) -> None:
                 [Button(t("bc.aud.prov"), CB("a", "prov"))],
                 [Button(t("bc.aud.kab"), CB("a", "kab"))],
                 [Button(t("bc.aud.asn"), CB("a", "asn"))],
+                [Button(t("bc.aud.pub"), CB("a", "pub"))],
                 _cancel_button(),
             ],
         )
@@ -166,9 +171,16 @@ def _ask_audience(ctx: Context) -> None:
 
 async def _typed_region(ctx: Context, text: str) -> None:
     level = "provinsi" if ctx.state.data.get("aud") == "prov" else "kabkota"
-    found = [r for r in regions.resolve(text[:100], limit=8) if r.level == level]
+    matches = regions.resolve(text[:100], limit=8)
+    found = [r for r in matches if r.level == level]
     if not found:
-        ctx.reply(t("bc.region_not_found", text=text[:60]))
+        other = matches[0] if matches else None
+        if other is not None and other.level == "provinsi":  # e.g. "kaltim" under "Satu kabupaten/kota"
+            ctx.reply(t("bc.region_is_province", text=text[:60], region=other.name))
+        elif other is not None:
+            ctx.reply(t("bc.region_is_kabkota", text=text[:60], region=other.name))
+        else:
+            ctx.reply(t("bc.region_not_found", text=text[:60]))
         return
     if len(found) == 1:
         _set_region(ctx, found[0].code)
@@ -181,7 +193,9 @@ async def _typed_region(ctx: Context, text: str) -> None:
 def _set_region(ctx: Context, code: str) -> None:
     ctx.state.data["region"] = code
     ctx.state.step = "when"
-    ctx.reply(t("bc.ask_when", tz=when_label(ctx.now, admin_tz(ctx)).split()[-1]))
+    region = regions.get(code)
+    chosen = t("bc.region_chosen", region=region.name if region else code)
+    ctx.reply(chosen + "\n" + t("bc.ask_when", tz=when_label(ctx.now, admin_tz(ctx)).split()[-1]))
 
 
 async def _confirm(ctx: Context) -> None:
@@ -190,15 +204,18 @@ async def _confirm(ctx: Context) -> None:
     n = await audience.count(ctx.session, aud.condition())
     at_raw = str(data.get("at"))
     when = t("bc.now_label") if at_raw == "now" else when_label(datetime.fromisoformat(at_raw), admin_tz(ctx))
+    text = t(
+        "bc.confirm",
+        audience=audience_label(aud.kind, aud.region_code, aud.role),
+        count=n,
+        when=when,
+        preview=t("bc.message", text=data["text"]),
+    )
+    if n == 0:
+        text = t("bc.no_recipients") + "\n\n" + text
     ctx.reply(
         Reply(
-            text=t(
-                "bc.confirm",
-                audience=audience_label(aud.kind, aud.region_code),
-                count=n,
-                when=when,
-                preview=t("bc.message", text=data["text"]),
-            ),
+            text=text,
             buttons=[[Button(t("bc.btn_confirm"), CB("ok"))], _cancel_button()],
         )
     )
@@ -220,7 +237,7 @@ async def button(ctx: Context) -> None:
         ctx.reply(t("bc.flow_expired"))
         return
     step = ctx.state.step
-    if cb.is_("a", 1) and step == "audience" and (kind := cb.args[0]) in ("all", "prov", "kab", "asn"):
+    if cb.is_("a", 1) and step == "audience" and (kind := cb.args[0]) in ("all", "prov", "kab", "asn", "pub"):
         ctx.state.data["aud"] = kind
         if kind in ("prov", "kab"):
             ctx.state.step = "region"
@@ -292,7 +309,7 @@ async def list_scheduled(ctx: Context) -> None:
                 "bc.list_row",
                 id=b.id,
                 when=when_label(b.scheduled_at, admin_tz(ctx)),
-                audience=audience_label(b.audience, b.region_code),
+                audience=audience_label(b.audience, b.region_code, b.role),
                 status=t(f"bc.status.{b.status}"),
                 snippet=snippet[:60] + ("…" if len(snippet) > 60 else ""),
             )

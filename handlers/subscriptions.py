@@ -7,6 +7,7 @@ the subscriber; ``addr_enc`` is the sealed address the scheduler sends reminders
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from handlers.widgets import region_picker
 
 FLOW = "langganan"
 CB = CallbackData("sub")
+CANCEL_WORDS = frozenset({"batal", "cancel", "tidak jadi", "gak jadi", "ga jadi"})
 ROLE_WORDS = {
     "asn": "asn", "pns": "asn", "pppk": "asn", "p3k": "asn",
     "publik": "publik", "umum": "publik", "masyarakat": "publik", "warga": "publik",
@@ -91,6 +93,10 @@ async def flow_text(ctx: Context) -> None:
     if ctx.incoming.media and not text:
         ctx.reply(t("error.unsupported"))
         return
+    if text.lower().strip(" .!") in CANCEL_WORDS:  # as the tips and group flows accept it
+        ctx.state.clear()
+        ctx.reply(t("sub.cancelled"))
+        return
     if ctx.state.step == "role":
         role = ROLE_WORDS.get(text.lower().strip(" ."))
         if role is None:
@@ -107,11 +113,21 @@ async def _typed_region(ctx: Context, text: str) -> None:
         ctx.reply(Reply(text=t("sub.not_found", text=text[:60]), buttons=province_keyboard(0)))
         return
     if len(found) == 1:
+        if found[0].level == "provinsi":  # as pressing the province's button: kab/kota or the whole province
+            _ask_kabkota(ctx, found[0].code, 0)
+            return
         _ask_role(ctx, found[0].code)
         return
     kb = [[Button(r.name, CB("r", r.code))] for r in found]
     kb.append([Button(t("button.cancel"), CB("x"))])
     ctx.reply(Reply(text=t("sub.choose_match"), buttons=kb))
+
+
+def _ask_kabkota(ctx: Context, code: str, page: int) -> None:
+    prov = regions.get(code)
+    assert prov is not None
+    ctx.state.start(FLOW, "region")
+    ctx.reply(Reply(text=t("sub.pick_kabkota", province=prov.name), buttons=kabkota_keyboard(prov.code, page)))
 
 
 def _ask_role(ctx: Context, code: str) -> None:
@@ -132,13 +148,11 @@ async def button(ctx: Context) -> None:
         ctx.state.start(FLOW, "region")
         ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(page)))
         return
-    if cb.is_("p", 1) and (prov := regions.get(cb.args[0])) is not None:
-        ctx.state.start(FLOW, "region")
-        ctx.reply(Reply(text=t("sub.pick_kabkota", province=prov.name), buttons=kabkota_keyboard(prov.code, 0)))
+    if cb.is_("p", 1) and regions.get(cb.args[0]) is not None:
+        _ask_kabkota(ctx, cb.args[0], 0)
         return
-    if cb.is_("kp", 2) and (page := cb.int_arg(1)) is not None and (prov := regions.get(cb.args[0])) is not None:
-        ctx.state.start(FLOW, "region")
-        ctx.reply(Reply(text=t("sub.pick_kabkota", province=prov.name), buttons=kabkota_keyboard(prov.code, page)))
+    if cb.is_("kp", 2) and (page := cb.int_arg(1)) is not None and regions.get(cb.args[0]) is not None:
+        _ask_kabkota(ctx, cb.args[0], page)
         return
     if cb.is_("r", 1) and (region := regions.get(cb.args[0])) is not None:
         _ask_role(ctx, region.code)
@@ -196,8 +210,11 @@ async def unsubscribe(ctx: Context) -> None:
     if ctx.state.flow == FLOW:
         ctx.state.clear()
     sub = await current_subscriber(ctx)
-    if sub is None or not sub.active:
+    if sub is None:
         ctx.reply(t("sub.not_subscribed"))
+        return
+    if not sub.active:
+        ctx.reply(t("sub.already_stopped", region=region_label(sub.region_code)))
         return
     sub.active = False
     sub.updated_at = ctx.now
@@ -228,10 +245,25 @@ def _dates(stage: Stage) -> str:
     return t("date.range", start=format_date_id(stage.start), end=format_date_id(stage.end))
 
 
+def next_unscheduled(code: str) -> str | None:
+    """The election of a template timeline (``enabled = false``, dates not yet set) covering ``code``,
+    e.g. "Pemilu 2029"; None when there is none."""
+    for tl in timelines():
+        if tl.enabled or not tl.covers(code):
+            continue
+        year = re.search(r"(?:19|20)\d\d", tl.id)
+        label = t(f"sub.stage.kind.{tl.kind}") if tl.kind in ("pemilu", "pilkada") else tl.kind.capitalize()
+        return f"{label} {year.group(0)}" if year else label
+    return None
+
+
 def stages_text(code: str, ctx: Context) -> str:
     current, upcoming = current_and_next(timelines(), code, ctx.now)
     if current is None and upcoming is None:
-        return t("sub.stage.none", region=region_label(code))
+        text = t("sub.stage.none", region=region_label(code))
+        if (election := next_unscheduled(code)) is not None:
+            text += "\n" + t("sub.stage.next_unscheduled", election=election)
+        return text
     lines = [t("sub.stage.header", region=region_label(code))]
     if current is not None:
         lines.append(t("sub.stage.current", timeline=current[0].name, stage=current[1].name, dates=_dates(current[1])))
@@ -248,15 +280,15 @@ async def stages(ctx: Context) -> None:
     if ctx.incoming.args:
         found = regions.resolve(ctx.incoming.args[:100], limit=1)
         if not found:
-            ctx.reply(t("sub.not_found", text=ctx.incoming.args[:60]))
+            ctx.reply(t("sub.stage.not_found", text=ctx.incoming.args[:60]))
             return
         code = found[0].code
-    else:
+    elif not ctx.is_group:
         sub = await current_subscriber(ctx)
         if sub is not None and sub.active:
             code = sub.region_code
     if code is None:
-        ctx.reply(t("sub.stage.need_region"))
+        ctx.reply(t("sub.stage.need_region_group" if ctx.is_group else "sub.stage.need_region"))
         return
     ctx.reply(stages_text(code, ctx))
 

@@ -4,6 +4,6 @@
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-jn_setup_venv
+jn_setup_venv run  # the bot's own dependencies only (scripts/test.sh adds the test tools)
 cd "$JN_ROOT"
 exec .venv/bin/python -m bot run "$@"

@@ -1,7 +1,10 @@
 # shellcheck shell=bash
 # Shared setup for scripts/run.sh and scripts/test.sh (sourced, not executed).
 #
-#   jn_setup_venv       create/refresh .venv (python >= 3.11, pip install -e '.[test]'); quick when up to date
+#   jn_setup_venv [run] create/refresh .venv (python >= 3.11, pip install -e '.[test]'; with "run" only what the
+#                       bot needs, pip install -e .); quick when up to date
+#   jn_pip ARGS         pip in .venv, without the "Location 'file:…' is ignored" warnings that a machine-wide
+#                       pip.conf naming missing local indexes prints for every package
 #   jn_ensure_postgres  make sure PostgreSQL server binaries (initdb, pg_ctl) exist; apt-get them when possible
 #
 # Environment:
@@ -11,7 +14,8 @@
 
 JN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JN_VENV="$JN_ROOT/.venv"
-JN_STAMP="$JN_VENV/.jaganetral-setup"
+JN_STAMP="$JN_VENV/.jaganetral-setup"          # the project and its test extras are installed
+JN_STAMP_RUN="$JN_VENV/.jaganetral-setup-run"  # the project alone (scripts/run.sh) is installed
 JN_APT_UPDATED=0
 
 jn_log() { printf '[setup] %s\n' "$*" >&2; }
@@ -74,11 +78,31 @@ jn_venv_ok() {
         "$JN_VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
 }
 
+# 0 when .venv holds what level "$1" (test | run) needs for the current pyproject.toml and Python.
+jn_setup_current() {
+    jn_venv_ok || return 1
+    local hash
+    hash="$(jn_setup_hash)"
+    [[ -f "$JN_STAMP" && "$(cat "$JN_STAMP")" == "$hash" ]] && return 0
+    [[ "$1" == run && -f "$JN_STAMP_RUN" && "$(cat "$JN_STAMP_RUN")" == "$hash" ]]
+}
+
+jn_pip() {
+    local status
+    exec 3>&1
+    "$JN_VENV/bin/python" -m pip "$@" 2>&1 1>&3 3>&- |
+        { grep -v "^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$" >&2 || true; }
+    status=${PIPESTATUS[0]}
+    exec 3>&-
+    return "$status"
+}
+
 jn_setup_venv() {
+    local level="${1:-test}"
     if [[ "${JAGANETRAL_SKIP_SETUP:-}" == 1 ]] && jn_venv_ok; then
         return 0
     fi
-    if jn_venv_ok && [[ -f "$JN_STAMP" && "$(cat "$JN_STAMP")" == "$(jn_setup_hash)" ]]; then
+    if jn_setup_current "$level"; then
         return 0  # fast path: nothing changed since the last install
     fi
     # Serialise concurrent setups of the same checkout (e.g. run.sh and test.sh started together).
@@ -89,12 +113,13 @@ jn_setup_venv() {
             exec 9>"$lock"
             flock -w 900 9 || jn_die "timed out waiting for another setup ($lock)"
         fi
-        jn_setup_venv_locked
+        jn_setup_venv_locked "$level"
     ) || exit $?
 }
 
 jn_setup_venv_locked() {
-    if jn_venv_ok && [[ -f "$JN_STAMP" && "$(cat "$JN_STAMP")" == "$(jn_setup_hash)" ]]; then
+    local level="$1"
+    if jn_setup_current "$level"; then
         return 0  # another process finished the setup while we waited
     fi
     if ! jn_venv_ok; then
@@ -109,10 +134,17 @@ jn_setup_venv_locked() {
         rm -rf "$JN_VENV"
         "$py" -m venv "$JN_VENV" || jn_die "python -m venv failed"
     fi
-    jn_log "installing the project and its test dependencies into .venv (pip install -e '.[test]')"
-    (cd "$JN_ROOT" && "$JN_VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]') ||
-        jn_die "pip install -e '.[test]' failed"
-    jn_setup_hash >"$JN_STAMP"
+    if [[ "$level" == run ]]; then
+        jn_log "installing the project into .venv (pip install -e .)"
+        (cd "$JN_ROOT" && jn_pip install -q --disable-pip-version-check -e .) || jn_die "pip install -e . failed"
+        jn_setup_hash >"$JN_STAMP_RUN"
+    else
+        jn_log "installing the project and its test dependencies into .venv (pip install -e '.[test]')"
+        (cd "$JN_ROOT" && jn_pip install -q --disable-pip-version-check -e '.[test]') ||
+            jn_die "pip install -e '.[test]' failed"
+        jn_setup_hash >"$JN_STAMP"
+        jn_setup_hash >"$JN_STAMP_RUN"
+    fi
     jn_log ".venv ready"
 }
 

@@ -23,7 +23,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -260,7 +260,7 @@ def _is_terminal() -> bool:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Any:
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -319,7 +319,10 @@ async def _loop(
     group = False
     stopped = asyncio.create_task(stop.wait())
     try:
-        while not stop.is_set():
+        while True:
+            if stop.is_set():
+                screen.print(t("console.bye"))
+                return
             reading = asyncio.create_task(source.read(PROMPT_GROUP if group else PROMPT_PRIVATE))
             await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if not reading.done():  # Ctrl-C / SIGTERM while waiting for input
@@ -349,8 +352,8 @@ async def _loop(
                 continue
             if not line.strip():
                 continue
-            await handle(console_incoming(line, group=group))
+            await handle(console_incoming(line, group=group))  # one short transaction
             with contextlib.suppress(TimeoutError):  # a long backlog: the delivery loop goes on with it
-                await drain()
+                await drain()  # short in the console (one user); a Ctrl-C meanwhile ends the loop right after
     finally:
         stopped.cancel()

@@ -23,11 +23,13 @@ def _page(items: list[regions.Region], page: int) -> tuple[list[regions.Region],
 
 
 def _pager(cb: CallbackData, action: str, page: int, pages: int, *args: str) -> list[Button]:
+    # "Next" first: on numbered channels (console, WhatsApp) it keeps the same number on every page, so
+    # typing that number again pages on instead of going back (a "previous" before it shifted it by one).
     nav = []
-    if page > 0:
-        nav.append(Button(t("button.page_prev"), cb(action, *args, page - 1)))
     if page < pages - 1:
         nav.append(Button(t("button.page_next"), cb(action, *args, page + 1)))
+    if page > 0:
+        nav.append(Button(t("button.page_prev"), cb(action, *args, page - 1)))
     return nav
 
 

@@ -43,8 +43,8 @@ async def test_change_region_and_unsubscribe(harness: Harness) -> None:
     out = await harness.say("/berhenti")
     assert "berhenti berlangganan" in out
     assert [s.active for s in await harness.subscribers()] == [False]
-    out = await harness.say("/berhenti")
-    assert "belum berlangganan" in out
+    out = await harness.say("/berhenti")  # a second time: it says the subscription had already stopped
+    assert "sudah berhenti sebelumnya" in out and "Jakarta Pusat" in out and "/mulai" in out
 
     await harness.say("/langganan Kukar")
     await harness.say("asn")

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 ROOT = Path(__file__).resolve().parents[3]
 ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
@@ -83,7 +83,8 @@ class InProcessConsole:
         rfd, self._wfd = os.pipe()
         self._rfile = os.fdopen(rfd, "r", encoding="utf-8")
         self.task = asyncio.create_task(
-            run_chat(settings, config_file=config_file, inp=self._rfile, out=self.out, export_dir=export_dir)
+            run_chat(settings, config_file=config_file, inp=self._rfile, out=cast(TextIO, self.out),
+                     export_dir=export_dir)
         )
 
     def send(self, line: str) -> None:

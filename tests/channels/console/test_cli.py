@@ -115,12 +115,12 @@ def test_rejected_token_is_one_line_without_the_token(fake_tg: FakeTelegramServe
     assert "WRONG-TOKEN" not in proc.stderr + proc.stdout
 
 
-@pytest.mark.parametrize("cmd", ["run", "chat"])
+@pytest.mark.parametrize("cmd", ["run", "chat", "db upgrade"])
 def test_unreachable_database_is_one_line_without_the_password(cmd: str, tmp_path: Path) -> None:
     url = f"postgresql+asyncpg://jn:rahasia-sekali@127.0.0.1:{closed_port()}/jaganetral"
     cfg = write_config(tmp_path / "c.toml", f'[security]\nsecret_key = "{TEST_SECRET}"\n[telegram]\n'
                        f'token = "{TOKEN}"\nbase_url = "http://127.0.0.1:1/bot"\n' if cmd == "run" else "", url)
-    proc = run_bot([cmd, "--config", str(cfg)], tmp_path)
+    proc = run_bot([*cmd.split(), "--config", str(cfg)], tmp_path)
     assert proc.returncode == 1
     line = one_line(proc.stderr)
     assert line.startswith("Database unreachable (postgresql+asyncpg://jn:***@127.0.0.1:"), line

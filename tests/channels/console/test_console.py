@@ -127,3 +127,12 @@ def _check_export(csv_path: Path, png_path: Path, folder: Path) -> None:
     rows = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
     assert len(rows) == 2 and any("Spanduk calon dipasang" in cell for cell in rows[1])
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_long_paste_is_read_whole_and_the_cut_is_said(settings: Any, tmp_path: Path) -> None:
+    """Walkthrough 28: a 5,000-character line was cut to 4,095 by the terminal without notice."""
+    console = InProcessConsole(settings, tmp_path)
+    try:
+        await console.say("x" * 5000, "Pesan Anda terlalu panjang; hanya bagian awalnya yang kami baca")
+    finally:
+        await console.close()

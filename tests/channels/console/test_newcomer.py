@@ -51,3 +51,20 @@ def test_newcomer_walkthrough_in_the_console(tmp_path: Path) -> None:
         assert "Sampai jumpa." in term.text and "Traceback" not in term.text
     finally:
         term.close()
+
+
+def test_terminal_reads_a_5000_character_paste(tmp_path: Path) -> None:
+    """Walkthrough 28: the terminal's line limit (4,095) no longer cuts a paste silently."""
+    term = TerminalConsole(["bash", "scripts/run.sh"], cwd=fresh_checkout(tmp_path / "jn"),
+                           env=clean_env(JAGANETRAL_SKIP_SETUP="1"))
+    try:
+        term.wait_for(r"anda>")
+        term.say("/lapor", "Langkah 1/6")
+        for line, expect in (("kukar", "Langkah 2/6"), ("1", "Langkah 3/6"), ("1", "Langkah 4/6"),
+                             ("Kantor camat", "Langkah 5/6")):
+            term.say(line, expect)
+        term.say("y" * 5000, r"Teks terlalu panjang \(4000 karakter; maksimal 2000\)")
+        term.child.sendintr()
+        assert term.exit_status() == 0
+    finally:
+        term.close()
