@@ -391,6 +391,10 @@ TEXTS: dict[str, str] = {
     "group.chart_caption": "Grafik laporan per minggu per jenis — {scope}",
     "group.chart_title": "Laporan per minggu (ISO) per jenis",
     "group.chart_ylabel": "Jumlah laporan",
+    # --- numbered choices on channels without buttons (console, WhatsApp) ---
+    "choice.out_of_range": "Pilihan {n} tidak ada; ketik 1–{max}.",
+    "choice.out_of_range_one": "Pilihan {n} tidak ada; ketik 1.",
+    "choice.type_words": "Atau ketik: {words}",
     # --- delivery alerts to admins (bot/alerts.py) and the reporter's waiting status ---
     "tips.status.menunggu": "Menunggu diteruskan ke Bawaslu",
     "alert.tip_unrouted": (

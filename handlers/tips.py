@@ -105,14 +105,14 @@ def prompt(ctx: Context, prefix: str = "") -> None:
         ctx.reply(Reply(text=lead + t("tips.ask_category", region=region_label(data["region"])), buttons=kb))
     elif st.step == "who":
         kb = [[Button(t("tips.btn_skip"), "lapor:skip")], _nav()]
-        ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb))
+        ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb, text_input=True))
     elif st.step == "place":
-        ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()]))
+        ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()], text_input=True))
     elif st.step == "what":
-        ctx.reply(Reply(text=lead + t("tips.ask_what", max=cfg.max_text_chars), buttons=[_nav()]))
+        ctx.reply(Reply(text=lead + t("tips.ask_what", max=cfg.max_text_chars), buttons=[_nav()], text_input=True))
     elif st.step == "evidence":
         ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=cfg.max_media),
-                        buttons=_evidence_keyboard(data)))
+                        buttons=_evidence_keyboard(data), text_input=True))
     elif st.step == "review":
         _review(ctx, lead)
 
@@ -306,7 +306,7 @@ async def _evidence(ctx: Context, text: str, word: str) -> None:
     lines = list(dict.fromkeys(notes))
     if added:
         lines.append(t("tips.evidence_added", media=len(data["media"]), links=len(data["links"])))
-    ctx.reply(Reply(text="\n\n".join(lines), buttons=_evidence_keyboard(data)))
+    ctx.reply(Reply(text="\n\n".join(lines), buttons=_evidence_keyboard(data), text_input=True))
 
 
 # --- submission ----------------------------------------------------------------------------------------
@@ -525,7 +525,7 @@ async def answer_button(ctx: Context, tip_id: int) -> None:
         suspended = ctx.state.data.get("suspended")
     ctx.state.start(ANSWER_FLOW, "answer", {"tip_id": tip.id, "suspended": suspended})
     ctx.reply(Reply(text=t("tips.ask_answer", code=tip.code, max=ctx.services.settings.tips.max_text_chars),
-                    buttons=[[Button(t("button.cancel"), "tip:ansx")]]))
+                    buttons=[[Button(t("button.cancel"), "tip:ansx")]], text_input=True))
 
 
 async def answer_command(ctx: Context) -> None:

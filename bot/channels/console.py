@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.core.model import Incoming, Reply
+from bot.core.model import Incoming, Reply, label_word
+from bot.texts import t
 from broadcasts.delivery import SendResult
 from broadcasts.outbox import Claimed
 
@@ -32,6 +33,10 @@ def render(reply: Reply) -> str:
     for m in reply.media:
         label = {"photo": "foto", "document": "dokumen", "video": "video"}.get(m.kind, m.kind)
         lines.append(f"[lampiran: {label}]" + (f" {m.caption}" if m.caption else ""))
+    if reply.text_input and reply.buttons:  # typed text is the answer: buttons are typed as words, not digits
+        words = [label_word(b.label, lower=False) for row in reply.buttons for b in row]
+        lines.append(t("choice.type_words", words=", ".join(w for w in words if w)))
+        return "\n".join(lines)
     n = 0
     for row in reply.buttons:
         for b in row:
