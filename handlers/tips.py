@@ -21,7 +21,8 @@ from sqlalchemy import select, update
 from bot import regions, tipcodes
 from bot.core.model import Button, MediaOut, Reply
 from bot.core.router import Context, Router
-from bot.evidence import check_link, looks_like_link, prepare
+from bot.evidence import check_link, looks_like_link
+from bot.evidence_fetch import fetch_evidence, matches, prefetch_tip_evidence
 from bot.storage.models import RateCounter, Tip, TipEvent, TipMedia
 from bot.texts import TEXTS, t
 from bot.tipcases import (
@@ -347,30 +348,20 @@ async def _unique_code(ctx: Context) -> str:
 
 
 async def _download(ctx: Context) -> list[tuple[str, Any]] | None:
-    """Fetch and strip every evidence file; on a failure drop that file, re-prompt and return None."""
+    """Every evidence file, fetched and stripped (normally before the transaction: ``bot.evidence_fetch``);
+    on a failure drop that file, re-prompt and return None."""
     cfg = ctx.services.settings.tips
-    fetch = ctx.services.media_fetchers.get(ctx.incoming.channel)
+    media = list(ctx.state.data.get("media", []))
+    fetched = ctx.prepared if matches(ctx.prepared, media) else await fetch_evidence(ctx.services, ctx.channel, media)
     out: list[tuple[str, Any]] = []
-    for n, m in enumerate(ctx.state.data.get("media", []), 1):
-        data: bytes | None = None
-        ctype = m.get("ctype") or "application/octet-stream"
-        if fetch is not None:
-            try:
-                data, fetched_type = await fetch(m["ref"])
-            except Exception as exc:  # network, expired file id …: never log the reference itself
-                log.warning("evidence download failed", extra={"n": n, "error": type(exc).__name__})
-                data = None
-            else:
-                if ctype == "application/octet-stream":
-                    ctype = fetched_type
-        if data is None or len(data) > cfg.max_media_bytes:
-            media = list(ctx.state.data["media"])
+    for n, f in enumerate(fetched, 1):
+        if f.evidence is None:
             media.pop(n - 1)
             ctx.state.data["media"] = media
             ctx.state.step = "evidence"
             prompt(ctx, t("tips.fetch_failed", n=n, max_mb=cfg.max_media_bytes // (1024 * 1024)))
             return None
-        out.append((m["kind"], prepare(data, ctype, m["kind"])))
+        out.append((f.kind, f.evidence))
     return out
 
 
@@ -589,5 +580,6 @@ def register(router: Router) -> None:
     router.command("hapus", hapus)
     router.command("jawab", answer_command)
     router.callback("lapor", on_button)
+    router.prepare("lapor:ok", prefetch_tip_evidence)  # evidence fetched and stripped before the transaction
     router.flow(FLOW, on_text)
     router.flow(ANSWER_FLOW, answer_text)

@@ -64,7 +64,8 @@ class Core:
         inc = _without_nul(inc)
         try:
             async with self._locks.hold(self.lock_key(inc)):
-                await self._handle(inc)
+                prepared = await self._prepare(inc) if self.router.has_preparers else None
+                await self._handle(inc, prepared)
         except Exception:
             log.exception(
                 "handler failed", extra={"channel": inc.channel, "conv": short(self.conv_key(inc))}
@@ -72,7 +73,31 @@ class Core:
             await self._enqueue_error(inc)
         self._notify()
 
-    async def _handle(self, inc: Incoming) -> None:
+    async def _prepare(self, inc: Incoming) -> Any:
+        """Network/CPU work of a ``Router.prepare`` hook, before (and outside) the update's transaction.
+
+        Runs under the chat's lock: the state it reads is the state the transaction will see (in this process).
+        A failing hook only loses the head start — the handler then does the work itself."""
+        svc = self.services
+        if inc.callback is None and not (inc.channel in NUMBERED_CHANNELS and 0 < len(inc.text) <= 40):
+            return None
+        async with svc.sessions() as session:  # a short read; closed before the hook runs
+            conv = await session.scalar(select(Conversation).where(Conversation.conv_key == self.conv_key(inc)))
+            choices = await self._load_choices(session, inc.channel, inc.chat_id) if inc.callback is None else None
+        picked = self._numbered_choice(inc, choices) if inc.callback is None else inc
+        if isinstance(picked, str):
+            return None
+        hook = self.router.preparer(picked)
+        if hook is None:
+            return None
+        state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {})) if conv else FlowState()
+        try:
+            return await hook(picked, state, svc)
+        except Exception:
+            log.exception("prepare hook failed; the handler does the work", extra={"channel": inc.channel})
+            return None
+
+    async def _handle(self, inc: Incoming, prepared: Any = None) -> None:
         svc = self.services
         now = utcnow()
         async with svc.sessions() as session:
@@ -98,7 +123,7 @@ class Core:
                         not_a_choice = picked
                     else:
                         inc = picked
-                ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now)
+                ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
                 if inc.truncated:
                     ctx.reply(t("error.too_long"))
                 if not_a_choice is not None:  # the choices stay on screen: remembered again below

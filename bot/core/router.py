@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Context"], Awaitable[None]]
+# Runs before the update's transaction (network, CPU): (incoming, flow state, services) -> Context.prepared
+Preparer = Callable[[Incoming, "FlowState", "Services"], Awaitable[Any]]
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Context:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     sent: list[tuple[str, str, Reply]] = field(default_factory=list)  # (channel, chat_id, reply) via send_to
+    prepared: Any = None  # what a ``Router.prepare`` hook fetched for this update before the transaction
 
     # --- who -----------------------------------------------------------------------------------
     @property
@@ -114,6 +117,7 @@ class Router:
         self._flows: dict[str, Handler] = {}
         self._fallback: Handler | None = None
         self._group_fallback: Handler | None = None
+        self._preparers: dict[str, Preparer] = {}
 
     def command(self, name: str, handler: Handler, *, admin: bool = False, where: str = "private") -> None:
         self._commands[name] = _Command(handler, admin, where)
@@ -121,6 +125,18 @@ class Router:
     def callback(self, prefix: str, handler: Handler) -> None:
         """Buttons whose data is ``prefix`` or starts with ``prefix:``."""
         self._callbacks[prefix] = handler
+
+    def prepare(self, callback: str, preparer: Preparer) -> None:
+        """Before the transaction of an update pressing button ``callback`` (exact data), run ``preparer`` — for
+        network or CPU work the handler needs (it gets the result as ``ctx.prepared``)."""
+        self._preparers[callback] = preparer
+
+    def preparer(self, inc: Incoming) -> Preparer | None:
+        return self._preparers.get(inc.callback) if inc.callback is not None else None
+
+    @property
+    def has_preparers(self) -> bool:
+        return bool(self._preparers)
 
     def flow(self, name: str, handler: Handler) -> None:
         self._flows[name] = handler
