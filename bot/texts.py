@@ -567,6 +567,10 @@ TEXTS: dict[str, str] = {
         "::grup: {regions}. Tambahkan \"default\" = <id grup> untuk menampung daerah lain."
     ),
     "console.routing_partial": "{province} ({missing} dari {total} kab/kota)",
+    # --- numbered choices on channels without buttons (console, WhatsApp) ---
+    "choice.out_of_range": "Pilihan {n} tidak ada; ketik 1–{max}.",
+    "choice.out_of_range_one": "Pilihan {n} tidak ada; ketik 1.",
+    "choice.type_words": "Atau ketik: {words}",
     # --- delivery alerts to admins (bot/app/alerts.py) and the reporter's waiting status ---
     "tips.status.menunggu": "Menunggu diteruskan ke Bawaslu",
     "alert.tip_unrouted": (

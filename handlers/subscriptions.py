@@ -142,7 +142,7 @@ async def button(ctx: Context) -> None:
         return
     if cb.is_("x"):
         ctx.state.clear()
-        ctx.reply(t("common.cancelled"))
+        ctx.reply(t("sub.cancelled"))
         return
     if cb.is_("pp", 1) and (page := cb.int_arg(0)) is not None:
         ctx.state.start(FLOW, "region")

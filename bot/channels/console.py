@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.core.model import CONSOLE_GROUP_CHAT, CONSOLE_PRIVATE_CHAT, MAX_TEXT_CHARS, Incoming, Reply
+from bot.core.model import CONSOLE_GROUP_CHAT, CONSOLE_PRIVATE_CHAT, MAX_TEXT_CHARS, Incoming, Reply, label_word
 from bot.outbox.ports import Claimed, SendResult
 from bot.texts import t
 
@@ -53,6 +53,10 @@ def render(reply: Reply, saved: dict[int, Path] | None = None) -> str:
         if saved and m.media_id is not None and m.media_id in saved:
             line += "\n" + t("console.saved", path=saved[m.media_id])
         lines.append(line)
+    if reply.text_input and reply.buttons:  # typed text is the answer: buttons are typed as words, not digits
+        words = [label_word(b.label, lower=False) for row in reply.buttons for b in row]
+        lines.append(t("choice.type_words", words=", ".join(w for w in words if w)))
+        return "\n".join(lines)
     n = 0
     for row in reply.buttons:
         for b in row:

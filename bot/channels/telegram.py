@@ -284,5 +284,8 @@ class TelegramChannel:
         await self.app.shutdown()
 
     async def process_webhook_update(self, data: dict[str, Any]) -> None:
+        """Handle one webhook update before returning: the HTTP 200 that follows means it is in the database
+        (like the WhatsApp webhook). A crash before that answer makes Telegram deliver it again, and the
+        core's de-duplication (``processed_updates``) drops a redelivery of an update already handled."""
         update = Update.de_json(data, self.bot)
-        await self.app.update_queue.put(update)
+        await self.app.process_update(update)

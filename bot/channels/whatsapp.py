@@ -116,7 +116,7 @@ def render_whatsapp(reply: Reply) -> str:
     """Plain text with numbered choices and a "Balas 1, 2 atau 3." hint."""
     text = render(_whatsapp_markup(reply))
     n = sum(len(row) for row in reply.buttons)
-    if n:
+    if n and not reply.text_input:  # a text step lists its buttons as words to type (render)
         choices = (", ".join(str(i) for i in range(1, n)) + f" atau {n}") if n > 1 else "1"
         text += "\n\n" + t("whatsapp.reply_with_number", choices=choices)
     return text

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from bot.core.services import Services
 
 Handler = Callable[["Context"], Awaitable[None]]
+# Runs before the update's transaction (network, CPU): (incoming, flow state, services) -> Context.prepared
+Preparer = Callable[[Incoming, "FlowState", "Services"], Awaitable[Any]]
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Context:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     sent: list[tuple[str, str, Reply]] = field(default_factory=list)  # (channel, chat_id, reply) via send_to
+    prepared: Any = None  # what a ``Router.prepare`` hook fetched for this update before the transaction
 
     # --- who -----------------------------------------------------------------------------------
     @property

@@ -24,7 +24,7 @@ from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
 from bot.core.identity import short
 from bot.core.locks import KeyedLocks, lock_across_processes
-from bot.core.model import Incoming, Reply
+from bot.core.model import Button, Incoming, Reply, label_word
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.outbox.ports import Purpose
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 NUMBERED_CHANNELS = frozenset({"console", "whatsapp"})
 CHOICES_KEY = "_choices"
+WORDS_KEY = "_words"  # the buttons' label words ("kembali"), typed instead of a number
+TEXT_KEY = "_text"  # the last message asks for typed text: digits are text
 
 
 class Core:
@@ -63,7 +65,8 @@ class Core:
         inc = _without_nul(inc)
         try:
             async with self._locks.hold(self.lock_key(inc)):
-                await self._handle(inc)
+                prepared = await self._prepare(inc) if self.router.has_preparers else None
+                await self._handle(inc, prepared)
         except Exception:
             log.exception(
                 "handler failed", extra={"channel": inc.channel, "conv": short(self.conv_key(inc))}
@@ -71,7 +74,31 @@ class Core:
             await self._enqueue_error(inc)
         self._notify()
 
-    async def _handle(self, inc: Incoming) -> None:
+    async def _prepare(self, inc: Incoming) -> Any:
+        """Network/CPU work of a ``Router.prepare`` hook, before (and outside) the update's transaction.
+
+        Runs under the chat's lock: the state it reads is the state the transaction will see (in this process).
+        A failing hook only loses the head start — the handler then does the work itself."""
+        svc = self.services
+        if inc.callback is None and not (inc.channel in NUMBERED_CHANNELS and 0 < len(inc.text) <= 40):
+            return None
+        async with svc.sessions() as session:  # a short read; closed before the hook runs
+            conv = await session.scalar(select(Conversation).where(Conversation.conv_key == self.conv_key(inc)))
+            choices = await self._load_choices(session, inc.channel, inc.chat_id) if inc.callback is None else None
+        picked = self._numbered_choice(inc, choices) if inc.callback is None else inc
+        if isinstance(picked, str):
+            return None
+        hook = self.router.preparer(picked)
+        if hook is None:
+            return None
+        state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {})) if conv else FlowState()
+        try:
+            return await hook(picked, state, svc)
+        except Exception:
+            log.exception("prepare hook failed; the handler does the work", extra={"channel": inc.channel})
+            return None
+
+    async def _handle(self, inc: Incoming, prepared: Any = None) -> None:
         svc = self.services
         now = utcnow()
         async with svc.sessions() as session:
@@ -90,12 +117,22 @@ class Core:
                     conv = Conversation(conv_key=key, data={}, updated_at=now)
                     session.add(conv)
                 state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {}))
+                not_a_choice: str | None = None
                 if inc.channel in NUMBERED_CHANNELS:
-                    inc = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
-                ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now)
+                    picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
+                    if isinstance(picked, str):
+                        not_a_choice = picked
+                    else:
+                        inc = picked
+                ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
                 if inc.truncated:
                     ctx.reply(t("error.too_long"))
-                await self.router.dispatch(ctx)
+                if not_a_choice is not None:  # the choices stay on screen: remembered again below
+                    current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
+                    ctx.reply(not_a_choice)
+                    ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
+                else:
+                    await self.router.dispatch(ctx)
                 conv.flow, conv.step, conv.data = state.flow, state.step, state.data
                 conv.updated_at = now
                 await self._remember_choices(
@@ -124,35 +161,61 @@ class Core:
     def _choices_key(self, channel: str, chat_id: str) -> str:
         return self.services.identity.key("choices", channel, chat_id)
 
-    async def _load_choices(self, session: Any, channel: str, chat_id: str) -> list[str] | None:
+    async def _load_choices(self, session: Any, channel: str, chat_id: str) -> dict[str, Any] | None:
         row = await session.scalar(
             select(Conversation).where(Conversation.conv_key == self._choices_key(channel, chat_id))
         )
-        return (row.data or {}).get(CHOICES_KEY) if row is not None else None
+        return row.data if row is not None and row.data else None
 
     async def _remember_choices(self, session: Any, now: Any, messages: list[tuple[str, str, Reply]]) -> None:
-        """Chats without real buttons: remember the buttons of the last message sent to each chat."""
-        latest: dict[tuple[str, str], list[str]] = {}
+        """Chats without real buttons: the buttons of the last message sent to each chat are its choices.
+
+        A later message without buttons ends them (its choices are no longer on screen); a message that asks
+        for typed text (``Reply.text_input``) keeps its buttons only as label words."""
+        latest: dict[tuple[str, str], Reply] = {}
         for channel, chat_id, reply in messages:
-            if channel in NUMBERED_CHANNELS and reply.buttons:
-                latest[(channel, chat_id)] = [b.data for row in reply.buttons for b in row]
-        for (channel, chat_id), choices in latest.items():
+            if channel in NUMBERED_CHANNELS:
+                latest[(channel, chat_id)] = reply
+        for (channel, chat_id), reply in latest.items():
+            flat = [b for row in reply.buttons for b in row]
+            data = {
+                CHOICES_KEY: [b.data for b in flat],
+                WORDS_KEY: [label_word(b.label) for b in flat],
+                TEXT_KEY: reply.text_input,
+            }
             key = self._choices_key(channel, chat_id)
             row = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
             if row is None:
-                session.add(Conversation(conv_key=key, data={CHOICES_KEY: choices}, updated_at=now))
+                if not flat:
+                    continue
+                session.add(Conversation(conv_key=key, data=data, updated_at=now))
             else:
-                row.data = {CHOICES_KEY: choices}
+                row.data = data
                 row.updated_at = now
 
     @staticmethod
-    def _numbered_choice(inc: Incoming, choices: list[str] | None) -> Incoming:
-        """On channels without real buttons, "2" picks the second button of the last message."""
-        if not choices or inc.callback is not None:
+    def _numbered_choice(inc: Incoming, current: dict[str, Any] | None) -> Incoming | str:
+        """On channels without real buttons, "2" picks the second button of the last message.
+
+        Only the message still on screen counts, and only when it asks for a choice: at a step that asks for
+        typed text a digit stays text (a button is typed as its label word there). Returns the text of a
+        reply instead when the number is not one of the choices."""
+        choices: list[str] = (current or {}).get(CHOICES_KEY) or []
+        if not choices or inc.callback is not None or inc.media:
+            return inc
+        words: list[str] = (current or {}).get(WORDS_KEY) or []
+        typed = label_word(inc.text)
+        if typed and typed in words:
+            return replace(inc, text="", callback=choices[words.index(typed)])
+        if (current or {}).get(TEXT_KEY):
             return inc
         text = inc.text.strip().rstrip(".")
-        if text.isdecimal() and 1 <= int(text) <= len(choices):
-            return replace(inc, text="", callback=choices[int(text) - 1])
+        if text.isdecimal():
+            n = int(text)
+            if 1 <= n <= len(choices):
+                return replace(inc, text="", callback=choices[n - 1])
+            return t("choice.out_of_range", n=text[:6], max=len(choices)) if len(choices) > 1 else t(
+                "choice.out_of_range_one", n=text[:6])
         return inc
 
     async def _enqueue_error(self, inc: Incoming) -> None:
@@ -168,6 +231,13 @@ class Core:
                 )
         except Exception:
             log.exception("could not queue the error reply")
+
+
+def _choices_reply(current: dict[str, Any]) -> Reply:
+    """A stand-in for the message whose choices are still current (its buttons, its text-input flag)."""
+    buttons = [[Button(word or "-", data)] for data, word in zip(current.get(CHOICES_KEY) or [],
+                                                                 current.get(WORDS_KEY) or [], strict=False)]
+    return Reply(buttons=buttons, text_input=bool(current.get(TEXT_KEY)))
 
 
 def _without_nul(inc: Incoming) -> Incoming:

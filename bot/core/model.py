@@ -88,6 +88,9 @@ class Reply:
     media: list[MediaOut] = field(default_factory=list)
     html: bool = False  # text is bot-composed HTML with every user-supplied part escaped
     protect: bool = False  # ask the platform to prevent forwarding/saving (tips in groups)
+    # The message asks for typed text and its buttons are shortcuts. On channels without real buttons
+    # (console, WhatsApp) a typed digit is then text, never a button; a button is typed as its label word.
+    text_input: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -99,6 +102,7 @@ class Reply:
             ],
             "html": self.html,
             "protect": self.protect,
+            **({"text_input": True} if self.text_input else {}),
         }
 
     @classmethod
@@ -109,7 +113,15 @@ class Reply:
             media=[MediaOut(**m) for m in p.get("media", [])],
             html=bool(p.get("html", False)),
             protect=bool(p.get("protect", False)),
+            text_input=bool(p.get("text_input", False)),
         )
+
+
+def label_word(label: str, *, lower: bool = True) -> str:
+    """A button label as the word to type for it on channels without buttons: "⬅️ Kembali" -> "kembali"
+    (``lower=False``: "Kembali", for display; typing is case-insensitive)."""
+    word = " ".join("".join(c if c.isalnum() else " " for c in label).split())
+    return word.lower() if lower else word
 
 
 def rows(buttons: list[Button], per_row: int = 1) -> list[list[Button]]:

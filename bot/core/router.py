@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.core.context import Context, Handler
+from bot.core.context import Context, Handler, Preparer
+from bot.core.model import Incoming
 from bot.texts import t
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Router:
         self._flows: dict[str, _Flow] = {}
         self._fallback: Handler | None = None
         self._group_fallback: Handler | None = None
+        self._preparers: dict[str, Preparer] = {}
 
     def command(
         self, name: str, handler: Handler, *, admin: bool = False, where: str = "private", ends_flow: bool = False
@@ -78,6 +80,19 @@ class Router:
         if callback is None:
             return True
         return not any(callback == k or callback.startswith(k + ":") for k in flow.keeps)
+
+    def prepare(self, callback: str, preparer: Preparer) -> None:
+        """Before the transaction of an update pressing button ``callback`` (exact data), run ``preparer`` — for
+        network or CPU work the handler needs (it gets the result as ``ctx.prepared``)."""
+        self._preparers[callback] = preparer
+
+    def preparer(self, inc: Incoming) -> Preparer | None:
+        return self._preparers.get(inc.callback) if inc.callback is not None else None
+
+    @property
+    def has_preparers(self) -> bool:
+        return bool(self._preparers)
+
 
     def fallback(self, handler: Handler, *, group: Handler | None = None) -> None:
         self._fallback = handler

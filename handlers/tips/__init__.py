@@ -9,7 +9,7 @@ evidence.py (metadata stripping, links); store.py (every query of the feature).
 from __future__ import annotations
 
 from bot.core.router import Router
-from handlers.tips import flow, group, relay, status
+from handlers.tips import evidence_fetch, flow, group, relay, status
 
 
 def register(router: Router) -> None:
@@ -18,6 +18,7 @@ def register(router: Router) -> None:
     router.command("hapus", status.hapus)
     router.command("jawab", relay.answer_command)
     router.callback("lapor", flow.on_button)
+    router.prepare("lapor:ok", evidence_fetch.prefetch_tip_evidence)  # fetched and stripped before the transaction
     router.flow(flow.FLOW, flow.on_text, cancel=flow.cancel)
     router.flow(relay.ANSWER_FLOW, relay.answer_text, cancel=relay.answer_cancel)
     router.callback("tip", group.on_tip_button)

@@ -102,21 +102,21 @@ def _show_category(ctx: Context, lead: str) -> None:
 
 def _show_who(ctx: Context, lead: str) -> None:
     kb = [[Button(t("tips.btn_skip"), "lapor:skip")], _nav()]
-    ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb))
+    ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb, text_input=True))
 
 
 def _show_place(ctx: Context, lead: str) -> None:
-    ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()]))
+    ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()], text_input=True))
 
 
 def _show_what(ctx: Context, lead: str) -> None:
     ctx.reply(Reply(text=lead + t("tips.ask_what", max=ctx.services.settings.tips.max_text_chars),
-                    buttons=[_nav()]))
+                    buttons=[_nav()], text_input=True))
 
 
 def _show_evidence(ctx: Context, lead: str) -> None:
     ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=ctx.services.settings.tips.max_media),
-                    buttons=_evidence_keyboard(ctx.state.data)))
+                    buttons=_evidence_keyboard(ctx.state.data), text_input=True))
 
 
 def _show_review(ctx: Context, lead: str) -> None:
@@ -349,4 +349,4 @@ async def _evidence(ctx: Context, text: str, word: str) -> None:
     lines = list(dict.fromkeys(notes))
     if added:
         lines.append(t("tips.evidence_added", media=len(data["media"]), links=len(data["links"])))
-    ctx.reply(Reply(text="\n\n".join(lines), buttons=_evidence_keyboard(data)))
+    ctx.reply(Reply(text="\n\n".join(lines), buttons=_evidence_keyboard(data), text_input=True))

@@ -170,7 +170,7 @@ async def answer_button(ctx: Context, tip_id: int) -> None:
         suspended = ctx.state.data.get("suspended")
     ctx.state.start(ANSWER_FLOW, "answer", {"tip_id": tip.id, "suspended": suspended})
     ctx.reply(Reply(text=t("tips.ask_answer", code=tip.code, max=ctx.services.settings.tips.max_text_chars),
-                    buttons=[[Button(t("button.cancel"), "tip:ansx")]]))
+                    buttons=[[Button(t("button.cancel"), "tip:ansx")]], text_input=True))
 
 
 async def answer_command(ctx: Context) -> None:

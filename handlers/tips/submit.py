@@ -18,7 +18,7 @@ from bot.storage.models import Tip, TipMedia
 from bot.texts import t
 from handlers.tips import store
 from handlers.tips.cases import TipStatus, group_chat, reporter_key, resolve_group
-from handlers.tips.evidence import prepare
+from handlers.tips.evidence_fetch import fetch_evidence, matches
 from handlers.tips.messages import group_messages
 
 log = logging.getLogger(__name__)
@@ -38,28 +38,18 @@ def day(ctx: Context) -> str:
 
 
 async def _download(ctx: Context) -> list[tuple[str, Any]] | FetchFailed:
-    """Fetch and strip every evidence file; on a failure drop that file from the draft."""
+    """Every evidence file, fetched and stripped (normally before the transaction: ``evidence_fetch``); on a
+    failure drop that file from the draft."""
     cfg = ctx.services.settings.tips
-    fetch = ctx.services.media_fetchers.get(ctx.incoming.channel)
+    media = list(ctx.state.data.get("media", []))
+    fetched = ctx.prepared if matches(ctx.prepared, media) else await fetch_evidence(ctx.services, ctx.channel, media)
     out: list[tuple[str, Any]] = []
-    for n, m in enumerate(ctx.state.data.get("media", []), 1):
-        data: bytes | None = None
-        ctype = m.get("ctype") or "application/octet-stream"
-        if fetch is not None:
-            try:
-                data, fetched_type = await fetch(m["ref"])
-            except Exception as exc:  # network, expired file id …: never log the reference itself
-                log.warning("evidence download failed", extra={"n": n, "error": type(exc).__name__})
-                data = None
-            else:
-                if ctype == "application/octet-stream":
-                    ctype = fetched_type
-        if data is None or len(data) > cfg.max_media_bytes:
-            media = list(ctx.state.data["media"])
+    for n, f in enumerate(fetched, 1):
+        if f.evidence is None:
             media.pop(n - 1)
             ctx.state.data["media"] = media
             return FetchFailed(n, cfg.max_media_bytes // (1024 * 1024))
-        out.append((m["kind"], prepare(data, ctype, m["kind"])))
+        out.append((f.kind, f.evidence))
     return out
 
 

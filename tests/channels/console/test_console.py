@@ -110,9 +110,9 @@ async def test_ekspor_writes_csv_and_png_to_the_named_folder(settings: Any, tmp_
     console = InProcessConsole(settings, folder)
     try:
         await script(console, [
-            ("/lapor", "Langkah 1/6"), ("kukar", "Langkah 2/6"), ("3", "Langkah 3/6"), ("1", "Langkah 4/6"),
+            ("/lapor", "Langkah 1/6"), ("kukar", "Langkah 2/6"), ("3", "Langkah 3/6"), ("Lewati", "Langkah 4/6"),
             ("Kantor Camat Tenggarong, Senin pagi", "Langkah 5/6"),
-            ("Spanduk calon dipasang di pagar kantor dinas", "Langkah 6/6"), ("1", "Periksa laporan"),
+            ("Spanduk calon dipasang di pagar kantor dinas", "Langkah 6/6"), ("Lewati", "Periksa laporan"),
             ("1", r"Kode laporan: JN-"), ("::grup", "grup Bawaslu simulasi"),
         ])
         csv_line = await console.say("/ekspor", r"Ekspor laporan grup ini: 1 laporan.*\n.*disimpan di (\S+\.csv)")

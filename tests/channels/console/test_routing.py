@@ -14,8 +14,8 @@ from tests.channels.console.helpers import InProcessConsole
 
 def tip(region: str, what: str) -> list[tuple[str, str]]:
     return [
-        ("/lapor", "Langkah 1/6"), (region, "Langkah 2/6"), ("4", "Langkah 3/6"), ("1", "Langkah 4/6"),
-        ("Halaman kantor, Jumat sore", "Langkah 5/6"), (what, "Langkah 6/6"), ("1", "Periksa laporan"),
+        ("/lapor", "Langkah 1/6"), (region, "Langkah 2/6"), ("4", "Langkah 3/6"), ("Lewati", "Langkah 4/6"),
+        ("Halaman kantor, Jumat sore", "Langkah 5/6"), (what, "Langkah 6/6"), ("Lewati", "Periksa laporan"),
     ]
 
 

@@ -5,6 +5,7 @@ reporter sees "waiting" until the group has it, and a configuration that cannot 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,12 @@ def test_groups_without_a_telegram_sender_are_refused_at_start(tmp_path: Path, c
         f'sender = "{wa["sender"]}"\n[bawaslu_groups]\n"64.02" = {KAB}\n',
         encoding="utf-8",
     )
-    assert main(["--config", str(config), "run"]) == 2
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        assert main(["--config", str(config), "run"]) == 2
+    finally:  # main() installs the production log handler on sys.stderr (capsys's): give pytest its own back
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "telegram.token is not set" in err[0]
