@@ -260,6 +260,19 @@ TEXTS: dict[str, str] = {
         "⚠️ Metadata video/dokumen TIDAK dihapus otomatis (bisa memuat nama pembuat atau lokasi). "
         "Tekan Kembali lalu Hapus semua bukti bila berkas itu bisa menunjukkan identitas Anda."
     ),
+    "tips.review_identifying": (
+        "⚠️ Tulisan Anda memuat {what}. Itu bisa menunjukkan siapa Anda: Bawaslu menerima teks persis seperti "
+        "ditulis. Tekan tombol Ubah di bawah untuk memperbaikinya, atau Kirim bila memang disengaja."
+    ),
+    "tips.identifying.phone": "nomor telepon",
+    "tips.identifying.email": "alamat e-mail",
+    "tips.identifying.nik": "nomor 16 angka seperti NIK",
+    "tips.identifying.self": "keterangan tentang diri Anda (misalnya \"rumah saya\", \"saya tinggal di\")",
+    "tips.field.who": "Terlapor",
+    "tips.field.place": "Tempat & waktu",
+    "tips.field.what": "Kejadian",
+    "tips.btn_edit": "✏️ Ubah: {field}",
+    "tips.edit_current": "Teks sekarang:\n{text}\n\nKirim teks penggantinya.",
     "tips.notice": (
         "ℹ️ Penting: laporan anonim ini adalah INFORMASI AWAL bagi Bawaslu, bukan laporan resmi "
         "(laporan pelanggaran). Bawaslu dapat menelusurinya atas inisiatif sendiri (sebagai temuan), tetapi "

@@ -24,6 +24,7 @@ from handlers import region_picker
 from handlers.tips import store, submit
 from handlers.tips.cases import CATEGORIES, category_label, region_label, reporter_key
 from handlers.tips.evidence import check_link, looks_like_link
+from handlers.tips.identifying import findings
 
 FLOW = "lapor"
 MAX_SHORT_CHARS = 300  # who / where-and-when
@@ -133,10 +134,19 @@ def _show_review(ctx: Context, lead: str) -> None:
     )
     if any(m["kind"] != "photo" and not str(m.get("ctype", "")).startswith("image/") for m in data.get("media", [])):
         text += "\n\n" + t("tips.review_unstripped")
+    flagged = {f: findings(str(data.get(f) or "")) for f in TEXT_FIELDS}
+    kinds = list(dict.fromkeys(k for found in flagged.values() for k in found))
+    kb = [[Button(t("tips.btn_send"), "lapor:ok")]]
+    if kinds:
+        text += "\n\n" + t("tips.review_identifying", what=", ".join(t(f"tips.identifying.{k}") for k in kinds))
+        kb += [[Button(t("tips.btn_edit", field=t(f"tips.field.{f}")), f"lapor:e:{f}")]
+               for f, found in flagged.items() if found]
     text += "\n\n" + t("tips.notice")
-    kb = [[Button(t("tips.btn_send"), "lapor:ok")], _nav()]
+    kb.append(_nav())
     ctx.reply(Reply(text=lead + text, buttons=kb))
 
+
+TEXT_FIELDS = (Step.WHO, Step.PLACE, Step.WHAT)  # free-text answers, stored under the step's name
 
 STEPS: dict[Step, StepSpec] = {
     Step.PROV: StepSpec(_show_prov, back=None),
@@ -214,7 +224,7 @@ async def on_button(ctx: Context) -> None:
         prompt(ctx)
     elif action == "skip" and st.step == Step.WHO:
         data["who"] = ""
-        st.step = Step.PLACE
+        st.step = Step.REVIEW if data.pop("edit", False) else Step.PLACE
         prompt(ctx)
     elif action == "done" and st.step == Step.EVIDENCE:
         st.step = Step.REVIEW
@@ -222,6 +232,9 @@ async def on_button(ctx: Context) -> None:
     elif action == "clear" and st.step == Step.EVIDENCE:
         data["media"], data["links"] = [], []
         prompt(ctx, t("tips.evidence_cleared"))
+    elif action == "e" and st.step == Step.REVIEW and len(parts) == 3 and parts[2] in TEXT_FIELDS:
+        st.step, data["edit"] = Step(parts[2]), True  # after the new text: straight back to the review
+        prompt(ctx, t("tips.edit_current", text=data.get(parts[2]) or t("tips.none")))
     elif action == "ok" and st.step == Step.REVIEW:
         await _submit(ctx)
     else:  # a button of an earlier message
@@ -307,7 +320,7 @@ async def on_text(ctx: Context) -> None:
             ctx.reply(t("tips.text_too_long", n=len(text), max=limit))
             return
         data[step.value] = text
-        st.step = spec.next
+        st.step = Step.REVIEW if data.pop("edit", False) else spec.next
         prompt(ctx)
     else:  # category, review: buttons only
         prompt(ctx, t("tips.use_buttons"))

@@ -117,3 +117,21 @@ def test_the_tracking_list_is_data() -> None:
     assert "utm_" in data["all"]["prefixes"] and "fbclid" in data["all"]["names"]
     assert {"s", "t"} <= set(data["hosts"]["x.com"]["names"]) and "si" in data["hosts"]["youtu.be"]["names"]
     assert all(isinstance(n, str) and n for v in data["hosts"].values() for n in v["names"])
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("no hp saya 081234567890", ["phone", "self"]),
+    ("hubungi +62 812-3456-7890", ["phone"]),
+    ("wa 6281298765432", ["phone"]),
+    ("email: pelapor.x@gmail.com", ["email"]),
+    ("NIK 6402012345678901", ["nik"]),
+    ("rumah saya dekat lokasi", ["self"]),
+    ("sy tinggal di gang mawar", ["self"]),
+    ("Mobil dinas KT 1234 X dipakai 28 nov pukul 16.30", []),
+    ("Kampanye 2024 di kantor camat, 300 orang hadir", []),
+    ("NIP 198501012010011001 (18 angka)", []),
+])
+def test_identifying_text_is_spotted(text: str, found: list[str]) -> None:
+    from handlers.tips.identifying import findings
+
+    assert findings(text) == found

@@ -460,3 +460,35 @@ async def test_links_are_stored_and_forwarded_without_tracking_parameters(tipcon
     assert [lk["url"] for lk in tip.links] == ["https://youtu.be/abc", "https://vt.tiktok.com/ZS2abc/"]
     group = " ".join(r.text for r in tipcon.to(GROUP, mark))
     assert "youtu.be/abc" in group and "si=" not in group and "_t=" not in group
+
+
+async def test_review_warns_about_identifying_text_and_allows_editing(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("depan kantor bupati ppu, sabtu sore")
+    await tipcon.send("Mobil dinas angkut spanduk. saya tinggal di Jl. Propinsi km 5, no hp saya 081234567890")
+    review = (await tipcon.send(callback="lapor:done"))[-1]
+    what = ", ".join(t(f"tips.identifying.{k}") for k in ("phone", "self"))
+    assert t("tips.review_identifying", what=what) in review.text
+    assert [b.data for row in review.buttons for b in row][:2] == ["lapor:ok", "lapor:e:what"]
+    r = await tipcon.send(callback="lapor:e:what")
+    assert "081234567890" in r[-1].text and "Ceritakan" in r[-1].text  # the current text is shown
+    review = (await tipcon.send("Mobil dinas plat merah dipakai angkut spanduk paslon"))[-1]
+    assert "Periksa laporan" in review.text and "⚠️ Tulisan Anda" not in review.text  # straight back to review
+    mark = tipcon.mark()
+    code_of(await tipcon.send(callback="lapor:ok"))
+    assert "081234567890" not in " ".join(r.text for r in tipcon.to(GROUP, mark))
+
+
+async def test_review_without_identifying_text_has_no_warning(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send("Kepala dinas X, NIP tidak tahu")
+    await tipcon.send("Kantor dinas, 28 November 2026 pukul 16.30")
+    await tipcon.send("Mobil dinas KT 1234 X dipakai kampanye paslon 01")
+    review = (await tipcon.send(callback="lapor:done"))[-1]
+    assert "⚠️ Tulisan Anda" not in review.text
+    assert [b.data for row in review.buttons for b in row] == ["lapor:ok", "lapor:back", "lapor:cancel"]
