@@ -257,8 +257,18 @@ TEXTS: dict[str, str] = {
         "Kejadian: {what}\nBukti: {evidence}"
     ),
     "tips.review_unstripped": (
-        "⚠️ Metadata video/dokumen TIDAK dihapus otomatis (bisa memuat nama pembuat atau lokasi). "
-        "Tekan Kembali lalu Hapus semua bukti bila berkas itu bisa menunjukkan identitas Anda."
+        "⚠️ Metadata berkas berikut TIDAK bisa dihapus otomatis (bisa memuat nama pembuat, perangkat, atau "
+        "lokasi): {files}. Bawaslu akan melihat tanda itu. Buang berkas dengan tombol di bawah bila berkas itu "
+        "bisa menunjukkan identitas Anda; dengan Kirim, berkas dikirim apa adanya."
+    ),
+    "tips.file_label": "berkas ke-{n} ({kind})",
+    "tips.kind.photo": "foto",
+    "tips.kind.video": "video",
+    "tips.kind.document": "dokumen",
+    "tips.btn_drop": "🗑 Buang berkas ke-{n}",
+    "tips.file_dropped": "Berkas ke-{n} dikeluarkan dari laporan.",
+    "tips.unstrippable_found": (
+        "Laporan belum dikirim: setelah diperiksa, ada berkas yang metadatanya ternyata tidak bisa dihapus."
     ),
     "tips.review_identifying": (
         "⚠️ Tulisan Anda memuat {what}. Itu bisa menunjukkan siapa Anda: Bawaslu menerima teks persis seperti "
@@ -375,6 +385,7 @@ TEXTS: dict[str, str] = {
     "group.what_separate": "(panjang, dikirim pada pesan berikutnya)",
     "group.what_part": "Kejadian — laporan {code}:\n{text}",
     "group.media_caption": "Bukti {n}/{total} — laporan {code}",
+    "group.media_caption_unstripped": " ⚠️ metadata berkas ini TIDAK dihapus",
     "group.btn_ask": "❓ Tanya pelapor",
     "group.status_changed": "Status laporan <code>{code}</code> diubah menjadi: <b>{status}</b>.",
     "group.reporter_told": " Pelapor sudah diberi tahu.",

@@ -23,7 +23,7 @@ from bot.texts import TEXTS, t
 from handlers import region_picker
 from handlers.tips import store, submit
 from handlers.tips.cases import CATEGORIES, category_label, region_label, reporter_key
-from handlers.tips.evidence import check_link, looks_like_link
+from handlers.tips.evidence import check_link, looks_like_link, strippable
 from handlers.tips.identifying import findings
 
 FLOW = "lapor"
@@ -132,8 +132,10 @@ def _show_review(ctx: Context, lead: str) -> None:
         what=data.get("what") or none,
         evidence=_evidence_summary(data),
     )
-    if any(m["kind"] != "photo" and not str(m.get("ctype", "")).startswith("image/") for m in data.get("media", [])):
-        text += "\n\n" + t("tips.review_unstripped")
+    risky = _risky_files(data)
+    if risky:
+        files = ", ".join(t("tips.file_label", n=n, kind=t(f"tips.kind.{m['kind']}")) for n, m in risky)
+        text += "\n\n" + t("tips.review_unstripped", files=files)
     flagged = {f: findings(str(data.get(f) or "")) for f in TEXT_FIELDS}
     kinds = list(dict.fromkeys(k for found in flagged.values() for k in found))
     kb = [[Button(t("tips.btn_send"), "lapor:ok")]]
@@ -141,6 +143,7 @@ def _show_review(ctx: Context, lead: str) -> None:
         text += "\n\n" + t("tips.review_identifying", what=", ".join(t(f"tips.identifying.{k}") for k in kinds))
         kb += [[Button(t("tips.btn_edit", field=t(f"tips.field.{f}")), f"lapor:e:{f}")]
                for f, found in flagged.items() if found]
+    kb += [[Button(t("tips.btn_drop", n=n), f"lapor:drop:{n}")] for n, _ in risky]
     text += "\n\n" + t("tips.notice")
     kb.append(_nav())
     ctx.reply(Reply(text=lead + text, buttons=kb))
@@ -158,6 +161,13 @@ STEPS: dict[Step, StepSpec] = {
     Step.EVIDENCE: StepSpec(_show_evidence, back=Step.WHAT),
     Step.REVIEW: StepSpec(_show_review, back=Step.EVIDENCE),
 }
+
+
+def _risky_files(data: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(1-based number, file) of the evidence whose metadata will (or did, once checked) stay in."""
+    found = set(data.get("unstrippable", []))
+    return [(n, m) for n, m in enumerate(data.get("media", []), 1)
+            if m["ref"] in found or not strippable(m["kind"], str(m.get("ctype") or ""))]
 
 
 def _step(ctx: Context) -> Step | None:
@@ -235,7 +245,13 @@ async def on_button(ctx: Context) -> None:
     elif action == "e" and st.step == Step.REVIEW and len(parts) == 3 and parts[2] in TEXT_FIELDS:
         st.step, data["edit"] = Step(parts[2]), True  # after the new text: straight back to the review
         prompt(ctx, t("tips.edit_current", text=data.get(parts[2]) or t("tips.none")))
+    elif action == "drop" and st.step == Step.REVIEW and len(parts) == 3 and parts[2].isdecimal() \
+            and 1 <= int(parts[2]) <= len(data.get("media", [])):
+        n = int(parts[2])
+        data["media"] = [m for i, m in enumerate(data["media"], 1) if i != n]
+        prompt(ctx, t("tips.file_dropped", n=n))
     elif action == "ok" and st.step == Step.REVIEW:
+        data["consented"] = [m["ref"] for _, m in _risky_files(data)]  # named on the review they confirmed
         await _submit(ctx)
     else:  # a button of an earlier message
         prompt(ctx, t("tips.use_buttons"))
@@ -246,6 +262,9 @@ async def _submit(ctx: Context) -> None:
     if isinstance(result, submit.FetchFailed):
         ctx.state.step = Step.EVIDENCE
         prompt(ctx, t("tips.fetch_failed", n=result.n, max_mb=result.max_mb))
+    elif isinstance(result, submit.NotStripped):  # the bytes said otherwise than the declared type
+        ctx.state.data["unstrippable"] = [*ctx.state.data.get("unstrippable", []), *result.refs]
+        prompt(ctx, t("tips.unstrippable_found"))
 
 
 def _is_province(code: str) -> bool:

@@ -6,6 +6,7 @@ Anonymity: the tip stores ``reporter_key`` (HMAC of channel + user id: rate limi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +19,18 @@ from bot.storage.models import Tip, TipMedia
 from bot.texts import t
 from handlers.tips import store
 from handlers.tips.cases import TipStatus, group_chat, reporter_key, resolve_group
-from handlers.tips.evidence import prepare
+from handlers.tips.evidence import Evidence, prepare
 from handlers.tips.messages import group_messages
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NotStripped:
+    """Files whose metadata could not be removed although the review did not name them (``refs``): nothing was
+    stored; the reporter is asked again, with the files named."""
+
+    refs: list[str]
 
 
 @dataclass(frozen=True)
@@ -37,11 +46,11 @@ def day(ctx: Context) -> str:
     return ctx.now.astimezone(ZoneInfo(ctx.services.settings.timezone)).date().isoformat()
 
 
-async def _download(ctx: Context) -> list[tuple[str, Any]] | FetchFailed:
+async def _download(ctx: Context) -> list[tuple[dict[str, Any], Evidence]] | FetchFailed:
     """Fetch and strip every evidence file; on a failure drop that file from the draft."""
     cfg = ctx.services.settings.tips
     fetch = ctx.services.media_fetchers.get(ctx.incoming.channel)
-    out: list[tuple[str, Any]] = []
+    out: list[tuple[dict[str, Any], Evidence]] = []
     for n, m in enumerate(ctx.state.data.get("media", []), 1):
         data: bytes | None = None
         ctype = m.get("ctype") or "application/octet-stream"
@@ -59,11 +68,11 @@ async def _download(ctx: Context) -> list[tuple[str, Any]] | FetchFailed:
             media.pop(n - 1)
             ctx.state.data["media"] = media
             return FetchFailed(n, cfg.max_media_bytes // (1024 * 1024))
-        out.append((m["kind"], prepare(data, ctype, m["kind"])))
+        out.append((m, await asyncio.to_thread(prepare, data, ctype, m["kind"])))  # CPU work off the loop
     return out
 
 
-async def submit(ctx: Context) -> Tip | FetchFailed | None:
+async def submit(ctx: Context) -> Tip | FetchFailed | NotStripped | None:
     """Store the draft as a tip and queue it for its group; None when refused (daily limit)."""
     svc, data = ctx.services, ctx.state.data
     cfg = svc.settings.tips
@@ -75,6 +84,10 @@ async def submit(ctx: Context) -> Tip | FetchFailed | None:
     evidence = await _download(ctx)
     if isinstance(evidence, FetchFailed):
         return evidence
+    consented = set(data.get("consented", []))
+    surprises = [m["ref"] for m, ev in evidence if not ev.stripped and m["ref"] not in consented]
+    if surprises:
+        return NotStripped(surprises)
     route = resolve_group(svc.settings, data["region"])
     now = ctx.now
     tip = await store.create_tip(ctx.session, Tip(
@@ -94,7 +107,8 @@ async def submit(ctx: Context) -> Tip | FetchFailed | None:
         updated_at=now,
     ))
     media_rows: list[TipMedia] = []
-    for n, (kind, ev) in enumerate(evidence, 1):
+    for n, (m, ev) in enumerate(evidence, 1):
+        kind = m["kind"]
         out_kind = "photo" if kind == "photo" and ev.stripped else ("video" if kind == "video" else "document")
         media_rows.append(TipMedia(
             tip_id=tip.id, kind=out_kind, content=ev.data, content_type=ev.content_type,
@@ -128,6 +142,8 @@ async def _deliver(ctx: Context, tip: Tip, media: list[TipMedia]) -> None:
     total = len(media)
     for n, row in enumerate(media, 1):
         caption = t("group.media_caption", n=n, total=total, code=tip.code)
+        if not row.stripped:
+            caption += t("group.media_caption_unstripped")
         reply = Reply(media=[MediaOut(row.kind, media_id=row.id, caption=caption)], protect=True)  # type: ignore[arg-type]
         await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
                           idem_key=f"tip:{tip.id}:media:{n}", tip_id=tip.id)

@@ -234,8 +234,8 @@ def _today(h: ConsoleHarness) -> str:
 async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> None:
     h = TipConsole(make_settings(bawaslu_groups=GROUPS, tips={"max_media": 2, "max_media_bytes": 200_000}))
     photo = jpeg_with_gps(orientation=6)
-    pdf = b"%PDF-1.4 author=Siti Rahasiawati\n%%EOF"
-    files = {"ref-photo": (photo, "image/jpeg"), "ref-pdf": (pdf, "application/pdf")}
+    pdf = b"catatan saksi; ditulis oleh Siti Rahasiawati"  # plain text: nothing to strip, named to the reporter
+    files = {"ref-photo": (photo, "image/jpeg"), "ref-pdf": (pdf, "text/plain")}
     fetched: list[str] = []
 
     async def fetch(ref: str) -> tuple[bytes, str]:
@@ -255,11 +255,13 @@ async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> Non
         r = await h.send(media=(MediaIn("voice", "ref-voice", "audio/ogg", 10),))
         assert t("tips.media_unsupported") in r[-1].text
         await h.send(media=(MediaIn("photo", "ref-photo", "image/jpeg", len(photo)),))
-        await h.send(media=(MediaIn("document", "ref-pdf", "application/pdf", len(pdf)),))
+        await h.send(media=(MediaIn("document", "ref-pdf", "text/plain", len(pdf)),))
         r = await h.send(media=(MediaIn("photo", "ref-photo", "image/jpeg", len(photo)),))
         assert t("tips.too_many_media", max=2) in r[-1].text
         review = await h.send(callback="lapor:done")
-        assert t("tips.review_unstripped") in review[-1].text
+        named = t("tips.file_label", n=2, kind=t("tips.kind.document"))
+        assert t("tips.review_unstripped", files=named) in review[-1].text
+        assert "lapor:drop:2" in [b.data for row in review[-1].buttons for b in row]
         assert fetched == []  # nothing downloaded before the confirmation
         mark = h.mark()
         code = code_of(await h.send(callback="lapor:ok"))
@@ -269,7 +271,7 @@ async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> Non
             media = (await s.scalars(select(TipMedia).where(TipMedia.tip_id == tip.id).order_by(TipMedia.id))).all()
             keys = (await s.scalars(select(Outbox.idem_key).where(Outbox.tip_id == tip.id).order_by(Outbox.id))).all()
         assert [(m.kind, m.filename, m.stripped) for m in media] == [
-            ("photo", "bukti-1.jpg", True), ("document", "bukti-2.pdf", False)]
+            ("photo", "bukti-1.jpg", True), ("document", "bukti-2.txt", False)]
         assert media[0].sha256_original == hashlib.sha256(photo).hexdigest()
         clean = media[0].content
         assert clean is not None and b"Rahasiawati" not in clean and b"Exif" not in clean
@@ -281,7 +283,8 @@ async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> Non
         assert len(group) == 3
         assert "metadata 1 video/dokumen TIDAK dihapus" in group[0].text
         assert [m.caption for g in group[1:] for m in g.media] == [
-            t("group.media_caption", n=1, total=2, code=code), t("group.media_caption", n=2, total=2, code=code)]
+            t("group.media_caption", n=1, total=2, code=code),
+            t("group.media_caption", n=2, total=2, code=code) + t("group.media_caption_unstripped")]
         assert await h.rt.services.load_media(media[0].id) == (clean, "image/jpeg", "bukti-1.jpg")
     finally:
         await h.close()
@@ -492,3 +495,43 @@ async def test_review_without_identifying_text_has_no_warning(tipcon: TipConsole
     review = (await tipcon.send(callback="lapor:done"))[-1]
     assert "⚠️ Tulisan Anda" not in review.text
     assert [b.data for row in review.buttons for b in row] == ["lapor:ok", "lapor:back", "lapor:cancel"]
+
+
+async def test_a_file_that_turns_out_unstrippable_is_named_before_anything_is_sent(make_settings: Any) -> None:
+    """Declared a PDF, but not one that can be read: the reporter is asked again, and may drop it."""
+    h = TipConsole(make_settings(bawaslu_groups=GROUPS))
+    broken = b"%PDF-1.4 author=Siti Rahasiawati (not a readable PDF)"
+    photo = jpeg_with_gps()
+    files = {"ref-pdf": (broken, "application/pdf"), "ref-photo": (photo, "application/octet-stream")}
+
+    async def fetch(ref: str) -> tuple[bytes, str]:
+        return files[ref]
+
+    h.rt.services.media_fetchers["console"] = fetch
+    try:
+        await h.send("/lapor")
+        await h.send("Kukar")
+        await h.send(callback="lapor:c:medsos")
+        await h.send(callback="lapor:skip")
+        await h.send("Kantor")
+        await h.send("Kejadian")
+        await h.send(media=(MediaIn("document", "ref-pdf", "application/pdf", len(broken)),))
+        await h.send(media=(MediaIn("document", "ref-photo", "application/octet-stream", len(photo)),))
+        review = await h.send(callback="lapor:done")
+        assert "TIDAK bisa dihapus" not in review[-1].text  # a PDF is expected to be strippable
+        mark = h.mark()
+        r = await h.send(callback="lapor:ok")
+        assert await h.tip_count() == 0 and not h.to(GROUP, mark)
+        files_named = t("tips.file_label", n=1, kind=t("tips.kind.document"))
+        assert t("tips.unstrippable_found") in r[-1].text
+        assert t("tips.review_unstripped", files=files_named) in r[-1].text
+        r = await h.send(callback="lapor:drop:1")
+        assert t("tips.file_dropped", n=1) in r[-1].text and "TIDAK bisa dihapus" not in r[-1].text
+        code = code_of(await h.send(callback="lapor:ok"))
+        tip = await h.tip_by_code(code)
+        async with h.rt.services.sessions() as s:
+            media = (await s.scalars(select(TipMedia).where(TipMedia.tip_id == tip.id))).all()
+        assert [(m.content_type, m.stripped) for m in media] == [("image/jpeg", True)]  # sniffed, not declared
+        assert media[0].content is not None and b"Rahasiawati" not in media[0].content
+    finally:
+        await h.close()
