@@ -2,9 +2,15 @@
 
 Every message the bot shows to a person comes from here, looked up by key with ``t(key, **fields)``.
 Keys are grouped by feature; formatting uses ``str.format`` fields. Code, comments and keys are English.
+
+Telegram-HTML texts are listed in ``HTML_KEYS`` and rendered only with ``html_t``, which escapes every field
+(``markupsafe.Markup.format``) unless the field is itself ``Markup`` (an ``html_t`` result); ``t`` refuses
+them. So a user's "<b>" in a tip reaches the group as text, whatever the call site remembers.
 """
 
 from __future__ import annotations
+
+from markupsafe import Markup
 
 TEXTS: dict[str, str] = {
     # --- general -------------------------------------------------------------------------------
@@ -438,7 +444,23 @@ TEXTS: dict[str, str] = {
 }
 
 
+HTML_KEYS: frozenset[str] = frozenset({
+    "group.tip", "group.links", "group.link_row", "group.status_changed", "group.status_same",
+    "group.reopen_confirm", "group.ask_prompt", "group.ask_prompt_confirm", "group.ask_confirm", "group.ask_sent",
+    "group.ask_no_contact", "group.answer", "group.stats", "group.stats_row",
+})
+
+
 def t(key: str, /, **fields: object) -> str:
     """Return the catalog text for ``key`` with ``fields`` filled in. Unknown keys raise KeyError."""
+    if key in HTML_KEYS:
+        raise KeyError(f"{key} is an HTML text: render it with html_t")
     text = TEXTS[key]
     return text.format(**fields) if fields else text
+
+
+def html_t(key: str, /, **fields: object) -> Markup:
+    """An HTML catalog text with every field HTML-escaped (``Markup`` fields are inserted as they are)."""
+    if key not in HTML_KEYS:
+        raise KeyError(f"{key} is not an HTML text: render it with t")
+    return Markup(TEXTS[key]).format(**fields)

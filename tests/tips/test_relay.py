@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.channels.console import CONSOLE_GROUP_CHAT
 from bot.storage.models import AuditLog, Conversation
-from bot.texts import t
+from bot.texts import html_t, t
 from handlers.tips.relay import ASK_FLOW
 from tests.tips.conftest import TipConsole, code_of
 
@@ -67,7 +67,7 @@ async def test_the_question_needs_confirmation_and_can_be_cancelled(tipcon: TipC
     await _armed(tipcon)
     mark = tipcon.mark()
     r = await tipcon.send("Jam berapa tepatnya?", user=MEMBER, group=True)
-    assert r[-1].text == t("group.ask_confirm", question="Jam berapa tepatnya?")
+    assert r[-1].text == html_t("group.ask_confirm", question="Jam berapa tepatnya?")
     assert not tipcon.to("pelapor", mark)
     r = await tipcon.send(callback="tip:askx", user=MEMBER, group=True)
     assert r[-1].text == t("group.ask_cancelled")
