@@ -117,4 +117,5 @@ class AiohttpRequest(BaseRequest):
         except asyncio.TimeoutError as err:  # noqa: UP041 - alias kept for older runtimes
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+            # The type only, and no chained cause: aiohttp's messages carry the URL, which holds the bot token.
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}") from None
