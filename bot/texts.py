@@ -232,9 +232,9 @@ TEXTS: dict[str, str] = {
     ),
     "tips.ask_what": "Langkah 5/6 — Ceritakan apa yang terjadi (maksimal {max} karakter).",
     "tips.ask_evidence": (
-        "Langkah 6/6 — Kirim bukti bila ada: foto, video, dokumen, atau tautan media sosial (Facebook, "
-        "Instagram, TikTok, X, YouTube, dll.), maksimal {max_media} berkas. Tekan Selesai bila sudah, atau "
-        "Lewati bila tidak ada bukti.\n\n"
+        "Langkah 6/6 — Kirim bukti bila ada: foto, video, dokumen (maksimal {max_media} berkas), atau tautan "
+        "media sosial (Facebook, Instagram, TikTok, X, YouTube, dll.; maksimal {max_links} tautan). Setelah "
+        "mengirim bukti, tekan Selesai; tekan Lewati bila tidak ada bukti.\n\n"
         "Saran: sebelum mengirim, tutupi hal yang bisa menunjukkan diri Anda (nama akun Anda di tangkapan "
         "layar, wajah Anda). Lokasi GPS pada foto kami hapus otomatis."
     ),
@@ -242,6 +242,13 @@ TEXTS: dict[str, str] = {
     "tips.evidence_hint": (
         "Kirim foto, video, dokumen, atau tautan (diawali https://), lalu tekan Selesai. "
         "Tekan Lewati bila tidak ada bukti."
+    ),
+    "tips.evidence_hint_more": "Kirim bukti lain (foto, video, dokumen, atau tautan https://), atau tekan Selesai.",
+    "tips.current_text": "Teks yang tersimpan:\n{text}\n\nTekan Pakai teks ini, atau kirim teks pengganti.",
+    "tips.btn_keep": "✅ Pakai teks ini",
+    "tips.jawab_usage": "Format: /jawab <kode laporan>, misalnya /jawab JN-7KQ3-MX9P.",
+    "tips.answer_unrouted": (
+        "Laporan ini belum diteruskan ke grup Bawaslu, jadi belum ada yang bisa dijawab. Cek status: /status"
     ),
     "tips.evidence_cleared": "Semua bukti dihapus dari laporan ini.",
     "tips.link_invalid": (
@@ -288,7 +295,6 @@ TEXTS: dict[str, str] = {
     "tips.field.place": "Tempat & waktu",
     "tips.field.what": "Kejadian",
     "tips.btn_edit": "✏️ Ubah: {field}",
-    "tips.edit_current": "Teks sekarang:\n{text}\n\nKirim teks penggantinya.",
     "tips.notice": (
         "ℹ️ Penting: laporan anonim ini adalah INFORMASI AWAL bagi Bawaslu, bukan laporan resmi "
         "(laporan pelanggaran). Bawaslu dapat menelusurinya atas inisiatif sendiri (sebagai temuan), tetapi "
@@ -357,6 +363,13 @@ TEXTS: dict[str, str] = {
         "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda) yang mengenali akun ini, supaya "
         "/status {code} tetap bisa dipakai. Kode itu juga dihapus {days} hari setelah laporan ditutup."
     ),
+    "tips.hapus_confirm": (
+        "Hapus data kontak Anda dari laporan {code}? Bawaslu tidak akan bisa lagi bertanya atau memberi kabar "
+        "kepada Anda lewat bot untuk laporan ini, dan ini tidak bisa dibatalkan. Isi laporan tetap ada pada "
+        "Bawaslu."
+    ),
+    "tips.btn_hapus": "🗑 Ya, hapus data kontak",
+    "tips.hapus_kept": "Tidak jadi: data kontak untuk laporan ini tetap disimpan.",
     "tips.hapus_already": "Data kontak untuk laporan {code} sudah terhapus sebelumnya.",
     "tips.status_notice": "ℹ️ Status laporan {code} diperbarui oleh Bawaslu: {status}.\nRiwayat: /status {code}",
     "tips.status_closed_note": "\nLaporan ini sudah ditutup. Data kontak Anda dihapus otomatis dalam {days} hari.",

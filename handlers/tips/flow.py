@@ -101,22 +101,29 @@ def _show_category(ctx: Context, lead: str) -> None:
     ctx.reply(Reply(text=lead + t("tips.ask_category", region=region_label(ctx.state.data["region"])), buttons=kb))
 
 
+def _text_step(ctx: Context, lead: str, prompt_text: str, field: str, extra: list[list[Button]]) -> None:
+    """A free-text step; an answer given before (the reporter came back) is shown, with a button to keep it."""
+    saved = str(ctx.state.data.get(field) or "")
+    kb = ([[Button(t("tips.btn_keep"), "lapor:keep")]] if saved else []) + extra + [_nav()]
+    body = prompt_text + ("\n\n" + t("tips.current_text", text=saved) if saved else "")
+    ctx.reply(Reply(text=lead + body, buttons=kb))
+
+
 def _show_who(ctx: Context, lead: str) -> None:
-    kb = [[Button(t("tips.btn_skip"), "lapor:skip")], _nav()]
-    ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb))
+    _text_step(ctx, lead, t("tips.ask_who", max=MAX_SHORT_CHARS), "who", [[Button(t("tips.btn_skip"), "lapor:skip")]])
 
 
 def _show_place(ctx: Context, lead: str) -> None:
-    ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()]))
+    _text_step(ctx, lead, t("tips.ask_place", max=MAX_SHORT_CHARS), "place", [])
 
 
 def _show_what(ctx: Context, lead: str) -> None:
-    ctx.reply(Reply(text=lead + t("tips.ask_what", max=ctx.services.settings.tips.max_text_chars),
-                    buttons=[_nav()]))
+    _text_step(ctx, lead, t("tips.ask_what", max=ctx.services.settings.tips.max_text_chars), "what", [])
 
 
 def _show_evidence(ctx: Context, lead: str) -> None:
-    ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=ctx.services.settings.tips.max_media),
+    ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=ctx.services.settings.tips.max_media,
+                                  max_links=MAX_LINKS),
                     buttons=_evidence_keyboard(ctx.state.data)))
 
 
@@ -244,7 +251,10 @@ async def on_button(ctx: Context) -> None:
         prompt(ctx, t("tips.evidence_cleared"))
     elif action == "e" and st.step == Step.REVIEW and len(parts) == 3 and parts[2] in TEXT_FIELDS:
         st.step, data["edit"] = Step(parts[2]), True  # after the new text: straight back to the review
-        prompt(ctx, t("tips.edit_current", text=data.get(parts[2]) or t("tips.none")))
+        prompt(ctx)
+    elif action == "keep" and st.step in TEXT_FIELDS and data.get(str(st.step)):
+        st.step = Step.REVIEW if data.pop("edit", False) else STEPS[Step(st.step)].next
+        prompt(ctx)
     elif action == "drop" and st.step == Step.REVIEW and len(parts) == 3 and parts[2].isdecimal() \
             and 1 <= int(parts[2]) <= len(data.get("media", [])):
         n = int(parts[2])
@@ -305,7 +315,7 @@ async def _typed_region(ctx: Context, text: str) -> None:
         ctx.reply(Reply(text=t("tips.region_not_found", text=text[:60]), buttons=province_keyboard(0)))
         return
     kb = [[Button(r.name, f"lapor:r:{r.code}")] for r in found]
-    kb.append([Button(t("button.cancel"), "lapor:cancel")])
+    kb.append([Button(t("button.back"), "lapor:pp:0"), Button(t("button.cancel"), "lapor:cancel")])
     ctx.reply(Reply(text=t("tips.region_choose"), buttons=kb))
 
 
@@ -377,7 +387,8 @@ async def _evidence(ctx: Context, text: str, word: str) -> None:
         elif looks_like_link(token):
             notes.append(t("tips.link_invalid", link=token[:80]))
     if not added and not notes:
-        notes.append(t("tips.evidence_hint"))
+        has = data.get("media") or data.get("links")
+        notes.append(t("tips.evidence_hint_more") if has else t("tips.evidence_hint"))
     lines = list(dict.fromkeys(notes))
     if added:
         lines.append(t("tips.evidence_added", media=len(data["media"]), links=len(data["links"])))

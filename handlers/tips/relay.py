@@ -159,8 +159,11 @@ async def _send_question(ctx: Context, text: str) -> None:
 async def answer_button(ctx: Context, tip_id: int) -> None:
     """"tip:ans:<id>" pressed in the reporter's chat: the next text is relayed to the group."""
     tip = await store.tip_by_id(ctx.session, tip_id)
-    if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
+    if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx):
         ctx.reply(t("tips.answer_unavailable"))
+        return
+    if tip.group_chat_id is None:
+        ctx.reply(t("tips.answer_unrouted"))
         return
     suspended = None
     if ctx.state.flow == flow.FLOW:
@@ -174,7 +177,10 @@ async def answer_button(ctx: Context, tip_id: int) -> None:
 
 async def answer_command(ctx: Context) -> None:
     """/jawab KODE: same as the Jawab button (WhatsApp/console cannot press buttons of relayed messages)."""
-    tip = await store.own_tip(ctx.session, ctx.incoming.args, reporter_key(ctx)) if ctx.incoming.args else None
+    if not ctx.incoming.args:
+        ctx.reply(t("tips.jawab_usage"))
+        return
+    tip = await store.own_tip(ctx.session, ctx.incoming.args, reporter_key(ctx))
     if tip is None:
         ctx.reply(t("tips.not_found"))
         return

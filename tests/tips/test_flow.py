@@ -321,8 +321,17 @@ async def test_status_only_for_the_reporter_and_hapus(tipcon: TipConsole) -> Non
     assert r[-1].text == t("tips.my_list_empty")
     r = await tipcon.send(f"/hapus {code}", user="orang-lain")
     assert r[-1].text == t("tips.not_found")
+    tip = await tipcon.tip_by_code(code)
+    r = await tipcon.send(callback=f"hapus:ok:{tip.id}", user="orang-lain")  # forged confirmation
+    assert r[-1].text == t("tips.not_found")
     assert (await tipcon.tip_by_code(code)).reply_enc is not None
-    r = await tipcon.send(f"/hapus {code}")
+    r = await tipcon.send(f"/hapus {code}")  # asks first: it cannot be undone
+    assert r[-1].text == t("tips.hapus_confirm", code=code)
+    assert [b.data for row in r[-1].buttons for b in row] == [f"hapus:ok:{tip.id}", "hapus:x"]
+    r = await tipcon.send(callback="hapus:x")
+    assert r[-1].text == t("tips.hapus_kept") and (await tipcon.tip_by_code(code)).reply_enc is not None
+    await tipcon.send(f"/hapus {code}")
+    r = await tipcon.send(callback=f"hapus:ok:{tip.id}")
     assert r[-1].text == t("tips.hapus_done", code=code, days=90)
     tip = await tipcon.tip_by_code(code)
     assert tip.reply_enc is None
@@ -537,3 +546,61 @@ async def test_a_file_that_turns_out_unstrippable_is_named_before_anything_is_se
         assert media[0].content is not None and b"Rahasiawati" not in media[0].content
     finally:
         await h.close()
+
+
+async def test_going_back_to_a_text_step_shows_the_saved_text_and_can_keep_it(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send("Kepala dinas")
+    await tipcon.send("Kantor dinas, Senin")
+    await tipcon.send("Mobil dinas dipakai kampanye")
+    r = await tipcon.send(callback="lapor:back")  # from the evidence step back to "what happened"
+    assert t("tips.current_text", text="Mobil dinas dipakai kampanye") in r[-1].text
+    assert [b.data for b in r[-1].buttons[0]] == ["lapor:keep"]
+    r = await tipcon.send(callback="lapor:keep")
+    assert "Langkah 6/6" in r[-1].text
+    review = await tipcon.send(callback="lapor:done")
+    assert "Mobil dinas dipakai kampanye" in review[-1].text
+
+
+async def test_evidence_hints_match_the_buttons(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("Kantor")
+    r = await tipcon.send("Kejadian")
+    assert "maksimal 10 tautan" in r[-1].text and [b.label for b in r[-1].buttons[0]] == [t("tips.btn_skip")]
+    r = await tipcon.send("tidak ada bukti sih")
+    assert t("tips.evidence_hint") in r[-1].text  # nothing yet: Lewati, which is the button shown
+    await tipcon.send("https://youtu.be/abc")
+    r = await tipcon.send("itu saja")
+    assert r[-1].text == t("tips.evidence_hint_more") and r[-1].buttons[0][0].label == t("tips.btn_done")
+
+
+async def test_a_region_choice_list_can_go_back(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    r = await tipcon.send("kutai")
+    assert r[-1].text == t("tips.region_choose")
+    assert [b.data for b in r[-1].buttons[-1]] == ["lapor:pp:0", "lapor:cancel"]
+    r = await tipcon.send(callback="lapor:pp:0")
+    assert t("tips.ask_province") in r[-1].text  # still in the report, at the province list
+
+
+async def test_jawab_usage_and_unrouted_tips(make_settings: Any) -> None:
+    h = TipConsole(make_settings(bawaslu_groups={}, console_admin=False))
+    try:
+        assert (await h.send("/jawab"))[-1].text == t("tips.jawab_usage")
+        code = code_of(await h.tip())
+        assert (await h.send(f"/jawab {code}"))[-1].text == t("tips.answer_unrouted")
+    finally:
+        await h.close()
+
+
+async def test_my_tips_list_shows_the_time(tipcon: TipConsole) -> None:
+    import re
+
+    code = code_of(await tipcon.tip())
+    row = next(line for line in (await tipcon.send("/status"))[-1].text.splitlines() if code in line)
+    assert re.search(r"\(\d\d-\d\d-\d{4} \d\d:\d\d WITA\)", row), row
