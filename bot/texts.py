@@ -385,6 +385,12 @@ TEXTS: dict[str, str] = {
     "tips.answer_sent": "✅ Jawaban Anda sudah diteruskan ke Bawaslu (laporan {code}).",
     "tips.answer_unavailable": "Laporan ini tidak bisa dijawab lagi.",
     "tips.answer_cancelled": "Batal menjawab.",
+    "tips.draft_waiting": (
+        "Anda masih punya laporan yang belum selesai (daerah: {region}). Lanjutkan dari langkah terakhir, atau "
+        "mulai laporan baru (yang lama dibuang)?"
+    ),
+    "tips.btn_resume": "▶️ Lanjutkan",
+    "tips.btn_restart": "🆕 Mulai baru",
     "tips.resume": "Laporan Anda yang belum selesai masih tersimpan; lanjutkan dari langkah terakhir.",
     # --- group (handlers/tips/; HTML: every field is escaped by the handler) -----------------
     "group.tip": (

@@ -199,11 +199,19 @@ async def lapor(ctx: Context) -> None:
     if await store.count_today(ctx.session, reporter_key(ctx), submit.day(ctx)) >= max_per_day:
         ctx.reply(t("tips.rate_limited", max=max_per_day))
         return
-    ctx.state.start(FLOW, Step.PROV, {"page": 0, "media": [], "links": []})
+    if ctx.state.flow == FLOW and ctx.state.data.get("region") and not ctx.incoming.args:
+        ctx.reply(Reply(text=t("tips.draft_waiting", region=region_label(ctx.state.data["region"])), buttons=[
+            [Button(t("tips.btn_resume"), "lapor:resume")], [Button(t("tips.btn_restart"), "lapor:new")]]))
+        return
+    _new_draft(ctx)
     if ctx.incoming.args:
         await _typed_region(ctx, ctx.incoming.args)
         return
     ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
+
+
+def _new_draft(ctx: Context) -> None:
+    ctx.state.start(FLOW, Step.PROV, {"page": 0, "media": [], "links": []})
 
 
 async def cancel(ctx: Context) -> None:
@@ -222,6 +230,11 @@ async def on_button(ctx: Context) -> None:
     data = st.data
     if action == "cancel":
         await cancel(ctx)
+    elif action == "resume":
+        prompt(ctx, t("tips.resume"))
+    elif action == "new":
+        _new_draft(ctx)
+        ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
     elif action == "back":
         _back(ctx)
     elif action == "pp" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and parts[2].isdecimal():

@@ -604,3 +604,16 @@ async def test_my_tips_list_shows_the_time(tipcon: TipConsole) -> None:
     code = code_of(await tipcon.tip())
     row = next(line for line in (await tipcon.send("/status"))[-1].text.splitlines() if code in line)
     assert re.search(r"\(\d\d-\d\d-\d{4} \d\d:\d\d WITA\)", row), row
+
+
+async def test_lapor_with_an_unfinished_draft_offers_to_continue(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    r = await tipcon.send("/lapor")
+    assert "belum selesai" in r[-1].text and "Penajam Paser Utara" in r[-1].text
+    r = await tipcon.send(callback="lapor:resume")
+    assert "Langkah 3/6" in r[-1].text  # where the reporter left off (who)
+    await tipcon.send("/lapor")
+    r = await tipcon.send(callback="lapor:new")
+    assert r[-1].text == t("tips.intro")
