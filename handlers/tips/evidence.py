@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - the dependency is declared; only a bro
 try:
     import pikepdf
 except ImportError:  # pragma: no cover
-    pikepdf = None
+    pikepdf = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 

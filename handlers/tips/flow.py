@@ -178,6 +178,8 @@ def _risky_files(data: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _step(ctx: Context) -> Step | None:
+    if ctx.state.step is None:
+        return None
     try:
         return Step(ctx.state.step)
     except ValueError:

@@ -154,7 +154,7 @@ async def statistik(ctx: Context) -> None:
     by_cat = Counter({c: 0 for c in CATEGORIES})
     by_cat.update(tp.category for tp in tips)
     by_cat = Counter({k: v for k, v in by_cat.items() if v})
-    by_status = Counter({s: 0 for s in STATUSES})
+    by_status: Counter[str] = Counter({str(s): 0 for s in STATUSES})
     by_status.update(tp.status for tp in tips)
     by_status = Counter({k: v for k, v in by_status.items() if v})
     by_week = Counter(sorted(_week(ctx, tp) for tp in tips))

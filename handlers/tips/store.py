@@ -159,7 +159,7 @@ async def purge_expired(session: AsyncSession, now: datetime) -> int:
                or_(Tip.reply_enc.is_not(None), Tip.reporter_key != PURGED))
         .values(reply_enc=None, reporter_key=PURGED, updated_at=now)
     )
-    wiped = int(result.rowcount or 0)
+    wiped = retention.cast_result(result).rowcount or 0
     gone = select(Tip.id).where(Tip.reply_enc.is_(None))
     redacted = await retention.redact_outbox(session, and_(Outbox.tip_id.in_(gone), Outbox.is_group.is_(False)))
     if wiped or redacted:
