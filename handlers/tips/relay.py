@@ -66,9 +66,9 @@ async def ask_button(ctx: Context, tip: Tip) -> None:
         prompt = Reply(text=html_t("group.ask_prompt", code=code, max=MAX_QUESTION_CHARS, minutes=minutes), html=True)
         await ctx.send_to(ctx.incoming.channel, ctx.incoming.chat_id, prompt, is_group=ctx.is_group,
                           purpose="reply", idem_key=prompt_key)
-    else:
+    else:  # the Batal button also replaces the tip's buttons as the numbered choices: a typed "1" is no status
         ctx.reply(Reply(text=html_t("group.ask_prompt_confirm", code=code, max=MAX_QUESTION_CHARS, minutes=minutes),
-                        html=True))
+                        html=True, buttons=[[Button(t("button.cancel"), "tip:askx")]]))
 
 
 def _expired(ctx: Context) -> bool:
