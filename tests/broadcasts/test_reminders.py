@@ -170,3 +170,18 @@ async def test_occurrences_before_installation_are_history(harness: Harness) -> 
         assert "retention:purge" in sched.job_ids()
     finally:
         await sched.shutdown()
+
+
+async def test_the_scheduler_runs_the_retention_purge(harness: Harness) -> None:
+    """The hourly job does the purge of bot/storage/retention.py with the configured periods."""
+    from bot.core.clock import utcnow
+    from bot.storage.models import ProcessedUpdate
+
+    old = utcnow() - timedelta(days=harness.rt.settings.retention.processed_updates_days + 1)
+    async with harness.rt.services.sessions() as s, s.begin():
+        s.add_all([ProcessedUpdate(key="telegram:old", created_at=old), ProcessedUpdate(key="telegram:new")])
+    sched = Scheduler(harness.rt, timelines=[])
+    done = await sched.purge_retention()
+    assert done["processed_updates"] == 1
+    async with harness.rt.services.sessions() as s:
+        assert (await s.scalars(select(ProcessedUpdate.key))).all() == ["telegram:new"]
