@@ -2,11 +2,17 @@
 
 Every message the bot shows to a person comes from here, looked up by key with ``t(key, **fields)``.
 Keys are grouped by feature; formatting uses ``str.format`` fields. Code, comments and keys are English.
+
+Telegram-HTML texts are listed in ``HTML_KEYS`` and rendered only with ``html_t``, which escapes every field
+(``markupsafe.Markup.format``) unless the field is itself ``Markup`` (an ``html_t`` result); ``t`` refuses
+them. So a user's "<b>" in a tip reaches the group as text, whatever the call site remembers.
 """
 
 from __future__ import annotations
 
 from datetime import date
+
+from markupsafe import Markup
 
 TEXTS: dict[str, str] = {
     # --- general -------------------------------------------------------------------------------
@@ -334,9 +340,9 @@ TEXTS: dict[str, str] = {
     ),
     "tips.ask_what": "Langkah 5/6 — Ceritakan apa yang terjadi (maksimal {max} karakter).",
     "tips.ask_evidence": (
-        "Langkah 6/6 — Kirim bukti bila ada: foto, video, dokumen, atau tautan media sosial (Facebook, "
-        "Instagram, TikTok, X, YouTube, dll.), maksimal {max_media} berkas. Tekan Selesai bila sudah, atau "
-        "Lewati bila tidak ada bukti.\n\n"
+        "Langkah 6/6 — Kirim bukti bila ada: foto, video, dokumen (maksimal {max_media} berkas), atau tautan "
+        "media sosial (Facebook, Instagram, TikTok, X, YouTube, dll.; maksimal {max_links} tautan). Setelah "
+        "mengirim bukti, tekan Selesai; tekan Lewati bila tidak ada bukti.\n\n"
         "Saran: sebelum mengirim, tutupi hal yang bisa menunjukkan diri Anda (nama akun Anda di tangkapan "
         "layar, wajah Anda). Lokasi GPS pada foto kami hapus otomatis."
     ),
@@ -344,6 +350,13 @@ TEXTS: dict[str, str] = {
     "tips.evidence_hint": (
         "Kirim foto, video, dokumen, atau tautan (diawali https://), lalu tekan Selesai. "
         "Tekan Lewati bila tidak ada bukti."
+    ),
+    "tips.evidence_hint_more": "Kirim bukti lain (foto, video, dokumen, atau tautan https://), atau tekan Selesai.",
+    "tips.current_text": "Teks yang tersimpan:\n{text}\n\nTekan Pakai teks ini, atau kirim teks pengganti.",
+    "tips.btn_keep": "✅ Pakai teks ini",
+    "tips.jawab_usage": "Format: /jawab <kode laporan>, misalnya /jawab JN-7KQ3-MX9P.",
+    "tips.answer_unrouted": (
+        "Laporan ini belum diteruskan ke grup Bawaslu, jadi belum ada yang bisa dijawab. Cek status: /status"
     ),
     "tips.evidence_cleared": "Semua bukti dihapus dari laporan ini.",
     "tips.link_invalid": (
@@ -365,9 +378,31 @@ TEXTS: dict[str, str] = {
         "Kejadian: {what}\nBukti: {evidence}"
     ),
     "tips.review_unstripped": (
-        "⚠️ Metadata video/dokumen TIDAK dihapus otomatis (bisa memuat nama pembuat atau lokasi). "
-        "Tekan Kembali lalu Hapus semua bukti bila berkas itu bisa menunjukkan identitas Anda."
+        "⚠️ Metadata berkas berikut TIDAK bisa dihapus otomatis (bisa memuat nama pembuat, perangkat, atau "
+        "lokasi): {files}. Bawaslu akan melihat tanda itu. Buang berkas dengan tombol di bawah bila berkas itu "
+        "bisa menunjukkan identitas Anda; dengan Kirim, berkas dikirim apa adanya."
     ),
+    "tips.file_label": "berkas ke-{n} ({kind})",
+    "tips.kind.photo": "foto",
+    "tips.kind.video": "video",
+    "tips.kind.document": "dokumen",
+    "tips.btn_drop": "🗑 Buang berkas ke-{n}",
+    "tips.file_dropped": "Berkas ke-{n} dikeluarkan dari laporan.",
+    "tips.unstrippable_found": (
+        "Laporan belum dikirim: setelah diperiksa, ada berkas yang metadatanya ternyata tidak bisa dihapus."
+    ),
+    "tips.review_identifying": (
+        "⚠️ Tulisan Anda memuat {what}. Itu bisa menunjukkan siapa Anda: Bawaslu menerima teks persis seperti "
+        "ditulis. Tekan tombol Ubah di bawah untuk memperbaikinya, atau Kirim bila memang disengaja."
+    ),
+    "tips.identifying.phone": "nomor telepon",
+    "tips.identifying.email": "alamat e-mail",
+    "tips.identifying.nik": "nomor 16 angka seperti NIK",
+    "tips.identifying.self": "keterangan tentang diri Anda (misalnya \"rumah saya\", \"saya tinggal di\")",
+    "tips.field.who": "Terlapor",
+    "tips.field.place": "Tempat & waktu",
+    "tips.field.what": "Kejadian",
+    "tips.btn_edit": "✏️ Ubah: {field}",
     "tips.notice": (
         "ℹ️ Penting: laporan anonim ini adalah INFORMASI AWAL bagi Bawaslu, bukan laporan resmi "
         "(laporan pelanggaran). Bawaslu dapat menelusurinya atas inisiatif sendiri (sebagai temuan), tetapi "
@@ -436,6 +471,13 @@ TEXTS: dict[str, str] = {
         "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda) yang mengenali akun ini, supaya "
         "/status {code} tetap bisa dipakai. Kode itu juga dihapus {days} hari setelah laporan ditutup."
     ),
+    "tips.hapus_confirm": (
+        "Hapus data kontak Anda dari laporan {code}? Bawaslu tidak akan bisa lagi bertanya atau memberi kabar "
+        "kepada Anda lewat bot untuk laporan ini, dan ini tidak bisa dibatalkan. Isi laporan tetap ada pada "
+        "Bawaslu."
+    ),
+    "tips.btn_hapus": "🗑 Ya, hapus data kontak",
+    "tips.hapus_kept": "Tidak jadi: data kontak untuk laporan ini tetap disimpan.",
     "tips.hapus_already": "Data kontak untuk laporan {code} sudah terhapus sebelumnya.",
     "tips.status_notice": "ℹ️ Status laporan {code} diperbarui oleh Bawaslu: {status}.\nRiwayat: /status {code}",
     "tips.status_closed_note": "\nLaporan ini sudah ditutup. Data kontak Anda dihapus otomatis dalam {days} hari.",
@@ -451,6 +493,12 @@ TEXTS: dict[str, str] = {
     "tips.answer_sent": "✅ Jawaban Anda sudah diteruskan ke Bawaslu (laporan {code}).",
     "tips.answer_unavailable": "Laporan ini tidak bisa dijawab lagi.",
     "tips.answer_cancelled": "Batal menjawab.",
+    "tips.draft_waiting": (
+        "Anda masih punya laporan yang belum selesai (daerah: {region}). Lanjutkan dari langkah terakhir, atau "
+        "mulai laporan baru (yang lama dibuang)?"
+    ),
+    "tips.btn_resume": "▶️ Lanjutkan",
+    "tips.btn_restart": "🆕 Mulai baru",
     "tips.resume": "Laporan Anda yang belum selesai masih tersimpan; lanjutkan dari langkah terakhir.",
     # --- group (handlers/tips/; HTML: every field is escaped by the handler) -----------------
     "group.tip": (
@@ -470,6 +518,7 @@ TEXTS: dict[str, str] = {
     "group.what_separate": "(panjang, dikirim pada pesan berikutnya)",
     "group.what_part": "Kejadian — laporan {code}:\n{text}",
     "group.media_caption": "Bukti {n}/{total} — laporan {code}",
+    "group.media_caption_unstripped": " ⚠️ metadata berkas ini TIDAK dihapus",
     "group.btn_ask": "❓ Tanya pelapor",
     "group.status_changed": "Status laporan <code>{code}</code> diubah menjadi: <b>{status}</b>.",
     "group.reporter_told": " Pelapor sudah diberi tahu.",
@@ -599,10 +648,26 @@ TEXTS: dict[str, str] = {
 }
 
 
+HTML_KEYS: frozenset[str] = frozenset({
+    "group.tip", "group.links", "group.link_row", "group.status_changed", "group.status_same",
+    "group.reopen_confirm", "group.ask_prompt", "group.ask_prompt_confirm", "group.ask_confirm", "group.ask_sent",
+    "group.ask_no_contact", "group.answer", "group.stats", "group.stats_row",
+})
+
+
 def t(key: str, /, **fields: object) -> str:
     """Return the catalog text for ``key`` with ``fields`` filled in. Unknown keys raise KeyError."""
+    if key in HTML_KEYS:
+        raise KeyError(f"{key} is an HTML text: render it with html_t")
     text = TEXTS[key]
     return text.format(**fields) if fields else text
+
+
+def html_t(key: str, /, **fields: object) -> Markup:
+    """An HTML catalog text with every field HTML-escaped (``Markup`` fields are inserted as they are)."""
+    if key not in HTML_KEYS:
+        raise KeyError(f"{key} is not an HTML text: render it with t")
+    return Markup(TEXTS[key]).format(**fields)
 
 
 def format_date_id(day: date) -> str:

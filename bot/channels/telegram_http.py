@@ -124,4 +124,5 @@ class AiohttpRequest(BaseRequest):
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as err:
             raise ConnectionLost(f"aiohttp.{err.__class__.__name__}: {err}") from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+            # The type only, and no chained cause: aiohttp's messages carry the URL, which holds the bot token.
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}") from None

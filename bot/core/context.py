@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.model import Incoming, Reply
@@ -70,7 +71,9 @@ class Context:
     # --- output --------------------------------------------------------------------------------
     def reply(self, reply: Reply | str) -> None:
         """Answer in the chat the update came from (queued in the outbox with this transaction)."""
-        self.replies.append(Reply(text=reply) if isinstance(reply, str) else reply)
+        reply = Reply(text=reply) if isinstance(reply, str) else reply
+        _check_html(reply)
+        self.replies.append(reply)
 
     async def send_to(
         self,
@@ -85,6 +88,7 @@ class Context:
         priority: int = 0,
     ) -> None:
         """Queue a message to another chat (e.g. a Bawaslu group) in this transaction."""
+        _check_html(reply)
         self.sent.append((channel, chat_id, reply))
         await self.services.outbox.enqueue(
             self.session,
@@ -97,3 +101,9 @@ class Context:
             tip_id=tip_id,
             priority=priority,
         )
+
+
+def _check_html(reply: Reply) -> None:
+    """HTML replies must be built with ``bot.texts.html_t`` (escaped by construction), never by hand."""
+    if reply.html and not isinstance(reply.text, Markup):
+        raise TypeError("an HTML reply needs Markup text (bot.texts.html_t)")

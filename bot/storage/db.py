@@ -39,7 +39,9 @@ def _sqlite_begin(conn: Any) -> None:
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     u = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: an error's text (logged by "handler failed") never carries bound values such as a
+    # conversation's draft tip or a sealed address.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, and_, cast, delete, func, literal, update
+from sqlalchemy import ColumnElement, String, and_, delete, func, literal, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import RetentionConfig
@@ -44,6 +46,15 @@ FINISHED = ("sent", "failed", "blocked", "unknown")  # outbox statuses that are 
 REDACTED: dict[str, Any] = {"redacted": True}
 CHAT_WINDOW_HOURS = 48  # WhatsApp's customer-service window is 24 h: older entries are useless
 RATE_COUNTER_DAYS = 2  # counters are per day; only today's is read
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE/DELETE touched (``CursorResult.rowcount``)."""
+    return int(cast_result(result).rowcount or 0)
+
+
+def cast_result(result: Any) -> CursorResult[Any]:
+    return cast(CursorResult[Any], result)
 
 
 def ephemeral_key() -> str:
@@ -67,19 +78,20 @@ async def redact_outbox(session: AsyncSession, where: ColumnElement[bool]) -> in
         .values(**redacted_values())
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return _rowcount(result)
 
 
 async def make_ephemeral(session: AsyncSession, where: ColumnElement[bool]) -> int:
     """Rows not sent yet that match ``where`` are redacted once sent (their idem_key gets the prefix)."""
     key = func.coalesce(Outbox.idem_key, "")
+    marked = literal(f"{EPHEMERAL}o:", String) + sql_cast(Outbox.id, String) + ":" + key
     result = await session.execute(
         update(Outbox)
         .where(Outbox.status.not_in(FINISHED), not_redacted(), where, ~key.startswith(EPHEMERAL))
-        .values(idem_key=func.substr(literal(f"{EPHEMERAL}o:", String) + cast(Outbox.id, String) + ":" + key, 1, 128))
+        .values(idem_key=func.substr(marked, 1, 128))
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return _rowcount(result)
 
 
 async def redact_ephemeral(session: AsyncSession, ids: list[int]) -> None:
@@ -124,4 +136,4 @@ async def purge(session: AsyncSession, now: datetime, cfg: RetentionConfig) -> d
 
 async def _delete(session: AsyncSession, model: Any, where: ColumnElement[bool]) -> int:
     result = await session.execute(delete(model).where(where).execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
+    return _rowcount(result)

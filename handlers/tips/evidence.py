@@ -1,10 +1,20 @@
-"""Evidence handling for tips: metadata stripping of images and validation of links.
+"""Evidence handling for tips: metadata stripping and validation of links.
 
-Images (JPEG, PNG, WebP and anything else Pillow decodes) are re-encoded from pixels only: the EXIF block
-(camera, owner name, GPS position), XMP, text chunks and ICC data are dropped; the EXIF orientation is
-applied first so the picture still looks right. Videos and non-image documents are kept as they are —
-their metadata is NOT stripped (the group message says so). The SHA-256 of the original bytes is kept so
-Bawaslu can later match a file the reporter hands over in person.
+What a file is, is decided by its bytes, never by the type the sender declared (a photo sent "as a file"
+arrives as ``application/octet-stream`` with its EXIF intact):
+
+* images — anything Pillow decodes, HEIC/HEIF included (``pillow-heif``) — are re-encoded from pixels only:
+  EXIF (camera, owner name, GPS position), XMP, text chunks and ICC data are dropped; the EXIF orientation
+  is applied first so the picture still looks right;
+* PDFs (``pikepdf``): the document information (author, creator tool, dates) and the XMP metadata go;
+* Office documents (docx/xlsx/pptx): the core, app and custom properties are replaced by empty ones and
+  comment / tracked-change author names are blanked;
+* videos: stripped with ffmpeg (``-map_metadata -1``, no re-encoding) when ffmpeg is installed;
+* anything else is kept as received and marked ``stripped=False``: the reporter is told before sending
+  (and may drop it) and the group message says so.
+
+The stored evidence is the stripped copy plus the SHA-256 of the original bytes, so Bawaslu can later match a
+file the reporter hands over in person; the original itself is not kept.
 """
 
 from __future__ import annotations
@@ -14,8 +24,12 @@ import io
 import ipaddress
 import logging
 import re
+import shutil
+import subprocess
+import tempfile
 import tomllib
 import warnings
+import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,15 +37,31 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+try:  # HEIC/HEIF (iPhone photos): a maintained Pillow plugin
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF = True
+except ImportError:  # pragma: no cover - the dependency is declared; only a broken install lacks it
+    HEIF = False
+try:
+    import pikepdf
+except ImportError:  # pragma: no cover
+    pikepdf = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
 # Pillow logs every EXIF tag it parses at DEBUG (owner names, GPS positions): never let that reach the logs.
-for _name in ("PIL.TiffImagePlugin", "PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin"):
+for _name in ("PIL.TiffImagePlugin", "PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "pillow_heif"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 MAX_PIXELS = 60_000_000  # refuse to decode larger images (decompression bombs)
 MAX_LINK_CHARS = 400
+FFMPEG_TIMEOUT = 120.0
 
 _FORMATS = {"JPEG": ("JPEG", "image/jpeg", "jpg"), "PNG": ("PNG", "image/png", "png"),
-            "WEBP": ("WEBP", "image/webp", "webp")}
+            "WEBP": ("WEBP", "image/webp", "webp"), "MPO": ("JPEG", "image/jpeg", "jpg"),
+            "HEIF": ("JPEG", "image/jpeg", "jpg"), "AVIF": ("JPEG", "image/jpeg", "jpg")}
 _PASSTHROUGH_EXT = {
     "application/pdf": "pdf", "video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm",
     "application/msword": "doc", "text/plain": "txt",
@@ -39,6 +69,21 @@ _PASSTHROUGH_EXT = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
     "audio/ogg": "ogg", "audio/mpeg": "mp3",
 }
+_OOXML = {  # first folder in the package -> (content type, extension)
+    "word": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    "xl": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "ppt": ("application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx"),
+}
+_EMPTY_PROPS = {
+    "docProps/core.xml": b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<cp:coreProperties '
+    b'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+    b'xmlns:dc="http://purl.org/dc/elements/1.1/"/>',
+    "docProps/app.xml": b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Properties '
+    b'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"/>',
+    "docProps/custom.xml": b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Properties '
+    b'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"/>',
+}
+_AUTHOR_ATTR = re.compile(rb'\b(w:author|w:initials|author|authorId|userId|w15:userId|w15:providerId)="[^"]*"')
 
 
 @dataclass(frozen=True)
@@ -46,12 +91,31 @@ class Evidence:
     data: bytes
     content_type: str
     ext: str
-    stripped: bool  # True: metadata removed (re-encoded image); False: stored as received
+    stripped: bool  # True: metadata removed; False: stored as received (metadata may remain)
     sha256_original: str
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def ffmpeg() -> str | None:
+    return shutil.which("ffmpeg")
+
+
+def strippable(kind: str, content_type: str) -> bool:
+    """Whether a file of this declared kind and type is expected to be stripped (told at the review step;
+    the bytes still decide at submission)."""
+    ctype = content_type.split(";")[0].strip().lower()
+    if kind == "photo" or ctype.startswith("image/") or ctype in ("", "application/octet-stream"):
+        return True  # untyped files: the bytes decide at submission (the reporter is asked then if need be)
+    if ctype == "application/pdf":
+        return pikepdf is not None
+    if ctype in {c for c, _ in _OOXML.values()}:
+        return True
+    if kind == "video" or ctype.startswith("video/"):
+        return ffmpeg() is not None
+    return False
 
 
 def strip_image(data: bytes) -> tuple[bytes, str, str] | None:
@@ -83,16 +147,95 @@ def strip_image(data: bytes) -> tuple[bytes, str, str] | None:
     return buf.getvalue(), ctype, ext
 
 
+def strip_pdf(data: bytes) -> bytes | None:
+    """The PDF without its document information and XMP metadata; None if it is not a readable PDF."""
+    if pikepdf is None or not data.startswith(b"%PDF"):
+        return None
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+                for key in list(meta.keys()):
+                    del meta[key]
+            if "/Metadata" in pdf.Root:
+                del pdf.Root.Metadata
+            if "/Info" in pdf.trailer:
+                del pdf.trailer.Info
+            for page in pdf.pages:
+                if "/Metadata" in page.obj:
+                    del page.obj.Metadata
+            out = io.BytesIO()
+            pdf.save(out, fix_metadata_version=False, deterministic_id=True)
+            return out.getvalue()
+    except Exception as exc:  # pikepdf raises its own error types for broken or encrypted files
+        log.info("pdf metadata not stripped", extra={"error": type(exc).__name__})
+        return None
+
+
+def strip_ooxml(data: bytes) -> tuple[bytes, str, str] | None:
+    """A docx/xlsx/pptx without author properties: (bytes, content type, extension), or None."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as src:
+            names = src.namelist()
+            if "[Content_Types].xml" not in names:
+                return None
+            kind = next((v for k, v in _OOXML.items() if any(n.startswith(k + "/") for n in names)), None)
+            if kind is None:
+                return None
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+                for info in src.infolist():
+                    if info.filename in _EMPTY_PROPS:
+                        body = _EMPTY_PROPS[info.filename]
+                    else:
+                        body = src.read(info)
+                        if info.filename.endswith(".xml"):
+                            body = _AUTHOR_ATTR.sub(rb'\1=""', body)
+                    dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), body,
+                                 compress_type=zipfile.ZIP_DEFLATED)
+            return out.getvalue(), kind[0], kind[1]
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
+        return None
+
+
+def strip_video(data: bytes) -> bytes | None:
+    """The video with its container metadata removed (ffmpeg, streams copied); None without ffmpeg or on error."""
+    exe = ffmpeg()
+    if exe is None:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = Path(d) / "in", Path(d) / "out.mp4"
+        src.write_bytes(data)
+        try:
+            subprocess.run(  # noqa: S603 - fixed arguments, no shell
+                [exe, "-nostdin", "-loglevel", "error", "-i", str(src), "-map", "0", "-map_metadata", "-1",
+                 "-map_chapters", "-1", "-c", "copy", "-movflags", "+faststart", str(dst)],
+                check=True, capture_output=True, timeout=FFMPEG_TIMEOUT,
+            )
+        except (subprocess.SubprocessError, OSError):
+            return None
+        return dst.read_bytes()
+
+
 def prepare(data: bytes, content_type: str, kind: str) -> Evidence:
-    """Evidence ready to store and forward: images stripped, everything else kept as is."""
+    """Evidence ready to store and forward, stripped by what the bytes are (see the module docstring)."""
     digest = sha256(data)
-    looks_image = kind == "photo" or content_type.startswith("image/")
-    if looks_image:
-        result = strip_image(data)
-        if result is not None:
-            clean, ctype, ext = result
-            return Evidence(clean, ctype, ext, True, digest)
-    ext = _PASSTHROUGH_EXT.get(content_type.split(";")[0].strip().lower(), "bin")
+    image = strip_image(data)
+    if image is not None:
+        clean, ctype, ext = image
+        return Evidence(clean, ctype, ext, True, digest)
+    pdf = strip_pdf(data)
+    if pdf is not None:
+        return Evidence(pdf, "application/pdf", "pdf", True, digest)
+    office = strip_ooxml(data) if zipfile.is_zipfile(io.BytesIO(data)) else None
+    if office is not None:
+        clean, ctype, ext = office
+        return Evidence(clean, ctype, ext, True, digest)
+    declared = content_type.split(";")[0].strip().lower()
+    if kind == "video" or declared.startswith("video/"):
+        video = strip_video(data)
+        if video is not None:
+            return Evidence(video, "video/mp4", "mp4", True, digest)
+    ext = _PASSTHROUGH_EXT.get(declared, "bin")
     if kind == "video" and ext == "bin":
         ext = "mp4"
     return Evidence(data, content_type or "application/octet-stream", ext, False, digest)

@@ -22,7 +22,8 @@ from bot.core.model import Button, Reply
 from bot.texts import TEXTS, t
 from handlers.tips import store, submit
 from handlers.tips.cases import CATEGORIES, category_label, region_label, reporter_key
-from handlers.tips.evidence import check_link, looks_like_link
+from handlers.tips.evidence import check_link, looks_like_link, strippable
+from handlers.tips.identifying import findings
 from handlers.widgets import region_picker
 
 FLOW = "lapor"
@@ -100,22 +101,29 @@ def _show_category(ctx: Context, lead: str) -> None:
     ctx.reply(Reply(text=lead + t("tips.ask_category", region=region_label(ctx.state.data["region"])), buttons=kb))
 
 
+def _text_step(ctx: Context, lead: str, prompt_text: str, field: str, extra: list[list[Button]]) -> None:
+    """A free-text step; an answer given before (the reporter came back) is shown, with a button to keep it."""
+    saved = str(ctx.state.data.get(field) or "")
+    kb = ([[Button(t("tips.btn_keep"), "lapor:keep")]] if saved else []) + extra + [_nav()]
+    body = prompt_text + ("\n\n" + t("tips.current_text", text=saved) if saved else "")
+    ctx.reply(Reply(text=lead + body, buttons=kb, text_input=True))
+
+
 def _show_who(ctx: Context, lead: str) -> None:
-    kb = [[Button(t("tips.btn_skip"), "lapor:skip")], _nav()]
-    ctx.reply(Reply(text=lead + t("tips.ask_who", max=MAX_SHORT_CHARS), buttons=kb, text_input=True))
+    _text_step(ctx, lead, t("tips.ask_who", max=MAX_SHORT_CHARS), "who", [[Button(t("tips.btn_skip"), "lapor:skip")]])
 
 
 def _show_place(ctx: Context, lead: str) -> None:
-    ctx.reply(Reply(text=lead + t("tips.ask_place", max=MAX_SHORT_CHARS), buttons=[_nav()], text_input=True))
+    _text_step(ctx, lead, t("tips.ask_place", max=MAX_SHORT_CHARS), "place", [])
 
 
 def _show_what(ctx: Context, lead: str) -> None:
-    ctx.reply(Reply(text=lead + t("tips.ask_what", max=ctx.services.settings.tips.max_text_chars),
-                    buttons=[_nav()], text_input=True))
+    _text_step(ctx, lead, t("tips.ask_what", max=ctx.services.settings.tips.max_text_chars), "what", [])
 
 
 def _show_evidence(ctx: Context, lead: str) -> None:
-    ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=ctx.services.settings.tips.max_media),
+    ctx.reply(Reply(text=lead + t("tips.ask_evidence", max_media=ctx.services.settings.tips.max_media,
+                                  max_links=MAX_LINKS),
                     buttons=_evidence_keyboard(ctx.state.data), text_input=True))
 
 
@@ -131,12 +139,24 @@ def _show_review(ctx: Context, lead: str) -> None:
         what=data.get("what") or none,
         evidence=_evidence_summary(data),
     )
-    if any(m["kind"] != "photo" and not str(m.get("ctype", "")).startswith("image/") for m in data.get("media", [])):
-        text += "\n\n" + t("tips.review_unstripped")
+    risky = _risky_files(data)
+    if risky:
+        files = ", ".join(t("tips.file_label", n=n, kind=t(f"tips.kind.{m['kind']}")) for n, m in risky)
+        text += "\n\n" + t("tips.review_unstripped", files=files)
+    flagged = {f: findings(str(data.get(f) or "")) for f in TEXT_FIELDS}
+    kinds = list(dict.fromkeys(k for found in flagged.values() for k in found))
+    kb = [[Button(t("tips.btn_send"), "lapor:ok")]]
+    if kinds:
+        text += "\n\n" + t("tips.review_identifying", what=", ".join(t(f"tips.identifying.{k}") for k in kinds))
+        kb += [[Button(t("tips.btn_edit", field=t(f"tips.field.{f}")), f"lapor:e:{f}")]
+               for f, found in flagged.items() if found]
+    kb += [[Button(t("tips.btn_drop", n=n), f"lapor:drop:{n}")] for n, _ in risky]
     text += "\n\n" + t("tips.notice")
-    kb = [[Button(t("tips.btn_send"), "lapor:ok")], _nav()]
+    kb.append(_nav())
     ctx.reply(Reply(text=lead + text, buttons=kb))
 
+
+TEXT_FIELDS = (Step.WHO, Step.PLACE, Step.WHAT)  # free-text answers, stored under the step's name
 
 STEPS: dict[Step, StepSpec] = {
     Step.PROV: StepSpec(_show_prov, back=None),
@@ -150,7 +170,16 @@ STEPS: dict[Step, StepSpec] = {
 }
 
 
+def _risky_files(data: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(1-based number, file) of the evidence whose metadata will (or did, once checked) stay in."""
+    found = set(data.get("unstrippable", []))
+    return [(n, m) for n, m in enumerate(data.get("media", []), 1)
+            if m["ref"] in found or not strippable(m["kind"], str(m.get("ctype") or ""))]
+
+
 def _step(ctx: Context) -> Step | None:
+    if ctx.state.step is None:
+        return None
     try:
         return Step(ctx.state.step)
     except ValueError:
@@ -172,11 +201,19 @@ async def lapor(ctx: Context) -> None:
     if await store.count_today(ctx.session, reporter_key(ctx), submit.day(ctx)) >= max_per_day:
         ctx.reply(t("tips.rate_limited", max=max_per_day))
         return
-    ctx.state.start(FLOW, Step.PROV, {"page": 0, "media": [], "links": []})
+    if ctx.state.flow == FLOW and ctx.state.data.get("region") and not ctx.incoming.args:
+        ctx.reply(Reply(text=t("tips.draft_waiting", region=region_label(ctx.state.data["region"])), buttons=[
+            [Button(t("tips.btn_resume"), "lapor:resume")], [Button(t("tips.btn_restart"), "lapor:new")]]))
+        return
+    _new_draft(ctx)
     if ctx.incoming.args:
         await _typed_region(ctx, ctx.incoming.args)
         return
     ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
+
+
+def _new_draft(ctx: Context) -> None:
+    ctx.state.start(FLOW, Step.PROV, {"page": 0, "media": [], "links": []})
 
 
 async def cancel(ctx: Context) -> None:
@@ -195,6 +232,11 @@ async def on_button(ctx: Context) -> None:
     data = st.data
     if action == "cancel":
         await cancel(ctx)
+    elif action == "resume":
+        prompt(ctx, t("tips.resume"))
+    elif action == "new":
+        _new_draft(ctx)
+        ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
     elif action == "back":
         _back(ctx)
     elif action == "pp" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and parts[2].isdecimal():
@@ -214,7 +256,7 @@ async def on_button(ctx: Context) -> None:
         prompt(ctx)
     elif action == "skip" and st.step == Step.WHO:
         data["who"] = ""
-        st.step = Step.PLACE
+        st.step = Step.REVIEW if data.pop("edit", False) else Step.PLACE
         prompt(ctx)
     elif action == "done" and st.step == Step.EVIDENCE:
         st.step = Step.REVIEW
@@ -222,7 +264,19 @@ async def on_button(ctx: Context) -> None:
     elif action == "clear" and st.step == Step.EVIDENCE:
         data["media"], data["links"] = [], []
         prompt(ctx, t("tips.evidence_cleared"))
+    elif action == "e" and st.step == Step.REVIEW and len(parts) == 3 and parts[2] in TEXT_FIELDS:
+        st.step, data["edit"] = Step(parts[2]), True  # after the new text: straight back to the review
+        prompt(ctx)
+    elif action == "keep" and st.step in TEXT_FIELDS and data.get(str(st.step)):
+        st.step = Step.REVIEW if data.pop("edit", False) else STEPS[Step(st.step)].next
+        prompt(ctx)
+    elif action == "drop" and st.step == Step.REVIEW and len(parts) == 3 and parts[2].isdecimal() \
+            and 1 <= int(parts[2]) <= len(data.get("media", [])):
+        n = int(parts[2])
+        data["media"] = [m for i, m in enumerate(data["media"], 1) if i != n]
+        prompt(ctx, t("tips.file_dropped", n=n))
     elif action == "ok" and st.step == Step.REVIEW:
+        data["consented"] = [m["ref"] for _, m in _risky_files(data)]  # named on the review they confirmed
         await _submit(ctx)
     else:  # a button of an earlier message
         prompt(ctx, t("tips.use_buttons"))
@@ -233,6 +287,9 @@ async def _submit(ctx: Context) -> None:
     if isinstance(result, submit.FetchFailed):
         ctx.state.step = Step.EVIDENCE
         prompt(ctx, t("tips.fetch_failed", n=result.n, max_mb=result.max_mb))
+    elif isinstance(result, submit.NotStripped):  # the bytes said otherwise than the declared type
+        ctx.state.data["unstrippable"] = [*ctx.state.data.get("unstrippable", []), *result.refs]
+        prompt(ctx, t("tips.unstrippable_found"))
 
 
 def _is_province(code: str) -> bool:
@@ -273,7 +330,7 @@ async def _typed_region(ctx: Context, text: str) -> None:
         ctx.reply(Reply(text=t("tips.region_not_found", text=text[:60]), buttons=province_keyboard(0)))
         return
     kb = [[Button(r.name, f"lapor:r:{r.code}")] for r in found]
-    kb.append([Button(t("button.cancel"), "lapor:cancel")])
+    kb.append([Button(t("button.back"), "lapor:pp:0"), Button(t("button.cancel"), "lapor:cancel")])
     ctx.reply(Reply(text=t("tips.region_choose"), buttons=kb))
 
 
@@ -307,7 +364,7 @@ async def on_text(ctx: Context) -> None:
             ctx.reply(t("tips.text_too_long", n=len(text), max=limit))
             return
         data[step.value] = text
-        st.step = spec.next
+        st.step = Step.REVIEW if data.pop("edit", False) else spec.next
         prompt(ctx)
     else:  # category, review: buttons only
         prompt(ctx, t("tips.use_buttons"))
@@ -345,7 +402,8 @@ async def _evidence(ctx: Context, text: str, word: str) -> None:
         elif looks_like_link(token):
             notes.append(t("tips.link_invalid", link=token[:80]))
     if not added and not notes:
-        notes.append(t("tips.evidence_hint"))
+        has = data.get("media") or data.get("links")
+        notes.append(t("tips.evidence_hint_more") if has else t("tips.evidence_hint"))
     lines = list(dict.fromkeys(notes))
     if added:
         lines.append(t("tips.evidence_added", media=len(data["media"]), links=len(data["links"])))

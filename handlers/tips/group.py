@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import html
 import io
 import logging
 from collections import Counter
@@ -17,11 +16,13 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from bot.core.context import Context
 from bot.core.model import Button, MediaOut, Reply
 from bot.storage.audit import audit
 from bot.storage.models import Tip, TipMedia
-from bot.texts import t
+from bot.texts import html_t, t
 from handlers.tips import relay, store
 from handlers.tips.cases import (
     CATEGORIES,
@@ -83,14 +84,13 @@ async def on_tip_button(ctx: Context) -> None:
 
 async def _set_status(ctx: Context, tip: Tip, new: TipStatus, *, confirmed: bool = False) -> None:
     """Change a tip's status (audited with the member's pseudonym); reopening a closed case asks first."""
-    code = html.escape(tip.code)
+    code = tip.code
     if tip.status == new:
-        ctx.reply(Reply(text=t("group.status_same", code=code, status=status_label(new)), html=True))
+        ctx.reply(Reply(text=html_t("group.status_same", code=code, status=status_label(new)), html=True))
         return
     if tip.status in CLOSED and new not in CLOSED and not confirmed:
         ctx.reply(Reply(
-            text=t("group.reopen_confirm", code=code, old=html.escape(status_label(tip.status)),
-                   new=html.escape(status_label(new))),
+            text=html_t("group.reopen_confirm", code=code, old=status_label(tip.status), new=status_label(new)),
             html=True,
             buttons=[[Button(t("group.btn_reopen"), f"tip:re:{tip.id}:{STATUSES.index(new)}")],
                      [Button(t("button.cancel"), "tip:rex")]],
@@ -105,7 +105,7 @@ async def _set_status(ctx: Context, tip: Tip, new: TipStatus, *, confirmed: bool
     else:
         tip.closed_at, tip.purge_after = None, None
     event = await store.add_event(ctx.session, tip.id, "status", new, now)
-    text = t("group.status_changed", code=code, status=html.escape(status_label(new)))
+    text = html_t("group.status_changed", code=code, status=status_label(new))
     addr = relay.reporter_address(ctx, tip)
     if addr is not None:
         notice = t("tips.status_notice", code=tip.code, status=status_label(new))
@@ -142,8 +142,8 @@ def _week(ctx: Context, tip: Tip) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _rows(counter: Counter[str], label: Any) -> str:
-    return "\n".join(t("group.stats_row", label=html.escape(label(k)), n=n) for k, n in counter.items())
+def _rows(counter: Counter[str], label: Any) -> Markup:
+    return Markup("\n").join(html_t("group.stats_row", label=label(k), n=n) for k, n in counter.items())
 
 
 async def statistik(ctx: Context) -> None:
@@ -154,12 +154,12 @@ async def statistik(ctx: Context) -> None:
     by_cat = Counter({c: 0 for c in CATEGORIES})
     by_cat.update(tp.category for tp in tips)
     by_cat = Counter({k: v for k, v in by_cat.items() if v})
-    by_status = Counter({s: 0 for s in STATUSES})
+    by_status: Counter[str] = Counter({str(s): 0 for s in STATUSES})
     by_status.update(tp.status for tp in tips)
     by_status = Counter({k: v for k, v in by_status.items() if v})
     by_week = Counter(sorted(_week(ctx, tp) for tp in tips))
     ctx.reply(Reply(
-        text=t("group.stats", scope=html.escape(scope), total=len(tips),
+        text=html_t("group.stats", scope=scope, total=len(tips),
                by_category=_rows(by_cat, category_label), by_status=_rows(by_status, status_label),
                by_week=_rows(by_week, str)),
         html=True,

@@ -1,16 +1,16 @@
 """The messages a Bawaslu group receives about a tip: the announcement with its status buttons.
 
-Every user-supplied part is HTML-escaped (the announcement is Telegram HTML).
+The announcement is Telegram HTML built with ``html_t``: every field is escaped by construction.
 """
 
 from __future__ import annotations
 
-import html
+from markupsafe import Markup
 
 from bot.config import Settings
 from bot.core.model import Button, Reply
 from bot.storage.models import Tip, TipMedia
-from bot.texts import t
+from bot.texts import html_t, t
 from handlers.tips.cases import STATUSES, category_label, local_time, region_label, status_label
 
 HTML_LIMIT = 3800  # keep composed group messages under Telegram's 4096 characters
@@ -24,32 +24,31 @@ def status_buttons(tip_id: int) -> list[list[Button]]:
 
 def group_messages(settings: Settings, tip: Tip, media: list[TipMedia]) -> list[Reply]:
     """The text message(s) announcing a tip in its Bawaslu group. Every user-supplied part is escaped."""
-    esc = html.escape
-    links = ""
+    links = Markup("")
     if tip.links:
-        rows = "\n".join(t("group.link_row", label=esc(lk["label"]), url=esc(lk["url"])) for lk in tip.links)
-        links = t("group.links", rows=rows)
+        rows = Markup("\n").join(html_t("group.link_row", label=lk["label"], url=lk["url"]) for lk in tip.links)
+        links = html_t("group.links", rows=rows)
     unstripped = sum(1 for m in media if not m.stripped)
     media_note = t("group.media_sent", n=len(media)) if media else t("group.media_none")
     if unstripped:
         media_note += t("group.media_unstripped", n=unstripped)
     fields = {
-        "code": esc(tip.code),
-        "region": esc(region_label(tip.region_code)),
-        "category": esc(category_label(tip.category)),
-        "who": esc(tip.who) if tip.who else t("tips.none"),
-        "place": esc(tip.place_time) if tip.place_time else t("tips.none"),
+        "code": tip.code,
+        "region": region_label(tip.region_code),
+        "category": category_label(tip.category),
+        "who": tip.who or t("tips.none"),
+        "place": tip.place_time or t("tips.none"),
         "links": links,
         "media": media_note,
-        "created": esc(local_time(settings, tip.created_at)),
-        "status": esc(status_label(tip.status)),
+        "created": local_time(settings, tip.created_at),
+        "status": status_label(tip.status),
     }
-    text = t("group.tip", what=esc(tip.description), **fields)
+    text = html_t("group.tip", what=tip.description, **fields)
     buttons = status_buttons(tip.id)
     if len(text) <= HTML_LIMIT:
         return [Reply(text=text, buttons=buttons, html=True, protect=True)]
     # Too long once escaped: the description follows as plain text (no parsing, so nothing to escape).
-    head = Reply(text=t("group.tip", what=t("group.what_separate"), **fields), buttons=buttons, html=True,
+    head = Reply(text=html_t("group.tip", what=t("group.what_separate"), **fields), buttons=buttons, html=True,
                  protect=True)
     out = [head]
     body = tip.description

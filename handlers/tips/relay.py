@@ -6,7 +6,6 @@ group: a question goes to the sealed reply address of the tip, an answer to the 
 
 from __future__ import annotations
 
-import html
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from bot.core.context import Context
 from bot.core.model import Button, Reply
 from bot.storage.audit import audit
 from bot.storage.models import Tip
-from bot.texts import t
+from bot.texts import html_t, t
 from handlers.tips import flow, store
 from handlers.tips.cases import actor, group_chat, may_act, reporter_key
 
@@ -56,20 +55,20 @@ class AskStep(StrEnum):
 
 async def ask_button(ctx: Context, tip: Tip) -> None:
     """"tip:ask:<id>" pressed in the tip's group: the member's reply (or confirmed text) is the question."""
-    code = html.escape(tip.code)
+    code = tip.code
     if tip.reply_enc is None:
-        ctx.reply(Reply(text=t("group.ask_no_contact", code=code), html=True))
+        ctx.reply(Reply(text=html_t("group.ask_no_contact", code=code), html=True))
         return
     minutes = ctx.services.settings.tips.ask_timeout_minutes
     prompt_key = f"tip:{tip.id}:askprompt:{secrets.token_hex(8)}"
     ctx.state.start(ASK_FLOW, AskStep.QUESTION, {"tip_id": tip.id, "since": ctx.now.isoformat(), "prompt": prompt_key})
     if ctx.incoming.channel in REPLY_CHANNELS:
-        prompt = Reply(text=t("group.ask_prompt", code=code, max=MAX_QUESTION_CHARS, minutes=minutes), html=True)
+        prompt = Reply(text=html_t("group.ask_prompt", code=code, max=MAX_QUESTION_CHARS, minutes=minutes), html=True)
         await ctx.send_to(ctx.incoming.channel, ctx.incoming.chat_id, prompt, is_group=ctx.is_group,
                           purpose="reply", idem_key=prompt_key)
-    else:
-        ctx.reply(Reply(text=t("group.ask_prompt_confirm", code=code, max=MAX_QUESTION_CHARS, minutes=minutes),
-                        html=True))
+    else:  # the Batal button also replaces the tip's buttons as the numbered choices: a typed "1" is no status
+        ctx.reply(Reply(text=html_t("group.ask_prompt_confirm", code=code, max=MAX_QUESTION_CHARS, minutes=minutes),
+                        html=True, buttons=[[Button(t("button.cancel"), "tip:askx")]]))
 
 
 def _expired(ctx: Context) -> bool:
@@ -119,7 +118,7 @@ async def ask_text(ctx: Context) -> None:
         return
     ctx.state.step = AskStep.CONFIRM
     ctx.state.data = {**ctx.state.data, "question": text}
-    ctx.reply(Reply(text=t("group.ask_confirm", question=html.escape(text)), html=True, buttons=[
+    ctx.reply(Reply(text=html_t("group.ask_confirm", question=text), html=True, buttons=[
         [Button(t("group.btn_ask_send"), "tip:askok")], [Button(t("button.cancel"), "tip:askx")],
     ]))
 
@@ -144,7 +143,7 @@ async def _send_question(ctx: Context, text: str) -> None:
         return
     addr = reporter_address(ctx, tip)
     if addr is None:
-        ctx.reply(Reply(text=t("group.ask_no_contact", code=html.escape(tip.code)), html=True))
+        ctx.reply(Reply(text=html_t("group.ask_no_contact", code=tip.code), html=True))
         return
     event = await store.add_event(ctx.session, tip.id, "question", text, ctx.now)
     audit(ctx.session, actor(ctx), "tip.question", ctx.now, tip_id=tip.id, event_id=event.id)
@@ -152,7 +151,7 @@ async def _send_question(ctx: Context, text: str) -> None:
                      buttons=[[Button(t("tips.btn_answer"), f"tip:ans:{tip.id}")]])
     await ctx.send_to(addr[0], addr[1], question, purpose="notice",
                       idem_key=f"tip:{tip.id}:question:{event.id}", tip_id=tip.id)
-    ctx.reply(Reply(text=t("group.ask_sent", code=html.escape(tip.code)), html=True))
+    ctx.reply(Reply(text=html_t("group.ask_sent", code=tip.code), html=True))
 
 
 # --- the reporter answers ------------------------------------------------------------------------------
@@ -160,8 +159,11 @@ async def _send_question(ctx: Context, text: str) -> None:
 async def answer_button(ctx: Context, tip_id: int) -> None:
     """"tip:ans:<id>" pressed in the reporter's chat: the next text is relayed to the group."""
     tip = await store.tip_by_id(ctx.session, tip_id)
-    if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
+    if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx):
         ctx.reply(t("tips.answer_unavailable"))
+        return
+    if tip.group_chat_id is None:
+        ctx.reply(t("tips.answer_unrouted"))
         return
     suspended = None
     if ctx.state.flow == flow.FLOW:
@@ -175,7 +177,10 @@ async def answer_button(ctx: Context, tip_id: int) -> None:
 
 async def answer_command(ctx: Context) -> None:
     """/jawab KODE: same as the Jawab button (WhatsApp/console cannot press buttons of relayed messages)."""
-    tip = await store.own_tip(ctx.session, ctx.incoming.args, reporter_key(ctx)) if ctx.incoming.args else None
+    if not ctx.incoming.args:
+        ctx.reply(t("tips.jawab_usage"))
+        return
+    tip = await store.own_tip(ctx.session, ctx.incoming.args, reporter_key(ctx))
     if tip is None:
         ctx.reply(t("tips.not_found"))
         return
@@ -219,7 +224,7 @@ async def answer_text(ctx: Context) -> None:
         return
     event = await store.add_event(ctx.session, tip.id, "answer", text, ctx.now)
     channel, chat_id = group_chat(ctx.services, tip.group_chat_id)
-    reply = Reply(text=t("group.answer", code=html.escape(tip.code), answer=html.escape(text)), html=True,
+    reply = Reply(text=html_t("group.answer", code=tip.code, answer=text), html=True,
                   protect=True)
     await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
                       idem_key=f"tip:{tip.id}:answer:{event.id}", tip_id=tip.id)

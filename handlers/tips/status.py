@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.core.context import Context
-from bot.core.model import Reply
+from bot.core.model import Button, Reply
+from bot.storage.models import Tip
 from bot.storage.retention import ephemeral_key
 from bot.texts import t
 from handlers.tips import relay, store
@@ -22,7 +23,7 @@ async def status(ctx: Context) -> None:
         lines = [t("tips.my_list_header")]
         lines += [t("tips.my_list_row", code=tp.code, category=category_label(tp.category),
                     status=await reporter_status_label(ctx.session, tp),
-                    created=local_time(settings, tp.created_at, "%d-%m-%Y"))
+                    created=local_time(settings, tp.created_at))
                   for tp in tips]
         lines.append(t("tips.my_list_footer"))
         ctx.reply("\n".join(lines))
@@ -50,7 +51,7 @@ async def _reply_unlinked(ctx: Context, text: str) -> None:
 
 
 async def hapus(ctx: Context) -> None:
-    """/hapus KODE: unlink the reporter from one's own tip at once (``store.unlink_reporter``)."""
+    """/hapus KODE: asks first (it cannot be undone), then ``hapus_button`` unlinks."""
     if not ctx.incoming.args:
         ctx.reply(t("tips.hapus_usage"))
         return
@@ -61,6 +62,28 @@ async def hapus(ctx: Context) -> None:
     if tip.reply_enc is None:
         await _reply_unlinked(ctx, t("tips.hapus_already", code=tip.code))
         return
+    ctx.reply(Reply(text=t("tips.hapus_confirm", code=tip.code), buttons=[
+        [Button(t("tips.btn_hapus"), f"hapus:ok:{tip.id}")], [Button(t("button.cancel"), "hapus:x")]]))
+
+
+async def hapus_button(ctx: Context) -> None:
+    """"hapus:ok:<id>" (confirmed) or "hapus:x" under the /hapus question."""
+    parts = (ctx.incoming.callback or "").split(":")
+    if parts[1:2] != ["ok"] or len(parts) != 3 or not parts[2].isdecimal():
+        ctx.reply(t("tips.hapus_kept"))
+        return
+    tip = await store.tip_by_id(ctx.session, int(parts[2]))
+    if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx):
+        ctx.reply(t("tips.not_found"))
+        return
+    if tip.reply_enc is None:
+        await _reply_unlinked(ctx, t("tips.hapus_already", code=tip.code))
+        return
+    await _unlink(ctx, tip)
+
+
+async def _unlink(ctx: Context, tip: Tip) -> None:
+    """Unlink the reporter from their tip at once (``store.unlink_reporter``)."""
     identity, inc = ctx.services.identity, ctx.incoming
     chats = {(inc.channel, inc.chat_id)}
     addr = relay.reporter_address(ctx, tip)

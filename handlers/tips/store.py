@@ -134,15 +134,19 @@ async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], 
     """/hapus: nothing in the database may link the reporter's chat to the tip any more.
 
     * the sealed reply address of the tip is wiped;
-    * every sent outbox row tied to the tip, or addressed to the reporter's chat (``addr_keys``; broadcasts
-      aside: they say nothing about a tip) is redacted; rows not sent yet are redacted once sent;
+    * every finished outbox row addressed to the reporter (tied to the tip, or to the reporter's chat:
+      ``addr_keys``; broadcasts aside, they say nothing about a tip) and every delivered copy in the group is
+      redacted; rows not sent yet are redacted once sent;
     * the chat's button memory (``choices_keys``: numbered channels keep the last buttons, e.g. "Jawab")
       is deleted.
     The reporter pseudonym stays until the purge, so /status keeps working. Returns rows redacted."""
     tip.reply_enc = None
-    tied = or_(Outbox.tip_id == tip.id, and_(Outbox.addr_key.in_(addr_keys), Outbox.broadcast_id.is_(None)))
-    redacted = await retention.redact_outbox(session, tied)
-    await retention.make_ephemeral(session, tied)
+    to_reporter = or_(and_(Outbox.tip_id == tip.id, Outbox.is_group.is_(False)),
+                      and_(Outbox.addr_key.in_(addr_keys), Outbox.broadcast_id.is_(None)))
+    in_group = and_(Outbox.tip_id == tip.id, Outbox.is_group.is_(True))
+    # Group copies only once delivered: a failed one stays as it is, for the delivery side to deal with.
+    redacted = await retention.redact_outbox(session, or_(to_reporter, and_(in_group, Outbox.status == "sent")))
+    await retention.make_ephemeral(session, or_(to_reporter, in_group))
     await session.execute(delete(Conversation).where(Conversation.conv_key.in_(choices_keys)))
     return redacted
 
@@ -159,7 +163,7 @@ async def purge_expired(session: AsyncSession, now: datetime) -> int:
                or_(Tip.reply_enc.is_not(None), Tip.reporter_key != PURGED))
         .values(reply_enc=None, reporter_key=PURGED, updated_at=now)
     )
-    wiped = int(result.rowcount or 0)
+    wiped = retention.cast_result(result).rowcount or 0
     gone = select(Tip.id).where(Tip.reply_enc.is_(None))
     redacted = await retention.redact_outbox(session, and_(Outbox.tip_id.in_(gone), Outbox.is_group.is_(False)))
     if wiped or redacted:

@@ -18,10 +18,19 @@ from bot.storage.models import Tip, TipMedia
 from bot.texts import t
 from handlers.tips import store
 from handlers.tips.cases import TipStatus, group_chat, reporter_key, resolve_group
+from handlers.tips.evidence import Evidence
 from handlers.tips.evidence_fetch import fetch_evidence, matches
 from handlers.tips.messages import group_messages
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NotStripped:
+    """Files whose metadata could not be removed although the review did not name them (``refs``): nothing was
+    stored; the reporter is asked again, with the files named."""
+
+    refs: list[str]
 
 
 @dataclass(frozen=True)
@@ -37,23 +46,23 @@ def day(ctx: Context) -> str:
     return ctx.now.astimezone(ZoneInfo(ctx.services.settings.timezone)).date().isoformat()
 
 
-async def _download(ctx: Context) -> list[tuple[str, Any]] | FetchFailed:
-    """Every evidence file, fetched and stripped (normally before the transaction: ``evidence_fetch``); on a
-    failure drop that file from the draft."""
+async def _download(ctx: Context) -> list[tuple[dict[str, Any], Evidence]] | FetchFailed:
+    """Every evidence file with its draft entry, fetched and stripped (normally before the transaction, by the
+    Kirim button's ``Router.prepare`` hook: ``evidence_fetch``); on a failure drop that file from the draft."""
     cfg = ctx.services.settings.tips
     media = list(ctx.state.data.get("media", []))
     fetched = ctx.prepared if matches(ctx.prepared, media) else await fetch_evidence(ctx.services, ctx.channel, media)
-    out: list[tuple[str, Any]] = []
-    for n, f in enumerate(fetched, 1):
+    out: list[tuple[dict[str, Any], Evidence]] = []
+    for n, (m, f) in enumerate(zip(media, fetched, strict=True), 1):
         if f.evidence is None:
             media.pop(n - 1)
             ctx.state.data["media"] = media
             return FetchFailed(n, cfg.max_media_bytes // (1024 * 1024))
-        out.append((f.kind, f.evidence))
+        out.append((m, f.evidence))
     return out
 
 
-async def submit(ctx: Context) -> Tip | FetchFailed | None:
+async def submit(ctx: Context) -> Tip | FetchFailed | NotStripped | None:
     """Store the draft as a tip and queue it for its group; None when refused (daily limit)."""
     svc, data = ctx.services, ctx.state.data
     cfg = svc.settings.tips
@@ -65,6 +74,10 @@ async def submit(ctx: Context) -> Tip | FetchFailed | None:
     evidence = await _download(ctx)
     if isinstance(evidence, FetchFailed):
         return evidence
+    consented = set(data.get("consented", []))
+    surprises = [m["ref"] for m, ev in evidence if not ev.stripped and m["ref"] not in consented]
+    if surprises:
+        return NotStripped(surprises)
     route = resolve_group(svc.settings, data["region"])
     now = ctx.now
     tip = await store.create_tip(ctx.session, Tip(
@@ -84,7 +97,8 @@ async def submit(ctx: Context) -> Tip | FetchFailed | None:
         updated_at=now,
     ))
     media_rows: list[TipMedia] = []
-    for n, (kind, ev) in enumerate(evidence, 1):
+    for n, (m, ev) in enumerate(evidence, 1):
+        kind = m["kind"]
         out_kind = "photo" if kind == "photo" and ev.stripped else ("video" if kind == "video" else "document")
         media_rows.append(TipMedia(
             tip_id=tip.id, kind=out_kind, content=ev.data, content_type=ev.content_type,
@@ -118,6 +132,8 @@ async def _deliver(ctx: Context, tip: Tip, media: list[TipMedia]) -> None:
     total = len(media)
     for n, row in enumerate(media, 1):
         caption = t("group.media_caption", n=n, total=total, code=tip.code)
+        if not row.stripped:
+            caption += t("group.media_caption_unstripped")
         reply = Reply(media=[MediaOut(row.kind, media_id=row.id, caption=caption)], protect=True)  # type: ignore[arg-type]
         await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
                           idem_key=f"tip:{tip.id}:media:{n}", tip_id=tip.id)

@@ -169,3 +169,19 @@ async def test_occurrences_before_installation_are_history(harness: Harness) -> 
         assert "retention:purge" in sched.job_ids()
     finally:
         await sched.shutdown()
+
+
+async def test_the_scheduler_runs_the_retention_purge(harness: Harness) -> None:
+    """The hourly job does the purge of bot/storage/retention.py with the configured periods."""
+    from bot.core.clock import utcnow
+    from bot.storage.models import ProcessedUpdate
+
+    old = utcnow() - timedelta(days=harness.rt.settings.retention.processed_updates_days + 1)
+    async with harness.rt.services.sessions() as s, s.begin():
+        s.add_all([ProcessedUpdate(key="telegram:old", created_at=old), ProcessedUpdate(key="telegram:new")])
+    sched = harness.rt.new_scheduler(timelines=[])
+    assert sched.housekeeping["retention:purge"].every == "hour"
+    done = await sched.run_housekeeping("retention:purge")
+    assert isinstance(done, dict) and done["processed_updates"] == 1
+    async with harness.rt.services.sessions() as s:
+        assert (await s.scalars(select(ProcessedUpdate.key))).all() == ["telegram:new"]

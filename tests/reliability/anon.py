@@ -2,7 +2,8 @@
 
 Every reporter in this suite uses identifiers from THIS module only, so the audit knows what to look for:
 Telegram user ids, usernames, first/last names, WhatsApp numbers. ``scan`` finds any of them (also in
-common spellings: without "+", with the "whatsapp:" prefix) in outbound messages, log output and exports.
+common spellings: without "+", with the "whatsapp:" prefix) in outbound messages, log output and exports;
+``scan_database`` reads every table and column of the database, opening sealed values with the bot's key.
 """
 
 from __future__ import annotations

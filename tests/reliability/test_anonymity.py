@@ -95,7 +95,8 @@ async def test_reporter_journey_leaks_no_identifier(tg: TelegramHarness, audit: 
     for f in doc.files.values():
         audit.texts.append((f"export {f.filename}", f.data.decode("utf-8-sig", errors="replace")))
     await say(make_message(uid, uid, f"/status {code}", **who))
-    await say(make_message(uid, uid, f"/hapus {code}", **who))
+    await say(make_message(uid, uid, f"/hapus {code}", **who), lambda c: f"hapus:ok:{tip_id}" in button_data(c))
+    await say(press(f"hapus:ok:{tip_id}"))
     assert len(server.calls) > 20  # the teardown audit scans all of them
     # the database: nothing of the reporter is left, in clear or sealed, once everything queued is sent
     await tg.rt.worker.drain()

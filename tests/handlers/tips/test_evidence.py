@@ -46,13 +46,92 @@ def test_png_and_webp_metadata_removed(fmt: str) -> None:
         assert out.format == fmt and len(out.getexif()) == 0
 
 
-def test_non_images_are_kept_as_is() -> None:
-    pdf = b"%PDF-1.4 /Author (Siti)\n%%EOF"
-    ev = prepare(pdf, "application/pdf", "document")
-    assert not ev.stripped and ev.data == pdf and ev.ext == "pdf"
+def test_what_cannot_be_read_is_kept_as_is_and_marked() -> None:
+    text = b"catatan saksi, ditulis oleh Siti"
+    ev = prepare(text, "text/plain", "document")
+    assert not ev.stripped and ev.data == text and ev.ext == "txt"
     broken = prepare(b"not really a jpeg", "image/jpeg", "photo")
     assert not broken.stripped
     assert prepare(b"\x00\x00", "video/mp4", "video").ext == "mp4"
+
+
+def test_an_image_sent_as_an_untyped_file_is_stripped_by_its_content() -> None:
+    original = jpeg_with_gps()
+    ev = prepare(original, "application/octet-stream", "document")  # a photo sent "as file", no extension
+    assert ev.stripped and ev.content_type == "image/jpeg" and ev.ext == "jpg"
+    assert b"Rahasiawati" not in ev.data and b"KameraRahasia" not in ev.data
+    with Image.open(io.BytesIO(ev.data)) as img:
+        assert len(img.getexif()) == 0
+
+
+def test_heic_metadata_removed() -> None:
+    import pillow_heif
+
+    img = Image.new("RGB", (32, 16), (10, 20, 200))
+    exif = Image.Exif()
+    exif[0x013B] = "Siti Rahasiawati"
+    exif[0x8825] = {1: "S", 2: (0.0, 30.0, 0.0), 3: "E", 4: (117.0, 9.0, 0.0)}
+    buf = io.BytesIO()
+    img.save(buf, "HEIF", exif=exif.tobytes())
+    original = buf.getvalue()
+    assert pillow_heif.is_supported(original) and b"Rahasiawati" in original
+    ev = prepare(original, "application/octet-stream", "document")
+    assert ev.stripped and ev.content_type == "image/jpeg" and b"Rahasiawati" not in ev.data
+    assert ev.sha256_original == hashlib.sha256(original).hexdigest()
+
+
+def test_pdf_document_info_and_xmp_removed() -> None:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Author"] = "Siti Rahasiawati"
+    pdf.docinfo["/Creator"] = "KameraRahasia Scanner"
+    with pdf.open_metadata() as meta:
+        meta["dc:creator"] = ["Siti Rahasiawati"]
+    buf = io.BytesIO()
+    pdf.save(buf)
+    original = buf.getvalue()
+    assert b"Rahasiawati" in original
+    ev = prepare(original, "application/pdf", "document")
+    assert ev.stripped and ev.ext == "pdf" and b"Rahasiawati" not in ev.data and b"KameraRahasia" not in ev.data
+    with pikepdf.open(io.BytesIO(ev.data)) as clean:
+        assert len(clean.pages) == 1 and "/Author" not in clean.docinfo
+
+
+def _docx(author: str) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        z.writestr("word/document.xml", f'<w:document><w:ins w:author="{author}">teks</w:ins></w:document>')
+        z.writestr("docProps/core.xml", f"<cp:coreProperties><dc:creator>{author}</dc:creator>"
+                                        f"<cp:lastModifiedBy>{author}</cp:lastModifiedBy></cp:coreProperties>")
+        z.writestr("docProps/app.xml", f"<Properties><Company>Dinas {author}</Company></Properties>")
+    return buf.getvalue()
+
+
+def test_office_document_author_fields_removed() -> None:
+    import zipfile
+
+    original = _docx("Siti Rahasiawati")
+    ev = prepare(original, "application/octet-stream", "document")
+    assert ev.stripped and ev.ext == "docx" and "wordprocessingml" in ev.content_type
+    with zipfile.ZipFile(io.BytesIO(ev.data)) as z:
+        everything = b"".join(z.read(n) for n in z.namelist())
+        assert b"teks" in z.read("word/document.xml")  # the content stays
+    assert b"Rahasiawati" not in everything
+
+
+def test_video_without_ffmpeg_is_marked_unstripped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers.tips import evidence
+
+    monkeypatch.setattr(evidence, "ffmpeg", lambda: None)
+    ev = prepare(b"\x00\x00\x00\x18ftypmp42 video with metadata", "video/mp4", "video")
+    assert not ev.stripped and ev.ext == "mp4"
+    assert not evidence.strippable("video", "video/mp4") and evidence.strippable("photo", "image/jpeg")
+    assert evidence.strippable("document", "application/pdf") and not evidence.strippable("document", "text/plain")
 
 
 @pytest.mark.parametrize(("text", "label"), [
@@ -117,3 +196,21 @@ def test_the_tracking_list_is_data() -> None:
     assert "utm_" in data["all"]["prefixes"] and "fbclid" in data["all"]["names"]
     assert {"s", "t"} <= set(data["hosts"]["x.com"]["names"]) and "si" in data["hosts"]["youtu.be"]["names"]
     assert all(isinstance(n, str) and n for v in data["hosts"].values() for n in v["names"])
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("no hp saya 081234567890", ["phone", "self"]),
+    ("hubungi +62 812-3456-7890", ["phone"]),
+    ("wa 6281298765432", ["phone"]),
+    ("email: pelapor.x@gmail.com", ["email"]),
+    ("NIK 6402012345678901", ["nik"]),
+    ("rumah saya dekat lokasi", ["self"]),
+    ("sy tinggal di gang mawar", ["self"]),
+    ("Mobil dinas KT 1234 X dipakai 28 nov pukul 16.30", []),
+    ("Kampanye 2024 di kantor camat, 300 orang hadir", []),
+    ("NIP 198501012010011001 (18 angka)", []),
+])
+def test_identifying_text_is_spotted(text: str, found: list[str]) -> None:
+    from handlers.tips.identifying import findings
+
+    assert findings(text) == found

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handlers.tips import evidence_fetch
 from bot.core.model import MediaIn
 from bot.storage.models import TipMedia
+from handlers.tips import evidence_fetch
 from tests.handlers.tips.conftest import TipConsole, code_of, jpeg_with_gps
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from bot.channels.console import CONSOLE_GROUP_CHAT
 from bot.core.model import MediaIn
 from bot.storage.models import Outbox, RateCounter, Tip, TipEvent, TipMedia
-from bot.texts import t
+from bot.texts import html_t, t
 from handlers.tips.cases import resolve_group
 from handlers.tips.store import purge_expired
 from tests.handlers.tips.conftest import GROUPS, TipConsole, code_of, jpeg_with_gps
@@ -234,8 +234,8 @@ def _today(h: ConsoleHarness) -> str:
 async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> None:
     h = TipConsole(make_settings(bawaslu_groups=GROUPS, tips={"max_media": 2, "max_media_bytes": 200_000}))
     photo = jpeg_with_gps(orientation=6)
-    pdf = b"%PDF-1.4 author=Siti Rahasiawati\n%%EOF"
-    files = {"ref-photo": (photo, "image/jpeg"), "ref-pdf": (pdf, "application/pdf")}
+    pdf = b"catatan saksi; ditulis oleh Siti Rahasiawati"  # plain text: nothing to strip, named to the reporter
+    files = {"ref-photo": (photo, "image/jpeg"), "ref-pdf": (pdf, "text/plain")}
     fetched: list[str] = []
 
     async def fetch(ref: str) -> tuple[bytes, str]:
@@ -255,11 +255,13 @@ async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> Non
         r = await h.send(media=(MediaIn("voice", "ref-voice", "audio/ogg", 10),))
         assert t("tips.media_unsupported") in r[-1].text
         await h.send(media=(MediaIn("photo", "ref-photo", "image/jpeg", len(photo)),))
-        await h.send(media=(MediaIn("document", "ref-pdf", "application/pdf", len(pdf)),))
+        await h.send(media=(MediaIn("document", "ref-pdf", "text/plain", len(pdf)),))
         r = await h.send(media=(MediaIn("photo", "ref-photo", "image/jpeg", len(photo)),))
         assert t("tips.too_many_media", max=2) in r[-1].text
         review = await h.send(callback="lapor:done")
-        assert t("tips.review_unstripped") in review[-1].text
+        named = t("tips.file_label", n=2, kind=t("tips.kind.document"))
+        assert t("tips.review_unstripped", files=named) in review[-1].text
+        assert "lapor:drop:2" in [b.data for row in review[-1].buttons for b in row]
         assert fetched == []  # nothing downloaded before the confirmation
         mark = h.mark()
         code = code_of(await h.send(callback="lapor:ok"))
@@ -269,7 +271,7 @@ async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> Non
             media = (await s.scalars(select(TipMedia).where(TipMedia.tip_id == tip.id).order_by(TipMedia.id))).all()
             keys = (await s.scalars(select(Outbox.idem_key).where(Outbox.tip_id == tip.id).order_by(Outbox.id))).all()
         assert [(m.kind, m.filename, m.stripped) for m in media] == [
-            ("photo", "bukti-1.jpg", True), ("document", "bukti-2.pdf", False)]
+            ("photo", "bukti-1.jpg", True), ("document", "bukti-2.txt", False)]
         assert media[0].sha256_original == hashlib.sha256(photo).hexdigest()
         clean = media[0].content
         assert clean is not None and b"Rahasiawati" not in clean and b"Exif" not in clean
@@ -281,7 +283,8 @@ async def test_media_is_stripped_stored_and_sent_once(make_settings: Any) -> Non
         assert len(group) == 3
         assert "metadata 1 video/dokumen TIDAK dihapus" in group[0].text
         assert [m.caption for g in group[1:] for m in g.media] == [
-            t("group.media_caption", n=1, total=2, code=code), t("group.media_caption", n=2, total=2, code=code)]
+            t("group.media_caption", n=1, total=2, code=code),
+            t("group.media_caption", n=2, total=2, code=code) + t("group.media_caption_unstripped")]
         assert await h.rt.services.load_media(media[0].id) == (clean, "image/jpeg", "bukti-1.jpg")
     finally:
         await h.close()
@@ -318,8 +321,17 @@ async def test_status_only_for_the_reporter_and_hapus(tipcon: TipConsole) -> Non
     assert r[-1].text == t("tips.my_list_empty")
     r = await tipcon.send(f"/hapus {code}", user="orang-lain")
     assert r[-1].text == t("tips.not_found")
+    tip = await tipcon.tip_by_code(code)
+    r = await tipcon.send(callback=f"hapus:ok:{tip.id}", user="orang-lain")  # forged confirmation
+    assert r[-1].text == t("tips.not_found")
     assert (await tipcon.tip_by_code(code)).reply_enc is not None
-    r = await tipcon.send(f"/hapus {code}")
+    r = await tipcon.send(f"/hapus {code}")  # asks first: it cannot be undone
+    assert r[-1].text == t("tips.hapus_confirm", code=code)
+    assert [b.data for row in r[-1].buttons for b in row] == [f"hapus:ok:{tip.id}", "hapus:x"]
+    r = await tipcon.send(callback="hapus:x")
+    assert r[-1].text == t("tips.hapus_kept") and (await tipcon.tip_by_code(code)).reply_enc is not None
+    await tipcon.send(f"/hapus {code}")
+    r = await tipcon.send(callback=f"hapus:ok:{tip.id}")
     assert r[-1].text == t("tips.hapus_done", code=code, days=90)
     tip = await tipcon.tip_by_code(code)
     assert tip.reply_enc is None
@@ -383,7 +395,8 @@ async def test_tanya_pelapor_relay_both_ways(tipcon: TipConsole) -> None:
     assert "Tulis pertanyaan" in r[-1].text  # console: no replies, so a confirm step
     mark = tipcon.mark()
     r = await tipcon.send("Jam berapa tepatnya <kejadian>?", user="anggota-bawaslu", group=True)
-    assert r[-1].text == t("group.ask_confirm", question="Jam berapa tepatnya &lt;kejadian&gt;?")
+    assert r[-1].text == html_t("group.ask_confirm", question="Jam berapa tepatnya <kejadian>?")
+    assert "&lt;kejadian&gt;" in r[-1].text
     assert not tipcon.to("pelapor", mark)  # nothing leaves before the confirmation
     await tipcon.send(callback="tip:askok", user="anggota-bawaslu", group=True)
     question = tipcon.to("pelapor", mark)
@@ -403,7 +416,8 @@ async def test_tanya_pelapor_relay_both_ways(tipcon: TipConsole) -> None:
     mark = tipcon.mark()
     r = await tipcon.send("Sekitar pukul 10 <pagi>")
     group = tipcon.to(GROUP, mark)
-    assert [g.text for g in group] == [t("group.answer", code=code, answer="Sekitar pukul 10 &lt;pagi&gt;")]
+    assert [g.text for g in group] == [html_t("group.answer", code=code, answer="Sekitar pukul 10 <pagi>")]
+    assert "10 &lt;pagi&gt;" in group[0].text
     assert t("tips.answer_sent", code=code) in [x.text for x in r]
     assert any(t("tips.resume") in x.text for x in r)  # back in the suspended /lapor flow (category step)
     r = await tipcon.send(callback="lapor:c:lain")
@@ -460,3 +474,146 @@ async def test_links_are_stored_and_forwarded_without_tracking_parameters(tipcon
     assert [lk["url"] for lk in tip.links] == ["https://youtu.be/abc", "https://vt.tiktok.com/ZS2abc/"]
     group = " ".join(r.text for r in tipcon.to(GROUP, mark))
     assert "youtu.be/abc" in group and "si=" not in group and "_t=" not in group
+
+
+async def test_review_warns_about_identifying_text_and_allows_editing(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("depan kantor bupati ppu, sabtu sore")
+    await tipcon.send("Mobil dinas angkut spanduk. saya tinggal di Jl. Propinsi km 5, no hp saya 081234567890")
+    review = (await tipcon.send(callback="lapor:done"))[-1]
+    what = ", ".join(t(f"tips.identifying.{k}") for k in ("phone", "self"))
+    assert t("tips.review_identifying", what=what) in review.text
+    assert [b.data for row in review.buttons for b in row][:2] == ["lapor:ok", "lapor:e:what"]
+    r = await tipcon.send(callback="lapor:e:what")
+    assert "081234567890" in r[-1].text and "Ceritakan" in r[-1].text  # the current text is shown
+    review = (await tipcon.send("Mobil dinas plat merah dipakai angkut spanduk paslon"))[-1]
+    assert "Periksa laporan" in review.text and "⚠️ Tulisan Anda" not in review.text  # straight back to review
+    mark = tipcon.mark()
+    code_of(await tipcon.send(callback="lapor:ok"))
+    assert "081234567890" not in " ".join(r.text for r in tipcon.to(GROUP, mark))
+
+
+async def test_review_without_identifying_text_has_no_warning(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send("Kepala dinas X, NIP tidak tahu")
+    await tipcon.send("Kantor dinas, 28 November 2026 pukul 16.30")
+    await tipcon.send("Mobil dinas KT 1234 X dipakai kampanye paslon 01")
+    review = (await tipcon.send(callback="lapor:done"))[-1]
+    assert "⚠️ Tulisan Anda" not in review.text
+    assert [b.data for row in review.buttons for b in row] == ["lapor:ok", "lapor:back", "lapor:cancel"]
+
+
+async def test_a_file_that_turns_out_unstrippable_is_named_before_anything_is_sent(make_settings: Any) -> None:
+    """Declared a PDF, but not one that can be read: the reporter is asked again, and may drop it."""
+    h = TipConsole(make_settings(bawaslu_groups=GROUPS))
+    broken = b"%PDF-1.4 author=Siti Rahasiawati (not a readable PDF)"
+    photo = jpeg_with_gps()
+    files = {"ref-pdf": (broken, "application/pdf"), "ref-photo": (photo, "application/octet-stream")}
+
+    async def fetch(ref: str) -> tuple[bytes, str]:
+        return files[ref]
+
+    h.rt.services.media_fetchers["console"] = fetch
+    try:
+        await h.send("/lapor")
+        await h.send("Kukar")
+        await h.send(callback="lapor:c:medsos")
+        await h.send(callback="lapor:skip")
+        await h.send("Kantor")
+        await h.send("Kejadian")
+        await h.send(media=(MediaIn("document", "ref-pdf", "application/pdf", len(broken)),))
+        await h.send(media=(MediaIn("document", "ref-photo", "application/octet-stream", len(photo)),))
+        review = await h.send(callback="lapor:done")
+        assert "TIDAK bisa dihapus" not in review[-1].text  # a PDF is expected to be strippable
+        mark = h.mark()
+        r = await h.send(callback="lapor:ok")
+        assert await h.tip_count() == 0 and not h.to(GROUP, mark)
+        files_named = t("tips.file_label", n=1, kind=t("tips.kind.document"))
+        assert t("tips.unstrippable_found") in r[-1].text
+        assert t("tips.review_unstripped", files=files_named) in r[-1].text
+        r = await h.send(callback="lapor:drop:1")
+        assert t("tips.file_dropped", n=1) in r[-1].text and "TIDAK bisa dihapus" not in r[-1].text
+        code = code_of(await h.send(callback="lapor:ok"))
+        tip = await h.tip_by_code(code)
+        async with h.rt.services.sessions() as s:
+            media = (await s.scalars(select(TipMedia).where(TipMedia.tip_id == tip.id))).all()
+        assert [(m.content_type, m.stripped) for m in media] == [("image/jpeg", True)]  # sniffed, not declared
+        assert media[0].content is not None and b"Rahasiawati" not in media[0].content
+    finally:
+        await h.close()
+
+
+async def test_going_back_to_a_text_step_shows_the_saved_text_and_can_keep_it(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send("Kepala dinas")
+    await tipcon.send("Kantor dinas, Senin")
+    await tipcon.send("Mobil dinas dipakai kampanye")
+    r = await tipcon.send(callback="lapor:back")  # from the evidence step back to "what happened"
+    assert t("tips.current_text", text="Mobil dinas dipakai kampanye") in r[-1].text
+    assert [b.data for b in r[-1].buttons[0]] == ["lapor:keep"]
+    r = await tipcon.send(callback="lapor:keep")
+    assert "Langkah 6/6" in r[-1].text
+    review = await tipcon.send(callback="lapor:done")
+    assert "Mobil dinas dipakai kampanye" in review[-1].text
+
+
+async def test_evidence_hints_match_the_buttons(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("Kantor")
+    r = await tipcon.send("Kejadian")
+    assert "maksimal 10 tautan" in r[-1].text and [b.label for b in r[-1].buttons[0]] == [t("tips.btn_skip")]
+    r = await tipcon.send("tidak ada bukti sih")
+    assert t("tips.evidence_hint") in r[-1].text  # nothing yet: Lewati, which is the button shown
+    await tipcon.send("https://youtu.be/abc")
+    r = await tipcon.send("itu saja")
+    assert r[-1].text == t("tips.evidence_hint_more") and r[-1].buttons[0][0].label == t("tips.btn_done")
+
+
+async def test_a_region_choice_list_can_go_back(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    r = await tipcon.send("kutai")
+    assert r[-1].text == t("tips.region_choose")
+    assert [b.data for b in r[-1].buttons[-1]] == ["lapor:pp:0", "lapor:cancel"]
+    r = await tipcon.send(callback="lapor:pp:0")
+    assert t("tips.ask_province") in r[-1].text  # still in the report, at the province list
+
+
+async def test_jawab_usage_and_unrouted_tips(make_settings: Any) -> None:
+    h = TipConsole(make_settings(bawaslu_groups={}, console_admin=False))
+    try:
+        assert (await h.send("/jawab"))[-1].text == t("tips.jawab_usage")
+        code = code_of(await h.tip())
+        assert (await h.send(f"/jawab {code}"))[-1].text == t("tips.answer_unrouted")
+    finally:
+        await h.close()
+
+
+async def test_my_tips_list_shows_the_time(tipcon: TipConsole) -> None:
+    import re
+
+    code = code_of(await tipcon.tip())
+    row = next(line for line in (await tipcon.send("/status"))[-1].text.splitlines() if code in line)
+    assert re.search(r"\(\d\d-\d\d-\d{4} \d\d:\d\d WITA\)", row), row
+
+
+async def test_lapor_with_an_unfinished_draft_offers_to_continue(tipcon: TipConsole) -> None:
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    r = await tipcon.send("/lapor")
+    assert "belum selesai" in r[-1].text and "Penajam Paser Utara" in r[-1].text
+    r = await tipcon.send(callback="lapor:resume")
+    assert "Langkah 3/6" in r[-1].text  # where the reporter left off (who)
+    await tipcon.send("/lapor")
+    r = await tipcon.send(callback="lapor:new")
+    assert r[-1].text == t("tips.intro")

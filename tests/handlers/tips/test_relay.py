@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.channels.console import CONSOLE_GROUP_CHAT
 from bot.storage.models import AuditLog, Conversation
-from bot.texts import t
+from bot.texts import html_t, t
 from handlers.tips.relay import ASK_FLOW
 from tests.handlers.tips.conftest import TipConsole, code_of
 
@@ -67,7 +67,7 @@ async def test_the_question_needs_confirmation_and_can_be_cancelled(tipcon: TipC
     await _armed(tipcon)
     mark = tipcon.mark()
     r = await tipcon.send("Jam berapa tepatnya?", user=MEMBER, group=True)
-    assert r[-1].text == t("group.ask_confirm", question="Jam berapa tepatnya?")
+    assert r[-1].text == html_t("group.ask_confirm", question="Jam berapa tepatnya?")
     assert not tipcon.to("pelapor", mark)
     r = await tipcon.send(callback="tip:askx", user=MEMBER, group=True)
     assert r[-1].text == t("group.ask_cancelled")
@@ -129,3 +129,19 @@ async def test_reopening_a_closed_case_asks_first(tipcon: TipConsole) -> None:
     await tipcon.send(callback=f"tip:st:{tip_id}:4", user=MEMBER, group=True)
     r = await tipcon.send(callback=f"tip:st:{tip_id}:3", user=MEMBER, group=True)
     assert (await tipcon.tip_by_code(code)).status == "tidak_dapat"
+
+
+async def test_a_typed_number_at_the_question_step_changes_no_status(tipcon: TipConsole) -> None:
+    """Walkthrough 5: "1" typed as the question used to press the tip's first status button (numbered choices)."""
+    code, tip_id = await _armed(tipcon)
+    await tipcon.send(callback=f"tip:st:{tip_id}:1", user="anggota-lain", group=True)  # Sedang ditelaah
+    await _armed_again(tipcon, code)
+    mark = tipcon.mark()
+    await tipcon.send("1", user=MEMBER, group=True)  # button 1 of the tip message would be "Diterima"
+    assert (await tipcon.tip_by_code(code)).status == "ditelaah" and not tipcon.to("pelapor", mark)
+
+
+async def _armed_again(h: TipConsole, code: str) -> None:
+    tip = await h.tip_by_code(code)
+    r = await h.send(callback=f"tip:ask:{tip.id}", user=MEMBER, group=True)
+    assert "Tulis pertanyaan" in r[-1].text

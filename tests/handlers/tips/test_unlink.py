@@ -84,7 +84,8 @@ async def test_hapus_unlinks_the_reporter_everywhere(tipcon: TipConsole) -> None
     async with tipcon.rt.services.sessions() as s:
         assert await s.scalar(select(Conversation.id).where(Conversation.conv_key == names["choices"]))
 
-    r = await tipcon.send(f"/hapus {code}", user=REPORTER)
+    await tipcon.send(f"/hapus {code}", user=REPORTER)
+    r = await tipcon.send(callback=f"hapus:ok:{tip.id}", user=REPORTER)
     assert r[-1].text == t("tips.hapus_done", code=code, days=90)
     assert "kode acak" in r[-1].text and "/status" in r[-1].text  # says honestly what stays
 
@@ -166,7 +167,7 @@ async def test_a_message_sent_after_hapus_is_redacted_once_sent(tipcon: TipConso
     tip = await tipcon.tip_by_code(code)
     await tipcon.rt.core.handle(  # queued, not delivered yet
         tipcon.incoming(callback=f"tip:st:{tip.id}:1", user="anggota", group=True))
-    await tipcon.rt.core.handle(tipcon.incoming(f"/hapus {code}", user=REPORTER))
+    await tipcon.rt.core.handle(tipcon.incoming(callback=f"hapus:ok:{tip.id}", user=REPORTER))
     async with tipcon.rt.services.sessions() as s:
         queued = (await s.scalars(select(Outbox).where(Outbox.status == "pending"))).all()
     assert queued and all((o.idem_key or "").startswith(retention.EPHEMERAL) for o in queued
