@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from faq import default_matcher
+from faq.evaluate import evaluate, load_questions
 from faq.kb import VERDICTS, KBError, Source, load_kb
 
 HERE = Path(__file__).resolve().parent
@@ -204,6 +206,24 @@ def test_regression_questions_are_fresh_and_cover_new_entries() -> None:
         if entry.id not in topics:
             assert per_entry.get(entry.id, 0) >= 3, entry.id
     assert per_entry.get("", 0) >= 15
+
+
+def test_regression_set_meets_the_bar_without_dangerous_labels() -> None:
+    """The in-repo regression set (tuned on, so a guard against regressions, not a held-out measure)."""
+    matcher = default_matcher()
+    questions = load_questions(REGRESSION)
+    result = evaluate(matcher, questions)
+    assert result["correct_answer_rate"] >= 0.92, result
+    assert result["wrong_answer_rate"] <= 0.02, result
+    assert result["hit_rate"] >= 0.97, result
+    assert result["oos_not_answered_rate"] >= 0.95, result
+    dangerous = []
+    for q in questions:
+        if q.topic and KB.get(q.topic).verdict == "tidak":
+            m = matcher.match(q.text)
+            if m.status == "answer" and KB.get(m.id).verdict in ("boleh", "bersyarat"):
+                dangerous.append((q.text, m.id))
+    assert dangerous == []
 
 
 # --- schema --------------------------------------------------------------------------------------------
