@@ -54,7 +54,10 @@ def test_catalog_privacy_texts_are_qualified() -> None:
     for key in ("start.welcome", "help.text", "tips.intro"):
         assert "tanpa meneruskan identitas Anda" in t(key), key
     assert "salinan yang diteruskan ke Bawaslu" in t("tips.ask_evidence", max_media=3)
-    assert "Kode samaran" in t("tips.hapus_done", code="JN-X")
+    # /hapus says what stays (the pseudonymous code, not the account) and for how long
+    done = t("tips.hapus_done", code="JN-X", days=90)
+    assert "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda)" in done
+    assert "dihapus 90 hari setelah laporan ditutup" in done
 
 
 async def test_review_says_informasi_awal_and_formal_path(tipcon: TipConsole) -> None:
