@@ -23,6 +23,7 @@ Kinds (checked in this order by :func:`faq.decision.resolve`):
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from faq.kb import KnowledgeBase
 from faq.normalize import Normalizer
 
 INTENTS_PATH = Path(__file__).with_name("intents.toml")
+_SURFACE_TOKEN = re.compile(r"\S+")
+_EDGE_TOKENS = 6  # a greeting or thanks around a question is at most this many typed words
+AFTER_QUESTION = ("thanks",)  # courtesy intents whose phrasings are stripped after a question too
 KINDS = ("courtesy", "phrasing", "trigger")
 ACTIONS = ("", "lapor", "tahapan")
 Kind = Literal["courtesy", "phrasing", "trigger"]
@@ -143,6 +147,15 @@ class IntentSet:
             triggers = tuple(tuple(normalizer.words(tr)) for tr in intent.triggers)
             self._compiled.append(_Compiled(intent, frozenset().union(*cores), cores, triggers))
         self.courtesy_vocab = frozenset().union(*(c.vocab for c in self._compiled if c.intent.kind == "courtesy"))
+        # courtesy phrasings as word sequences: any of them may stand before a question, thanks after it
+        # ("... kampanye malam" keeps its "malam")
+        def seqs(ids: Iterable[str] | None) -> frozenset[tuple[str, ...]]:
+            return frozenset(
+                tuple(self.words(p)) for c in self._compiled if c.intent.kind == "courtesy"
+                and (ids is None or c.intent.id in ids) for p in c.intent.phrasings
+            ) - {()}
+        self._before_seqs = seqs(None)
+        self._after_seqs = seqs(AFTER_QUESTION)
 
     def get(self, ident: str) -> Intent | None:
         return next((i for i in self.intents if i.id == ident), None)
@@ -182,6 +195,42 @@ class IntentSet:
             if len(extra) <= c.intent.extra_words and not extra & (self.topical | self.kb_words):
                 return c.intent
         return None
+
+    @staticmethod
+    def _is_courtesy(words: list[str], seqs: frozenset[tuple[str, ...]]) -> bool:
+        """Whether ``words`` (filler removed) is one or more of ``seqs`` in a row ("pagi", "selamat pagi mau
+        tanya"); a lone word of a phrasing ("boleh" of "boleh tanya") is not."""
+        n = len(words)
+        ok = [True] + [False] * n  # ok[i]: words[:i] splits into courtesy phrasings
+        for i in range(1, n + 1):
+            ok[i] = any(ok[j] and tuple(words[j:i]) in seqs for j in range(max(0, i - _EDGE_TOKENS), i))
+        return n > 0 and ok[n]
+
+    def _question_left(self, text: str) -> bool:
+        rest = self.words(text)
+        return bool(rest) and not self._is_courtesy(rest, self._before_seqs)
+
+    def strip_courtesy(self, text: str) -> str:
+        """``text`` without a greeting or thanks in front of or after the question, for the knowledge base:
+        "pagi min, pns boleh jadi timses?" -> "pns boleh jadi timses?". A greeting word can be a knowledge-base
+        word ("pagi" in "senam pagi"), and one unrelated rare word pulls the ranking away from the question.
+        Only whole courtesy phrasings at the edges go (after the question: thanks only), and only when more
+        than courtesy remains."""
+        spans = [m.span() for m in _SURFACE_TOKEN.finditer(text)]
+        start, end = 0, len(spans)
+        for k in range(min(len(spans) - 1, _EDGE_TOKENS), 0, -1):  # longest greeting first
+            if (self._is_courtesy(self.words(text[: spans[k - 1][1]]), self._before_seqs)
+                    and self._question_left(text[spans[k][0] :])):
+                start = k
+                break
+        for k in range(max(start + 1, end - _EDGE_TOKENS), end):  # longest thanks first
+            if (self._is_courtesy(self.words(text[spans[k][0] :]), self._after_seqs)
+                    and self._question_left(text[spans[start][0] : spans[k][0]])):
+                end = k
+                break
+        if (start, end) == (0, len(spans)):
+            return text
+        return text[spans[start][0] : spans[end - 1][1]]
 
     def out_of_scope(self, text: str) -> Intent | None:
         """A trigger intent (out of scope) for the message, else None."""

@@ -101,6 +101,32 @@ def test_intents_do_not_swallow_faq_questions(text: str, entries: set[str]) -> N
     assert res.band == "clear" and res.match.id in entries, (text, res)
 
 
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("pagi min, pns boleh jadi timses caleg ga", "pns boleh jadi timses caleg ga"),
+        ("selamat pagi, mau tanya, asn boleh like postingan paslon? makasih ya", "asn boleh like postingan paslon?"),
+        ("boleh tanya pns boleh kampanye", "pns boleh kampanye"),
+        ("pns boleh kampanye? terima kasih banyak min 🙏", "pns boleh kampanye?"),
+        # a word of a courtesy phrasing is not the phrasing; a greeting word inside the question stays
+        ("boleh gak pns kampanye", "boleh gak pns kampanye"),
+        ("senam pagi ada calon, asn aman?", "senam pagi ada calon, asn aman?"),
+        # after the question only thanks go ("malam" is part of it here); courtesy alone is left to the intents
+        ("pagi, pns boleh pasang spanduk malam", "pns boleh pasang spanduk malam"),
+        ("halo makasih", "halo makasih"),
+    ],
+)
+def test_courtesy_around_a_question_is_left_out_of_the_match(text: str, question: str) -> None:
+    assert default_intents().strip_courtesy(text) == question
+
+
+def test_a_greeting_that_is_a_knowledge_base_word_does_not_pull_the_match_away() -> None:
+    # "pagi" is a KB word ("senam pagi"): in front of a question it once narrowed the candidates to the
+    # entries that use it
+    plain = resolve("pns boleh jadi timses caleg ga")
+    assert resolve("pagi min, pns boleh jadi timses caleg ga").match == plain.match and plain.band == "clear"
+
+
 def test_topical_words_keep_salary_questions_in_the_faq() -> None:
     # "gaji"/"tunjangan" with an election word is a neutrality question, not the scope message
     # (CLTN, the unpaid leave a candidate takes, is an election topic too)
