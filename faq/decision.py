@@ -11,8 +11,9 @@
    look to be one of them; a message with extra topic words ("boleh gak lapor atasan yang kampanye",
    "halo, boleh gak like postingan paslon?") is left to the knowledge base.
 3. The knowledge base ranks the entries for the question without a greeting or thanks around it
-   (:meth:`faq.intents.IntentSet.strip_courtesy`: "pagi min, pns boleh jadi timses?") and ``Matcher.decide`` places the ranking in
-   a band, using the tuned thresholds of ``faq/thresholds.toml`` (``answer``, ``margin``, ``suggest``):
+   (:meth:`faq.intents.IntentSet.strip_courtesy`: "pagi min, pns boleh jadi timses?") and
+   ``Matcher.decide`` places the ranking in a band, using the tuned thresholds of ``faq/thresholds.toml``
+   (``answer``, ``margin``, ``suggest``):
 
    * ``clear``: best score >= ``answer``, lead over the runner-up >= ``margin``, at least two content
      words in the question, and a BOLEH / BOLEH DENGAN SYARAT label leads any TIDAK BOLEH candidate that
