@@ -178,6 +178,19 @@ def test_invalid_intent_data_is_reported(tmp_path: Path) -> None:
     bad.write_text('[[intent]]\nid = "x"\nkind = "trigger"\ntext = "intent.greeting"\nphrasings = ["gaji"]\n')
     with pytest.raises(IntentError, match="triggers"):
         load_intents_data(bad)
+    bad.write_text('[[intent]]\nid = "x"\nkind = "phrasing"\ntext = "intent.greeting"\nphrasings = ["hai"]\n'
+                   'surface = true\n')
+    with pytest.raises(IntentError, match="surface"):
+        load_intents_data(bad)
+
+
+def test_english_words_the_slang_maps_still_make_an_english_question() -> None:
+    # slang maps "campaign" to "kampanye" (a topical word) for the knowledge base ...
+    assert default_matcher().normalizer.words("post campaign") == ["posting", "kampanye"]
+    assert resolve("asn boleh share campaign video?").match.id == "medsos-share"
+    # ... while the English intent looks at the words as typed
+    assert intent_of("can a civil servant join a campaign rally") == "english"
+    assert intent_of("what is the rule for asn kampanye") is None  # Indonesian election words: the KB's
 
 
 def test_no_knowledge_base_phrasing_is_swallowed_by_an_intent() -> None:
