@@ -217,9 +217,8 @@ class IntentSet:
             ok[i] = any(ok[j] and tuple(words[j:i]) in seqs for j in range(max(0, i - _EDGE_TOKENS), i))
         return n > 0 and ok[n]
 
-    def _question_left(self, text: str) -> bool:
-        rest = self.words(text)
-        return bool(rest) and not self._is_courtesy(rest, self._before_seqs)
+    def _question_left(self, words: list[str]) -> bool:
+        return bool(words) and not self._is_courtesy(words, self._before_seqs)
 
     def strip_courtesy(self, text: str) -> str:
         """``text`` without a greeting or thanks in front of or after the question, for the knowledge base:
@@ -228,15 +227,18 @@ class IntentSet:
         Only whole courtesy phrasings at the edges go (after the question: thanks only), and only when more
         than courtesy remains."""
         spans = [m.span() for m in _SURFACE_TOKEN.finditer(text)]
+        per_token = [self.words(text[a:b]) for a, b in spans]  # courtesy phrasings hold no multi-word slang
+
+        def joined(lo: int, hi: int) -> list[str]:
+            return [w for ws in per_token[lo:hi] for w in ws]
+
         start, end = 0, len(spans)
         for k in range(min(len(spans) - 1, _EDGE_TOKENS), 0, -1):  # longest greeting first
-            if (self._is_courtesy(self.words(text[: spans[k - 1][1]]), self._before_seqs)
-                    and self._question_left(text[spans[k][0] :])):
+            if self._is_courtesy(joined(0, k), self._before_seqs) and self._question_left(joined(k, end)):
                 start = k
                 break
         for k in range(max(start + 1, end - _EDGE_TOKENS), end):  # longest thanks first
-            if (self._is_courtesy(self.words(text[spans[k][0] :]), self._after_seqs)
-                    and self._question_left(text[spans[start][0] : spans[k][0]])):
+            if self._is_courtesy(joined(k, end), self._after_seqs) and self._question_left(joined(start, k)):
                 end = k
                 break
         if (start, end) == (0, len(spans)):
