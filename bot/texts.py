@@ -50,14 +50,15 @@ TEXTS: dict[str, str] = {
         "Saya bisa:\n"
         "• menjawab pertanyaan \"boleh atau tidak\" seputar netralitas ASN, lengkap dengan dasar hukumnya "
         "— ketik saja pertanyaan Anda, misalnya: boleh gak like postingan paslon di IG?\n"
-        "• menerima laporan dugaan pelanggaran secara anonim dan meneruskannya ke Bawaslu (/lapor)\n"
+        "• menerima laporan dugaan pelanggaran dan meneruskannya ke Bawaslu tanpa meneruskan identitas Anda "
+        "(/lapor)\n"
         "• mengingatkan Anda di setiap tahapan pemilu di daerah Anda (/langganan)\n\n"
         "Ketik /bantuan untuk daftar perintah."
     ),
     "help.text": (
         "Daftar perintah:\n"
         "/tanya <pertanyaan> — tanya soal netralitas ASN (atau ketik langsung pertanyaannya)\n"
-        "/lapor — laporkan dugaan pelanggaran netralitas secara anonim\n"
+        "/lapor — laporkan dugaan pelanggaran netralitas tanpa meneruskan identitas Anda ke Bawaslu\n"
         "/status <kode> — cek status laporan Anda\n"
         "/hapus <kode> — hapus data kontak Anda dari laporan\n"
         "/jawab <kode> — jawab pertanyaan Bawaslu tentang laporan Anda\n"
@@ -304,8 +305,15 @@ TEXTS: dict[str, str] = {
     "rem.missed_line": "• {timeline} — {stage} ({when})",
     # --- tips (handlers/tips/) -----------------------------------------------------------------
     "tips.intro": (
-        "📝 Lapor dugaan pelanggaran netralitas ASN — anonim.\n"
-        "Nama, nomor, dan akun Anda TIDAK diteruskan ke Bawaslu.\n\n"
+        "📝 Lapor dugaan pelanggaran netralitas ASN, tanpa meneruskan identitas Anda ke Bawaslu.\n\n"
+        "ℹ️ Privasi: Bawaslu hanya menerima isi laporan, bukan nama, nomor, atau akun Anda. Agar Bawaslu bisa "
+        "bertanya lewat bot, pengelola JagaNetral menyimpan alamat balasan Anda dalam bentuk terenkripsi; secara "
+        "teknis pengelola dapat membukanya. Alamat itu dihapus saat Anda mengetik /hapus atau otomatis setelah "
+        "laporan ditutup, tetapi kode samaran yang menautkan laporan ke akun Anda (untuk /status) tetap ada. "
+        "Telegram dan WhatsApp (termasuk Twilio, penyedia layanan WhatsApp kami) juga mencatat pesan dan "
+        "metadata seperti nomor dan waktu, dan menyimpan berkas asli yang Anda kirim; chat dengan bot Telegram "
+        "tidak terenkripsi ujung ke ujung. Isi laporan sendiri (siapa yang hadir, tempat, tangkapan layar) bisa "
+        "membuat Anda dikenali.\n\n"
         "Langkah 1/6 — Di mana kejadiannya? Pilih provinsi, atau ketik nama kabupaten/kota "
         "(misalnya: Kukar, PPU, KTT, Samarinda)."
     ),
@@ -344,7 +352,8 @@ TEXTS: dict[str, str] = {
         "media sosial (Facebook, Instagram, TikTok, X, YouTube, dll.; maksimal {max_links} tautan). Setelah "
         "mengirim bukti, tekan Selesai; tekan Lewati bila tidak ada bukti.\n\n"
         "Saran: sebelum mengirim, tutupi hal yang bisa menunjukkan diri Anda (nama akun Anda di tangkapan "
-        "layar, wajah Anda). Lokasi GPS pada foto kami hapus otomatis."
+        "layar, wajah Anda). Lokasi GPS pada foto kami hapus dari salinan yang diteruskan ke Bawaslu; berkas asli "
+        "tetap tersimpan di server Telegram/WhatsApp."
     ),
     "tips.evidence_added": "Bukti tersimpan sementara: {media} berkas, {links} tautan. Kirim lagi, atau tekan Selesai.",
     "tips.evidence_hint": (
@@ -404,12 +413,15 @@ TEXTS: dict[str, str] = {
     "tips.field.what": "Kejadian",
     "tips.btn_edit": "✏️ Ubah: {field}",
     "tips.notice": (
-        "ℹ️ Penting: laporan anonim ini adalah INFORMASI AWAL bagi Bawaslu, bukan laporan resmi "
-        "(laporan pelanggaran). Bawaslu dapat menelusurinya atas inisiatif sendiri (sebagai temuan), tetapi "
-        "tidak wajib memprosesnya seperti laporan resmi.\n\n"
-        "Jika Anda bersedia menjadi pelapor resmi: ajukan laporan dengan identitas (KTP) secepatnya, paling "
-        "lambat 7 hari sejak pelanggaran diketahui, di kantor Bawaslu kabupaten/kota atau provinsi, Panwaslu "
-        "kecamatan, atau secara daring lewat SIGAP LAPOR (sigaplapor.bawaslu.go.id) atau aplikasi Gowaslu."
+        "ℹ️ Penting: laporan tanpa identitas ini adalah INFORMASI AWAL bagi Bawaslu, bukan laporan resmi "
+        "(laporan pelanggaran). Bawaslu dapat menelusurinya dan menjadikannya temuan, tetapi tidak wajib "
+        "memprosesnya seperti laporan resmi, jadi kirim secepatnya. Sampaikan hanya fakta yang Anda ketahui.\n\n"
+        "Jika Anda bersedia menjadi pelapor resmi (WNI yang punya hak pilih): ajukan laporan paling lambat 7 hari "
+        "sejak pelanggaran diketahui ke kantor Bawaslu kabupaten/kota, provinsi, atau Panwaslu kecamatan tempat "
+        "kejadian. Laporan resmi harus memuat nama dan alamat Anda dengan KTP dan tanda tangan yang cocok, pihak "
+        "terlapor, waktu dan tempat, uraian kejadian, serta bukti (dan saksi bila ada). Bisa juga lewat SIGAP "
+        "LAPOR (sigaplapor.bawaslu.go.id), tetapi bukti pengiriman, KTP dan bukti harus diserahkan langsung ke "
+        "kantor Bawaslu paling lama 2 hari sesudahnya."
     ),
     "tips.btn_send": "✅ Kirim laporan",
     "tips.btn_skip": "Lewati",
@@ -483,7 +495,8 @@ TEXTS: dict[str, str] = {
     "tips.status_closed_note": "\nLaporan ini sudah ditutup. Data kontak Anda dihapus otomatis dalam {days} hari.",
     "tips.question": (
         "❓ Bawaslu bertanya tentang laporan {code}:\n\n{question}\n\n"
-        "Tekan Jawab (atau ketik /jawab {code}) untuk membalas. Identitas Anda tetap dirahasiakan."
+        "Tekan Jawab (atau ketik /jawab {code}) untuk membalas. Identitas Anda tetap tidak diteruskan ke "
+        "Bawaslu."
     ),
     "tips.btn_answer": "✍️ Jawab",
     "tips.ask_answer": (
@@ -506,7 +519,7 @@ TEXTS: dict[str, str] = {
         "Kode: <code>{code}</code>\nDaerah: {region}\nJenis: {category}\nTerlapor: {who}\n"
         "Tempat &amp; waktu: {place}\nKejadian:\n{what}\n{links}Bukti berkas: {media}\n"
         "Diterima: {created}\nStatus: {status}\n\n"
-        "<i>Pelapor anonim; identitasnya dirahasiakan. Ini informasi awal, bukan laporan resmi, dan dapat "
+        "<i>Identitas pelapor tidak diteruskan ke Bawaslu. Ini informasi awal, bukan laporan resmi, dan dapat "
         "ditelusuri sebagai temuan. Gunakan tombol untuk memperbarui status atau bertanya kepada pelapor "
         "lewat bot.</i>"
     ),

@@ -10,8 +10,10 @@
    registration and salaries (scope message). Not logged. :mod:`faq.intents` says how a message must
    look to be one of them; a message with extra topic words ("boleh gak lapor atasan yang kampanye",
    "halo, boleh gak like postingan paslon?") is left to the knowledge base.
-3. The knowledge base ranks the entries (``Matcher.rank``) and ``Matcher.decide`` places the ranking in
-   a band, using the tuned thresholds of ``faq/thresholds.toml`` (``answer``, ``margin``, ``suggest``):
+3. The knowledge base ranks the entries for the question without a greeting or thanks around it
+   (:meth:`faq.intents.IntentSet.strip_courtesy`: "pagi min, pns boleh jadi timses?") and
+   ``Matcher.decide`` places the ranking in a band, using the tuned thresholds of ``faq/thresholds.toml``
+   (``answer``, ``margin``, ``suggest``):
 
    * ``clear``: best score >= ``answer``, lead over the runner-up >= ``margin``, at least two content
      words in the question, and a BOLEH / BOLEH DENGAN SYARAT label leads any TIDAK BOLEH candidate that
@@ -72,7 +74,7 @@ def resolve(text: str, matcher: Matcher | None = None, intents: IntentSet | None
         return _intent_resolution(intent, matcher)
     if not _LETTERS.search(matcher.normalizer.normalize(text)):
         return Resolution("empty", Match("none", None, 0.0, ()))
-    match = matcher.match(text)
+    match = matcher.match(intents.strip_courtesy(text))
     if match.status == "answer":
         return Resolution("clear", match)
     if match.status == "suggest":

@@ -18,12 +18,16 @@ Kinds (checked in this order by :func:`faq.decision.resolve`):
   "atasan", "kampanye") and "halo, boleh gak like postingan paslon?" are left to the knowledge base.
 * ``trigger`` (out of scope: CPNS registration, salaries, English): the message contains ``min_triggers``
   different trigger phrases and no ``[topical]`` word (so "pns boleh terima gaji dari partai?" stays a
-  knowledge-base question).
+  knowledge-base question). With ``surface = true`` (English) both are checked on the words as typed,
+  because slang maps English words to Indonesian ones ("campaign" -> "kampanye", a topical word) and
+  an Indonesian "kampanye" is no English trigger.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,10 @@ from faq.kb import KnowledgeBase
 from faq.normalize import Normalizer
 
 INTENTS_PATH = Path(__file__).with_name("intents.toml")
+_SURFACE_TOKEN = re.compile(r"\S+")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_EDGE_TOKENS = 6  # a greeting or thanks around a question is at most this many typed words
+AFTER_QUESTION = ("thanks",)  # courtesy intents whose phrasings are stripped after a question too
 KINDS = ("courtesy", "phrasing", "trigger")
 ACTIONS = ("", "lapor", "tahapan")
 Kind = Literal["courtesy", "phrasing", "trigger"]
@@ -55,6 +63,7 @@ class Intent:
     min_triggers: int = 1  # different trigger phrases a message needs (trigger kind)
     extra_words: int = 0  # words outside the vocabulary a message may have (phrasing kind; never topical ones)
     emoji: tuple[str, ...] = ()
+    surface: bool = False  # trigger kind: triggers and [topical] are checked on the words as typed (no slang)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class _Compiled:
     vocab: frozenset[str]
     cores: tuple[frozenset[str], ...]
     triggers: tuple[tuple[str, ...], ...]
+    surface_triggers: tuple[tuple[str, ...], ...]
 
 
 def _strs(raw: dict, key: str, where: str) -> tuple[str, ...]:
@@ -84,7 +94,7 @@ def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str
             raise IntentError(f"{where}: needs a string 'id'")
         where = f"intent '{item['id']}'"
         unknown = set(item) - {"id", "kind", "text", "phrasings", "action", "entries", "with_entries", "triggers",
-                               "min_triggers", "extra_words", "emoji"}
+                               "min_triggers", "extra_words", "emoji", "surface"}
         if unknown:
             raise IntentError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         kind, action = item.get("kind"), item.get("action", "")
@@ -109,6 +119,7 @@ def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str
             emoji=_strs(item, "emoji", where),
             min_triggers=item.get("min_triggers", 1),
             extra_words=item.get("extra_words", 0),
+            surface=item.get("surface", False),
         )
         if not isinstance(intent.min_triggers, int) or intent.min_triggers < 1:
             raise IntentError(f"{where}: min_triggers must be a positive integer")
@@ -116,6 +127,8 @@ def load_intents_data(path: Path | None = None) -> tuple[list[Intent], tuple[str
             raise IntentError(f"{where}: extra_words must be a non-negative integer")
         if not intent.phrasings:
             raise IntentError(f"{where}: needs at least one phrasing")
+        if not isinstance(intent.surface, bool) or (intent.surface and kind != "trigger"):
+            raise IntentError(f"{where}: surface must be true or false, and only for kind = \"trigger\"")
         if (kind == "trigger") != bool(intent.triggers):
             raise IntentError(f"{where}: 'triggers' are required for, and only for, kind = \"trigger\"")
         intents.append(intent)
@@ -133,6 +146,7 @@ class IntentSet:
         self.kb_words = frozenset(kb_words)  # words the knowledge base uses: never an intent's extra word
         self.filler = frozenset(w for f in filler for w in normalizer.words(f))
         self.topical = frozenset(w for f in topical for w in normalizer.words(f))
+        self.surface_topical = frozenset(w for f in topical for w in surface_words(f))
         self.intents: list[Intent] = list(intents)
         self._compiled: list[_Compiled] = []
         for intent in self.intents:
@@ -141,8 +155,18 @@ class IntentSet:
                 empty = [p for p, c in zip(intent.phrasings, cores, strict=True) if not c]
                 raise IntentError(f"intent '{intent.id}': phrasing(s) made only of filler words: {empty}")
             triggers = tuple(tuple(normalizer.words(tr)) for tr in intent.triggers)
-            self._compiled.append(_Compiled(intent, frozenset().union(*cores), cores, triggers))
+            surface = tuple(tuple(surface_words(tr)) for tr in intent.triggers)
+            self._compiled.append(_Compiled(intent, frozenset().union(*cores), cores, triggers, surface))
         self.courtesy_vocab = frozenset().union(*(c.vocab for c in self._compiled if c.intent.kind == "courtesy"))
+        # courtesy phrasings as word sequences: any of them may stand before a question, thanks after it
+        # ("... kampanye malam" keeps its "malam")
+        def seqs(ids: Iterable[str] | None) -> frozenset[tuple[str, ...]]:
+            return frozenset(
+                tuple(self.words(p)) for c in self._compiled if c.intent.kind == "courtesy"
+                and (ids is None or c.intent.id in ids) for p in c.intent.phrasings
+            ) - {()}
+        self._before_seqs = seqs(None)
+        self._after_seqs = seqs(AFTER_QUESTION)
 
     def get(self, ident: str) -> Intent | None:
         return next((i for i in self.intents if i.id == ident), None)
@@ -183,16 +207,62 @@ class IntentSet:
                 return c.intent
         return None
 
+    @staticmethod
+    def _is_courtesy(words: list[str], seqs: frozenset[tuple[str, ...]]) -> bool:
+        """Whether ``words`` (filler removed) is one or more of ``seqs`` in a row ("pagi", "selamat pagi mau
+        tanya"); a lone word of a phrasing ("boleh" of "boleh tanya") is not."""
+        n = len(words)
+        ok = [True] + [False] * n  # ok[i]: words[:i] splits into courtesy phrasings
+        for i in range(1, n + 1):
+            ok[i] = any(ok[j] and tuple(words[j:i]) in seqs for j in range(max(0, i - _EDGE_TOKENS), i))
+        return n > 0 and ok[n]
+
+    def _question_left(self, words: list[str]) -> bool:
+        return bool(words) and not self._is_courtesy(words, self._before_seqs)
+
+    def strip_courtesy(self, text: str) -> str:
+        """``text`` without a greeting or thanks in front of or after the question, for the knowledge base:
+        "pagi min, pns boleh jadi timses?" -> "pns boleh jadi timses?". A greeting word can be a knowledge-base
+        word ("pagi" in "senam pagi"), and one unrelated rare word pulls the ranking away from the question.
+        Only whole courtesy phrasings at the edges go (after the question: thanks only), and only when more
+        than courtesy remains."""
+        spans = [m.span() for m in _SURFACE_TOKEN.finditer(text)]
+        per_token = [self.words(text[a:b]) for a, b in spans]  # courtesy phrasings hold no multi-word slang
+
+        def joined(lo: int, hi: int) -> list[str]:
+            return [w for ws in per_token[lo:hi] for w in ws]
+
+        start, end = 0, len(spans)
+        for k in range(min(len(spans) - 1, _EDGE_TOKENS), 0, -1):  # longest greeting first
+            if self._is_courtesy(joined(0, k), self._before_seqs) and self._question_left(joined(k, end)):
+                start = k
+                break
+        for k in range(max(start + 1, end - _EDGE_TOKENS), end):  # longest thanks first
+            if self._is_courtesy(joined(k, end), self._after_seqs) and self._question_left(joined(start, k)):
+                end = k
+                break
+        if (start, end) == (0, len(spans)):
+            return text
+        return text[spans[start][0] : spans[end - 1][1]]
+
     def out_of_scope(self, text: str) -> Intent | None:
         """A trigger intent (out of scope) for the message, else None."""
-        words = self.normalizer.words(text)
-        if self.topical & set(words):
-            return None
+        normalised, typed = self.normalizer.words(text), surface_words(text)
+        blocked = bool(self.topical & set(normalised))
         for c in self._compiled:
             if c.intent.kind != "trigger":
                 continue
+            if c.intent.surface:
+                # English: slang maps "campaign" to "kampanye", so look at the words as typed
+                words, triggers = typed, c.surface_triggers
+                if self.surface_topical & set(words):
+                    continue
+            elif blocked:
+                continue
+            else:
+                words, triggers = normalised, c.triggers
             found = sum(
-                1 for trig in c.triggers
+                1 for trig in triggers
                 if trig and any(tuple(words[i : i + len(trig)]) == trig for i in range(len(words) - len(trig) + 1))
             )
             if found >= c.intent.min_triggers:
@@ -202,6 +272,11 @@ class IntentSet:
     def action_for_entry(self, entry_id: str) -> Intent | None:
         """The intent whose action button goes with an answer from this FAQ entry (e.g. cara-lapor -> lapor)."""
         return next((i for i in self.intents if entry_id in i.with_entries), None)
+
+
+def surface_words(text: str) -> list[str]:
+    """The words as typed: lower case, punctuation removed, no slang mapping or stemming."""
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).lower()).split()
 
 
 def kb_words(kb: KnowledgeBase, normalizer: Normalizer) -> frozenset[str]:

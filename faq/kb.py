@@ -1,24 +1,40 @@
 """Knowledge base: loading and validating ``faq/kb/*.toml``.
 
 Each file holds ``[[entry]]`` tables (one per topic) with: id, title, verdict, questions, answer,
-legal_basis, and optional keywords and related. Problems are reported as :class:`KBError` naming the
-file and the entry, so a non-programmer editing the TOML can find the mistake.
+legal_basis, sources, reviewed, and optional keywords and related. Problems are reported as
+:class:`KBError` naming the file and the entry, so a non-programmer editing the TOML can find the mistake.
+
+``legal_basis`` is the sentence shown to the user ("Dasar hukum: ..."). ``sources`` is the same basis in
+checkable form: a list of ``{ ref = "PP 94/2021 Pasal 5 huruf n", url = "https://..." }`` tables (``url``
+optional; only links to official texts) or plain strings. ``reviewed`` is the date (TOML date or
+``"YYYY-MM-DD"``) of the last legal review of the entry.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 KB_DIR = Path(__file__).with_name("kb")
 VERDICTS = ("boleh", "tidak", "bersyarat", "info")
 _REQUIRED_TEXT = ("id", "title", "verdict", "answer", "legal_basis")
-_KNOWN_KEYS = frozenset(_REQUIRED_TEXT) | {"questions", "keywords", "related"}
+_KNOWN_KEYS = frozenset(_REQUIRED_TEXT) | {"questions", "keywords", "related", "sources", "reviewed"}
+_SOURCE_KEYS = frozenset({"ref", "url"})
 
 
 class KBError(ValueError):
     """The knowledge base data is invalid; the message names the file and entry."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One regulation (with article) behind an answer, and optionally a link to its official text."""
+
+    ref: str
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,8 @@ class Entry:
     related: tuple[str, ...]
     keywords: tuple[str, ...] = field(default=(), compare=False)
     source: str = field(default="", compare=False)
+    sources: tuple[Source, ...] = field(default=(), compare=False)
+    reviewed: dt.date | None = field(default=None, compare=False)
 
 
 class KnowledgeBase:
@@ -44,7 +62,7 @@ class KnowledgeBase:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries.values())
 
 
@@ -55,6 +73,41 @@ def _str_list(raw: dict, key: str, where: str, required: bool) -> tuple[str, ...
     if required and not value:
         raise KBError(f"{where}: '{key}' must contain at least one question")
     return tuple(v.strip() for v in value)
+
+
+def _sources(raw: dict, where: str) -> tuple[Source, ...]:
+    value = raw.get("sources")
+    if not isinstance(value, list) or not value:
+        raise KBError(f"{where}: 'sources' must be a non-empty list of regulation references")
+    out: list[Source] = []
+    for n, item in enumerate(value, start=1):
+        if isinstance(item, str) and item.strip():
+            out.append(Source(ref=item.strip()))
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("ref"), str) or not item["ref"].strip():
+            raise KBError(f"{where}: source #{n} must be a string or a table with a non-empty 'ref'")
+        unknown = set(item) - _SOURCE_KEYS
+        if unknown:
+            raise KBError(f"{where}: source #{n}: unknown field(s) {', '.join(sorted(unknown))}")
+        url = item.get("url")
+        if url is not None and (not isinstance(url, str) or not url.startswith("https://")):
+            raise KBError(f"{where}: source #{n}: 'url' must start with https://")
+        out.append(Source(ref=item["ref"].strip(), url=url))
+    return tuple(out)
+
+
+def _reviewed(raw: dict, where: str) -> dt.date:
+    value = raw.get("reviewed")
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise KBError(f"{where}: missing or invalid 'reviewed' (a date such as 2026-12-01)")
 
 
 def _parse_entry(raw: object, fname: str, index: int) -> Entry:
@@ -82,6 +135,8 @@ def _parse_entry(raw: object, fname: str, index: int) -> Entry:
         related=_str_list(raw, "related", where, required=False),
         keywords=_str_list(raw, "keywords", where, required=False),
         source=fname,
+        sources=_sources(raw, where),
+        reviewed=_reviewed(raw, where),
     )
 
 

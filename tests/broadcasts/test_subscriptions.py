@@ -104,9 +104,9 @@ async def test_tahapan_shows_current_and_next_stage(harness: Harness) -> None:
     assert "/langganan" in out
     await harness.say("/langganan Kukar")
     out = await harness.say("asn")
-    assert "Persiapan dan kampanye PSU" in out
+    assert "Masa kampanye PSU" in out
     out = await harness.say("/tahapan")
-    assert "Sedang berjalan: Persiapan dan kampanye PSU" in out
-    assert "Berikutnya: Hari pemungutan suara ulang" in out
+    assert "Sedang berjalan: Masa kampanye PSU" in out
+    assert "Berikutnya: Masa tenang PSU" in out
     out = await harness.say("/tahapan Samarinda")  # not covered by the Kukar PSU
-    assert "Persiapan dan kampanye PSU" not in out
+    assert "Masa kampanye PSU" not in out

@@ -18,6 +18,8 @@ verdict = "boleh"
 questions = ["boleh a"]
 answer = "Boleh."
 legal_basis = "UU"
+sources = ["UU 1/2000 Pasal 1"]
+reviewed = 2026-12-01
 
 [[entry]]
 id = "no"
@@ -26,6 +28,8 @@ verdict = "tidak"
 questions = ["boleh b"]
 answer = "Tidak."
 legal_basis = "UU"
+sources = ["UU 1/2000 Pasal 1"]
+reviewed = 2026-12-01
 
 [[entry]]
 id = "info"
@@ -34,6 +38,8 @@ verdict = "info"
 questions = ["apa c"]
 answer = "Info."
 legal_basis = "UU"
+sources = ["UU 1/2000 Pasal 1"]
+reviewed = 2026-12-01
 """
 TH = Thresholds(answer=0.5, margin=0.05, suggest=0.3)
 

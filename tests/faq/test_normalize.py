@@ -7,8 +7,8 @@ from faq.normalize import normalize
     ("text", "expected"),
     [
         ("pns boleh ngelike foto paslon di ig ga sih", "asn boleh like foto calon di medsos tidak sih"),
-        ("Bolehhh gak PPPK nge-share video cagub??", "boleh tidak asn share video calon gubernur"),
-        ("p3k blh ikutan kampanye gk", "asn boleh ikut kampanye tidak"),
+        ("Bolehhh gak PPPK nge-share video cagub??", "boleh tidak asn pppk share video calon gubernur"),
+        ("p3k blh ikutan kampanye gk", "asn pppk boleh ikut kampanye tidak"),
         ("membagikan visi-misi capres", "share visimisi calon presiden"),
         ("gmn kalo yg nyebarin caleg", "bagaimana kalau yang share calon"),
         ("bagi-bagi sembako", "bagi sembako"),
@@ -18,6 +18,8 @@ from faq.normalize import normalize
         ("kumpulin ktp", "kumpul ktp"),
         ("Tim Sukses cakada", "timses calon"),
         ("nggak boleeeh", "tidak boleh"),
+        ("istri saya bukan PNS, boleh kampanye?", "istri saya nonasn boleh kampanye"),
+        ("suami non asn", "suami nonasn"),
     ],
 )
 def test_normalize_cases(text: str, expected: str) -> None:

@@ -46,8 +46,26 @@ async def test_full_flow_routes_to_kabkota_group_with_receipt(tipcon: TipConsole
     assert (await tipcon.send("/status", user="pelapor"))[0].text.count(code) == 1
 
 
+def test_catalog_privacy_texts_are_qualified() -> None:
+    """No bare promise of anonymity anywhere; the entry points say what is and is not passed on."""
+    from bot.texts import TEXTS
+
+    assert [k for k, v in TEXTS.items() if "anonim" in v.lower()] == []
+    for key in ("start.welcome", "help.text", "tips.intro"):
+        assert "tanpa meneruskan identitas Anda" in t(key), key
+    assert "salinan yang diteruskan ke Bawaslu" in t("tips.ask_evidence", max_media=3)
+    # /hapus says what stays (the pseudonymous code, not the account) and for how long
+    done = t("tips.hapus_done", code="JN-X", days=90)
+    assert "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda)" in done
+    assert "dihapus 90 hari setelah laporan ditutup" in done
+
+
 async def test_review_says_informasi_awal_and_formal_path(tipcon: TipConsole) -> None:
-    await tipcon.send("/lapor")
+    intro = (await tipcon.send("/lapor"))[-1].text
+    # privacy notice before anything is typed: what Bawaslu, the operator and the platforms can see
+    assert "tanpa meneruskan identitas Anda ke Bawaslu" in intro and "anonim" not in intro.lower()
+    assert "terenkripsi" in intro and "pengelola dapat membukanya" in intro and "kode samaran" in intro
+    assert "Twilio" in intro and "metadata" in intro and "berkas asli" in intro
     await tipcon.send("PPU")
     await tipcon.send(callback="lapor:c:fasilitas")
     await tipcon.send(callback="lapor:skip")
@@ -56,7 +74,10 @@ async def test_review_says_informasi_awal_and_formal_path(tipcon: TipConsole) ->
     review = await tipcon.send(callback="lapor:done")
     text = review[-1].text
     assert "INFORMASI AWAL" in text and "bukan laporan resmi" in text
-    assert "7 hari" in text and "SIGAP LAPOR" in text and "Gowaslu" in text and "KTP" in text
+    assert "7 hari" in text and "SIGAP LAPOR" in text and "KTP" in text
+    # syarat formil/materiil and the in-person step of a SIGAP LAPOR report (legal review 2026-12, section 5)
+    assert "tanda tangan" in text and "pihak terlapor" in text and "waktu dan tempat" in text and "bukti" in text
+    assert "diserahkan langsung" in text and "2 hari" in text
     assert "Penajam Paser Utara" in text
     assert await tipcon.tip_count() == 0  # nothing stored before the confirmation
 
