@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from faq.kb import KnowledgeBase, load_kb
@@ -41,6 +43,7 @@ COMMON_DF = 0.15  # tokens in more than this share of entries do not generate ca
 FUZZY_TOP = 12  # entries that get the (slower) fuzzy string comparison
 MAX_SUGGESTIONS = 3
 UNKNOWN_FACTOR = 1.0  # weight of a word unknown to the KB, relative to the rarest KB word
+MAX_GROUPED_TOKENS = 10  # longer questions add shared weights phrasing by phrasing (see Matcher._shared_sums)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,41 @@ class Matcher:
         for pi, ei in enumerate(self.p_entry):
             self.entry_phrasings[ei].append(pi)
         self._map_token = lru_cache(maxsize=50000)(self._map_token_uncached)
+        self._build_arrays()
+
+    def _build_arrays(self) -> None:
+        """Index arrays for the vectorised ``rank``: per token, the phrasings, candidate entries and bags holding
+        it; per phrasing, its entry and weight. Phrasings are numbered entry by entry, so each entry's phrasings
+        form one contiguous run (``_run_starts``)."""
+        self._n_phrasings = len(self.p_tokens)
+        self._ids_arr = np.array(self.ids, dtype=object)
+        self._p_entry_arr = np.array(self.p_entry, dtype=np.intp)
+        self._p_weight_arr = np.array(self.p_weight, dtype=np.float64)
+        self._phr_post: dict[str, npt.NDArray[np.intp]] = {
+            tok: np.array(pis, dtype=np.intp) for tok, pis in self.postings.items()
+        }
+        # Where each token stands when its phrasing's frozenset is iterated (see ``_shared_sums``).
+        positions: dict[str, list[int]] = {}
+        for toks in self.p_tokens:
+            for pos, tok in enumerate(toks):
+                positions.setdefault(tok, []).append(pos)
+        self._phr_pos: dict[str, npt.NDArray[np.int16]] = {
+            tok: np.array(p, dtype=np.int16) for tok, p in positions.items()
+        }
+        self._p_len = np.array([len(toks) for toks in self.p_tokens], dtype=np.intp)
+        self._cand_post: dict[str, npt.NDArray[np.intp]] = {
+            tok: np.unique(self._p_entry_arr[pis]) for tok, pis in self._phr_post.items()
+        }
+        bag_post: dict[str, list[int]] = {}
+        for ei, bag in enumerate(self.bags):
+            for tok in bag:
+                bag_post.setdefault(tok, []).append(ei)
+        self._bag_post: dict[str, npt.NDArray[np.intp]] = {
+            tok: np.array(eis, dtype=np.intp) for tok, eis in bag_post.items()
+        }
+        # Entries with at least one phrasing and where their run of phrasings starts.
+        self._run_entries = np.unique(self._p_entry_arr)
+        self._run_starts = np.searchsorted(self._p_entry_arr, self._run_entries)
 
     # -- scoring -------------------------------------------------------------------------------
     def _map_token_uncached(self, tok: str) -> str | None:
@@ -146,37 +184,114 @@ class Matcher:
         total = sum(self.idf[t] for t in toks) + unknown * self.unknown_weight
         return toks, total, " ".join(toks)
 
+    def _shared_sums(self, toks: list[str], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """``sum(idf[t] for t in frozenset(toks) & p_tokens[pi])`` for each phrasing ``pi`` in ``rows`` (ascending).
+
+        The float sum depends on the order in which the intersection iterates, and that order is fixed by the
+        shared tokens and the order they were inserted: CPython iterates the smaller set (the phrasing unless
+        it is longer than the query) and inserts the common tokens into a new set in that order. Phrasings
+        with the same shared tokens inserted in the same order therefore give the same sum, bit for bit: the
+        rows are grouped by (shared tokens, their order in the phrasing), and the sum is taken once per group
+        on a real intersection.
+        """
+        q = len(toks)
+        qset = frozenset(toks)
+        idf = self.idf
+        p_tokens = self.p_tokens
+        if q > MAX_GROUPED_TOKENS:  # the order code would not fit in 63 bits; long questions are rare
+            return np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in rows.tolist()], dtype=np.float64)
+        pos = np.full((q, len(rows)), -1, dtype=np.int16)  # position of query token j in the phrasing, -1: absent
+        scratch = np.full(self._n_phrasings, -1, dtype=np.int16)
+        for j, tok in enumerate(toks):
+            pis = self._phr_post.get(tok)
+            if pis is None:
+                continue
+            scratch[pis] = self._phr_pos[tok]
+            pos[j] = scratch[rows]
+            scratch[pis] = -1
+        mask = np.zeros(len(rows), dtype=np.int64)
+        code = np.zeros(len(rows), dtype=np.int64)
+        bit = 0
+        for a in range(q):
+            mask |= (pos[a] >= 0).astype(np.int64) << a
+            for b in range(a + 1, q):
+                code |= (pos[a] < pos[b]).astype(np.int64) << bit
+                bit += 1
+        code[self._p_len[rows] > q] = -1  # the query is iterated: the order follows from the shared tokens alone
+        order = np.lexsort((code, mask))
+        m_sorted, c_sorted = mask[order], code[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (m_sorted[1:] != m_sorted[:-1]) | (c_sorted[1:] != c_sorted[:-1])
+        reps = rows[order[first]].tolist()
+        sums = np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in reps], dtype=np.float64)
+        out = np.empty(len(rows), dtype=np.float64)
+        out[order] = sums[np.cumsum(first) - 1]
+        return out
+
     def rank(self, text: str) -> list[tuple[str, float]]:
-        """All candidate entries with their scores, best first."""
+        """All candidate entries with their scores, best first.
+
+        Candidates are the entries with a phrasing that holds a rare query token (any token when all are
+        common). Ties keep a fixed order: by score before the fuzzy part, then by entry position, last first.
+        Vectorised over the token postings; the floating-point operations are the same, in the same order, as
+        in the per-candidate loop this replaced (``tests/faq/reference_matcher.py``), so the scores are
+        bit-for-bit the same.
+        """
         toks, total, qtext = self._query(text)
         if not toks or total <= 0:
             return []
         rare = [t for t in toks if t not in self.common] or toks
-        candidates: set[int] = set()
+        n = len(self.ids)
+        is_cand = np.zeros(n, dtype=bool)
         for tok in rare:
-            for pi in self.postings.get(tok, ()):
-                candidates.add(self.p_entry[pi])
-        qset = frozenset(toks)
-        pre: list[tuple[float, int, float, float]] = []
-        for ei in candidates:
-            bag = self.bags[ei]
-            coverage = sum(self.idf[t] for t in toks if t in bag) / total
-            phrase = 0.0
-            for pi in self.entry_phrasings[ei]:
-                inter = qset & self.p_tokens[pi]
-                if inter:
-                    dice = 2.0 * sum(self.idf[t] for t in inter) / (total + self.p_weight[pi])
-                    phrase = max(phrase, dice)
-            pre.append((W_COVERAGE * coverage + W_PHRASE * phrase, ei, coverage, phrase))
-        pre.sort(reverse=True)
-        results: list[tuple[str, float]] = []
-        for rank_i, (partial, ei, _cov, _phr) in enumerate(pre):
-            fz = 0.0
-            if rank_i < FUZZY_TOP:
-                fz = max(fuzz.token_sort_ratio(qtext, self.p_text[pi]) for pi in self.entry_phrasings[ei]) / 100.0
-            results.append((self.ids[ei], partial + W_FUZZY * fz))
-        results.sort(key=lambda r: r[1], reverse=True)
-        return results
+            post = self._cand_post.get(tok)
+            if post is not None:
+                is_cand[post] = True
+        cands = np.flatnonzero(is_cand)
+        if not len(cands):
+            return []
+        # coverage numerator: idf of the query tokens found in the entry's bag, added in query order
+        # (the order of ``sum(idf[t] for t in toks if t in bag)``)
+        cov_num = np.zeros(n, dtype=np.float64)
+        # phrase numerator per phrasing: idf of the shared tokens; ``shared`` counts them
+        num = np.zeros(self._n_phrasings, dtype=np.float64)
+        shared = np.zeros(self._n_phrasings, dtype=np.int32)
+        for tok in toks:
+            w = self.idf[tok]
+            bag = self._bag_post.get(tok)
+            if bag is not None:
+                cov_num[bag] += w
+            pis = self._phr_post.get(tok)
+            if pis is not None:
+                num[pis] += w
+                shared[pis] += 1
+        # Up to two shared tokens the sum does not depend on the order; with three or more it is redone in the
+        # order the per-candidate version added them, so the rounding is the same.
+        many = np.flatnonzero(shared >= 3)
+        if len(many):
+            many = many[is_cand[self._p_entry_arr[many]]]
+            if len(many):
+                num[many] = self._shared_sums(toks, many)
+        dice = 2.0 * num / (total + self._p_weight_arr)
+        phrase = np.zeros(n, dtype=np.float64)
+        phrase[self._run_entries] = np.maximum.reduceat(dice, self._run_starts)
+        np.maximum(phrase, 0.0, out=phrase)
+        partial = W_COVERAGE * (cov_num[cands] / total) + W_PHRASE * phrase[cands]
+        # Best partial score first, ties by entry position, last first (``sort(reverse=True)`` on the tuples
+        # (partial, entry, ...)). ``cands`` is ascending, so that is (partial, index) ascending, reversed.
+        order = _argsort_pairs(partial)[::-1]
+        ordered = cands[order]
+        scores = partial[order]
+        # The fuzzy part goes to the first FUZZY_TOP only. It can only raise them, and they already lead
+        # everything after them, so the final (stable) sort only reorders those few.
+        top = min(FUZZY_TOP, len(ordered))
+        head = []
+        for rank_i, ei in enumerate(ordered[:top].tolist()):
+            fz = max(fuzz.token_sort_ratio(qtext, self.p_text[pi]) for pi in self.entry_phrasings[ei]) / 100.0
+            head.append((self.ids[ei], float(scores[rank_i]) + W_FUZZY * fz))
+        head.sort(key=lambda r: r[1], reverse=True)
+        head.extend(zip(self._ids_arr[ordered[top:]].tolist(), scores[top:].tolist(), strict=False))
+        return head
 
     def decide(self, ranked: list[tuple[str, float]], th: Thresholds | None = None) -> Match:
         th = th or self.thresholds
@@ -193,6 +308,21 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         return self.decide(self.rank(text))
+
+
+def _argsort_pairs(values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """Indices that sort ``values`` ascending, equal values by index: a stable argsort, built from two of
+    numpy's (vectorised, unstable) quicksorts, which are several times faster than its stable sort."""
+    order = np.argsort(values)
+    if len(order) < 2:
+        return order
+    ordered = values[order]
+    runs = np.empty(len(order), dtype=np.int64)
+    runs[0] = 0
+    np.cumsum(ordered[1:] != ordered[:-1], out=runs[1:])
+    if runs[-1] == len(order) - 1:  # no ties
+        return order
+    return order[np.argsort(runs * len(order) + order)]
 
 
 @lru_cache(maxsize=1)
