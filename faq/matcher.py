@@ -43,7 +43,7 @@ COMMON_DF = 0.15  # tokens in more than this share of entries do not generate ca
 FUZZY_TOP = 12  # entries that get the (slower) fuzzy string comparison
 MAX_SUGGESTIONS = 3
 UNKNOWN_FACTOR = 1.0  # weight of a word unknown to the KB, relative to the rarest KB word
-MAX_GROUPED_TOKENS = 10  # longer questions add shared weights phrasing by phrasing (see Matcher._shared_sums)
+SUM_SLACK = 1e-9  # relative bound, far above float rounding, on how much a sum's order can change it
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,8 @@ class Matcher:
 
     def _build_arrays(self) -> None:
         """Index arrays for the vectorised ``rank``: per token, the phrasings, candidate entries and bags holding
-        it; per phrasing, its entry and weight. Phrasings are numbered entry by entry, so each entry's phrasings
-        form one contiguous run (``_run_starts``)."""
+        it; per phrasing, its entry, weight, length and where each of its tokens comes when its frozenset is
+        iterated."""
         self._n_phrasings = len(self.p_tokens)
         self._ids_arr = np.array(self.ids, dtype=object)
         self._p_entry_arr = np.array(self.p_entry, dtype=np.intp)
@@ -136,15 +136,12 @@ class Matcher:
         self._phr_post: dict[str, npt.NDArray[np.intp]] = {
             tok: np.array(pis, dtype=np.intp) for tok, pis in self.postings.items()
         }
-        # Where each token stands when its phrasing's frozenset is iterated (see ``_shared_sums``).
-        positions: dict[str, list[int]] = {}
-        for toks in self.p_tokens:
-            for pos, tok in enumerate(toks):
-                positions.setdefault(tok, []).append(pos)
-        self._phr_pos: dict[str, npt.NDArray[np.int16]] = {
-            tok: np.array(p, dtype=np.int16) for tok, p in positions.items()
-        }
+        # Every phrasing's tokens (vocabulary indices) in the order its frozenset iterates, one after the
+        # other: phrasing pi is ``_p_flat[_p_start[pi] : _p_start[pi] + _p_len[pi]]`` (see ``_shared_sums``).
+        self._vocab_index = {tok: i for i, tok in enumerate(self.vocab)}
+        self._p_flat = np.array([self._vocab_index[t] for toks in self.p_tokens for t in toks], dtype=np.intp)
         self._p_len = np.array([len(toks) for toks in self.p_tokens], dtype=np.intp)
+        self._p_start = np.cumsum(self._p_len) - self._p_len
         self._cand_post: dict[str, npt.NDArray[np.intp]] = {
             tok: np.unique(self._p_entry_arr[pis]) for tok, pis in self._phr_post.items()
         }
@@ -155,9 +152,6 @@ class Matcher:
         self._bag_post: dict[str, npt.NDArray[np.intp]] = {
             tok: np.array(eis, dtype=np.intp) for tok, eis in bag_post.items()
         }
-        # Entries with at least one phrasing and where their run of phrasings starts.
-        self._run_entries = np.unique(self._p_entry_arr)
-        self._run_starts = np.searchsorted(self._p_entry_arr, self._run_entries)
 
     # -- scoring -------------------------------------------------------------------------------
     def _map_token_uncached(self, tok: str) -> str | None:
@@ -184,49 +178,47 @@ class Matcher:
         total = sum(self.idf[t] for t in toks) + unknown * self.unknown_weight
         return toks, total, " ".join(toks)
 
-    def _shared_sums(self, toks: list[str], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        """``sum(idf[t] for t in frozenset(toks) & p_tokens[pi])`` for each phrasing ``pi`` in ``rows`` (ascending).
+    def _shared_sums(
+        self, toks: list[str], rows: npt.NDArray[np.intp], shared: npt.NDArray[np.int32]
+    ) -> npt.NDArray[np.float64]:
+        """``sum(idf[t] for t in frozenset(toks) & p_tokens[pi])`` for each phrasing ``pi`` in ``rows``, which
+        shares ``shared[i]`` (at least one) tokens with the query.
 
-        The float sum depends on the order in which the intersection iterates, and that order is fixed by the
-        shared tokens and the order they were inserted: CPython iterates the smaller set (the phrasing unless
-        it is longer than the query) and inserts the common tokens into a new set in that order. Phrasings
-        with the same shared tokens inserted in the same order therefore give the same sum, bit for bit: the
-        rows are grouped by (shared tokens, their order in the phrasing), and the sum is taken once per group
-        on a real intersection.
+        A float sum depends on the order of its terms, here the order in which the intersection set iterates.
+        That order is fixed by the sequence in which CPython inserted the shared tokens into the new set: it
+        walks the smaller operand (the phrasing, unless the phrasing has more tokens than the query) and
+        inserts the tokens the other one holds. Phrasings that insert the same tokens in the same sequence
+        therefore give the same sum, bit for bit. So the rows are grouped by that sequence (encoded as one
+        integer: digit ``j + 1`` for query token ``j``, in base ``q + 1``) and the sum is taken once per group,
+        on a real intersection of one of its phrasings.
         """
         q = len(toks)
         qset = frozenset(toks)
         idf = self.idf
         p_tokens = self.p_tokens
-        if q > MAX_GROUPED_TOKENS:  # the order code would not fit in 63 bits; long questions are rare
+        if q > 62 or (q + 1) ** int(shared.max()) >= 2**63:
+            # the sequence code would not fit in 63 bits (a question of 14+ tokens sharing 14+ with a phrasing)
             return np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in rows.tolist()], dtype=np.float64)
-        pos = np.full((q, len(rows)), -1, dtype=np.int16)  # position of query token j in the phrasing, -1: absent
-        scratch = np.full(self._n_phrasings, -1, dtype=np.int16)
-        for j, tok in enumerate(toks):
-            pis = self._phr_post.get(tok)
-            if pis is None:
-                continue
-            scratch[pis] = self._phr_pos[tok]
-            pos[j] = scratch[rows]
-            scratch[pis] = -1
-        mask = np.zeros(len(rows), dtype=np.int64)
-        code = np.zeros(len(rows), dtype=np.int64)
-        bit = 0
-        for a in range(q):
-            mask |= (pos[a] >= 0).astype(np.int64) << a
-            for b in range(a + 1, q):
-                code |= (pos[a] < pos[b]).astype(np.int64) << bit
-                bit += 1
-        code[self._p_len[rows] > q] = -1  # the query is iterated: the order follows from the shared tokens alone
-        order = np.lexsort((code, mask))
-        m_sorted, c_sorted = mask[order], code[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (m_sorted[1:] != m_sorted[:-1]) | (c_sorted[1:] != c_sorted[:-1])
-        reps = rows[order[first]].tolist()
+        query_index = np.full(len(self.vocab), -1, dtype=np.int64)
+        query_index[[self._vocab_index[t] for t in toks]] = np.arange(q)
+        # The rows' tokens in iteration order, flattened; keep those of the query (``shared`` per row).
+        lengths = self._p_len[rows]
+        ends = np.cumsum(lengths)
+        flat = np.arange(int(ends[-1])) + np.repeat(self._p_start[rows] - (ends - lengths), lengths)
+        j = query_index[self._p_flat[flat]]
+        j = j[j >= 0]
+        firsts = np.cumsum(shared) - shared
+        place = np.arange(len(j)) - np.repeat(firsts, shared)  # 0, 1, 2 ... within each row
+        power = (q + 1) ** place
+        code = np.add.reduceat((j + 1) * power, firsts)
+        walks_query = lengths > q
+        if walks_query.any():  # the query set is walked: the sequence follows from which tokens are shared
+            mask = np.bitwise_or.reduceat(np.left_shift(1, j), firsts)
+            code[walks_query] = -1 - mask[walks_query]
+        _, first, group = np.unique(code, return_index=True, return_inverse=True)
+        reps = rows[first].tolist()
         sums = np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in reps], dtype=np.float64)
-        out = np.empty(len(rows), dtype=np.float64)
-        out[order] = sums[np.cumsum(first) - 1]
-        return out
+        return sums[group]
 
     def rank(self, text: str) -> list[tuple[str, float]]:
         """All candidate entries with their scores, best first.
@@ -265,17 +257,28 @@ class Matcher:
             if pis is not None:
                 num[pis] += w
                 shared[pis] += 1
-        # Up to two shared tokens the sum does not depend on the order; with three or more it is redone in the
-        # order the per-candidate version added them, so the rounding is the same.
-        many = np.flatnonzero(shared >= 3)
-        if len(many):
-            many = many[is_cand[self._p_entry_arr[many]]]
-            if len(many):
-                num[many] = self._shared_sums(toks, many)
-        dice = 2.0 * num / (total + self._p_weight_arr)
+        # phrase: best Dice overlap over the entry's phrasings (0 when none shares a token)
+        hit = np.flatnonzero(shared > 0)  # (on a bool array: numpy finds non-zero ints ten times slower)
+        hit_entry = self._p_entry_arr[hit]
+        dice = 2.0 * num[hit] / (total + self._p_weight_arr[hit])
         phrase = np.zeros(n, dtype=np.float64)
-        phrase[self._run_entries] = np.maximum.reduceat(dice, self._run_starts)
-        np.maximum(phrase, 0.0, out=phrase)
+        np.maximum.at(phrase, hit_entry, dice)
+        # Up to two shared tokens the sum does not depend on the order of its terms. With three or more the
+        # per-candidate version may have rounded differently, so those sums are redone in its order, but only
+        # for the phrasings that can be their entry's best: the others differ from the best by far more than
+        # any rounding (SUM_SLACK).
+        many = (shared[hit] >= 3) & is_cand[hit_entry]
+        many &= dice >= phrase[hit_entry] * (1.0 - SUM_SLACK)
+        if many.any():
+            rows = hit[many]
+            exact = 2.0 * self._shared_sums(toks, rows, shared[rows]) / (total + self._p_weight_arr[rows])
+            entries = hit_entry[many]
+            # the best of the other phrasings of those entries, then the best of all
+            others = np.zeros(n, dtype=np.float64)
+            keep = ~many & is_cand[hit_entry]
+            np.maximum.at(others, hit_entry[keep], dice[keep])
+            phrase[entries] = others[entries]
+            np.maximum.at(phrase, entries, exact)
         partial = W_COVERAGE * (cov_num[cands] / total) + W_PHRASE * phrase[cands]
         # Best partial score first, ties by entry position, last first (``sort(reverse=True)`` on the tuples
         # (partial, entry, ...)). ``cands`` is ascending, so that is (partial, index) ascending, reversed.
