@@ -168,9 +168,14 @@ class _Data:
         self.choice_len = np.array([len(k) for k in self.choice_keys], dtype=np.int64)
         self.choice_sorted = [" ".join(sorted(k.split())) for k in self.choice_keys]
         self.choice_repeats = np.array([len(k.split()) != len(set(k.split())) for k in self.choice_keys])
+        self.choice_word_count = np.array([len(set(k.split())) for k in self.choice_keys], dtype=np.int64)
         self.choice_words: dict[str, list[int]] = {}
+        # per key and word: the key's other words, sorted and joined
+        self.choice_without: list[dict[str, str]] = []
         for i, k in enumerate(self.choice_keys):
-            for w in set(k.split()):
+            ws = sorted(set(k.split()))
+            self.choice_without.append({w: " ".join(x for x in ws if x != w) for w in ws})
+            for w in ws:
                 self.choice_words.setdefault(w, []).append(i)
 
 
@@ -348,13 +353,16 @@ def _fuzzy_hits(data: _Data, core: str) -> list[tuple[str, float, int]]:
     * a partial ratio compares the shorter string with windows of the other no longer than itself, and a window
       shares at most ``lcs`` with it, so it scores at most ``200 * lcs / (shorter + lcs)``; the partial-token
       ratio is that on the sorted words;
-    * between keys that share no word and have no repeated word, the token-set ratio is the ratio of the
-      sorted distinct words (the sorted words themselves unless the query repeats a word).
+    * between strings that share no word, the token-set ratio is the ratio of the sorted distinct words;
+    * with shared words the partial-token ratio is 100, and the token-set ratio is 100 if one word set holds
+      the other, else the best of its two section ratios (``200 s / (2 s + 1 + rest)``, from lengths only) and
+      the ratio of "shared + rest" on both sides, whose Indel distance is that of the two rests: computed
+      exactly where a single word is shared, else bounded by the difference of the rests' lengths.
 
     WRatio weighs them as rapidfuzz does: below a length ratio of 1.5 ``max(ratio, 0.95 token)``, else
-    ``max(ratio, scale partial, 0.95 scale partial_token)`` with ``scale`` 0.9, or 0.6 from a length ratio of
-    8. Keys sharing a word with the query (the token ratios can then reach 100) or repeating a word (8 keys:
-    "bau bau", "tojo una una"...) are always scored.
+    ``max(ratio, scale partial, 0.95 scale partial_token)`` with ``scale`` 0.9, or 0.6 above a length ratio
+    of 8. Keys repeating a word (8 keys: "bau bau", "tojo una una"...) are always scored.
+    ``tests/regions_timelines/test_lookup_oracle.py`` checks the bound against WRatio over all keys.
     """
     scorer, index = _fuzzy_candidates(data, core)
     keys = data.choice_keys
@@ -364,36 +372,100 @@ def _fuzzy_hits(data: _Data, core: str) -> list[tuple[str, float, int]]:
 
 def _fuzzy_candidates(data: _Data, core: str) -> tuple[Callable[..., float], list[int]]:
     """The scorer for ``core`` and the indices (ascending) of the keys that may reach the cutoff with it."""
+    scorer, bound = _score_bounds(data, core)
+    keep = bound >= _FUZZY_CUTOFF - 1e-6
+    if scorer is fuzz.WRatio:
+        keep |= data.choice_repeats
+    return scorer, np.flatnonzero(keep).tolist()
+
+
+def _score_bounds(data: _Data, core: str) -> tuple[Callable[..., float], npt.NDArray[np.float64]]:
+    """The scorer for ``core`` and, per key, an upper bound on its score (exact for ``fuzz.ratio``); keys with
+    a repeated word get no valid bound from this (``_fuzzy_candidates`` always scores them)."""
     keys = data.choice_keys
     l1 = len(core)
     l2 = data.choice_len
     lcs = _lcs(core, keys, l2)
     if l1 <= 3:
-        scorer = fuzz.ratio
-        keep = 200.0 * lcs / (l1 + l2) >= _FUZZY_CUTOFF - 1e-6
-    else:
-        scorer = fuzz.WRatio
-        words = core.split()
-        distinct = sorted(set(words))
-        lcs_sorted = _lcs(" ".join(sorted(words)), data.choice_sorted, l2)
-        l1d = len(" ".join(distinct))
-        lcs_distinct = lcs_sorted if l1d == l1 else _lcs(" ".join(distinct), data.choice_sorted, l2)
-        shorter = np.minimum(l1, l2)
-        length_ratio = np.maximum(l1, l2) / shorter
-        scale = np.where(length_ratio < 8, 0.9, 0.6)
-        ratio = 200.0 * lcs / (l1 + l2)
-        token = np.maximum(200.0 * lcs_sorted / (l1 + l2), 200.0 * lcs_distinct / (l1d + l2))
-        partial = 200.0 * lcs / (shorter + lcs)
-        partial_sorted = 200.0 * lcs_sorted / (shorter + lcs_sorted)
-        partial_token = np.maximum(partial_sorted, 200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct))
-        partial_term = scale * np.maximum(partial, 0.95 * partial_token)
-        bound = np.where(length_ratio < 1.5, np.maximum(ratio, 0.95 * token), np.maximum(ratio, partial_term))
-        keep = (bound >= _FUZZY_CUTOFF - 1e-6) | data.choice_repeats
-        for w in distinct:
-            at = data.choice_words.get(w)
-            if at is not None:
-                keep[at] = True
-    return scorer, np.flatnonzero(keep).tolist()
+        return fuzz.ratio, 200.0 * lcs / (l1 + l2)  # the ratio itself
+    words = core.split()
+    distinct = sorted(set(words))
+    lcs_sorted = _lcs(" ".join(sorted(words)), data.choice_sorted, l2)
+    l1d = len(" ".join(distinct))
+    lcs_distinct = lcs_sorted if l1d == l1 else _lcs(" ".join(distinct), data.choice_sorted, l2)
+    shorter = np.minimum(l1, l2)
+    length_ratio = np.maximum(l1, l2) / shorter
+    scale = np.where(length_ratio <= 8, 0.9, 0.6)
+    ratio = 200.0 * lcs / (l1 + l2)
+    token_sort = 200.0 * lcs_sorted / (l1 + l2)
+    token_set = 200.0 * lcs_distinct / (l1d + l2)  # no shared word: the sorted distinct words compared
+    partial = 200.0 * lcs / (shorter + lcs)
+    partial_token = np.maximum(
+        200.0 * lcs_sorted / (shorter + lcs_sorted),
+        200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct),
+    )
+    # Keys sharing words with the query: the partial-token ratio is 100, the token-set ratio is 100 when one
+    # word set holds the other, else the best of its two section ratios and the ratio of the rest.
+    n_shared = np.zeros(len(keys), dtype=np.int64)
+    shared_letters = np.zeros(len(keys), dtype=np.int64)
+    for w in distinct:
+        at = data.choice_words.get(w)
+        if at is not None:
+            n_shared[at] += 1
+            shared_letters[at] += len(w)
+    shares = n_shared > 0
+    if shares.any():
+        sect = shared_letters + n_shared - 1  # the shared words joined
+        rest1 = _joined_length(l1d - (len(distinct) - 1) - shared_letters, len(distinct) - n_shared)
+        rest2 = _joined_length(l2 - (data.choice_word_count - 1) - shared_letters, data.choice_word_count - n_shared)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sections = 200.0 * sect / (2 * sect + 1 + np.minimum(rest1, rest2))
+            # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at least
+            # the difference of their lengths (exactly computed below for keys sharing one word)
+            rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
+        one = np.flatnonzero(shares & (n_shared == 1) & (length_ratio < 1.5) & ~data.choice_repeats)
+        if len(one):
+            rests[one] = _rest_ratios(data, distinct, one, sect[one], rest1[one], rest2[one])
+        set_shared = np.where((rest1 == 0) | (rest2 == 0), 100.0, np.maximum(sections, rests))
+        token_set = np.where(shares, set_shared, token_set)
+        partial_token = np.where(shares, 100.0, partial_token)
+    token = np.maximum(token_sort, token_set)
+    bound = np.where(
+        length_ratio < 1.5,
+        np.maximum(ratio, 0.95 * token),
+        np.maximum(ratio, scale * np.maximum(partial, 0.95 * partial_token)),
+    )
+    return fuzz.WRatio, bound
+
+
+def _joined_length(letters: npt.NDArray[np.int64], words: npt.NDArray[np.int64] | int) -> npt.NDArray[np.int64]:
+    """Length of ``words`` words holding ``letters`` letters, joined by single spaces (0 for no word)."""
+    return np.where(np.asarray(words) > 0, letters + np.asarray(words) - 1, 0)
+
+
+def _rest_ratios(
+    data: _Data,
+    distinct: list[str],
+    rows: npt.NDArray[np.intp],
+    sect: npt.NDArray[np.int64],
+    rest1: npt.NDArray[np.int64],
+    rest2: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """For keys ``rows`` that share exactly one word with the query: the token-set ratio's "shared + rest"
+    comparison, from the Indel distance of the query's other words and the key's other words (sorted)."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for w in distinct:
+        at = data.choice_words.get(w)
+        if at is None:
+            continue
+        mine = np.flatnonzero(np.isin(rows, at))
+        if not len(mine):
+            continue
+        query_rest = " ".join(x for x in distinct if x != w)
+        key_rests = [data.choice_without[rows[m]][w] for m in mine.tolist()]
+        distance = process.cdist([query_rest], key_rests, scorer=Indel.distance, dtype=np.int64)[0]
+        out[mine] = 100.0 * (1.0 - distance / (2 * sect[mine] + 2 + rest1[mine] + rest2[mine]))
+    return out
 
 
 def _lcs(text: str, keys: list[str], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

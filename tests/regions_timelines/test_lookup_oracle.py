@@ -9,6 +9,7 @@ codes and garbage, and on hypothesis-made strings, for several limits, with ``==
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -57,12 +58,34 @@ def test_codes_garbage_and_odd_text_match_reference() -> None:
 
 def test_fuzzy_hits_equal_extract_over_all_keys() -> None:
     data = regions._data()
-    cores = {regions._split_kind(regions._normalize(t))[1] for t in all_queries()}
     checked = 0
-    for core in sorted(c for c in cores if len(c) >= 3):
+    for core in (c for c in _cores() if len(c) >= 3):
         scorer = fuzz.ratio if len(core) <= 3 else fuzz.WRatio
         want = process.extract(core, data.choice_keys, scorer=scorer, score_cutoff=regions._FUZZY_CUTOFF, limit=40)
         assert regions._fuzzy_hits(data, core) == want, core
+        checked += 1
+    assert checked > 2000
+
+
+def _cores() -> list[str]:
+    return sorted({regions._split_kind(regions._normalize(t))[1] for t in all_queries()} - {""})
+
+
+def test_score_bound_is_never_below_the_score() -> None:
+    """Soundness of the pre-filter: for every key (without a repeated word) the bound is at least the real score,
+    so no key that reaches the cutoff is left out, whatever the limit."""
+    data = regions._data()
+    plain = ~data.choice_repeats
+    checked = 0
+    for core in _cores():
+        if len(core) < 3:
+            continue
+        scorer, bound = regions._score_bounds(data, core)
+        scores = process.cdist([core], data.choice_keys, scorer=scorer, dtype=np.float64)[0]
+        over = np.flatnonzero(plain & (scores > bound + 1e-6))
+        assert not len(over), (core, [(data.choice_keys[i], scores[i], bound[i]) for i in over[:5]])
+        _scorer, index = regions._fuzzy_candidates(data, core)
+        assert set(np.flatnonzero(scores >= regions._FUZZY_CUTOFF).tolist()) <= set(index), core
         checked += 1
     assert checked > 2000
 
