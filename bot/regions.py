@@ -408,11 +408,13 @@ def _score_bounds(data: _Data, core: str) -> tuple[Callable[..., float], npt.NDA
     # word set holds the other, else the best of its two section ratios and the ratio of the rest.
     n_shared = np.zeros(len(keys), dtype=np.int64)
     shared_letters = np.zeros(len(keys), dtype=np.int64)
-    for w in distinct:
+    shared_word = np.zeros(len(keys), dtype=np.int64)  # which one (meaningful where only one is shared)
+    for i, w in enumerate(distinct):
         at = data.choice_words.get(w)
         if at is not None:
             n_shared[at] += 1
             shared_letters[at] += len(w)
+            shared_word[at] = i
     shares = n_shared > 0
     if shares.any():
         sect = shared_letters + n_shared - 1  # the shared words joined
@@ -425,7 +427,7 @@ def _score_bounds(data: _Data, core: str) -> tuple[Callable[..., float], npt.NDA
             rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
         one = np.flatnonzero(shares & (n_shared == 1) & (length_ratio < 1.5) & ~data.choice_repeats)
         if len(one):
-            rests[one] = _rest_ratios(data, distinct, one, sect[one], rest1[one], rest2[one])
+            rests[one] = _rest_ratios(data, distinct, one, shared_word[one], sect[one], rest1[one], rest2[one])
         set_shared = np.where((rest1 == 0) | (rest2 == 0), 100.0, np.maximum(sections, rests))
         token_set = np.where(shares, set_shared, token_set)
         partial_token = np.where(shares, 100.0, partial_token)
@@ -447,22 +449,19 @@ def _rest_ratios(
     data: _Data,
     distinct: list[str],
     rows: npt.NDArray[np.intp],
+    word: npt.NDArray[np.int64],
     sect: npt.NDArray[np.int64],
     rest1: npt.NDArray[np.int64],
     rest2: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
-    """For keys ``rows`` that share exactly one word with the query: the token-set ratio's "shared + rest"
-    comparison, from the Indel distance of the query's other words and the key's other words (sorted)."""
+    """For keys ``rows`` that share exactly one word with the query, ``distinct[word[i]]``: the token-set ratio's
+    "shared + rest" comparison, from the Indel distance of the query's other words and the key's other words."""
     out = np.empty(len(rows), dtype=np.float64)
-    for w in distinct:
-        at = data.choice_words.get(w)
-        if at is None:
-            continue
-        mine = np.flatnonzero(np.isin(rows, at))
-        if not len(mine):
-            continue
+    for i in np.unique(word).tolist():
+        w = distinct[i]
+        mine = np.flatnonzero(word == i)
         query_rest = " ".join(x for x in distinct if x != w)
-        key_rests = [data.choice_without[rows[m]][w] for m in mine.tolist()]
+        key_rests = [data.choice_without[r][w] for r in rows[mine].tolist()]
         distance = process.cdist([query_rest], key_rests, scorer=Indel.distance, dtype=np.int64)[0]
         out[mine] = 100.0 * (1.0 - distance / (2 * sect[mine] + 2 + rest1[mine] + rest2[mine]))
     return out

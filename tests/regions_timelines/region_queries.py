@@ -6,7 +6,9 @@ from __future__ import annotations
 import random
 import string
 
-from bot.regions import _data
+from bot.regions import _KIND_PREFIXES, _data
+
+_KINDS = frozenset(_KIND_PREFIXES) | {"administrasi"}
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -49,8 +51,9 @@ def typo_queries(seed: int = 5) -> list[str]:
                 j = rng.randrange(len(w))
                 w[j] = _typo(w[j], rng)
             text = " ".join(w)
-            prefix = rng.choice(["", "", "", "kab ", "kota ", "kabupaten ", "prov "])
-            out.append(prefix + text)
+            if words[0] not in _KINDS:  # a kind word in front of a bare name, as people type it
+                text = rng.choice(["", "", "", "kab ", "kota ", "kabupaten ", "prov "]) + text
+            out.append(text)
     return out
 
 
