@@ -130,6 +130,7 @@ class Matcher:
         it; per phrasing, its entry, weight, length and where each of its tokens comes when its frozenset is
         iterated."""
         self._n_phrasings = len(self.p_tokens)
+        self._entry_texts = [[self.p_text[pi] for pi in pis] for pis in self.entry_phrasings]
         self._ids_arr = np.array(self.ids, dtype=object)
         self._p_entry_arr = np.array(self.p_entry, dtype=np.intp)
         self._p_weight_arr = np.array(self.p_weight, dtype=np.float64)
@@ -257,28 +258,27 @@ class Matcher:
             if pis is not None:
                 num[pis] += w
                 shared[pis] += 1
-        # phrase: best Dice overlap over the entry's phrasings (0 when none shares a token)
-        hit = np.flatnonzero(shared > 0)  # (on a bool array: numpy finds non-zero ints ten times slower)
-        hit_entry = self._p_entry_arr[hit]
-        dice = 2.0 * num[hit] / (total + self._p_weight_arr[hit])
+        # phrase: best Dice overlap over the entry's phrasings (0 when none shares a token). Up to two shared
+        # tokens, a sum does not depend on the order of its terms. With three or more the per-candidate
+        # version may have rounded differently, so those sums are redone in its order, but only for the
+        # phrasings that can be their entry's best: the others differ from it by far more than any rounding
+        # (SUM_SLACK).
+        few = np.flatnonzero((shared > 0) & (shared < 3))  # (on bool arrays: numpy scans ints ten times slower)
         phrase = np.zeros(n, dtype=np.float64)
-        np.maximum.at(phrase, hit_entry, dice)
-        # Up to two shared tokens the sum does not depend on the order of its terms. With three or more the
-        # per-candidate version may have rounded differently, so those sums are redone in its order, but only
-        # for the phrasings that can be their entry's best: the others differ from the best by far more than
-        # any rounding (SUM_SLACK).
-        many = (shared[hit] >= 3) & is_cand[hit_entry]
-        many &= dice >= phrase[hit_entry] * (1.0 - SUM_SLACK)
-        if many.any():
-            rows = hit[many]
+        np.maximum.at(phrase, self._p_entry_arr[few], 2.0 * num[few] / (total + self._p_weight_arr[few]))
+        many = np.flatnonzero(shared >= 3)
+        many = many[is_cand[self._p_entry_arr[many]]]
+        if len(many):
+            many_entry = self._p_entry_arr[many]
+            dice = 2.0 * num[many] / (total + self._p_weight_arr[many])
+            best = phrase.copy()
+            np.maximum.at(best, many_entry, dice)
+            close = dice >= best[many_entry] * (1.0 - SUM_SLACK)
+            rows = many[close]
             exact = 2.0 * self._shared_sums(toks, rows, shared[rows]) / (total + self._p_weight_arr[rows])
-            entries = hit_entry[many]
-            # the best of the other phrasings of those entries, then the best of all
-            others = np.zeros(n, dtype=np.float64)
-            keep = ~many & is_cand[hit_entry]
-            np.maximum.at(others, hit_entry[keep], dice[keep])
-            phrase[entries] = others[entries]
-            np.maximum.at(phrase, entries, exact)
+            far = ~close
+            np.maximum.at(phrase, many_entry[far], dice[far])
+            np.maximum.at(phrase, many_entry[close], exact)
         partial = W_COVERAGE * (cov_num[cands] / total) + W_PHRASE * phrase[cands]
         # Best partial score first, ties by entry position, last first (``sort(reverse=True)`` on the tuples
         # (partial, entry, ...)). ``cands`` is ascending, so that is (partial, index) ascending, reversed.
@@ -290,7 +290,9 @@ class Matcher:
         top = min(FUZZY_TOP, len(ordered))
         head = []
         for rank_i, ei in enumerate(ordered[:top].tolist()):
-            fz = max(fuzz.token_sort_ratio(qtext, self.p_text[pi]) for pi in self.entry_phrasings[ei]) / 100.0
+            # the best token_sort_ratio over the entry's phrasings (extractOne: one call, the query prepared once)
+            best_fuzzy = process.extractOne(qtext, self._entry_texts[ei], scorer=fuzz.token_sort_ratio)
+            fz = best_fuzzy[1] / 100.0
             head.append((self.ids[ei], float(scores[rank_i]) + W_FUZZY * fz))
         head.sort(key=lambda r: r[1], reverse=True)
         head.extend(zip(self._ids_arr[ordered[top:]].tolist(), scores[top:].tolist(), strict=False))
