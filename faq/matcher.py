@@ -275,10 +275,11 @@ class Matcher:
             np.maximum.at(best, many_entry, dice)
             close = dice >= best[many_entry] * (1.0 - SUM_SLACK)
             rows = many[close]
-            exact = 2.0 * self._shared_sums(toks, rows, shared[rows]) / (total + self._p_weight_arr[rows])
             far = ~close
             np.maximum.at(phrase, many_entry[far], dice[far])
-            np.maximum.at(phrase, many_entry[close], exact)
+            if len(rows):
+                exact = 2.0 * self._shared_sums(toks, rows, shared[rows]) / (total + self._p_weight_arr[rows])
+                np.maximum.at(phrase, many_entry[close], exact)
         partial = W_COVERAGE * (cov_num[cands] / total) + W_PHRASE * phrase[cands]
         # Best partial score first, ties by entry position, last first (``sort(reverse=True)`` on the tuples
         # (partial, entry, ...)). ``cands`` is ascending, so that is (partial, index) ascending, reversed.
