@@ -6,9 +6,11 @@ Usage: ``python -m benchmarks.faq [--entries 10000] [--rounds 5] [--perturbed 30
 
 Questions: dev + held-out + tuning negatives + ``--perturbed`` generated variants (typos, dropped words, joined
 questions). Each matcher is warmed on all of them first (token typo map and stems cached, like a running bot);
-then every question is timed ``--rounds`` times (once at 10,000 entries for the reference, which is slow).
+then every question is timed ``--rounds`` times (``--ref-rounds``, default once, for the reference at 10,000
+entries, which is slow).
 ``wall`` is ``time.perf_counter``; ``cpu`` is ``time.process_time`` of the same call, which other processes on a
-shared machine do not inflate. Latency is per ``rank`` call (``match`` adds ``decide``, a few microseconds).
+shared machine inflate less (they still share caches and cores); ``cpu_best_of_rounds`` takes, per question, the
+least CPU time over the rounds. Latency is per ``rank`` call (``match`` adds ``decide``, a few microseconds).
 """
 
 from __future__ import annotations
@@ -51,14 +53,17 @@ def latency(matcher: Ranker, texts: list[str], rounds: int) -> dict[str, Any]:
         matcher.rank(t)
     wall: list[float] = []
     cpu: list[float] = []
+    best = [float("inf")] * len(texts)
     for _ in range(rounds):
-        for t in texts:
+        for i, t in enumerate(texts):
             c0, w0 = time.process_time(), time.perf_counter()
             matcher.rank(t)
             w1, c1 = time.perf_counter(), time.process_time()
             wall.append((w1 - w0) * 1000)
             cpu.append((c1 - c0) * 1000)
-    return {"calls": len(wall), "wall": _stats(wall), "cpu": _stats(cpu)}
+            best[i] = min(best[i], (c1 - c0) * 1000)
+    # cpu_best: per question the least CPU time over the rounds, the figure least disturbed by other processes
+    return {"calls": len(wall), "wall": _stats(wall), "cpu": _stats(cpu), "cpu_best_of_rounds": _stats(best)}
 
 
 def compare(kb: KnowledgeBase, texts: list[str], rounds: int, ref_rounds: int) -> dict[str, Any]:
@@ -90,6 +95,7 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--perturbed", type=int, default=300)
+    parser.add_argument("--ref-rounds", type=int, default=1, help="rounds for the slow reference at --entries")
     args = parser.parse_args()
     kb = load_kb()
     matcher = Matcher(kb)
@@ -99,7 +105,7 @@ def main() -> int:
     if args.heldout.exists():
         result["heldout"] = evaluate(matcher, load_questions(args.heldout))
     result["real_kb"] = compare(kb, texts, args.rounds, args.rounds)
-    result[f"synthetic_{args.entries}"] = compare(synthetic_kb(kb, args.entries), texts, args.rounds, 1)
+    result[f"synthetic_{args.entries}"] = compare(synthetic_kb(kb, args.entries), texts, args.rounds, args.ref_rounds)
     goals = {"real_kb_p99_ms": 0.5, f"synthetic_{args.entries}_p99_ms": 5.0}
     result["goals"] = goals
     print(json.dumps(result, indent=2))
