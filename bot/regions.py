@@ -371,73 +371,111 @@ def _fuzzy_hits(data: _Data, core: str) -> list[tuple[str, float, int]]:
 
 
 def _fuzzy_candidates(data: _Data, core: str) -> tuple[Callable[..., float], list[int]]:
-    """The scorer for ``core`` and the indices (ascending) of the keys that may reach the cutoff with it."""
-    scorer, bound = _score_bounds(data, core)
-    keep = bound >= _FUZZY_CUTOFF - 1e-6
-    if scorer is fuzz.WRatio:
-        keep |= data.choice_repeats
-    return scorer, np.flatnonzero(keep).tolist()
+    """The scorer for ``core`` and the indices (ascending) of the keys that may reach the cutoff with it.
+
+    Two steps: a coarse bound over all keys (a handful of array operations), then the finer bound over the keys
+    the coarse one lets through."""
+    q = _Query(data, core)
+    if q.scorer is fuzz.ratio:
+        return q.scorer, np.flatnonzero(q.ratio_bound() >= _FUZZY_CUTOFF - 1e-6).tolist()
+    rows = np.flatnonzero((q.coarse_bound() >= _FUZZY_CUTOFF - 1e-6) | (q.n_shared > 0) | data.choice_repeats)
+    keep = (q.fine_bound(rows) >= _FUZZY_CUTOFF - 1e-6) | data.choice_repeats[rows]
+    return q.scorer, rows[keep].tolist()
 
 
 def _score_bounds(data: _Data, core: str) -> tuple[Callable[..., float], npt.NDArray[np.float64]]:
-    """The scorer for ``core`` and, per key, an upper bound on its score (exact for ``fuzz.ratio``); keys with
-    a repeated word get no valid bound from this (``_fuzzy_candidates`` always scores them)."""
-    keys = data.choice_keys
-    l1 = len(core)
-    l2 = data.choice_len
-    lcs = _lcs(core, keys, l2)
-    if l1 <= 3:
-        return fuzz.ratio, 200.0 * lcs / (l1 + l2)  # the ratio itself
-    words = core.split()
-    distinct = sorted(set(words))
-    lcs_sorted = _lcs(" ".join(sorted(words)), data.choice_sorted, l2)
-    l1d = len(" ".join(distinct))
-    lcs_distinct = lcs_sorted if l1d == l1 else _lcs(" ".join(distinct), data.choice_sorted, l2)
-    shorter = np.minimum(l1, l2)
-    length_ratio = np.maximum(l1, l2) / shorter
-    scale = np.where(length_ratio <= 8, 0.9, 0.6)
-    ratio = 200.0 * lcs / (l1 + l2)
-    token_sort = 200.0 * lcs_sorted / (l1 + l2)
-    token_set = 200.0 * lcs_distinct / (l1d + l2)  # no shared word: the sorted distinct words compared
-    partial = 200.0 * lcs / (shorter + lcs)
-    partial_token = np.maximum(
-        200.0 * lcs_sorted / (shorter + lcs_sorted),
-        200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct),
-    )
-    # Keys sharing words with the query: the partial-token ratio is 100, the token-set ratio is 100 when one
-    # word set holds the other, else the best of its two section ratios and the ratio of the rest.
-    n_shared = np.zeros(len(keys), dtype=np.int64)
-    shared_letters = np.zeros(len(keys), dtype=np.int64)
-    shared_word = np.zeros(len(keys), dtype=np.int64)  # which one (meaningful where only one is shared)
-    for i, w in enumerate(distinct):
-        at = data.choice_words.get(w)
-        if at is not None:
-            n_shared[at] += 1
-            shared_letters[at] += len(w)
-            shared_word[at] = i
-    shares = n_shared > 0
-    if shares.any():
-        sect = shared_letters + n_shared - 1  # the shared words joined
-        rest1 = _joined_length(l1d - (len(distinct) - 1) - shared_letters, len(distinct) - n_shared)
-        rest2 = _joined_length(l2 - (data.choice_word_count - 1) - shared_letters, data.choice_word_count - n_shared)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sections = 200.0 * sect / (2 * sect + 1 + np.minimum(rest1, rest2))
-            # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at least
-            # the difference of their lengths (exactly computed below for keys sharing one word)
-            rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
-        one = np.flatnonzero(shares & (n_shared == 1) & (length_ratio < 1.5) & ~data.choice_repeats)
-        if len(one):
-            rests[one] = _rest_ratios(data, distinct, one, shared_word[one], sect[one], rest1[one], rest2[one])
-        set_shared = np.where((rest1 == 0) | (rest2 == 0), 100.0, np.maximum(sections, rests))
-        token_set = np.where(shares, set_shared, token_set)
-        partial_token = np.where(shares, 100.0, partial_token)
-    token = np.maximum(token_sort, token_set)
-    bound = np.where(
-        length_ratio < 1.5,
-        np.maximum(ratio, 0.95 * token),
-        np.maximum(ratio, scale * np.maximum(partial, 0.95 * partial_token)),
-    )
-    return fuzz.WRatio, bound
+    """The scorer for ``core`` and, per key, the finer upper bound on its score (exact for ``fuzz.ratio``); keys
+    with a repeated word get no valid bound from this (``_fuzzy_candidates`` always scores them)."""
+    q = _Query(data, core)
+    if q.scorer is fuzz.ratio:
+        return q.scorer, q.ratio_bound()
+    return q.scorer, q.fine_bound(np.arange(len(data.choice_keys)))
+
+
+class _Query:
+    """Per query: the longest common subsequences with every key, and the words shared with every key."""
+
+    def __init__(self, data: _Data, core: str) -> None:
+        self.data = data
+        self.core = core
+        self.l1 = len(core)
+        self.l2 = data.choice_len
+        self.lcs = _lcs(core, data.choice_keys, self.l2)
+        self.scorer: Callable[..., float] = fuzz.ratio if self.l1 <= 3 else fuzz.WRatio
+        if self.scorer is fuzz.ratio:
+            return
+        words = core.split()
+        self.distinct = sorted(set(words))
+        self.lcs_sorted = _lcs(" ".join(sorted(words)), data.choice_sorted, self.l2)
+        self.l1d = len(" ".join(self.distinct))
+        self.lcs_distinct = (
+            self.lcs_sorted if self.l1d == self.l1 else _lcs(" ".join(self.distinct), data.choice_sorted, self.l2)
+        )
+        n = len(data.choice_keys)
+        self.n_shared = np.zeros(n, dtype=np.int64)
+        self.shared_letters = np.zeros(n, dtype=np.int64)
+        self.shared_word = np.zeros(n, dtype=np.int64)  # which one (meaningful where only one is shared)
+        for i, w in enumerate(self.distinct):
+            at = data.choice_words.get(w)
+            if at is not None:
+                self.n_shared[at] += 1
+                self.shared_letters[at] += len(w)
+                self.shared_word[at] = i
+
+    def ratio_bound(self) -> npt.NDArray[np.float64]:
+        return 200.0 * self.lcs / (self.l1 + self.l2)
+
+    def coarse_bound(self) -> npt.NDArray[np.float64]:
+        """Every ratio below, for keys sharing no word, is ``200 l / (a + b)`` with ``l`` one of the three
+        common-subsequence lengths and ``a + b >= min(l1', l2) + l``: at most ``200 L / (min(l1', l2) + L)``
+        for the largest ``L`` (``l1'``: the distinct words' length, at most the query's)."""
+        most = np.maximum(np.maximum(self.lcs, self.lcs_sorted), self.lcs_distinct)
+        return 200.0 * most / (np.minimum(self.l1d, self.l2) + most)
+
+    def fine_bound(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        l1, l1d, data = self.l1, self.l1d, self.data
+        l2 = self.l2[rows]
+        lcs, lcs_sorted, lcs_distinct = self.lcs[rows], self.lcs_sorted[rows], self.lcs_distinct[rows]
+        shorter = np.minimum(l1, l2)
+        length_ratio = np.maximum(l1, l2) / shorter
+        scale = np.where(length_ratio <= 8, 0.9, 0.6)
+        ratio = 200.0 * lcs / (l1 + l2)
+        token_sort = 200.0 * lcs_sorted / (l1 + l2)
+        token_set = 200.0 * lcs_distinct / (l1d + l2)  # no shared word: the sorted distinct words compared
+        partial = 200.0 * lcs / (shorter + lcs)
+        partial_token = np.maximum(
+            200.0 * lcs_sorted / (shorter + lcs_sorted),
+            200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct),
+        )
+        # Keys sharing words with the query: the partial-token ratio is 100, the token-set ratio is 100 when
+        # one word set holds the other, else the best of its two section ratios and the ratio of the rest.
+        n_shared = self.n_shared[rows]
+        shares = n_shared > 0
+        if shares.any():
+            shared_letters = self.shared_letters[rows]
+            words = data.choice_word_count[rows]
+            sect = shared_letters + n_shared - 1  # the shared words joined
+            rest1 = _joined_length(l1d - (len(self.distinct) - 1) - shared_letters, len(self.distinct) - n_shared)
+            rest2 = _joined_length(l2 - (words - 1) - shared_letters, words - n_shared)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sections = 200.0 * sect / (2 * sect + 1 + np.minimum(rest1, rest2))
+                # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at
+                # least the difference of their lengths (exactly computed below for keys sharing one word)
+                rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
+            one = np.flatnonzero(shares & (n_shared == 1) & (length_ratio < 1.5) & ~data.choice_repeats[rows])
+            if len(one):
+                rests[one] = _rest_ratios(
+                    data, self.distinct, rows[one], self.shared_word[rows[one]], sect[one], rest1[one], rest2[one]
+                )
+            set_shared = np.where((rest1 == 0) | (rest2 == 0), 100.0, np.maximum(sections, rests))
+            token_set = np.where(shares, set_shared, token_set)
+            partial_token = np.where(shares, 100.0, partial_token)
+        token = np.maximum(token_sort, token_set)
+        return np.where(
+            length_ratio < 1.5,
+            np.maximum(ratio, 0.95 * token),
+            np.maximum(ratio, scale * np.maximum(partial, 0.95 * partial_token)),
+        )
 
 
 def _joined_length(letters: npt.NDArray[np.int64], words: npt.NDArray[np.int64] | int) -> npt.NDArray[np.int64]:
