@@ -172,8 +172,8 @@ class _Data:
         self.choice_words: dict[str, list[int]] = {}
         # per key and word: the key's other words, sorted and joined
         self.choice_without: list[dict[str, str]] = []
-        for i, k in enumerate(self.choice_keys):
-            ws = sorted(set(k.split()))
+        for i, key in enumerate(self.choice_keys):
+            ws = sorted(set(key.split()))
             self.choice_without.append({w: " ".join(x for x in ws if x != w) for w in ws})
             for w in ws:
                 self.choice_words.setdefault(w, []).append(i)
