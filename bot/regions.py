@@ -173,10 +173,10 @@ class _Data:
         # per key and word: the key's other words, sorted and joined
         self.choice_without: list[dict[str, str]] = []
         for i, key in enumerate(self.choice_keys):
-            ws = sorted(set(key.split()))
-            self.choice_without.append({w: " ".join(x for x in ws if x != w) for w in ws})
-            for w in ws:
-                self.choice_words.setdefault(w, []).append(i)
+            key_words = sorted(set(key.split()))
+            self.choice_without.append({kw: " ".join(x for x in key_words if x != kw) for kw in key_words})
+            for kw in key_words:
+                self.choice_words.setdefault(kw, []).append(i)
 
 
 def _rank(code: str) -> tuple[int, str]:
