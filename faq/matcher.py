@@ -143,6 +143,13 @@ class Matcher:
         self._p_flat = np.array([self._vocab_index[t] for toks in self.p_tokens for t in toks], dtype=np.intp)
         self._p_len = np.array([len(toks) for toks in self.p_tokens], dtype=np.intp)
         self._p_start = np.cumsum(self._p_len) - self._p_len
+        # Common tokens' phrasings also as a dense bool vector (one byte per phrasing and common token).
+        self._phr_dense: dict[str, npt.NDArray[np.bool_]] = {}
+        for tok in self.common:
+            if tok in self._phr_post:
+                dense = np.zeros(self._n_phrasings, dtype=bool)
+                dense[self._phr_post[tok]] = True
+                self._phr_dense[tok] = dense
         self._cand_post: dict[str, npt.NDArray[np.intp]] = {
             tok: np.unique(self._p_entry_arr[pis]) for tok, pis in self._phr_post.items()
         }
@@ -249,11 +256,20 @@ class Matcher:
         # phrase numerator per phrasing: idf of the shared tokens; ``shared`` counts them
         num = np.zeros(self._n_phrasings, dtype=np.float64)
         shared = np.zeros(self._n_phrasings, dtype=np.int32)
+        scratch: npt.NDArray[np.float64] | None = None
         for tok in toks:
             w = self.idf[tok]
             bag = self._bag_post.get(tok)
             if bag is not None:
                 cov_num[bag] += w
+            dense = self._phr_dense.get(tok)
+            if dense is not None:  # a common token: adding w or 0.0 everywhere is cheaper than scattering
+                if scratch is None:
+                    scratch = np.empty(self._n_phrasings, dtype=np.float64)
+                np.multiply(dense, w, out=scratch)
+                np.add(num, scratch, out=num)
+                np.add(shared, dense, out=shared, casting="unsafe")
+                continue
             pis = self._phr_post.get(tok)
             if pis is not None:
                 num[pis] += w
