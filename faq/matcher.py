@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from faq.kb import KnowledgeBase, load_kb
@@ -41,6 +43,7 @@ COMMON_DF = 0.15  # tokens in more than this share of entries do not generate ca
 FUZZY_TOP = 12  # entries that get the (slower) fuzzy string comparison
 MAX_SUGGESTIONS = 3
 UNKNOWN_FACTOR = 1.0  # weight of a word unknown to the KB, relative to the rarest KB word
+SUM_SLACK = 1e-9  # relative bound, far above float rounding, on how much a sum's order can change it
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,43 @@ class Matcher:
         for pi, ei in enumerate(self.p_entry):
             self.entry_phrasings[ei].append(pi)
         self._map_token = lru_cache(maxsize=50000)(self._map_token_uncached)
+        self._build_arrays()
+
+    def _build_arrays(self) -> None:
+        """Index arrays for the vectorised ``rank``: per token, the phrasings, candidate entries and bags holding
+        it; per phrasing, its entry, weight, length and where each of its tokens comes when its frozenset is
+        iterated."""
+        self._n_phrasings = len(self.p_tokens)
+        self._entry_texts = [[self.p_text[pi] for pi in pis] for pis in self.entry_phrasings]
+        self._ids_arr = np.array(self.ids, dtype=object)
+        self._p_entry_arr = np.array(self.p_entry, dtype=np.intp)
+        self._p_weight_arr = np.array(self.p_weight, dtype=np.float64)
+        self._phr_post: dict[str, npt.NDArray[np.intp]] = {
+            tok: np.array(pis, dtype=np.intp) for tok, pis in self.postings.items()
+        }
+        # Every phrasing's tokens (vocabulary indices) in the order its frozenset iterates, one after the
+        # other: phrasing pi is ``_p_flat[_p_start[pi] : _p_start[pi] + _p_len[pi]]`` (see ``_shared_sums``).
+        self._vocab_index = {tok: i for i, tok in enumerate(self.vocab)}
+        self._p_flat = np.array([self._vocab_index[t] for toks in self.p_tokens for t in toks], dtype=np.intp)
+        self._p_len = np.array([len(toks) for toks in self.p_tokens], dtype=np.intp)
+        self._p_start = np.cumsum(self._p_len) - self._p_len
+        # Common tokens' phrasings also as a dense bool vector (one byte per phrasing and common token).
+        self._phr_dense: dict[str, npt.NDArray[np.bool_]] = {}
+        for tok in self.common:
+            if tok in self._phr_post:
+                dense = np.zeros(self._n_phrasings, dtype=bool)
+                dense[self._phr_post[tok]] = True
+                self._phr_dense[tok] = dense
+        self._cand_post: dict[str, npt.NDArray[np.intp]] = {
+            tok: np.unique(self._p_entry_arr[pis]) for tok, pis in self._phr_post.items()
+        }
+        bag_post: dict[str, list[int]] = {}
+        for ei, bag in enumerate(self.bags):
+            for tok in bag:
+                bag_post.setdefault(tok, []).append(ei)
+        self._bag_post: dict[str, npt.NDArray[np.intp]] = {
+            tok: np.array(eis, dtype=np.intp) for tok, eis in bag_post.items()
+        }
 
     # -- scoring -------------------------------------------------------------------------------
     def _map_token_uncached(self, tok: str) -> str | None:
@@ -152,37 +192,134 @@ class Matcher:
         total = sum(self.idf[t] for t in toks) + unknown * self.unknown_weight
         return toks, total, " ".join(toks)
 
+    def _shared_sums(
+        self, toks: list[str], rows: npt.NDArray[np.intp], shared: npt.NDArray[np.int32]
+    ) -> npt.NDArray[np.float64]:
+        """``sum(idf[t] for t in frozenset(toks) & p_tokens[pi])`` for each phrasing ``pi`` in ``rows``, which
+        shares ``shared[i]`` (at least one) tokens with the query.
+
+        A float sum depends on the order of its terms, here the order in which the intersection set iterates.
+        That order is fixed by the sequence in which CPython inserted the shared tokens into the new set: it
+        walks the smaller operand (the phrasing, unless the phrasing has more tokens than the query) and
+        inserts the tokens the other one holds. Phrasings that insert the same tokens in the same sequence
+        therefore give the same sum, bit for bit. So the rows are grouped by that sequence (encoded as one
+        integer: digit ``j + 1`` for query token ``j``, in base ``q + 1``) and the sum is taken once per group,
+        on a real intersection of one of its phrasings.
+        """
+        q = len(toks)
+        qset = frozenset(toks)
+        idf = self.idf
+        p_tokens = self.p_tokens
+        if q > 62 or (q + 1) ** int(shared.max()) >= 2**63:
+            # the sequence code would not fit in 63 bits (a question of 14+ tokens sharing 14+ with a phrasing)
+            return np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in rows.tolist()], dtype=np.float64)
+        query_index = np.full(len(self.vocab), -1, dtype=np.int64)
+        query_index[[self._vocab_index[t] for t in toks]] = np.arange(q)
+        # The rows' tokens in iteration order, flattened; keep those of the query (``shared`` per row).
+        lengths = self._p_len[rows]
+        ends = np.cumsum(lengths)
+        flat = np.arange(int(ends[-1])) + np.repeat(self._p_start[rows] - (ends - lengths), lengths)
+        j = query_index[self._p_flat[flat]]
+        j = j[j >= 0]
+        firsts = np.cumsum(shared) - shared
+        place = np.arange(len(j)) - np.repeat(firsts, shared)  # 0, 1, 2 ... within each row
+        power = (q + 1) ** place
+        code = np.add.reduceat((j + 1) * power, firsts)
+        walks_query = lengths > q
+        if walks_query.any():  # the query set is walked: the sequence follows from which tokens are shared
+            mask = np.bitwise_or.reduceat(np.left_shift(1, j), firsts)
+            code[walks_query] = -1 - mask[walks_query]
+        _, first, group = np.unique(code, return_index=True, return_inverse=True)
+        reps = rows[first].tolist()
+        sums = np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in reps], dtype=np.float64)
+        return sums[group]
+
     def rank(self, text: str) -> list[tuple[str, float]]:
-        """All candidate entries with their scores, best first."""
+        """All candidate entries with their scores, best first.
+
+        Candidates are the entries with a phrasing that holds a rare query token (any token when all are
+        common). Ties keep a fixed order: by score before the fuzzy part, then by entry position, last first.
+        Vectorised over the token postings; the floating-point operations are the same, in the same order, as
+        in the per-candidate loop this replaced (``tests/faq/reference_matcher.py``), so the scores are
+        bit-for-bit the same.
+        """
         toks, total, qtext = self._query(text)
         if not toks or total <= 0:
             return []
         rare = [t for t in toks if t not in self.common] or toks
-        candidates: set[int] = set()
+        n = len(self.ids)
+        is_cand = np.zeros(n, dtype=bool)
         for tok in rare:
-            for pi in self.postings.get(tok, ()):
-                candidates.add(self.p_entry[pi])
-        qset = frozenset(toks)
-        pre: list[tuple[float, int, float, float]] = []
-        for ei in candidates:
-            bag = self.bags[ei]
-            coverage = sum(self.idf[t] for t in toks if t in bag) / total
-            phrase = 0.0
-            for pi in self.entry_phrasings[ei]:
-                inter = qset & self.p_tokens[pi]
-                if inter:
-                    dice = 2.0 * sum(self.idf[t] for t in inter) / (total + self.p_weight[pi])
-                    phrase = max(phrase, dice)
-            pre.append((W_COVERAGE * coverage + W_PHRASE * phrase, ei, coverage, phrase))
-        pre.sort(reverse=True)
-        results: list[tuple[str, float]] = []
-        for rank_i, (partial, ei, _cov, _phr) in enumerate(pre):
-            fz = 0.0
-            if rank_i < FUZZY_TOP:
-                fz = max(fuzz.token_sort_ratio(qtext, self.p_text[pi]) for pi in self.entry_phrasings[ei]) / 100.0
-            results.append((self.ids[ei], partial + W_FUZZY * fz))
-        results.sort(key=lambda r: r[1], reverse=True)
-        return results
+            post = self._cand_post.get(tok)
+            if post is not None:
+                is_cand[post] = True
+        cands = np.flatnonzero(is_cand)
+        if not len(cands):
+            return []
+        # coverage numerator: idf of the query tokens found in the entry's bag, added in query order
+        # (the order of ``sum(idf[t] for t in toks if t in bag)``)
+        cov_num = np.zeros(n, dtype=np.float64)
+        # phrase numerator per phrasing: idf of the shared tokens; ``shared`` counts them
+        num = np.zeros(self._n_phrasings, dtype=np.float64)
+        shared = np.zeros(self._n_phrasings, dtype=np.int32)
+        scratch: npt.NDArray[np.float64] | None = None
+        for tok in toks:
+            w = self.idf[tok]
+            bag = self._bag_post.get(tok)
+            if bag is not None:
+                cov_num[bag] += w
+            dense = self._phr_dense.get(tok)
+            if dense is not None:  # a common token: adding w or 0.0 everywhere is cheaper than scattering
+                if scratch is None:
+                    scratch = np.empty(self._n_phrasings, dtype=np.float64)
+                np.multiply(dense, w, out=scratch)
+                np.add(num, scratch, out=num)
+                np.add(shared, dense, out=shared, casting="unsafe")
+                continue
+            pis = self._phr_post.get(tok)
+            if pis is not None:
+                num[pis] += w
+                shared[pis] += 1
+        # phrase: best Dice overlap over the entry's phrasings (0 when none shares a token). Up to two shared
+        # tokens, a sum does not depend on the order of its terms. With three or more the per-candidate
+        # version may have rounded differently, so those sums are redone in its order, but only for the
+        # phrasings that can be their entry's best: the others differ from it by far more than any rounding
+        # (SUM_SLACK).
+        few = np.flatnonzero((shared > 0) & (shared < 3))  # (on bool arrays: numpy scans ints ten times slower)
+        phrase = np.zeros(n, dtype=np.float64)
+        np.maximum.at(phrase, self._p_entry_arr[few], 2.0 * num[few] / (total + self._p_weight_arr[few]))
+        many = np.flatnonzero(shared >= 3)
+        many = many[is_cand[self._p_entry_arr[many]]]
+        if len(many):
+            many_entry = self._p_entry_arr[many]
+            dice = 2.0 * num[many] / (total + self._p_weight_arr[many])
+            best = phrase.copy()
+            np.maximum.at(best, many_entry, dice)
+            close = dice >= best[many_entry] * (1.0 - SUM_SLACK)
+            rows = many[close]
+            far = ~close
+            np.maximum.at(phrase, many_entry[far], dice[far])
+            if len(rows):
+                exact = 2.0 * self._shared_sums(toks, rows, shared[rows]) / (total + self._p_weight_arr[rows])
+                np.maximum.at(phrase, many_entry[close], exact)
+        partial = W_COVERAGE * (cov_num[cands] / total) + W_PHRASE * phrase[cands]
+        # Best partial score first, ties by entry position, last first (``sort(reverse=True)`` on the tuples
+        # (partial, entry, ...)). ``cands`` is ascending, so that is (partial, index) ascending, reversed.
+        order = _argsort_pairs(partial)[::-1]
+        ordered = cands[order]
+        scores = partial[order]
+        # The fuzzy part goes to the first FUZZY_TOP only. It can only raise them, and they already lead
+        # everything after them, so the final (stable) sort only reorders those few.
+        top = min(FUZZY_TOP, len(ordered))
+        head = []
+        for rank_i, ei in enumerate(ordered[:top].tolist()):
+            # the best token_sort_ratio over the entry's phrasings (extractOne: one call, the query prepared once)
+            best_fuzzy = process.extractOne(qtext, self._entry_texts[ei], scorer=fuzz.token_sort_ratio)
+            fz = best_fuzzy[1] / 100.0
+            head.append((self.ids[ei], float(scores[rank_i]) + W_FUZZY * fz))
+        head.sort(key=lambda r: r[1], reverse=True)
+        head.extend(zip(self._ids_arr[ordered[top:]].tolist(), scores[top:].tolist(), strict=False))
+        return head
 
     def decide(
         self, ranked: list[tuple[str, float]], th: Thresholds | None = None, n_tokens: int | None = None
@@ -227,6 +364,21 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         return self.decide(self.rank(text), n_tokens=len(set(self.normalizer.tokens(text))))
+
+
+def _argsort_pairs(values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """Indices that sort ``values`` ascending, equal values by index: a stable argsort, built from two of
+    numpy's (vectorised, unstable) quicksorts, which are several times faster than its stable sort."""
+    order = np.argsort(values)
+    if len(order) < 2:
+        return order
+    ordered = values[order]
+    runs = np.empty(len(order), dtype=np.int64)
+    runs[0] = 0
+    np.cumsum(ordered[1:] != ordered[:-1], out=runs[1:])
+    if runs[-1] == len(order) - 1:  # no ties
+        return order
+    return order[np.argsort(runs * len(order) + order)]
 
 
 @lru_cache(maxsize=1)

@@ -53,7 +53,7 @@ def test_catalog_privacy_texts_are_qualified() -> None:
     assert [k for k, v in TEXTS.items() if "anonim" in v.lower()] == []
     for key in ("start.welcome", "help.text", "tips.intro"):
         assert "tanpa meneruskan identitas Anda" in t(key), key
-    assert "salinan yang diteruskan ke Bawaslu" in t("tips.ask_evidence", max_media=3)
+    assert "salinan yang diteruskan ke Bawaslu" in t("tips.ask_evidence", max_media=3, max_links=10)
     # /hapus says what stays (the pseudonymous code, not the account) and for how long
     done = t("tips.hapus_done", code="JN-X", days=90)
     assert "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda)" in done
