@@ -148,21 +148,21 @@ class _Data:
                     raise RuntimeError(f"{path}: alias {alias!r} points at unknown region {c!r}")
             self.aliases[_normalize(alias)] = codes
         self.names: dict[str, list[str]] = {}
-        for r in self.regions.values():
-            keys = {_normalize(r.name), _normalize(_base_name(r.name)), _normalize(self.short[r.code])}
-            for k in keys:
-                self.names.setdefault(k, []).append(r.code)
-        for codes in self.names.values():
-            codes.sort(key=_rank)
+        for reg in self.regions.values():
+            name_keys = {_normalize(reg.name), _normalize(_base_name(reg.name)), _normalize(self.short[reg.code])}
+            for name_key in name_keys:
+                self.names.setdefault(name_key, []).append(reg.code)
+        for name_codes in self.names.values():
+            name_codes.sort(key=_rank)
         # Fuzzy choices: every name key and alias key, each mapped back to its codes.
         self.choice_keys: list[str] = []
         self.choice_codes: list[tuple[str, ...]] = []
-        for k, codes in self.names.items():
-            self.choice_keys.append(k)
-            self.choice_codes.append(tuple(codes))
-        for k, codes in self.aliases.items():
-            self.choice_keys.append(k)
-            self.choice_codes.append(codes)
+        for name_key, name_codes in self.names.items():
+            self.choice_keys.append(name_key)
+            self.choice_codes.append(tuple(name_codes))
+        for alias_key, alias_codes in self.aliases.items():
+            self.choice_keys.append(alias_key)
+            self.choice_codes.append(alias_codes)
         # For the pre-filter of the fuzzy search (see ``_fuzzy_hits``): per key its length, its words sorted,
         # whether a word repeats in it, and per word the keys holding it.
         self.choice_len = np.array([len(k) for k in self.choice_keys], dtype=np.int64)

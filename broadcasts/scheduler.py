@@ -40,7 +40,7 @@ from bot.core.clock import utcnow
 from bot.core.model import Reply
 from bot.outbox.ports import OutboxStatus, Purpose
 from bot.storage.audit import audit
-from bot.storage.db import insert_ignore
+from bot.storage.db import insert_ignore, rowcount
 from bot.storage.models import Broadcast, ReminderRun
 from bot.texts import format_date_id, t
 from broadcasts import audience
@@ -269,7 +269,7 @@ class Scheduler:
                 moved = await s.execute(
                     update(Broadcast).where(Broadcast.id == b.id, Broadcast.status == "scheduled").values(**values)
                 )
-                if not moved.rowcount:
+                if not rowcount(moved):
                     continue  # cancelled meanwhile
                 if late:
                     summary.broadcasts_missed.append(b.id)
@@ -422,7 +422,7 @@ class Scheduler:
                     .where(Broadcast.id == b.id, Broadcast.report_sent.is_(False))
                     .values(report_sent=True, status="done", finished_at=now)
                 )
-                if not moved.rowcount:
+                if not rowcount(moved):
                     continue
                 text = t(
                     "bc.report",

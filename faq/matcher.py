@@ -111,8 +111,8 @@ class Matcher:
         self.bags = [frozenset(b) for b in bags]
         n = len(self.ids)
         df: dict[str, int] = {}
-        for bag in self.bags:
-            for tok in bag:
+        for entry_bag in self.bags:
+            for tok in entry_bag:
                 df[tok] = df.get(tok, 0) + 1
         self.idf = {
             tok: math.log(1.0 + n / d) * (slang.weak_factor if tok in slang.weak else 1.0) for tok, d in df.items()
@@ -122,8 +122,8 @@ class Matcher:
         self.common = frozenset(t for t, d in df.items() if d > COMMON_DF * n)
         self.p_weight = [sum(self.idf[t] for t in toks) for toks in self.p_tokens]
         self.postings: dict[str, list[int]] = {}
-        for pi, toks in enumerate(self.p_tokens):
-            for tok in toks:
+        for pi, p_toks in enumerate(self.p_tokens):
+            for tok in p_toks:
                 self.postings.setdefault(tok, []).append(pi)
         self.entry_phrasings: list[list[int]] = [[] for _ in range(n)]
         for pi, ei in enumerate(self.p_entry):

@@ -19,6 +19,7 @@ from bot.core.context import Context, Handler
 from bot.core.model import Button, Reply
 from bot.core.router import Router
 from bot.storage.audit import audit
+from bot.storage.db import rowcount
 from bot.storage.models import Broadcast
 from bot.texts import t, zone_label
 from broadcasts import audience
@@ -341,7 +342,7 @@ def make_cancel(router: Router) -> Handler:
             .values(status="cancelled", finished_at=ctx.now)
             .execution_options(synchronize_session=False)
         )
-        if not moved.rowcount:
+        if not rowcount(moved):
             await ctx.session.refresh(b)
             ctx.reply(t("bc.cancel_too_late", id=bid, status=t(f"bc.status.{b.status}")))
             return

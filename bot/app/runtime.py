@@ -96,7 +96,8 @@ class Runtime:
     async def start(self, *, scheduler: bool = True) -> None:
         """Start background work: the delivery loop and (unless disabled) the scheduler."""
         self.tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
-        self.tasks.append(asyncio.create_task(self.watch.run(on_alert=self.worker.notify), name="delivery-watch"))
+        if self.watch is not None:
+            self.tasks.append(asyncio.create_task(self.watch.run(on_alert=self.worker.notify), name="delivery-watch"))
         if scheduler:  # only on the leader (PostgreSQL advisory lock; SQLite: always) — bot/app/leader.py
             self.leader_task = await self.lead_scheduler()
 

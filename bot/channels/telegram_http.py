@@ -100,12 +100,12 @@ class AiohttpRequest(BaseRequest):
             form = aiohttp.FormData()
             for key, value in (request_data.json_parameters if request_data else {}).items():
                 form.add_field(key, value)
-            for key, value in files.items():
-                if isinstance(value, tuple):
-                    filename, content, mime = value
+            for key, file_value in files.items():
+                if isinstance(file_value, tuple):
+                    filename, content, mime = file_value
                     form.add_field(key, content, filename=filename, content_type=mime)
                 else:
-                    form.add_field(key, value)
+                    form.add_field(key, file_value)
             data = form
         elif request_data is not None and request_data.parameters:
             # One JSON body (the Bot API accepts application/json): cheaper than form-encoding each field.

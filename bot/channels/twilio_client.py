@@ -189,7 +189,7 @@ class RoutedAsyncHttpClient(AsyncTwilioHttpClient):
             text = await resp.text()
             headers_out = dict(resp.headers)
             status = resp.status
-        self.log_response(status, resp)  # type: ignore[arg-type]
+        self.log_response(status, resp)
         captured = _captured.get()
         if captured is not None:
             captured["status"] = status

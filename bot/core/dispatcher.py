@@ -242,7 +242,11 @@ def _choices_reply(current: dict[str, Any]) -> Reply:
 
 def _without_nul(inc: Incoming) -> Incoming:
     """NUL characters cannot be stored in PostgreSQL text columns (the update would fail): drop them."""
-    fields = {"text": inc.text, "callback": inc.callback, "update_key": inc.update_key}
-    if not any(v and "\x00" in v for v in fields.values()):
+    if not any(v and "\x00" in v for v in (inc.text, inc.callback, inc.update_key)):
         return inc
-    return replace(inc, **{k: v.replace("\x00", "") if v else v for k, v in fields.items()})
+    return replace(
+        inc,
+        text=inc.text.replace("\x00", ""),
+        callback=inc.callback.replace("\x00", "") if inc.callback else inc.callback,
+        update_key=inc.update_key.replace("\x00", "") if inc.update_key else inc.update_key,
+    )

@@ -19,8 +19,9 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
+from typing import cast as type_cast
 
-from sqlalchemy import String, and_, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy import String, Table, and_, bindparam, case, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,11 +29,12 @@ from bot.core.clock import utcnow
 from bot.core.identity import Identity
 from bot.core.model import Reply
 from bot.outbox.ports import AT_MOST_ONCE, Claimed, OutboxStatus, Purpose
-from bot.storage.db import insert_ignore
+from bot.storage.db import insert_ignore, rowcount
 from bot.storage.models import Outbox, Subscriber
 from bot.storage.retention import redact_ephemeral
 
 LEASE = timedelta(minutes=2)
+OUTBOX = type_cast(Table, Outbox.__table__)  # the Core table, for bulk statements (typed as a Table)
 
 
 class OutboxStore:
@@ -78,7 +80,7 @@ class OutboxStore:
     async def enqueue_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        t = Outbox.__table__
+        t = OUTBOX
         stmt = insert_ignore(session, t).on_conflict_do_nothing(index_elements=["idem_key"]).returning(t.c.id)
         result = await session.execute(stmt, rows)
         return len(result.all())  # rows actually inserted (rowcount is -1 for executemany on asyncpg)
@@ -110,7 +112,7 @@ class OutboxStore:
         sid = cast(Subscriber.id, String)
         plain = literal(prefix, String) + sid
         key = case((func.length(plain) <= max_len, plain), else_=literal(hashed_prefix, String) + sid)
-        t = Outbox.__table__
+        t = OUTBOX
         fixed = {k: v for k, v in template.items() if k not in ("channel", "addr_key", "addr_enc", "idem_key")}
         columns = ["channel", "addr_key", "addr_enc", "idem_key", *fixed]
         source = select(
@@ -123,7 +125,7 @@ class OutboxStore:
         stmt = insert_ignore(session, t).from_select(columns, source)
         stmt = stmt.on_conflict_do_nothing(index_elements=["idem_key"])
         result = await session.execute(stmt)
-        return int(result.rowcount or 0), int(matched), int(last)
+        return rowcount(result), int(matched), int(last)
 
     # --- worker side ---------------------------------------------------------------------------
     async def due(self, session: AsyncSession, *, channels: list[str], limit: int) -> list[Any]:
@@ -148,7 +150,7 @@ class OutboxStore:
             return []
         now = utcnow()
         token = secrets.token_hex(16)
-        t = Outbox.__table__
+        t = OUTBOX
         result = await session.execute(
             update(t)
             .where(t.c.id.in_(ids), t.c.status == OutboxStatus.PENDING)
@@ -177,7 +179,7 @@ class OutboxStore:
         """Move rows whose chat is rate limited to a later time (no attempt is counted)."""
         if not deferrals:
             return
-        t = Outbox.__table__
+        t = OUTBOX
         conn = await session.connection()
         await conn.execute(
             update(t)
@@ -190,7 +192,7 @@ class OutboxStore:
         """``sent``: (outbox id, claim token, external id) — a row re-claimed meanwhile is left alone."""
         if not sent:
             return
-        t = Outbox.__table__
+        t = OUTBOX
         conn = await session.connection()
         await conn.execute(
             update(t)
@@ -227,7 +229,7 @@ class OutboxStore:
                 status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None, claim_token=None
             )
         )
-        return {"unknown": int(unknown.rowcount or 0), "resend": int(resend.rowcount or 0)}
+        return {"unknown": rowcount(unknown), "resend": rowcount(resend)}
 
     async def counts(self, session: AsyncSession, *, broadcast_id: int) -> dict[str, int]:
         rows = await session.execute(

@@ -12,12 +12,12 @@ then writes cannot fail on a lock upgrade because another connection committed i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SessionMaker = async_sessionmaker[AsyncSession]
@@ -61,3 +61,8 @@ def insert_ignore(session: AsyncSession, table: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
     dialect = session.get_bind().dialect.name
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (``execute`` is typed as returning ``Result``; it is a ``CursorResult``)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)

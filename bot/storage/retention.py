@@ -21,14 +21,14 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, delete, func, literal, update
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import RetentionConfig
+from bot.storage.db import rowcount
 from bot.storage.models import (
     ChatWindow,
     Conversation,
@@ -48,13 +48,6 @@ CHAT_WINDOW_HOURS = 48  # WhatsApp's customer-service window is 24 h: older entr
 RATE_COUNTER_DAYS = 2  # counters are per day; only today's is read
 
 
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE/DELETE touched (``CursorResult.rowcount``)."""
-    return int(cast_result(result).rowcount or 0)
-
-
-def cast_result(result: Any) -> CursorResult[Any]:
-    return cast(CursorResult[Any], result)
 
 
 def ephemeral_key() -> str:
@@ -78,7 +71,7 @@ async def redact_outbox(session: AsyncSession, where: ColumnElement[bool]) -> in
         .values(**redacted_values())
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 async def make_ephemeral(session: AsyncSession, where: ColumnElement[bool]) -> int:
@@ -91,7 +84,7 @@ async def make_ephemeral(session: AsyncSession, where: ColumnElement[bool]) -> i
         .values(idem_key=func.substr(marked, 1, 128))
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 async def redact_ephemeral(session: AsyncSession, ids: list[int]) -> None:
@@ -136,4 +129,4 @@ async def purge(session: AsyncSession, now: datetime, cfg: RetentionConfig) -> d
 
 async def _delete(session: AsyncSession, model: Any, where: ColumnElement[bool]) -> int:
     result = await session.execute(delete(model).where(where).execution_options(synchronize_session=False))
-    return _rowcount(result)
+    return rowcount(result)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.model import MediaOut, Reply
 from bot.core.services import Services
 from bot.outbox.ports import OutboxStatus, Purpose
+from bot.storage.db import rowcount
 from bot.storage.models import Outbox, Tip, TipMedia
 from bot.texts import t
 from handlers.tips.cases import group_chat, resolve_group, status_label
@@ -98,4 +99,4 @@ async def follow_migration(services: Services, session: AsyncSession, old_chat_i
         .values(addr_key=services.identity.key("addr", "telegram", str(new_chat_id)),
                 addr_enc=services.identity.seal("telegram", str(new_chat_id)))
     )
-    return int(moved.rowcount or 0)
+    return rowcount(moved)

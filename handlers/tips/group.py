@@ -195,6 +195,7 @@ def chart_png(weeks: list[str], series: dict[str, list[int]], title: str, ylabel
     """Stacked bar chart of tips per ISO week per category (matplotlib, Agg, no pyplot state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(max(6.0, 0.6 * len(weeks) + 3), 4.5), dpi=100)
     FigureCanvasAgg(fig)
@@ -205,7 +206,7 @@ def chart_png(weeks: list[str], series: dict[str, list[int]], title: str, ylabel
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(axis="x", labelrotation=45)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()

@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import retention
-from bot.storage.db import insert_ignore
+from bot.storage.db import insert_ignore, rowcount
 from bot.storage.models import Conversation, Outbox, RateCounter, Tip, TipEvent, TipMedia
 from handlers.tips import codes
 
@@ -163,7 +163,7 @@ async def purge_expired(session: AsyncSession, now: datetime) -> int:
                or_(Tip.reply_enc.is_not(None), Tip.reporter_key != PURGED))
         .values(reply_enc=None, reporter_key=PURGED, updated_at=now)
     )
-    wiped = retention.cast_result(result).rowcount or 0
+    wiped = rowcount(result)
     gone = select(Tip.id).where(Tip.reply_enc.is_(None))
     redacted = await retention.redact_outbox(session, and_(Outbox.tip_id.in_(gone), Outbox.is_group.is_(False)))
     if wiped or redacted:
