@@ -28,17 +28,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select
 
-from bot.app.runtime import Runtime, freeze_heap  # noqa: E402
-from bot.config import Settings, load_settings  # noqa: E402
-from bot.core.clock import utcnow  # noqa: E402
-from bot.core.model import Reply  # noqa: E402
+from bot.app.runtime import Runtime, freeze_heap
+from bot.config import Settings, load_settings
+from bot.core.clock import utcnow
+from bot.core.model import Reply
 from bot.outbox.ports import (
-    Claimed,  # noqa: E402
-    SendResult,  # noqa: E402
+    Claimed,
+    SendResult,
 )
-from bot.storage.models import Broadcast, Outbox, Subscriber  # noqa: E402
+from bot.storage.models import Broadcast, Outbox, Subscriber
 
 SECRET = "benchmark-secret-0123456789-abcdefghijklmnop"
 TOKEN = "123456:BENCH-TOKEN"

@@ -22,9 +22,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import regions  # noqa: E402
-from tests.regions.reference_regions import reference_resolve  # noqa: E402
-from tests.regions.region_queries import exact_queries, odd_queries, typo_queries  # noqa: E402
+from bot import regions
+from tests.regions.reference_regions import reference_resolve
+from tests.regions.region_queries import exact_queries, odd_queries, typo_queries
 
 GOAL_P99_MS = 0.3
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.reliability.crash import CrashConfig, bot_errors, run_scenario  # noqa: E402
+from tests.reliability.crash import CrashConfig, bot_errors, run_scenario
 
 
 def main(argv: list[str] | None = None) -> int:

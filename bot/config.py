@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 ENV_PREFIX = "JAGANETRAL_"
 DEFAULT_DB_PATH = Path("data") / "jaganetral.db"
 # Fallback secret for the credential-free console chat only; `run` with a real channel refuses it.
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 (refused for real channels)
 
 
 class ConfigError(Exception):
@@ -245,9 +245,10 @@ class Settings(BaseSettings):
         for code, gid in v.items():
             if code != "default" and regions.get(str(code)) is None:
                 problems.append(f"unknown region code {code!r} (Kemendagri code such as \"64\" or \"64.02\")")
-            if isinstance(gid, bool) or not isinstance(gid, int):
-                if not (isinstance(gid, str) and gid.lstrip("-").isdecimal()):
-                    problems.append(f"{code!r}: the group chat id must be a whole number, got {gid!r}")
+            if (isinstance(gid, bool) or not isinstance(gid, int)) and not (
+                isinstance(gid, str) and gid.lstrip("-").isdecimal()
+            ):
+                problems.append(f"{code!r}: the group chat id must be a whole number, got {gid!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return v

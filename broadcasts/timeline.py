@@ -526,9 +526,10 @@ def current_and_next(
             if st.contains(today):
                 if current is None or (st.start, current[1].end) > (current[1].start, st.end):
                     current = (tl, st)
-            elif st.start > today:
-                if upcoming is None or (st.start, st.end) < (upcoming[1].start, upcoming[1].end):
-                    upcoming = (tl, st)
+            elif st.start > today and (
+                upcoming is None or (st.start, st.end) < (upcoming[1].start, upcoming[1].end)
+            ):
+                upcoming = (tl, st)
     return current, upcoming
 
 

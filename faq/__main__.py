@@ -35,10 +35,7 @@ def _match_json(res: Resolution, matcher: Matcher) -> str:
 def _cmd_ask(args: argparse.Namespace) -> int:
     matcher = default_matcher()
     intents = default_intents()
-    if args.question == ["-"]:
-        questions = [line.strip() for line in sys.stdin]
-    else:
-        questions = [" ".join(args.question)]
+    questions = [line.strip() for line in sys.stdin] if args.question == ["-"] else [" ".join(args.question)]
     for q in questions:
         if not q and args.question == ["-"]:
             continue

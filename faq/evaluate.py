@@ -98,7 +98,7 @@ def evaluate(
 
 
 def _grid(start: float, stop: float, step: float = 0.01) -> list[float]:
-    n = int(round((stop - start) / step))
+    n = round((stop - start) / step)
     return [round(start + i * step, 2) for i in range(n + 1)]
 
 

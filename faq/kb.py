@@ -56,7 +56,7 @@ class KnowledgeBase:
     def __init__(self, entries: dict[str, Entry]) -> None:
         self.entries = entries
 
-    def get(self, id: str) -> Entry | None:  # noqa: A002 - public interface name
+    def get(self, id: str) -> Entry | None:
         return self.entries.get(id)
 
     def __len__(self) -> int:

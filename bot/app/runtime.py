@@ -163,10 +163,8 @@ class Runtime:
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         self.tasks.clear()
         await self.engine.dispose()
 

@@ -101,54 +101,53 @@ class Core:
     async def _handle(self, inc: Incoming, prepared: Any = None) -> None:
         svc = self.services
         now = utcnow()
-        async with svc.sessions() as session:
-            async with session.begin():
-                await lock_across_processes(session, self.lock_key(inc))  # before anything is read
-                if inc.update_key is not None:
-                    try:
-                        async with session.begin_nested():
-                            session.add(ProcessedUpdate(key=f"{inc.channel}:{inc.update_key}", created_at=now))
-                    except IntegrityError:
-                        log.info("duplicate update ignored", extra={"channel": inc.channel})
-                        return
-                key = self.conv_key(inc)
-                conv = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
-                if conv is None:
-                    conv = Conversation(conv_key=key, data={}, updated_at=now)
-                    session.add(conv)
-                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {}))
-                not_a_choice: str | None = None
-                if inc.channel in NUMBERED_CHANNELS:
-                    picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
-                    if isinstance(picked, str):
-                        not_a_choice = picked
-                    else:
-                        inc = picked
-                ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
-                if inc.truncated:
-                    ctx.reply(t("error.too_long"))
-                if not_a_choice is not None:  # the choices stay on screen: remembered again below
-                    current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
-                    ctx.reply(not_a_choice)
-                    ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
+        async with svc.sessions() as session, session.begin():
+            await lock_across_processes(session, self.lock_key(inc))  # before anything is read
+            if inc.update_key is not None:
+                try:
+                    async with session.begin_nested():
+                        session.add(ProcessedUpdate(key=f"{inc.channel}:{inc.update_key}", created_at=now))
+                except IntegrityError:
+                    log.info("duplicate update ignored", extra={"channel": inc.channel})
+                    return
+            key = self.conv_key(inc)
+            conv = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
+            if conv is None:
+                conv = Conversation(conv_key=key, data={}, updated_at=now)
+                session.add(conv)
+            state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {}))
+            not_a_choice: str | None = None
+            if inc.channel in NUMBERED_CHANNELS:
+                picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
+                if isinstance(picked, str):
+                    not_a_choice = picked
                 else:
-                    await self.router.dispatch(ctx)
-                conv.flow, conv.step, conv.data = state.flow, state.step, state.data
-                conv.updated_at = now
-                await self._remember_choices(
-                    session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
+                    inc = picked
+            ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
+            if inc.truncated:
+                ctx.reply(t("error.too_long"))
+            if not_a_choice is not None:  # the choices stay on screen: remembered again below
+                current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
+                ctx.reply(not_a_choice)
+                ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
+            else:
+                await self.router.dispatch(ctx)
+            conv.flow, conv.step, conv.data = state.flow, state.step, state.data
+            conv.updated_at = now
+            await self._remember_choices(
+                session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
+            )
+            if inc.chat_type == "private":
+                await self._touch_window(session, inc, now)
+            for reply in ctx.replies:
+                await svc.outbox.enqueue(
+                    session,
+                    channel=inc.channel,
+                    chat_id=inc.chat_id,
+                    reply=reply,
+                    is_group=inc.chat_type == "group",
+                    purpose=Purpose.REPLY,
                 )
-                if inc.chat_type == "private":
-                    await self._touch_window(session, inc, now)
-                for reply in ctx.replies:
-                    await svc.outbox.enqueue(
-                        session,
-                        channel=inc.channel,
-                        chat_id=inc.chat_id,
-                        reply=reply,
-                        is_group=inc.chat_type == "group",
-                        purpose=Purpose.REPLY,
-                    )
 
     async def _touch_window(self, session: Any, inc: Incoming, now: Any) -> None:
         addr_key = self.services.identity.key("addr", inc.channel, inc.chat_id)

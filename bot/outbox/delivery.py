@@ -15,6 +15,7 @@ fenced by the row's claim token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -63,7 +64,7 @@ class _Done:
 
 def backoff(attempts: int) -> float:
     base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
-    return base * (0.75 + random.random() * 0.5)
+    return base * (0.75 + random.random() * 0.5)  # noqa: S311 (jitter, not a secret)
 
 
 class DeliveryWorker:
@@ -134,10 +135,8 @@ class DeliveryWorker:
                 log.exception("delivery loop error; retrying in 1 s")
                 wait = 1.0
             if wait > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming; let in-flight sends finish and record them."""

@@ -243,4 +243,4 @@ async def ekspor(ctx: Context) -> None:
     log.info("tips exported", extra={"count": len(tips)})
 
 
-__all__ = ["chart_png", "export_csv", "ekspor", "on_tip_button", "statistik"]
+__all__ = ["chart_png", "ekspor", "export_csv", "on_tip_button", "statistik"]

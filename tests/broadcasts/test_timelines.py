@@ -190,7 +190,7 @@ def test_current_and_next_skips_disabled(shipped: dict[str, tl.Timeline]) -> Non
 
 def test_current_and_next_requires_aware_now(shipped: dict[str, tl.Timeline]) -> None:
     with pytest.raises(ValueError):
-        tl.current_and_next(list(shipped.values()), "64", datetime(2024, 2, 14, 7, 0))
+        tl.current_and_next(list(shipped.values()), "64", datetime(2024, 2, 14, 7, 0))  # noqa: DTZ001 (naive on purpose)
 
 
 # ------------------------------------------------------------------------------------ validation

@@ -39,9 +39,7 @@ def test_every_setting_is_documented_in_the_example() -> None:
     for key in sorted(_keys(Settings)):
         leaf = key.rsplit(".", 1)[-1]
         section = key.split(".")[0] if "." in key else None
-        if section and f"[{section}]" not in text:
-            missing.append(key)
-        elif f"{leaf} =" not in text and f"[{key}]" not in text:
+        if (section and f"[{section}]" not in text) or (f"{leaf} =" not in text and f"[{key}]" not in text):
             missing.append(key)
     assert missing == []
 

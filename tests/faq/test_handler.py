@@ -51,7 +51,7 @@ def thresholds(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     def set_(th: Thresholds) -> None:
         monkeypatch.setattr(default_matcher(), "thresholds", th)
 
-    yield set_
+    return set_
 
 
 # --- bands -------------------------------------------------------------------------------------------

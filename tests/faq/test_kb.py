@@ -108,7 +108,7 @@ def test_shipped_kb_size_and_phrasings() -> None:
 
 
 @pytest.mark.parametrize("entry", list(KB), ids=lambda e: e.id)
-def test_verdict_agrees_with_opening(entry) -> None:  # noqa: ANN001 - pytest param
+def test_verdict_agrees_with_opening(entry) -> None:
     assert opening_verdict(entry.answer) == entry.verdict, (entry.id, entry.verdict, entry.answer[:60])
 
 
@@ -119,7 +119,7 @@ def test_every_entry_has_sources_and_review_date() -> None:
             assert isinstance(src, Source) and src.ref.strip(), entry.id
             assert src.url is None or src.url.startswith("https://"), (entry.id, src.url)
         assert isinstance(entry.reviewed, dt.date), entry.id
-        assert entry.reviewed <= dt.date.today() + dt.timedelta(days=1), entry.id
+        assert entry.reviewed <= dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1), entry.id
 
 
 def test_no_phrasing_in_two_entries() -> None:
@@ -245,9 +245,9 @@ def test_bad_verdict(tmp_path: Path) -> None:
 def test_missing_field_and_empty_questions(tmp_path: Path) -> None:
     with pytest.raises(KBError, match=r"entry 'a': missing or empty 'legal_basis'"):
         load_kb(write(tmp_path, "x.toml", GOOD.replace('legal_basis = "UU"\nsources = [{', "sources = [{", 1)))
+    sub = tmp_path / "sub"
+    sub.mkdir()
     with pytest.raises(KBError, match=r"entry 'a': 'questions' must contain at least one question"):
-        sub = tmp_path / "sub"
-        sub.mkdir()
         load_kb(write(sub, "y.toml", GOOD.replace('questions = ["boleh a?"]', "questions = []")))
 
 

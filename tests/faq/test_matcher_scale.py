@@ -11,6 +11,7 @@ sums do occur, and changing a weight, the tie order or the summation order makes
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 import numpy as np
@@ -154,11 +155,11 @@ def test_empty_kb() -> None:
 
 def test_rankings_contain_exact_ties_and_order_sensitive_sums(synthetic_pair, questions) -> None:
     """The identity above covers tie order and rounding: both occur in the compared rankings."""
-    fast, ref = synthetic_pair
+    _fast, ref = synthetic_pair
     tied = 0
     for text in questions[:300]:
         scores = [s for _, s in ref.rank(text)]
-        tied += any(a == b for a, b in zip(scores, scores[1:], strict=False))
+        tied += any(a == b for a, b in itertools.pairwise(scores))
     assert tied > 50
     # sums of three or more shared weights whose float value depends on the order of the terms
     sensitive = 0
@@ -189,7 +190,7 @@ def test_changed_summation_order_is_detected(synthetic_pair, questions, monkeypa
     last bits; the exact comparison sees it."""
     fast, ref = synthetic_pair
 
-    def query_order(toks, rows, shared):  # noqa: ANN001, ANN202 - same signature as Matcher._shared_sums
+    def query_order(toks, rows, shared):
         qset = frozenset(toks)
         return np.array([sum(fast.idf[t] for t in toks if t in qset & fast.p_tokens[pi]) for pi in rows.tolist()])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -136,7 +137,7 @@ async def test_per_chat_limit_spaces_messages(make_settings: Any) -> None:
         await rt.worker.drain()
         times = [ts for _c, _t, ts in sender(rt).sent]
         assert len(times) == 4
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert min(gaps) >= 0.19  # 5 per second in one chat
     finally:
         await rt.stop()

@@ -8,6 +8,7 @@ request that first had to open a connection) moves its slot later; slots of rows
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import threading
 import time
@@ -49,7 +50,7 @@ def test_schedule_spaces_start_times_evenly_and_keeps_the_window() -> None:
             now += got  # come back when the next time is within the lookahead
             continue
         times.append(got[1])
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) == pytest.approx(W / 1000)  # evenly spaced: no burst at all
     assert _max_in_window(times, 1.0) <= 1000
     assert len(times) >= 2900  # ~980/s for 3 s: the margin is all that is given up
@@ -100,7 +101,7 @@ def test_a_stall_shifts_the_waiting_sends_instead_of_bunching_them() -> None:
             now = 0.090  # nothing runs from 50 to 90 ms
         sched.started(seq, now)
         starts.append(now)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= sched.spacing * 0.99  # no burst after the stall
     assert starts[-1] == pytest.approx(199 * sched.spacing + 0.040, abs=0.002)  # the stall's 40 ms are lost
     small = Schedule(Limit(1000, 1.0), lookahead=0.25)
@@ -296,7 +297,7 @@ async def test_engine_sends_evenly_at_the_global_rate(fast_rt: Runtime) -> None:
     started = fast_rt.worker.senders["telegram"].started  # type: ignore[attr-defined]
     assert len(started) == 120
     assert _max_in_window(started, 1.0) <= 200
-    gaps = [b - a for a, b in zip(started, started[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(started)]
     # 200/s = one send per 5.1 ms: claims come in batches, but the sends are not bunched.
     assert sorted(gaps)[len(gaps) // 10] >= 0.003
     assert started[-1] - started[0] >= 119 * W / 200 * 0.95

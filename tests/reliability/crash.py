@@ -19,6 +19,7 @@ nothing has an outbox row marked ``unknown`` (crash while sending: at-most-once 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -274,10 +275,8 @@ class Reporter:
                 await self.act(self._last["kind"], self._last["value"])
                 acted_at = time.monotonic()
             self.feed.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.feed.changed.wait(), 0.3)
-            except TimeoutError:
-                pass
 
 
 def make_dir(path: Path) -> None:

@@ -154,7 +154,7 @@ async def test_stop_removes_everything_and_is_idempotent() -> None:
     server.stop()  # second stop is a no-op
     with pytest.raises(RuntimeError):
         server.create_database("after_stop")
-    with pytest.raises((OSError, asyncio.TimeoutError)):
+    with pytest.raises((OSError, asyncio.TimeoutError)):  # noqa: PT012 (a connection that succeeds is closed)
         _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
         writer.close()
 

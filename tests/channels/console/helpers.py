@@ -7,6 +7,7 @@ previous match, and fails with the unread transcript after ``timeout``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -66,10 +67,8 @@ class Transcript(_Text):
             left = deadline - loop.time()
             if left <= 0:
                 raise AssertionError(f"{pattern!r} not printed within {timeout} s; unread:\n{self.unread()}")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)
-            except TimeoutError:
-                pass
         return m
 
 
@@ -209,7 +208,7 @@ class TerminalConsole(_Text):
         deadline = time.monotonic() + timeout
         while (m := self.find(pattern, since)) is None:
             left = deadline - time.monotonic()
-            if left <= 0 or not self._read(min(left, 1.0)) and self.find(pattern, since) is None:
+            if left <= 0 or (not self._read(min(left, 1.0)) and self.find(pattern, since) is None):
                 raise AssertionError(f"{pattern!r} not shown (alive={self.child.isalive()}); unread:\n{self.unread()}")
         return m
 

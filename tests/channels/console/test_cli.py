@@ -4,6 +4,7 @@ Ctrl-C, and ``doctor`` on a console-only setup."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 import socket
@@ -160,7 +161,7 @@ def test_polling_retries_with_backoff_while_running(fake_tg: FakeTelegramServer,
         fake_tg.wait_for_sync(lambda c: c.method == "sendMessage" and c.chat_id == 777, timeout=30)
         failed = [c.timestamp for c in fake_tg.calls_of("getUpdates") if c.status == 502]
         assert len(failed) == 3
-        gaps = [b - a for a, b in zip(failed, failed[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(failed)]
         assert gaps[0] >= 0.9 and gaps[1] > gaps[0]  # 1 s, then 1.5 s: a growing pause
         bot.proc.send_signal(signal.SIGTERM)
         assert bot.proc.wait(30) == 0

@@ -100,7 +100,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -944,7 +944,7 @@ class FakeTelegramServer:
                       kind: str = "documents") -> StoredFile:
         with self._lock:
             n = next(self._file_seq)
-            file_id = file_id or f"FILE{n:06d}{hashlib.sha1(data).hexdigest()[:10]}"
+            file_id = file_id or f"FILE{n:06d}{hashlib.sha1(data, usedforsecurity=False).hexdigest()[:10]}"
             ext = ".jpg" if kind == "photos" else (Path(file_name).suffix if file_name else "") or ".bin"
             stored = StoredFile(file_id=file_id, file_unique_id=f"U{n:06d}", data=bytes(data),
                                 file_path=file_path or f"{kind}/file_{n}{ext}", mime_type=mime_type,
@@ -1132,9 +1132,8 @@ class FakeTelegramServer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(fut, remaining)
             finally:
-                with self._lock:
-                    with contextlib.suppress(ValueError):
-                        self._call_waiters.remove(entry)
+                with self._lock, contextlib.suppress(ValueError):
+                    self._call_waiters.remove(entry)
 
     def wait_for_sync(self, predicate: Callable[[RecordedCall], bool], timeout: float = 5.0, *, count: int = 1,
                       include_failed: bool = False, since: int = 0) -> RecordedCall:
@@ -1200,10 +1199,8 @@ class FakeTelegramServer:
         params: JSONDict = {}
         for key, value in raw.items():
             if isinstance(value, str) and key not in _STRING_FIELDS and value[:1] in '{["-0123456789tfn':
-                try:
+                with contextlib.suppress(ValueError):
                     value = json.loads(value)
-                except ValueError:
-                    pass
             params[key] = value
         return params, files
 
@@ -1580,7 +1577,7 @@ class FakeTelegramServer:
         return msg
 
     # --- control endpoints (for a test in another process) --------------------------------------
-    _CONTROL_ACTIONS = {
+    _CONTROL_ACTIONS: ClassVar[set[str]] = {
         "fail_next", "rate_limit_next", "block_user", "unblock_user", "set_chat_error", "clear_chat_error",
         "migrate_chat", "set_latency", "enforce_limits", "disable_limits", "clear_faults", "set_chat_member",
         "set_chat", "reset", "reset_calls",
