@@ -611,6 +611,9 @@ TEXTS: dict[str, str] = {
         "::keluar atau Ctrl-C — keluar."
     ),
     "console.bye": "Sampai jumpa.",
+    "console.attachment": "[lampiran: {label}]",
+    "console.attachment_file": "lampiran-{n}",
+    "evidence.other_link": "tautan lain",
     "console.to_group": (
         "Anda sekarang anggota grup Bawaslu simulasi: laporan masuk ke sini. Ketik ::pribadi untuk kembali."
     ),

@@ -16,7 +16,7 @@ def build_router() -> Router:
     router.command("pertanyaan", faq.unanswered_list, admin=True)
     router.callback("faq", faq.entry_button)
     router.callback("faqgo", faq.action_button)
-    router.callback("faqq", faq.unanswered_button)
+    router.callback(faq.FAQQ_CB.prefix, faq.unanswered_button)
     router.fallback(faq.free_text)
     for module in (tips, subscriptions, broadcast_admin):
         module.register(router)

@@ -15,6 +15,7 @@ import logging
 
 from sqlalchemy import select
 
+from bot.core.callbacks import CallbackData
 from bot.core.context import Context
 from bot.core.model import Button, Reply, rows
 from bot.storage.models import UnansweredQuestion
@@ -26,6 +27,8 @@ from faq.reply import answer_reply, compose
 from handlers import subscriptions
 from handlers.broadcast_admin import actor
 from handlers.tips import flow as tips_flow
+
+FAQQ_CB = CallbackData("faqq")  # admins' 'handled' buttons under /pertanyaan
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +137,7 @@ async def unanswered_list(ctx: Context) -> None:
     lines = [t("faq.unanswered_title")]
     lines += [t("faq.unanswered_row", n=i, count=q.count, text=q.text[:200]) for i, q in enumerate(items, 1)]
     lines += ["", t("faq.unanswered_hint")]
-    buttons = [Button(t("faq.unanswered_done_button", n=i), f"faqq:done:{q.id}") for i, q in enumerate(items, 1)]
+    buttons = [Button(t("faq.unanswered_done_button", n=i), FAQQ_CB("done", q.id)) for i, q in enumerate(items, 1)]
     ctx.reply(Reply(text="\n".join(lines), buttons=rows(buttons, DONE_BUTTONS_PER_ROW)))
 
 
@@ -160,11 +163,12 @@ async def unanswered_button(ctx: Context) -> None:
         log.info("admin button refused", extra={"button": "faqq"})
         ctx.reply(t("error.admin_only"))
         return
-    parts = (ctx.incoming.callback or "").split(":")
-    if len(parts) != 3 or parts[1] != "done" or not parts[2].isdecimal():
+    cb = FAQQ_CB.parse(ctx.incoming.callback)
+    qid = cb.int_arg(0) if cb is not None and cb.is_("done", 1) else None
+    if qid is None:
         ctx.reply(t("error.unknown_button"))
         return
-    q = await ctx.session.get(UnansweredQuestion, int(parts[2]))
+    q = await ctx.session.get(UnansweredQuestion, qid)
     if q is None:
         ctx.reply(t("error.unknown_button"))
         return

@@ -49,7 +49,7 @@ def render(reply: Reply, saved: dict[int, Path] | None = None) -> str:
     lines = [text] if text else []
     for m in reply.media:
         label = {"photo": "foto", "document": "dokumen", "video": "video"}.get(m.kind, m.kind)
-        line = f"[lampiran: {label}]" + (f" {m.caption}" if m.caption else "")
+        line = t("console.attachment", label=label) + (f" {m.caption}" if m.caption else "")
         if saved and m.media_id is not None and m.media_id in saved:
             line += "\n" + t("console.saved", path=saved[m.media_id])
         lines.append(line)
@@ -129,7 +129,7 @@ class ConsoleSender:
             if m.media_id is None:
                 continue
             data, _ctype, filename = await self.load_media(m.media_id)
-            path = _free_path(self.export_dir, Path(filename).name or f"lampiran-{m.media_id}")
+            path = _free_path(self.export_dir, Path(filename).name or t("console.attachment_file", n=m.media_id))
             await asyncio.to_thread(_write, path, data)
             saved[m.media_id] = path.resolve()
             self.saved.append(path)

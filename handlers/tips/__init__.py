@@ -19,7 +19,7 @@ def register(router: Router) -> None:
     router.command("jawab", relay.answer_command)
     router.callback("lapor", flow.on_button)
     router.prepare("lapor:ok", evidence_fetch.prefetch_tip_evidence)  # fetched and stripped before the transaction
-    router.callback("hapus", status.hapus_button)
+    router.callback(status.HAPUS_CB.prefix, status.hapus_button)
     router.flow(flow.FLOW, flow.on_text, cancel=flow.cancel)
     router.flow(relay.ANSWER_FLOW, relay.answer_text, cancel=relay.answer_cancel)
     router.callback("tip", group.on_tip_button)

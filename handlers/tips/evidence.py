@@ -37,6 +37,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bot.texts import t
+
 try:  # HEIC/HEIF (iPhone photos): a maintained Pillow plugin
     from pillow_heif import register_heif_opener
 
@@ -254,7 +256,7 @@ KNOWN_HOSTS: dict[str, str] = {
     "threads.net": "Threads", "threads.com": "Threads",
     "linkedin.com": "LinkedIn",
 }
-OTHER_LABEL = "tautan lain"
+OTHER_LABEL = t("evidence.other_link")  # the label of a link whose host is not a known platform
 _URLISH = re.compile(r"^(?:[a-z][a-z0-9+.\-]*:|www\.)", re.IGNORECASE)
 _HOST_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 

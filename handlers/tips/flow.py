@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot import regions
+from bot.core.callbacks import Callback, CallbackData
 from bot.core.context import Context
 from bot.core.model import Button, Reply
 from bot.texts import TEXTS, t
@@ -27,6 +28,7 @@ from handlers.tips.identifying import findings
 from handlers.widgets import region_picker
 
 FLOW = "lapor"
+LAPOR_CB = CallbackData(FLOW)  # the /lapor flow's buttons
 MAX_SHORT_CHARS = 300  # who / where-and-when
 MAX_LINKS = 10
 ACCEPTED_MEDIA = ("photo", "video", "document")  # voice notes would carry the reporter's voice
@@ -222,9 +224,14 @@ async def cancel(ctx: Context) -> None:
     ctx.reply(t("tips.cancelled"))
 
 
+def _num(cb: Callback | None, index: int, nargs: int) -> int | None:
+    """Argument ``index`` of a button with exactly ``nargs`` arguments, as a number (None if it is not one)."""
+    return cb.int_arg(index) if cb is not None and len(cb.args) == nargs else None
+
+
 async def on_button(ctx: Context) -> None:
-    parts = (ctx.incoming.callback or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    cb = LAPOR_CB.parse(ctx.incoming.callback)
+    action, args = (cb.action, cb.args) if cb is not None else ("", ())
     st = ctx.state
     if st.flow != FLOW:
         ctx.reply(t("tips.expired"))
@@ -239,19 +246,19 @@ async def on_button(ctx: Context) -> None:
         ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
     elif action == "back":
         _back(ctx)
-    elif action == "pp" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and parts[2].isdecimal():
-        st.step, data["page"] = Step.PROV, int(parts[2])
+    elif action == "pp" and st.step in (Step.PROV, Step.KAB) and _num(cb, 0, 1) is not None:
+        st.step, data["page"] = Step.PROV, _num(cb, 0, 1)
         prompt(ctx)
-    elif action == "p" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and _is_province(parts[2]):
-        st.step, data["prov"], data["page"] = Step.KAB, parts[2], 0
+    elif action == "p" and st.step in (Step.PROV, Step.KAB) and len(args) == 1 and _is_province(args[0]):
+        st.step, data["prov"], data["page"] = Step.KAB, args[0], 0
         prompt(ctx)
-    elif action == "kp" and st.step == Step.KAB and len(parts) == 4 and parts[3].isdecimal():
-        data["prov"], data["page"] = parts[2], int(parts[3])
+    elif action == "kp" and st.step == Step.KAB and _num(cb, 1, 2) is not None:
+        data["prov"], data["page"] = args[0], _num(cb, 1, 2)
         prompt(ctx)
-    elif action == "r" and st.step in (Step.PROV, Step.KAB) and len(parts) == 3 and regions.get(parts[2]):
-        _set_region(ctx, parts[2])
-    elif action == "c" and st.step == Step.CATEGORY and len(parts) == 3 and parts[2] in CATEGORIES:
-        data["category"] = parts[2]
+    elif action == "r" and st.step in (Step.PROV, Step.KAB) and len(args) == 1 and regions.get(args[0]):
+        _set_region(ctx, args[0])
+    elif action == "c" and st.step == Step.CATEGORY and len(args) == 1 and args[0] in CATEGORIES:
+        data["category"] = args[0]
         st.step = Step.WHO
         prompt(ctx)
     elif action == "skip" and st.step == Step.WHO:
@@ -264,15 +271,14 @@ async def on_button(ctx: Context) -> None:
     elif action == "clear" and st.step == Step.EVIDENCE:
         data["media"], data["links"] = [], []
         prompt(ctx, t("tips.evidence_cleared"))
-    elif action == "e" and st.step == Step.REVIEW and len(parts) == 3 and parts[2] in TEXT_FIELDS:
-        st.step, data["edit"] = Step(parts[2]), True  # after the new text: straight back to the review
+    elif action == "e" and st.step == Step.REVIEW and len(args) == 1 and args[0] in TEXT_FIELDS:
+        st.step, data["edit"] = Step(args[0]), True  # after the new text: straight back to the review
         prompt(ctx)
     elif action == "keep" and st.step in TEXT_FIELDS and data.get(str(st.step)):
         st.step = Step.REVIEW if data.pop("edit", False) else STEPS[Step(st.step)].next
         prompt(ctx)
-    elif action == "drop" and st.step == Step.REVIEW and len(parts) == 3 and parts[2].isdecimal() \
-            and 1 <= int(parts[2]) <= len(data.get("media", [])):
-        n = int(parts[2])
+    elif action == "drop" and st.step == Step.REVIEW and 1 <= (_num(cb, 0, 1) or 0) <= len(data.get("media", [])):
+        n = int(args[0])
         data["media"] = [m for i, m in enumerate(data["media"], 1) if i != n]
         prompt(ctx, t("tips.file_dropped", n=n))
     elif action == "ok" and st.step == Step.REVIEW:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from bot.core.callbacks import CallbackData
 from bot.core.context import Context
 from bot.core.model import Button, MediaOut, Reply
 from bot.storage.audit import audit
@@ -39,14 +40,16 @@ from handlers.tips.evidence import sha256
 
 log = logging.getLogger(__name__)
 
+TIP_CB = CallbackData("tip")  # buttons under a tip in the group and under a question to the reporter
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 async def on_tip_button(ctx: Context) -> None:
     """Buttons "tip:st:<id>:<n>", "tip:re:<id>:<n>" (reopen, confirmed), "tip:rex", "tip:ask:<id>",
     "tip:askok", "tip:askx" (group) and "tip:ans:<id>", "tip:ansx" (reporter)."""
-    parts = (ctx.incoming.callback or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    cb = TIP_CB.parse(ctx.incoming.callback)
+    action = cb.action if cb is not None else ""
     if action == "ansx":
         await relay.answer_cancel(ctx)
         return
@@ -59,10 +62,10 @@ async def on_tip_button(ctx: Context) -> None:
     if action == "rex":
         ctx.reply(t("group.reopen_cancelled"))
         return
-    if len(parts) < 3 or not parts[2].isdecimal():
+    tip_id = cb.int_arg(0) if cb is not None else None
+    if tip_id is None:
         ctx.reply(t("error.unknown_button"))
         return
-    tip_id = int(parts[2])
     if action == "ans":
         await relay.answer_button(ctx, tip_id)
         return
@@ -74,8 +77,9 @@ async def on_tip_button(ctx: Context) -> None:
         log.warning("tip action refused: not the tip's group", extra={"tip_id": tip.id, "action": action})
         ctx.reply(t("group.not_allowed"))
         return
-    if action in ("st", "re") and len(parts) == 4 and parts[3].isdecimal() and int(parts[3]) < len(STATUSES):
-        await _set_status(ctx, tip, STATUSES[int(parts[3])], confirmed=action == "re")
+    n = cb.int_arg(1) if cb is not None and len(cb.args) == 2 else None
+    if action in ("st", "re") and n is not None and n < len(STATUSES):
+        await _set_status(ctx, tip, STATUSES[n], confirmed=action == "re")
     elif action == "ask":
         await relay.ask_button(ctx, tip)
     else:

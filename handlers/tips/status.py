@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.callbacks import CallbackData
 from bot.core.context import Context
 from bot.core.model import Button, Reply
 from bot.storage.models import Tip
@@ -10,6 +11,8 @@ from bot.texts import t
 from handlers.tips import relay, store
 from handlers.tips.cases import category_label, local_time, region_label, reporter_key, status_label
 from handlers.tips.delivery import reporter_status_label
+
+HAPUS_CB = CallbackData("hapus")  # the /hapus confirmation
 
 
 async def status(ctx: Context) -> None:
@@ -63,16 +66,17 @@ async def hapus(ctx: Context) -> None:
         await _reply_unlinked(ctx, t("tips.hapus_already", code=tip.code))
         return
     ctx.reply(Reply(text=t("tips.hapus_confirm", code=tip.code), buttons=[
-        [Button(t("tips.btn_hapus"), f"hapus:ok:{tip.id}")], [Button(t("button.cancel"), "hapus:x")]]))
+        [Button(t("tips.btn_hapus"), HAPUS_CB("ok", tip.id))], [Button(t("button.cancel"), HAPUS_CB("x"))]]))
 
 
 async def hapus_button(ctx: Context) -> None:
     """"hapus:ok:<id>" (confirmed) or "hapus:x" under the /hapus question."""
-    parts = (ctx.incoming.callback or "").split(":")
-    if parts[1:2] != ["ok"] or len(parts) != 3 or not parts[2].isdecimal():
+    cb = HAPUS_CB.parse(ctx.incoming.callback)
+    tip_id = cb.int_arg(0) if cb is not None and cb.is_("ok", 1) else None
+    if tip_id is None:
         ctx.reply(t("tips.hapus_kept"))
         return
-    tip = await store.tip_by_id(ctx.session, int(parts[2]))
+    tip = await store.tip_by_id(ctx.session, tip_id)
     if tip is None or ctx.is_group or tip.reporter_key != reporter_key(ctx):
         ctx.reply(t("tips.not_found"))
         return
