@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -25,6 +26,18 @@ from bot.texts import t, zone_label
 from broadcasts import audience
 
 FLOW = "siaran"
+
+
+class Step(StrEnum):
+    """The /siaran flow: text → audience → (region) → when → confirm."""
+
+    TEXT = "text"
+    AUDIENCE = "audience"
+    REGION = "region"
+    WHEN = "when"
+    CONFIRM = "confirm"
+
+
 CB = CallbackData("bc")
 MAX_TEXT = 1500  # fits a WhatsApp body (1600) with the header
 ZONE_SUFFIX = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
@@ -115,7 +128,7 @@ def _cancel_button() -> list[Button]:
 # --- /siaran flow ---------------------------------------------------------------------------------
 
 async def start(ctx: Context) -> None:
-    ctx.state.start(FLOW, "text")
+    ctx.state.start(FLOW, Step.TEXT)
     ctx.reply(t("bc.ask_text", max=MAX_TEXT))
 
 
@@ -126,18 +139,18 @@ async def flow_text(ctx: Context) -> None:
         return
     text = ctx.incoming.text.strip()
     step = ctx.state.step
-    if step == "text":
+    if step == Step.TEXT:
         if not text:
             ctx.reply(t("bc.empty"))
             return
         if len(text) > MAX_TEXT or ctx.incoming.truncated:
             ctx.reply(t("bc.too_long", max=MAX_TEXT, n=len(text)))
             return
-        ctx.state.start(FLOW, "audience", {"text": text})
+        ctx.state.start(FLOW, Step.AUDIENCE, {"text": text})
         _ask_audience(ctx)
-    elif step == "region":
+    elif step == Step.REGION:
         await _typed_region(ctx, text)
-    elif step == "when":
+    elif step == Step.WHEN:
         at = parse_when(text, ctx.now, admin_tz(ctx))
         if at is None:
             ctx.reply(t("bc.bad_when"))
@@ -147,7 +160,7 @@ async def flow_text(ctx: Context) -> None:
             return
         now = text.strip().lower() in _NOW_WORDS
         ctx.state.data["at"] = "now" if now else at.isoformat()
-        ctx.state.step = "confirm"
+        ctx.state.step = Step.CONFIRM
         await _confirm(ctx)
     else:  # audience / confirm expect a button
         ctx.reply(t("bc.use_buttons"))
@@ -193,7 +206,7 @@ async def _typed_region(ctx: Context, text: str) -> None:
 
 def _set_region(ctx: Context, code: str) -> None:
     ctx.state.data["region"] = code
-    ctx.state.step = "when"
+    ctx.state.step = Step.WHEN
     region = regions.get(code)
     chosen = t("bc.region_chosen", region=region.name if region else code)
     ctx.reply(chosen + "\n" + t("bc.ask_when", tz=when_label(ctx.now, admin_tz(ctx)).split()[-1]))
@@ -238,19 +251,19 @@ async def button(ctx: Context) -> None:
         ctx.reply(t("bc.flow_expired"))
         return
     step = ctx.state.step
-    if cb.is_("a", 1) and step == "audience" and (kind := cb.args[0]) in ("all", "prov", "kab", "asn", "pub"):
+    if cb.is_("a", 1) and step == Step.AUDIENCE and (kind := cb.args[0]) in ("all", "prov", "kab", "asn", "pub"):
         ctx.state.data["aud"] = kind
         if kind in ("prov", "kab"):
-            ctx.state.step = "region"
+            ctx.state.step = Step.REGION
             ctx.reply(t("bc.ask_region_prov" if kind == "prov" else "bc.ask_region_kab"))
         else:
-            ctx.state.step = "when"
+            ctx.state.step = Step.WHEN
             ctx.reply(t("bc.ask_when", tz=when_label(ctx.now, admin_tz(ctx)).split()[-1]))
         return
-    if cb.is_("r", 1) and step == "region" and regions.get(cb.args[0]) is not None:
+    if cb.is_("r", 1) and step == Step.REGION and regions.get(cb.args[0]) is not None:
         _set_region(ctx, cb.args[0])
         return
-    if cb.is_("ok") and step == "confirm":
+    if cb.is_("ok") and step == Step.CONFIRM:
         await _create(ctx)
         return
     ctx.reply(t("bc.flow_expired"))

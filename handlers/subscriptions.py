@@ -8,6 +8,7 @@ the subscriber; ``addr_enc`` is the sealed address the scheduler sends reminders
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from functools import cache
 
 from sqlalchemy import select
@@ -23,6 +24,15 @@ from broadcasts.timeline import Stage, Timeline, TimelineError, current_and_next
 from handlers.widgets import region_picker
 
 FLOW = "langganan"
+
+
+class Step(StrEnum):
+    """The /langganan flow: region → role."""
+
+    REGION = "region"
+    ROLE = "role"
+
+
 CB = CallbackData("sub")
 CANCEL_WORDS = frozenset({"batal", "cancel", "tidak jadi", "gak jadi", "ga jadi"})
 ROLE_WORDS = {
@@ -77,7 +87,7 @@ async def current_subscriber(ctx: Context) -> Subscriber | None:
 
 async def subscribe(ctx: Context) -> None:
     """/langganan [daerah]"""
-    ctx.state.start(FLOW, "region")
+    ctx.state.start(FLOW, Step.REGION)
     if ctx.incoming.args:
         await _typed_region(ctx, ctx.incoming.args)
         return
@@ -97,7 +107,7 @@ async def flow_text(ctx: Context) -> None:
         ctx.state.clear()
         ctx.reply(t("sub.cancelled"))
         return
-    if ctx.state.step == "role":
+    if ctx.state.step == Step.ROLE:
         role = ROLE_WORDS.get(text.lower().strip(" ."))
         if role is None:
             ctx.reply(Reply(text=t("sub.role_unknown"), buttons=role_keyboard()))
@@ -126,12 +136,12 @@ async def _typed_region(ctx: Context, text: str) -> None:
 def _ask_kabkota(ctx: Context, code: str, page: int) -> None:
     prov = regions.get(code)
     assert prov is not None
-    ctx.state.start(FLOW, "region")
+    ctx.state.start(FLOW, Step.REGION)
     ctx.reply(Reply(text=t("sub.pick_kabkota", province=prov.name), buttons=kabkota_keyboard(prov.code, page)))
 
 
 def _ask_role(ctx: Context, code: str) -> None:
-    ctx.state.start(FLOW, "role", {"region": code})
+    ctx.state.start(FLOW, Step.ROLE, {"region": code})
     ctx.reply(Reply(text=t("sub.ask_role", region=region_label(code)), buttons=role_keyboard()))
 
 
@@ -145,7 +155,7 @@ async def button(ctx: Context) -> None:
         ctx.reply(t("sub.cancelled"))
         return
     if cb.is_("pp", 1) and (page := cb.int_arg(0)) is not None:
-        ctx.state.start(FLOW, "region")
+        ctx.state.start(FLOW, Step.REGION)
         ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(page)))
         return
     if cb.is_("p", 1) and regions.get(cb.args[0]) is not None:
@@ -159,7 +169,7 @@ async def button(ctx: Context) -> None:
         return
     if cb.is_("role", 1) and cb.args[0] in ("asn", "publik"):
         if ctx.state.flow != FLOW or not ctx.state.data.get("region"):
-            ctx.state.start(FLOW, "region")
+            ctx.state.start(FLOW, Step.REGION)
             ctx.reply(Reply(text=t("sub.ask_region"), buttons=province_keyboard(0)))
             return
         await _save(ctx, cb.args[0])
