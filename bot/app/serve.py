@@ -11,9 +11,10 @@ from typing import Any
 
 import uvicorn
 
-from bot.app.runtime import Runtime, freeze_heap, stop_on_signals
+from bot.app.runtime import Runtime, freeze_heap
 from bot.app.startup import bind_web_socket, migrate_or_fail, telegram_error
 from bot.config import ConfigError, Settings, routing_problem
+from bot.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 

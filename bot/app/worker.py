@@ -17,8 +17,9 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
-from bot.app.runtime import Runtime, freeze_heap, stop_on_signals
+from bot.app.runtime import Runtime, freeze_heap
 from bot.config import ConfigError, Settings
+from bot.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 

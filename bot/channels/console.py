@@ -20,15 +20,15 @@ import contextlib
 import html
 import os
 import re
-import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.core.model import CONSOLE_GROUP_CHAT, CONSOLE_PRIVATE_CHAT, MAX_TEXT_CHARS, Incoming, Reply, label_word
 from bot.outbox.ports import Claimed, SendResult
+from bot.signals import stop_on_signals
 from bot.texts import t
 
 CONSOLE_USER = "console-user"
@@ -263,23 +263,6 @@ def _is_terminal() -> bool:
     return os.environ.get("TERM", "") != "dumb"
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / not supported
-            pass
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 async def run_console(
     handle: Callable[[Incoming], Awaitable[object]],
     drain: Callable[[], Awaitable[object]],
@@ -298,7 +281,7 @@ async def run_console(
     use_terminal = _is_terminal() if terminal is None and inp is None else bool(terminal)
     stop = asyncio.Event()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_stop_on_signals(stop))
+        stack.enter_context(stop_on_signals(stop))
         source: _PlainLines | _TerminalLines
         if use_terminal:
             from prompt_toolkit.patch_stdout import patch_stdout

@@ -102,16 +102,3 @@ async def tipcon(make_settings: Any) -> AsyncIterator[TipConsole]:
         yield harness
     finally:
         await harness.close()
-
-
-@pytest.fixture(autouse=True)
-def _restore_root_logging() -> Any:
-    """``bot.__main__.main`` (test_never_silent runs it) puts a JSON handler on the root logger that writes to
-    the test's captured stderr; put pytest's handlers back, or every later test logs to a closed file."""
-    import logging
-
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
