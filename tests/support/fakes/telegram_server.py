@@ -8,14 +8,19 @@ The real python-telegram-bot (22.x) talks to it unchanged::
         server.inject_update(make_message(chat_id=42, user_id=42, text="/start"))
         call = await server.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 42)
 
+Bot API methods: only those JagaNetral calls, directly or through PTB's ``Application``/``Updater``:
+``getMe``, ``getUpdates`` (long polling), ``setWebhook``, ``deleteWebhook``, ``sendMessage``, ``sendPhoto``,
+``sendDocument``, ``sendVideo``, ``answerCallbackQuery``, ``getFile`` plus the file download
+``GET /file/bot<token>/<file_path>``. Every other method gets 404 "Not Found" (and is recorded, so a test can
+still assert that the bot never called it).
+
 Public interface
 ----------------
 ``FakeTelegramServer(token: str | None = None, host: str = "127.0.0.1", port: int = 0)``
     ``token=None`` accepts any token in the URL; a given token is enforced (others get 401).
     Attributes: ``url`` ("http://127.0.0.1:PORT"), ``base_url`` (url + "/bot"), ``base_file_url``
     (url + "/file/bot"), ``host``, ``port``, ``token``, ``bot_user_id``, ``bot_username``,
-    ``bot_first_name``, ``calls: list[RecordedCall]``, ``stats: Stats``, ``default_member_status``,
-    ``webhook_url``, ``commands``, ``left_chats``.
+    ``bot_first_name``, ``calls: list[RecordedCall]``, ``stats: Stats``, ``webhook_url``.
 
     Lifecycle (same asyncio loop as the test):
         ``await start()`` / ``await stop()`` / ``async with server``.  After the first start the port is
@@ -26,15 +31,16 @@ Public interface
         ``with server: ...``.  All public methods below are thread-safe.
     Separate process (outlives a SIGKILLed bot): ``python -m tests.support.fakes.telegram_server --port N``
         prints ``READY http://127.0.0.1:N`` on stdout; see ``FakeTelegramProcess`` and
-        ``RemoteFakeTelegram`` (HTTP control endpoints under ``/_control/``, listed in ``_control``).
+        ``RemoteFakeTelegram`` (``calls``, ``sent_messages``, ``stats``, ``duplicates``, ``inject_update``,
+        ``fault``: HTTP control endpoints under ``/_control/``, listed in ``_control``).
 
     Recording / inspection:
         ``calls`` (every Bot API call incl. failed ones; ``RecordedCall``), ``calls_of(method)``,
-        ``sent_messages(chat_id=None, *, include_failed=False)`` (send*, copy*, forward*, editMessage*),
-        ``texts(chat_id=None, *, include_edits=False) -> list[str]`` (text or caption of delivered sends),
+        ``sent_messages(chat_id=None, *, include_failed=False)`` (sendMessage/Photo/Document/Video),
+        ``texts(chat_id=None) -> list[str]`` (text or caption of delivered sends),
         ``duplicates() -> dict[tuple[int | str, str], int]`` ((chat_id, text) delivered more than once ->
         times), ``duplicate_count() -> int``, ``pending_updates`` (injected, not yet confirmed),
-        ``waiting_pollers`` (getUpdates requests currently long-polling), ``mark() -> int``, ``reset_calls()``.
+        ``waiting_pollers`` (getUpdates requests currently long-polling), ``mark() -> int``.
         ``await wait_for(predicate, timeout=5.0, *, count=1, include_failed=False, since=0) -> RecordedCall``
         waits until ``count`` recorded calls (by default only successful ones, scanning from index
         ``since`` of ``calls`` -- i.e. already recorded calls match too) satisfy ``predicate``; raises
@@ -44,35 +50,32 @@ Public interface
         ``inject_update(update: dict) -> int`` (assigns/repairs ``update_id``, returns it),
         ``register_file(data, *, file_path=None, file_id=None, mime_type=None, file_name=None) -> StoredFile``
         (bytes served by getFile + ``GET /file/bot<token>/<file_path>``), ``make_photo_message(...)`` /
-        ``make_document_message(...)`` (module builders with ``server=self``), ``set_chat(chat_id, **fields)``,
-        ``set_chat_member(chat_id, user_id, status)`` ("member", "administrator", "creator", "left",
-        "kicked"; default ``default_member_status``).
+        ``make_document_message(...)`` (module builders with ``server=self``).
     Faults (runtime configurable; ``methods=None`` means every method EXCEPT getUpdates, pass
     ``methods=["getUpdates"]`` to hit polling):
         ``fail_next(n=1, status=500, *, methods=None, chat_id=None, description=None)``,
         ``rate_limit_next(n=1, retry_after=1, *, methods=None, chat_id=None)`` (429 + parameters.retry_after),
-        ``block_user(chat_id)`` / ``unblock_user(chat_id)`` (403 "Forbidden: bot was blocked by the user"),
-        ``set_chat_error(chat_id, status, description, parameters=None)`` / ``clear_chat_error(chat_id)``,
+        ``block_user(chat_id)`` (403 "Forbidden: bot was blocked by the user"),
+        ``set_chat_error(chat_id, status, description, parameters=None)`` (every send to the chat fails so),
         ``migrate_chat(chat_id, new_chat_id)`` (400 + migrate_to_chat_id),
         ``set_latency(seconds, *, methods=None)`` (before the request is processed),
         ``lose_answer_next(n=1, *, methods=None, chat_id=None, mode="drop", hold=30.0)`` (the request IS
         processed and recorded as ok -- the message is delivered -- but its answer is lost: "drop" closes the
         connection without a response, "hold" keeps the answer back for ``hold`` seconds, past the client's
         read timeout),
-        ``enforce_limits(global_per_sec=30, per_chat_per_sec=1, per_group_per_min=20, burst=0)`` /
-        ``disable_limits()`` (sliding windows over successful sends; a send over a limit gets 429 with a
-        computed retry_after), ``clear_faults()``, ``reset()`` (calls, updates, faults, stats).
+        ``enforce_limits(global_per_sec=30, per_chat_per_sec=1, per_group_per_min=20, burst=0)``
+        (sliding windows over successful sends; a send over a limit gets 429 with a computed retry_after),
+        ``clear_faults()``, ``reset()`` (calls, updates, faults, stats).
 
 Module-level builders (valid Update JSON, auto-incrementing update_id / message_id):
-    ``make_message``, ``make_edited_message``, ``make_callback``, ``make_photo_message``,
+    ``make_message`` (``edited=True`` for an ``edited_message``), ``make_callback``, ``make_photo_message``,
     ``make_document_message``, ``make_my_chat_member``, ``make_user``, ``make_chat``.
 
 Fidelity notes: method names are case-insensitive; form, multipart and JSON bodies are accepted; nested
-objects (reply_markup, media, entities...) are JSON-decoded in ``params``; texts over 4096 / captions over
+objects (reply_markup, allowed_updates...) are JSON-decoded in ``params``; texts over 4096 / captions over
 1024 characters give 400; with ``parse_mode=HTML`` a text or caption with malformed entities (an
 unsupported or unclosed tag, a stray "<", an unknown "&entity;") gives 400 "can't parse entities" like
-Telegram; editing a bot message to identical text+markup gives 400 "message is not
-modified"; getUpdates while a webhook is set, or a second concurrent getUpdates, gives 409 Conflict
+Telegram; getUpdates while a webhook is set, or a second concurrent getUpdates, gives 409 Conflict
 (the older poll is terminated, like Telegram); unknown methods give 404 "Not Found".
 """
 
@@ -98,7 +101,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,45 +115,26 @@ DEFAULT_BOT_USERNAME = "jaganetral_test_bot"
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 
-# Canonical (camelCase) names of the methods we know, keyed by lower case (the API is case-insensitive).
+# Canonical (camelCase) names of the methods the bot calls (directly or through PTB's Application/Updater),
+# keyed by lower case (the API is case-insensitive). Any other method gets 404 "Not Found".
 _KNOWN_METHODS = [
-    "getMe", "logOut", "close", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo",
-    "sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice", "sendAnimation",
-    "sendVideoNote", "sendSticker", "sendMediaGroup", "sendLocation", "sendContact", "sendDice", "sendPoll",
-    "sendChatAction", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
-    "answerCallbackQuery", "editMessageText", "editMessageCaption", "editMessageMedia",
-    "editMessageReplyMarkup", "deleteMessage", "deleteMessages", "getFile", "getChat", "getChatMember",
-    "getChatAdministrators", "getChatMemberCount", "setMyCommands", "getMyCommands", "deleteMyCommands",
-    "leaveChat", "setChatMenuButton", "setMyDescription", "setMyShortDescription", "setMyName",
-    "setMessageReaction", "pinChatMessage", "unpinChatMessage", "unpinAllChatMessages", "banChatMember",
-    "unbanChatMember", "restrictChatMember", "approveChatJoinRequest", "declineChatJoinRequest",
+    "getMe", "getUpdates", "setWebhook", "deleteWebhook", "sendMessage", "sendPhoto", "sendDocument", "sendVideo",
+    "answerCallbackQuery", "getFile",
 ]
 CANONICAL = {name.lower(): name for name in _KNOWN_METHODS}
-_TRUE_METHODS = {
-    "logout", "close", "sendchataction", "answercallbackquery", "deletemessage", "deletemessages",
-    "leavechat", "setchatmenubutton", "setmydescription", "setmyshortdescription", "setmyname",
-    "setmessagereaction", "pinchatmessage", "unpinchatmessage", "unpinallchatmessages", "banchatmember",
-    "unbanchatmember", "restrictchatmember", "approvechatjoinrequest", "declinechatjoinrequest",
-}
-_FORWARD_METHODS = {"copymessage", "copymessages", "forwardmessage", "forwardmessages"}
-_EDIT_METHODS = {"editmessagetext", "editmessagecaption", "editmessagemedia", "editmessagereplymarkup"}
+# Message-producing sends (recorded as sent messages, subject to flood limits and per-chat errors).
+_SEND_METHODS = {"sendmessage", "sendphoto", "senddocument", "sendvideo"}
+_MEDIA_KINDS = ("photo", "document", "video")
 # Parameters that are plain strings and must never be JSON-decoded ("123" stays "123").
 _STRING_FIELDS = {
-    "text", "caption", "parse_mode", "callback_query_id", "file_id", "url", "secret_token", "title",
-    "description", "short_description", "name", "question", "emoji", "language_code", "inline_message_id",
-    "business_connection_id", "message_effect_id", "photo", "document", "video", "audio", "voice",
-    "animation", "sticker", "video_note", "thumbnail", "first_name", "last_name", "phone_number", "vcard",
-    "address", "foursquare_id", "action", "performer", "custom_title", "ip_address", "certificate",
+    "text", "caption", "parse_mode", "callback_query_id", "file_id", "url", "secret_token", "photo", "document",
+    "video", "thumbnail", "ip_address", "certificate", "business_connection_id", "message_effect_id",
 }
 
 
 def _is_send(method_lower: str) -> bool:
     """Message-producing sends (subject to flood limits)."""
-    return (method_lower.startswith("send") and method_lower != "sendchataction") or method_lower in _FORWARD_METHODS
-
-
-def _is_message_method(method_lower: str) -> bool:
-    return _is_send(method_lower) or method_lower in _EDIT_METHODS
+    return method_lower in _SEND_METHODS
 
 
 def _norm_chat(value: Any) -> ChatKey | None:
@@ -313,25 +297,15 @@ class Stats:
     """Counters; the maxima are measured over sliding windows of successful sends (always tracked)."""
 
     requests: int = 0
-    sent: int = 0  # successful message-producing sends (send*, copy*, forward*)
+    sent: int = 0  # successful message-producing sends
     rate_limited_429: int = 0  # every 429 answered (enforced + injected)
     enforced_429: int = 0  # 429 caused by enforce_limits()
     injected_failures: int = 0  # fail_next()
     forbidden_403: int = 0
     max_global_per_sec: int = 0
     max_global_at: float | None = None  # when the busiest 1-second window (so far) ended
-    max_per_chat_per_sec: dict[ChatKey, int] = field(default_factory=dict)
-    max_per_group_per_min: dict[ChatKey, int] = field(default_factory=dict)
     first_send_at: float | None = None
     last_send_at: float | None = None
-
-    @property
-    def max_chat_per_sec(self) -> int:
-        return max(self.max_per_chat_per_sec.values(), default=0)
-
-    @property
-    def max_group_per_min(self) -> int:
-        return max(self.max_per_group_per_min.values(), default=0)
 
     def achieved_rate(self) -> float:
         """Successful sends per second between the first and the last send."""
@@ -345,8 +319,6 @@ class Stats:
             "requests": self.requests, "sent": self.sent, "rate_limited_429": self.rate_limited_429,
             "enforced_429": self.enforced_429, "injected_failures": self.injected_failures,
             "forbidden_403": self.forbidden_403, "max_global_per_sec": self.max_global_per_sec,
-            "max_per_chat_per_sec": [[k, v] for k, v in self.max_per_chat_per_sec.items()],
-            "max_per_group_per_min": [[k, v] for k, v in self.max_per_group_per_min.items()],
             "first_send_at": self.first_send_at, "last_send_at": self.last_send_at,
             "max_global_at": self.max_global_at,
             "achieved_rate": self.achieved_rate() if self.sent >= 2 else 0.0,
@@ -438,15 +410,9 @@ class _Windows:
             stats.max_global_per_sec, stats.max_global_at = len(self.global_1s), now
         if chat is None:
             return
-        cdq = self._trim(self.chat_1s.setdefault(chat, deque()), now, 1.0)
-        cdq.append(now)
-        if len(cdq) > stats.max_per_chat_per_sec.get(chat, 0):
-            stats.max_per_chat_per_sec[chat] = len(cdq)
+        self._trim(self.chat_1s.setdefault(chat, deque()), now, 1.0).append(now)
         if _is_group(chat):
-            gdq = self._trim(self.group_60s.setdefault(chat, deque()), now, 60.0)
-            gdq.append(now)
-            if len(gdq) > stats.max_per_group_per_min.get(chat, 0):
-                stats.max_per_group_per_min[chat] = len(gdq)
+            self._trim(self.group_60s.setdefault(chat, deque()), now, 60.0).append(now)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -519,7 +485,6 @@ def make_message(
     caption: str | None = None,
     entities: list[JSONDict] | None = None,
     reply_to_message: JSONDict | None = None,
-    message_thread_id: int | None = None,
     edited: bool = False,
     update_id: int | None = None,
     extra: JSONDict | None = None,
@@ -556,18 +521,12 @@ def make_message(
         msg["caption"] = caption
     if reply_to_message is not None:
         msg["reply_to_message"] = reply_to_message
-    if message_thread_id is not None:
-        msg["message_thread_id"] = message_thread_id
     if edited:
         msg["edit_date"] = now
     if extra:
         msg.update(extra)
     key = "edited_message" if edited else "message"
     return {"update_id": update_id if update_id is not None else next(_update_ids), key: msg}
-
-
-def make_edited_message(chat_id: int | str, user_id: int, text: str, message_id: int, **kw: Any) -> JSONDict:
-    return make_message(chat_id, user_id, text, message_id=message_id, edited=True, **kw)
 
 
 def make_callback(
@@ -694,18 +653,8 @@ def _member_json(user: JSONDict, status: str) -> JSONDict:
                   "can_promote_members": False}
         member.update(dict.fromkeys(rights, True))
         return member
-    if status == "creator":
-        return {"status": status, "user": user, "is_anonymous": False}
     if status == "kicked":
         return {"status": status, "user": user, "until_date": 0}
-    if status == "restricted":
-        perms = ["can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
-                 "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
-                 "can_send_other_messages", "can_add_web_page_previews", "can_change_info",
-                 "can_invite_users", "can_pin_messages", "can_manage_topics"]
-        member = {"status": status, "user": user, "is_member": True, "until_date": 0}
-        member.update(dict.fromkeys(perms, False))
-        return member
     return {"status": status, "user": user}  # member, left
 
 
@@ -724,12 +673,9 @@ class FakeTelegramServer:
         self.bot_user_id = int(prefix) if prefix.isdigit() else DEFAULT_BOT_ID
         self.bot_username = DEFAULT_BOT_USERNAME
         self.bot_first_name = "JagaNetral"
-        self.default_member_status = "member"
         self.calls: list[RecordedCall] = []
         self.stats = Stats()
         self.webhook_url = ""
-        self.commands: dict[str, list[JSONDict]] = {}
-        self.left_chats: list[ChatKey] = []
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -741,8 +687,6 @@ class FakeTelegramServer:
         self._file_seq = itertools.count(1)
         self._message_seq = itertools.count(1000)
         self._chats: dict[ChatKey, JSONDict] = {}
-        self._members: dict[tuple[ChatKey, int], str] = {}
-        self._bot_messages: dict[tuple[ChatKey, int], tuple[Any, Any]] = {}
         self._faults: list[_Fault] = []
         self._lost: list[_LostAnswer] = []
         self._chat_errors: dict[ChatKey, ApiError] = {}
@@ -959,19 +903,6 @@ class FakeTelegramServer:
     def make_document_message(self, chat_id: int | str, user_id: int, data: bytes, **kw: Any) -> JSONDict:
         return make_document_message(chat_id, user_id, data=data, server=self, **kw)
 
-    def set_chat(self, chat_id: int | str, **fields: Any) -> None:
-        """Override the Chat JSON returned for ``chat_id`` (keys: chat_type, title, username, first_name...)."""
-        key = _norm_chat(chat_id)
-        assert key is not None
-        with self._lock:
-            self._chats[key] = make_chat(key, **fields)
-
-    def set_chat_member(self, chat_id: int | str, user_id: int, status: str) -> None:
-        key = _norm_chat(chat_id)
-        assert key is not None
-        with self._lock:
-            self._members[(key, int(user_id))] = status
-
     # --- faults ---------------------------------------------------------------------------------
     @staticmethod
     def _method_set(methods: Iterable[str] | None) -> frozenset[str] | None:
@@ -1006,15 +937,8 @@ class FakeTelegramServer:
         with self._lock:
             self._chat_errors[key] = ApiError(status, description, parameters)
 
-    def clear_chat_error(self, chat_id: int | str) -> None:
-        with self._lock:
-            self._chat_errors.pop(_norm_chat(chat_id) or "", None)
-
     def block_user(self, chat_id: int | str) -> None:
         self.set_chat_error(chat_id, 403, "Forbidden: bot was blocked by the user")
-
-    def unblock_user(self, chat_id: int | str) -> None:
-        self.clear_chat_error(chat_id)
 
     def migrate_chat(self, chat_id: int | str, new_chat_id: int) -> None:
         self.set_chat_error(chat_id, 400, "Bad Request: group chat was upgraded to a supergroup chat",
@@ -1030,10 +954,6 @@ class FakeTelegramServer:
         with self._lock:
             self._limits = Limits(global_per_sec, per_chat_per_sec, per_group_per_min, burst)
 
-    def disable_limits(self) -> None:
-        with self._lock:
-            self._limits = None
-
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -1043,19 +963,14 @@ class FakeTelegramServer:
             self._latency_methods = None
             self._limits = None
 
-    def reset_calls(self) -> None:
-        with self._lock:
-            self.calls.clear()
-
     def reset(self) -> None:
-        """Forget calls, pending updates, faults, limits and stats (files, chats and members stay)."""
+        """Forget calls, pending updates, faults, limits and stats (files and chats stay)."""
         with self._lock:
             self.clear_faults()
             self.calls.clear()
             self._updates.clear()
             self.stats = Stats()
             self._windows = _Windows()
-            self._bot_messages.clear()
 
     # --- inspection -----------------------------------------------------------------------------
     def mark(self) -> int:
@@ -1073,31 +988,19 @@ class FakeTelegramServer:
         with self._lock:
             return [
                 c for c in self.calls
-                if _is_message_method(c.method.lower()) and (include_failed or c.ok)
+                if _is_send(c.method.lower()) and (include_failed or c.ok)
                 and (key is None or c.chat_id == key)
             ]
 
-    def texts(self, chat_id: int | str | None = None, *, include_edits: bool = False) -> list[str]:
-        return [
-            c.text for c in self.sent_messages(chat_id)
-            if c.text is not None and (include_edits or c.method.lower() not in _EDIT_METHODS)
-        ]
+    def texts(self, chat_id: int | str | None = None) -> list[str]:
+        return [c.text for c in self.sent_messages(chat_id) if c.text is not None]
 
     def duplicates(self) -> dict[tuple[ChatKey, str], int]:
-        """(chat_id, content) delivered more than once -> number of deliveries. Content is the text/caption;
-        for copy/forward it is "copy:<from_chat_id>:<message_id>"."""
-        counter: Counter[tuple[ChatKey, str]] = Counter()
-        for call in self.sent_messages():
-            low = call.method.lower()
-            if low in _EDIT_METHODS or call.chat_id is None:
-                continue
-            if low in _FORWARD_METHODS:
-                content = f"copy:{call.params.get('from_chat_id')}:{call.params.get('message_id')}"
-            elif call.text is not None:
-                content = call.text
-            else:
-                continue
-            counter[(call.chat_id, content)] += 1
+        """(chat_id, text or caption) delivered more than once -> number of deliveries."""
+        counter = Counter(
+            (call.chat_id, call.text) for call in self.sent_messages()
+            if call.chat_id is not None and call.text is not None
+        )
         return {key: n for key, n in counter.items() if n > 1}
 
     def duplicate_count(self) -> int:
@@ -1284,7 +1187,7 @@ class FakeTelegramServer:
         self._faults = [f for f in self._faults if f.remaining > 0]
         if low not in CANONICAL:
             return ApiError(404, "Not Found")
-        if chat_id is not None and (_is_message_method(low) or low == "sendchataction"):
+        if chat_id is not None and _is_send(low):
             err = self._chat_errors.get(chat_id)
             if err is not None:
                 return ApiError(err.status, err.description, err.parameters)
@@ -1342,9 +1245,7 @@ class FakeTelegramServer:
             return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": False, "can_connect_to_business": False,
                     "has_main_web_app": False}
-        if low in _TRUE_METHODS:
-            if low == "leavechat" and chat_id is not None:
-                self.left_chats.append(chat_id)
+        if low == "answercallbackquery":
             return True
         if low == "setwebhook":
             self.webhook_url = str(params.get("url") or "")
@@ -1356,70 +1257,27 @@ class FakeTelegramServer:
             if params.get("drop_pending_updates"):
                 self._updates.clear()
             return True
-        if low == "getwebhookinfo":
-            return {"url": self.webhook_url, "has_custom_certificate": False,
-                    "pending_update_count": len(self._updates)}
-        if low in ("setmycommands", "deletemycommands", "getmycommands"):
-            scope = json.dumps(params.get("scope") or {"type": "default"}, sort_keys=True)
-            key = f"{scope}|{params.get('language_code') or ''}"
-            if low == "setmycommands":
-                self.commands[key] = list(params.get("commands") or [])
-                return True
-            if low == "deletemycommands":
-                self.commands.pop(key, None)
-                return True
-            return self.commands.get(key, [])
         if low == "getfile":
             stored = self._files.get(str(params.get("file_id")))
             if stored is None:
                 raise ApiError(400, "Bad Request: invalid file_id")
             return stored.to_api()
-        if low == "getchat":
-            self._require_chat(chat_id)
-            return {**self._chat(chat_id), "accent_color_id": 0, "max_reaction_count": 11,
-                    "accepted_gift_types": {"unlimited_gifts": True, "limited_gifts": True, "unique_gifts": True,
-                                            "premium_subscription": True, "gifts_from_channels": True}}
-        if low == "getchatmember":
-            self._require_chat(chat_id)
-            user_id = int(params.get("user_id") or 0)
-            status = self._members.get((chat_id, user_id), self.default_member_status)  # type: ignore[index]
-            return _member_json(self._user(user_id), status)
-        if low == "getchatadministrators":
-            return [_member_json(self._user(uid), status) for (cid, uid), status in self._members.items()
-                    if cid == chat_id and status in ("administrator", "creator")]
-        if low == "getchatmembercount":
-            return 1 + sum(1 for (cid, _), st in self._members.items()
-                           if cid == chat_id and st not in ("left", "kicked"))
-        if _is_send(low) or low in _EDIT_METHODS:
-            self._require_chat(chat_id, inline_ok=low in _EDIT_METHODS and bool(params.get("inline_message_id")))
-            return self._message_method(low, params, files, chat_id)
+        if _is_send(low):
+            if chat_id is None:
+                raise ApiError(400, "Bad Request: chat_id is empty")
+            return self._send(low, params, files, chat_id)
         raise ApiError(404, "Not Found")
 
-    @staticmethod
-    def _require_chat(chat_id: ChatKey | None, inline_ok: bool = False) -> None:
-        if chat_id is None and not inline_ok:
-            raise ApiError(400, "Bad Request: chat_id is empty")
-
-    def _chat(self, chat_id: ChatKey | None) -> JSONDict:
-        assert chat_id is not None
+    def _chat(self, chat_id: ChatKey) -> JSONDict:
         chat = self._chats.get(chat_id)
         return dict(chat) if chat else make_chat(chat_id)
 
-    def _user(self, user_id: int) -> JSONDict:
-        if user_id == self.bot_user_id:
-            return self.bot_user
-        chat = self._chats.get(user_id)
-        first = chat.get("first_name", "Pengguna") if chat else "Pengguna"
-        return make_user(user_id, first_name=first, language_code=None)
-
-    def _new_message(self, chat_id: ChatKey | None, params: JSONDict) -> JSONDict:
+    def _new_message(self, chat_id: ChatKey, params: JSONDict) -> JSONDict:
         msg: JSONDict = {"message_id": next(self._message_seq), "date": int(time.time()),
                          "chat": self._chat(chat_id), "from": self.bot_user}
         markup = params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             msg["reply_markup"] = markup
-        if params.get("message_thread_id"):
-            msg["message_thread_id"] = params["message_thread_id"]
         return msg
 
     def _check_length(self, params: JSONDict, key: str, limit: int, what: str) -> None:
@@ -1452,22 +1310,18 @@ class FakeTelegramServer:
         else:
             base = {"file_id": str(value), "file_unique_id": f"u{abs(hash(str(value))) % 10**10}"}
             name, mime = None, None
-        if kind in ("photo", "video", "animation"):
+        if kind in ("photo", "video"):
             base.update(width=int(params.get("width") or 640), height=int(params.get("height") or 480))
-        if kind in ("video", "animation", "audio", "voice", "video_note"):
+        if kind == "video":
             base["duration"] = int(params.get("duration") or 1)
-        if kind == "video_note":
-            base["length"] = 240
-        if kind == "sticker":
-            base.update(type="regular", width=512, height=512, is_animated=False, is_video=False)
-        if kind in ("document", "audio", "video", "animation") and name:
+        if kind != "photo" and name:
             base["file_name"] = name
-        if kind in ("document", "audio", "video", "voice", "animation") and mime:
+        if kind != "photo" and mime:
             base["mime_type"] = mime
         return base
 
-    def _message_method(self, low: str, params: JSONDict, files: dict[str, UploadedFile],
-                        chat_id: ChatKey | None) -> Any:
+    def _send(self, low: str, params: JSONDict, files: dict[str, UploadedFile], chat_id: ChatKey) -> JSONDict:
+        """sendMessage, sendPhoto, sendDocument, sendVideo."""
         if low == "sendmessage":
             text = params.get("text")
             if text is None or str(text).strip() == "":
@@ -1475,123 +1329,32 @@ class FakeTelegramServer:
             self._check_length(params, "text", MAX_TEXT_LENGTH, "message")
             msg = self._new_message(chat_id, params)
             msg["text"] = str(text)
-            self._bot_messages[(chat_id, msg["message_id"])] = (msg["text"], msg.get("reply_markup"))  # type: ignore[index]
             return msg
-        if low in ("copymessage", "forwardmessage"):
-            if params.get("from_chat_id") is None or params.get("message_id") is None:
-                raise ApiError(400, "Bad Request: message to copy not found")
-            new_id = next(self._message_seq)
-            if low == "copymessage":
-                return {"message_id": new_id}
-            msg = self._new_message(chat_id, params)
-            msg["message_id"] = new_id
-            msg["forward_origin"] = {"type": "hidden_user", "date": int(time.time()), "sender_user_name": "Anonim"}
-            msg["text"] = "(forwarded)"
-            return msg
-        if low in ("copymessages", "forwardmessages"):
-            return [{"message_id": next(self._message_seq)} for _ in params.get("message_ids") or []]
-        if low == "sendmediagroup":
-            media = params.get("media")
-            if not isinstance(media, list) or not 2 <= len(media) <= 10:
-                raise ApiError(400, "Bad Request: wrong number of media in the album")
-            group_id = str(next(self._message_seq))
-            result = []
-            for item in media:
-                msg = self._new_message(chat_id, {})
-                kind = str(item.get("type", "photo"))
-                obj = self._media(kind, item.get("media"), files, item)
-                msg[kind] = [obj] if kind == "photo" else obj
-                msg["media_group_id"] = group_id
-                if item.get("caption"):
-                    msg["caption"] = item["caption"]
-                result.append(msg)
-            return result
-        if low in _EDIT_METHODS:
-            return self._edit(low, params, files, chat_id)
-        # other send* methods
-        msg = self._new_message(chat_id, params)
         kind = low[len("send"):]
-        kind = {"videonote": "video_note"}.get(kind, kind)
-        if kind in ("photo", "document", "video", "audio", "voice", "animation", "video_note", "sticker"):
-            if params.get(kind) is None and kind not in files:
-                raise ApiError(400, f"Bad Request: there is no {kind} in the request")
-            obj = self._media(kind, params.get(kind), files, params)
-            msg[kind] = [obj] if kind == "photo" else obj
-            self._check_length(params, "caption", MAX_CAPTION_LENGTH, "message caption")
-            if params.get("caption") is not None:
-                msg["caption"] = str(params["caption"])
-        elif kind == "location":
-            msg["location"] = {"latitude": params.get("latitude", 0.0), "longitude": params.get("longitude", 0.0)}
-        elif kind == "contact":
-            msg["contact"] = {"phone_number": str(params.get("phone_number", "")),
-                              "first_name": str(params.get("first_name", ""))}
-        elif kind == "dice":
-            msg["dice"] = {"emoji": params.get("emoji") or "🎲", "value": 3}
-        elif params.get("text"):
-            msg["text"] = str(params["text"])
-        return msg
-
-    def _edit(self, low: str, params: JSONDict, files: dict[str, UploadedFile], chat_id: ChatKey | None) -> Any:
-        if params.get("inline_message_id"):
-            return True
-        message_id = params.get("message_id")
-        if message_id is None:
-            raise ApiError(400, "Bad Request: message identifier is not specified")
+        assert kind in _MEDIA_KINDS
+        if params.get(kind) is None and kind not in files:
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        self._check_length(params, "caption", MAX_CAPTION_LENGTH, "message caption")
         msg = self._new_message(chat_id, params)
-        msg["message_id"] = int(message_id)
-        msg["edit_date"] = int(time.time())
-        key = (chat_id, int(message_id))
-        previous = self._bot_messages.get(key)  # type: ignore[arg-type]
-        if low == "editmessagetext":
-            text = params.get("text")
-            if text is None or str(text).strip() == "":
-                raise ApiError(400, "Bad Request: message text is empty")
-            self._check_length(params, "text", MAX_TEXT_LENGTH, "message")
-            msg["text"] = str(text)
-            new_markup = msg.get("reply_markup")
-            if previous is not None and previous == (msg["text"], new_markup):
-                raise ApiError(400, "Bad Request: message is not modified: specified new message content and "
-                                    "reply markup are exactly the same as a current content and reply markup "
-                                    "of the message")
-            self._bot_messages[key] = (msg["text"], new_markup)  # type: ignore[index]
-        elif low == "editmessagereplymarkup":
-            new_markup = msg.get("reply_markup")
-            if previous is not None:
-                if previous[1] == new_markup:
-                    raise ApiError(400, "Bad Request: message is not modified: specified new message content and "
-                                        "reply markup are exactly the same as a current content and reply markup "
-                                        "of the message")
-                msg["text"] = previous[0]
-                self._bot_messages[key] = (previous[0], new_markup)  # type: ignore[index]
-            else:
-                msg["text"] = "(pesan)"
-        elif low == "editmessagecaption":
-            self._check_length(params, "caption", MAX_CAPTION_LENGTH, "message caption")
-            msg["caption"] = str(params.get("caption") or "")
-            msg["photo"] = [{"file_id": "edited", "file_unique_id": "uedited", "width": 1, "height": 1}]
-        else:  # editMessageMedia
-            media = params.get("media") or {}
-            kind = str(media.get("type", "photo"))
-            obj = self._media(kind, media.get("media"), files, media)
-            msg[kind] = [obj] if kind == "photo" else obj
+        obj = self._media(kind, params.get(kind), files, params)
+        msg[kind] = [obj] if kind == "photo" else obj
+        if params.get("caption") is not None:
+            msg["caption"] = str(params["caption"])
         return msg
 
     # --- control endpoints (for a test in another process) --------------------------------------
     _CONTROL_ACTIONS: ClassVar[set[str]] = {
-        "fail_next", "rate_limit_next", "block_user", "unblock_user", "set_chat_error", "clear_chat_error",
-        "migrate_chat", "set_latency", "enforce_limits", "disable_limits", "clear_faults", "set_chat_member",
-        "set_chat", "reset", "reset_calls",
+        "fail_next", "rate_limit_next", "block_user", "set_chat_error", "migrate_chat", "set_latency",
+        "enforce_limits", "clear_faults", "reset",
     }
 
     async def _control(self, request: web.Request, action: str) -> web.StreamResponse:
-        """GET health | calls?since=N | sent?chat_id=X | stats | duplicates | updates;
-        POST inject (update or list) | faults {"action": <method name>, **kwargs} | files {"data_b64", ...}."""
+        """GET calls?since=N | sent?chat_id=X | stats | duplicates;
+        POST inject (update or list) | faults {"action": <method name>, **kwargs}."""
         body: Any = None
         try:
             if request.method == "POST" and request.can_read_body:
                 body = await request.json()
-            if action == "health":
-                return _json_response({"ok": True, "url": self.url})
             if action == "calls":
                 since = int(request.query.get("since", 0))
                 with self._lock:
@@ -1606,19 +1369,10 @@ class FakeTelegramServer:
             if action == "duplicates":
                 dups = [[k[0], k[1], n] for k, n in self.duplicates().items()]
                 return _json_response({"ok": True, "duplicates": dups})
-            if action == "updates":
-                return _json_response({"ok": True, "pending": self.pending_updates})
             if action == "inject" and request.method == "POST":
                 items = body if isinstance(body, list) else [body]
                 ids = [self.inject_update(u) for u in items]
                 return _json_response({"ok": True, "update_ids": ids})
-            if action == "files" and request.method == "POST":
-                stored = self.register_file(
-                    base64.b64decode(body["data_b64"]), file_path=body.get("file_path"),
-                    file_id=body.get("file_id"), mime_type=body.get("mime_type"),
-                    file_name=body.get("file_name"), kind=body.get("kind", "documents"),
-                )
-                return _json_response({"ok": True, "file": stored.to_api()})
             if action == "faults" and request.method == "POST":
                 name = body.pop("action", None)
                 if name not in self._CONTROL_ACTIONS:
@@ -1668,18 +1422,11 @@ class RemoteFakeTelegram:
         resp.raise_for_status()
         return resp.json()
 
-    def health(self) -> bool:
-        return bool(self._get("health")["ok"])
-
     def calls(self, since: int = 0) -> list[RecordedCall]:
         return [RecordedCall.from_json(c) for c in self._get("calls", since=since)["calls"]]
 
     def sent_messages(self, chat_id: int | str | None = None) -> list[RecordedCall]:
         return [RecordedCall.from_json(c) for c in self._get("sent", chat_id=chat_id)["calls"]]
-
-    def texts(self, chat_id: int | str | None = None) -> list[str]:
-        return [c.text for c in self.sent_messages(chat_id)
-                if c.text is not None and c.method.lower() not in _EDIT_METHODS]
 
     def stats(self) -> JSONDict:
         return self._get("stats")["stats"]
@@ -1687,37 +1434,12 @@ class RemoteFakeTelegram:
     def duplicates(self) -> list[list[Any]]:
         return self._get("duplicates")["duplicates"]
 
-    def pending_updates(self) -> list[JSONDict]:
-        return self._get("updates")["pending"]
-
     def inject_update(self, update: JSONDict) -> int:
         return int(self._post("inject", update)["update_ids"][0])
-
-    def register_file(self, data: bytes, **kw: Any) -> JSONDict:
-        return self._post("files", {"data_b64": base64.b64encode(data).decode(), **kw})["file"]
 
     def fault(self, action: str, **kwargs: Any) -> None:
         """Call a fault/config method remotely, e.g. ``fault("rate_limit_next", n=2, retry_after=3)``."""
         self._post("faults", {"action": action, **kwargs})
-
-    def wait_for(self, predicate: Callable[[RecordedCall], bool], timeout: float = 10.0, *,
-                 include_failed: bool = False, poll: float = 0.05) -> RecordedCall:
-        """Poll ``calls`` until one matches (blocking)."""
-        deadline = time.monotonic() + timeout
-        index = 0
-        while True:
-            batch = self.calls(since=index)
-            index += len(batch)
-            for call in batch:
-                if (call.ok or include_failed) and predicate(call):
-                    return call
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"no matching call within {timeout}s")
-            time.sleep(poll)
-
-    async def async_wait_for(self, predicate: Callable[[RecordedCall], bool], timeout: float = 10.0, *,
-                             include_failed: bool = False) -> RecordedCall:
-        return await asyncio.to_thread(self.wait_for, predicate, timeout, include_failed=include_failed)
 
 
 class FakeTelegramProcess:

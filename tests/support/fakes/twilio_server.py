@@ -13,15 +13,13 @@ Public interface
 ``FakeTwilioServer(account_sid=DEFAULT_ACCOUNT_SID, auth_token=DEFAULT_AUTH_TOKEN, host="127.0.0.1", port=0)``
     Attributes: ``url`` ("http://127.0.0.1:PORT", use as ``api_base_url``), ``host``, ``port``, ``account_sid``,
     ``auth_token``, ``messages: list[SentMessage]`` (accepted messages only), ``requests: list[RecordedRequest]``
-    (every REST request incl. rejected ones: count attempts with it), ``media_fetches: list[MediaFetch]``,
-    ``callbacks: list[SentCallback]`` (status callbacks the fake posted).
+    (every REST request incl. rejected ones: count attempts with it), ``media_fetches: list[MediaFetch]``.
     Lifecycle (the test's event loop): ``await start()`` / ``await stop()`` / ``async with server``. After the
         first start the port is fixed: ``stop()`` then ``start()`` re-binds THE SAME PORT; in between clients get
-        "connection refused" (an outage). ``stop()`` also cancels pending automatic status callbacks.
+        "connection refused" (an outage).
     Inspection: ``await wait_for(pred, timeout=5.0, *, since=0) -> SentMessage`` (already recorded messages
         count too; ``since=len(server.messages)`` ignores earlier ones; raises ``TimeoutError``),
-        ``await wait_for_request(pred, timeout=5.0, *, since=0) -> RecordedRequest``, ``message(sid)``,
-        ``reset()`` (records, faults, media, limits).
+        ``message(sid)``, ``reset()`` (records, faults, media).
     Faults for ``POST .../Messages.json`` (queued in call order, each consumed by one authenticated request):
         ``fail_next(n=1, status=500)`` (500 -> code 20500, 503 -> 20503, others -> code = status),
         ``rate_limit_next(n=1, retry_after=1.0)`` (429, code 20429, ``Retry-After`` header unless None),
@@ -30,17 +28,15 @@ Public interface
         raises as ``TwilioServiceException``), ``drop_next(n=1)`` (connection closed without an answer),
         ``lose_answer_next(n=1)`` (the message IS accepted and recorded, then the connection is closed without
         an answer: the client cannot know it was sent),
-        ``set_recipient_error(to, code=21610, status=400, message=None)`` / ``clear_recipient_error(to)``
-        (persistent per recipient; ``to`` with or without "whatsapp:"), ``set_latency(seconds)``,
-        ``enforce_rate_limit(per_second)`` / ``enforce_rate_limit(None)`` (sliding one-second window over
-        accepted messages; excess -> 429/20429 with ``Retry-After: 1``), ``clear_faults()``.
+        ``set_recipient_error(to, code=21610, status=400, message=None)`` (persistent per recipient; ``to``
+        with or without "whatsapp:"), ``set_latency(seconds)``, ``clear_faults()``.
     Validation like Twilio's (400): missing To (21604), missing From/MessagingServiceSid (21603), no Body,
         MediaUrl or ContentSid (21602), Body over 1600 chars (21617), ContentVariables not a JSON object
         (21656), malformed To (21211, the message contains the number like Twilio's), From/To channel mismatch
         e.g. "whatsapp:+1..." -> "+62..." (21910). Wrong Basic auth or account SID -> 401 code 20003.
-    Other endpoints: ``GET .../Messages/{sid}.json`` (message resource), ``GET /2010-04-01/Accounts/{sid}.json``
-        (account resource, as used by ``bot doctor``); unknown paths -> 404 code 20404.
-    Media (inbound tests): ``add_media(content, content_type, *, message_sid=None, require_auth=True) -> url``
+    Other endpoint: ``GET /2010-04-01/Accounts/{sid}.json`` (account resource, as used by ``bot doctor``);
+        unknown paths -> 404 code 20404.
+    Media (inbound tests): ``add_media(content, content_type, *, message_sid=None) -> url``
         serves ``GET /2010-04-01/Accounts/{sid}/Messages/{MM}/Media/{ME}``: Basic auth required (401 otherwise),
         answers ``307`` to ``/cdn/<token>`` (no auth needed, token valid ``cdn_ttl`` seconds) which returns the
         bytes with the given Content-Type. ``media_fetches`` records each GET with ``had_auth``, so tests can
@@ -49,8 +45,6 @@ Public interface
         via=None, client=None, extra=None) -> httpx.Response`` POSTs a correctly signed form (fields as Twilio
         sends for WhatsApp; To/From filled from the recorded message), then updates the recorded status
         (so ``wait_for(lambda m: m.status == "delivered")`` returns once the bot has answered that callback).
-        ``auto_status(statuses=("sent", "delivered"), *, delay=0.0, error_code=None)`` makes the fake post those
-        callbacks by itself to each accepted message's StatusCallback; ``auto_status(())`` turns it off.
 
 Module-level webhook helpers (``url`` = the exact public URL Twilio signs; ``via`` = where the POST really goes,
 default ``url`` -- e.g. the bot's local address behind a proxy; ``client`` = an httpx.AsyncClient, e.g. with an
@@ -73,7 +67,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import re
 import socket
@@ -84,7 +77,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from aiohttp import web
@@ -123,13 +116,10 @@ FORGERIES = ("wrong_token", "tampered", "missing", "wrong_url")
 _ACCOUNT = r"/2010-04-01/Accounts/(?P<account>[^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(_ACCOUNT + r"/Messages\.json$"), "_create_message"),
-    ("GET", re.compile(_ACCOUNT + r"/Messages/(?P<sid>[^/]+)\.json$"), "_fetch_message"),
     ("GET", re.compile(_ACCOUNT + r"/Messages/(?P<msg>[^/]+)/Media/(?P<media>[^/.]+)$"), "_get_media"),
     ("GET", re.compile(_ACCOUNT + r"\.json$"), "_fetch_account"),
 ]
 _ADDRESS_RE = re.compile(r"^(?:(?P<channel>[a-z]+):)?(?P<number>\+\d{6,15})$")
-
-T = TypeVar("T")
 
 
 def new_sid(prefix: str) -> str:
@@ -229,18 +219,10 @@ class MediaFetch:
 
 
 @dataclass
-class SentCallback:
-    url: str
-    params: dict[str, str]
-    status_code: int | None  # None when the POST failed (connection error)
-
-
-@dataclass
 class _StoredMedia:
     content: bytes
     content_type: str
     message_sid: str
-    require_auth: bool
 
 
 @dataclass
@@ -267,19 +249,12 @@ class FakeTwilioServer:
         self.messages: list[SentMessage] = []
         self.requests: list[RecordedRequest] = []
         self.media_fetches: list[MediaFetch] = []
-        self.callbacks: list[SentCallback] = []
         self._faults: deque[_Fault] = deque()
         self._recipient_errors: dict[str, _Fault] = {}
         self._latency = 0.0
         self._lose_answers = 0
-        self._rate_limit: int | None = None
-        self._accepted_at: deque[float] = deque()
         self._media: dict[str, _StoredMedia] = {}
         self._cdn: dict[str, tuple[str, float]] = {}
-        self._auto_status: tuple[str, ...] = ()
-        self._auto_delay = 0.0
-        self._auto_error: int | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
 
     # --- addresses / lifecycle --------------------------------------------------------------------
@@ -313,12 +288,6 @@ class FakeTwilioServer:
 
     async def stop(self) -> None:
         """Close the listener and every connection; ``start()`` again re-binds the same port."""
-        tasks, self._tasks = list(self._tasks), set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -338,34 +307,22 @@ class FakeTwilioServer:
                        since: int = 0) -> SentMessage:
         """First accepted message from index ``since`` matching ``predicate`` now or within ``timeout`` (the
         predicate is re-evaluated, so it may wait for a status change); ``TimeoutError`` otherwise."""
-        return await self._wait(self.messages, predicate, timeout, since, "message")
-
-    async def wait_for_request(self, predicate: Callable[[RecordedRequest], bool], timeout: float = 5.0, *,
-                               since: int = 0) -> RecordedRequest:
-        return await self._wait(self.requests, predicate, timeout, since, "request")
-
-    @staticmethod
-    async def _wait(items: list[T], predicate: Callable[[T], bool], timeout: float, since: int, what: str) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:  # rescans from ``since`` each time: records change state (message status)
-            for item in list(items[since:]):
+            for item in list(self.messages[since:]):
                 if predicate(item):
                     return item
             if loop.time() >= deadline:
-                raise TimeoutError(f"no matching {what} within {timeout}s")
+                raise TimeoutError(f"no matching message within {timeout}s")
             await asyncio.sleep(0.01)
 
     def reset(self) -> None:
         self.messages.clear()
         self.requests.clear()
         self.media_fetches.clear()
-        self.callbacks.clear()
         self._media.clear()
         self._cdn.clear()
-        self._accepted_at.clear()
-        self._rate_limit = None
-        self._auto_status = ()
         self.clear_faults()
 
     # --- faults -----------------------------------------------------------------------------------
@@ -392,15 +349,8 @@ class FakeTwilioServer:
     def set_recipient_error(self, to: str, code: int = 21610, status: int = 400, message: str | None = None) -> None:
         self._recipient_errors[_bare(to)] = _Fault(-1, status, code, message or ERROR_MESSAGES.get(code, ""))
 
-    def clear_recipient_error(self, to: str) -> None:
-        self._recipient_errors.pop(_bare(to), None)
-
     def set_latency(self, seconds: float) -> None:
         self._latency = max(0.0, seconds)
-
-    def enforce_rate_limit(self, per_second: int | None) -> None:
-        self._rate_limit = per_second
-        self._accepted_at.clear()
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -409,12 +359,11 @@ class FakeTwilioServer:
         self._lose_answers = 0
 
     # --- media ------------------------------------------------------------------------------------
-    def add_media(self, content: bytes, content_type: str, *, message_sid: str | None = None,
-                  require_auth: bool = True) -> str:
+    def add_media(self, content: bytes, content_type: str, *, message_sid: str | None = None) -> str:
         """Host ``content``; returns its Twilio-style Media URL (as put in ``MediaUrlN`` of a webhook)."""
         msg = message_sid or new_sid("MM")
         media_sid = new_sid("ME")
-        self._media[media_sid] = _StoredMedia(bytes(content), content_type, msg, require_auth)
+        self._media[media_sid] = _StoredMedia(bytes(content), content_type, msg)
         return f"{self.url}/{API_VERSION}/Accounts/{self.account_sid}/Messages/{msg}/Media/{media_sid}"
 
     # --- status callbacks -------------------------------------------------------------------------
@@ -428,31 +377,12 @@ class FakeTwilioServer:
             account_sid=self.account_sid, to=msg.to if msg else DEFAULT_USER,
             from_=(msg.from_ or DEFAULT_SENDER) if msg else DEFAULT_SENDER, extra=extra,
         )
-        resp: httpx.Response | None = None
         try:
-            resp = await _post(via or url, params, headers, client)
+            return await _post(via or url, params, headers, client)
         finally:  # the status changes after the bot got (or failed to get) the callback
-            self.callbacks.append(SentCallback(url, params, resp.status_code if resp is not None else None))
             if msg is not None:
                 msg.status = status
                 msg.status_history.append(status)
-        return resp
-
-    def auto_status(self, statuses: Sequence[str] = ("sent", "delivered"), *, delay: float = 0.0,
-                    error_code: int | None = None) -> None:
-        self._auto_status = tuple(statuses)
-        self._auto_delay = delay
-        self._auto_error = error_code
-
-    async def _run_auto_status(self, msg: SentMessage, statuses: tuple[str, ...], delay: float,
-                               error_code: int | None) -> None:
-        assert msg.status_callback
-        for status in statuses:
-            if delay:
-                await asyncio.sleep(delay)
-            code = error_code if status in ("failed", "undelivered") else None
-            with contextlib.suppress(httpx.HTTPError):
-                await self.send_status_callback(msg.status_callback, msg.sid, status, code)
 
     # --- HTTP -------------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -522,13 +452,6 @@ class FakeTwilioServer:
         if recipient is not None:
             return self._error(request, form, recipient.status, recipient.code or recipient.status,
                                _fill(recipient.message, to, request.path))
-        now = time.monotonic()
-        if self._rate_limit is not None:
-            while self._accepted_at and now - self._accepted_at[0] >= 1.0:
-                self._accepted_at.popleft()
-            if len(self._accepted_at) >= self._rate_limit:
-                return self._error(request, form, 429, 20429, ERROR_MESSAGES[20429], headers={"Retry-After": "1"})
-            self._accepted_at.append(now)
         raw_vars = one.get("ContentVariables")
         media = form.get("MediaUrl", [])
         msg = SentMessage(
@@ -547,11 +470,6 @@ class FakeTwilioServer:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=500)
-        if self._auto_status and msg.status_callback:
-            task = asyncio.get_running_loop().create_task(
-                self._run_auto_status(msg, self._auto_status, self._auto_delay, self._auto_error))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         return web.json_response(msg.resource(), status=201)
 
     @staticmethod
@@ -580,15 +498,6 @@ class FakeTwilioServer:
             return 21910, ERROR_MESSAGES[21910]
         return None
 
-    async def _fetch_message(self, request: web.Request, account: str, sid: str) -> web.Response:
-        if not self._authorized(request, account):
-            return self._error(request, {}, 401, 20003, ERROR_MESSAGES[20003], authorized=False)
-        msg = self.message(sid)
-        if msg is None:
-            return self._error(request, {}, 404, 20404, ERROR_MESSAGES[20404].format(path=request.path))
-        self._record(request, {}, 200, None, True)
-        return web.json_response(msg.resource())
-
     async def _fetch_account(self, request: web.Request, account: str) -> web.Response:
         if not self._authorized(request, account):
             return self._error(request, {}, 401, 20003, ERROR_MESSAGES[20003], authorized=False)
@@ -605,7 +514,7 @@ class FakeTwilioServer:
         stored = self._media.get(media)
         if stored is None or stored.message_sid != msg or account != self.account_sid:
             status = 404
-        elif stored.require_auth and not self._authorized(request, account):
+        elif not self._authorized(request, account):
             status = 401
         else:
             status = 307
