@@ -1,0 +1,127 @@
+"""/hapus while a message to the reporter is in flight (claimed, ``sending``): it is wiped once its send is
+recorded, whatever the send ends in, and however the recording interleaves with /hapus.
+
+Both races are driven deterministically: the send is held open by the sender (the port the delivery worker
+calls), and on PostgreSQL the recording is committed between two statements of the /hapus transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.util import await_only
+
+from bot.core.model import Reply
+from bot.outbox.ports import ChannelSender, Claimed, SendResult
+from bot.storage.models import Outbox
+from tests.handlers.tips.conftest import TipConsole, code_of
+from tests.reliability import anon
+
+REPORTER = str(anon.REPORTER_ID)
+
+
+class HeldSender:
+    """The console sender, except that the first send to ``chat`` waits for ``release`` and then ends in
+    ``result`` (a "sent" result is really delivered)."""
+
+    def __init__(self, inner: ChannelSender, chat: str, result: SendResult) -> None:
+        self.inner, self.chat, self.result = inner, chat, result
+        self.channel = inner.channel
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+        if msg.chat_id != self.chat or self.started.is_set():
+            return await self.inner.send(msg, reply)
+        self.started.set()
+        await self.release.wait()
+        if self.result.status == "sent":
+            return await self.inner.send(msg, reply)
+        return self.result
+
+
+async def scan(h: TipConsole) -> list[str]:
+    return await anon.scan_database(h.rt.services.sessions, identity=h.rt.services.identity)
+
+
+async def _notice_row(h: TipConsole, tip_id: int) -> Outbox:
+    async with h.rt.services.sessions() as s:
+        row = await s.scalar(select(Outbox).where(
+            Outbox.tip_id == tip_id, Outbox.is_group.is_(False), Outbox.idem_key.contains(":status:")))
+    assert row is not None
+    return row
+
+
+@pytest.mark.parametrize("outcome", ["sent", "failed", "unknown", "blocked", "dead"])
+async def test_a_reply_in_flight_at_hapus_is_wiped_whatever_its_send_ends_in(tipcon: TipConsole,
+                                                                               outcome: str) -> None:
+    rt = tipcon.rt
+    tip = await tipcon.tip_by_code(code_of(await tipcon.tip(user=REPORTER)))
+    held = HeldSender(rt.worker.senders["console"], REPORTER, SendResult(outcome, error=f"test: {outcome}"))  # type: ignore[arg-type]
+    rt.worker.senders["console"] = held
+    await rt.core.handle(tipcon.incoming(callback=f"tip:st:{tip.id}:1", user="anggota", group=True))
+    await rt.worker.step()  # claims the status notice to the reporter; its send is held open
+    await held.started.wait()
+    assert (await _notice_row(tipcon, tip.id)).status == "sending"
+
+    await rt.core.handle(tipcon.incoming(callback=f"hapus:ok:{tip.id}", user=REPORTER))
+    held.release.set()
+    await rt.worker.drain()
+
+    row = await _notice_row(tipcon, tip.id)
+    assert row.status == outcome  # the send's result was recorded (the claim token still fenced it)
+    assert row.addr_enc == "" and row.addr_key == "" and row.payload == {"redacted": True}
+    assert await scan(tipcon) == []
+
+
+async def test_a_send_recorded_between_the_statements_of_hapus_is_wiped(tipcon: TipConsole, db_url: str) -> None:
+    """PostgreSQL (READ COMMITTED: every statement sees what committed before it) — the recording of a send
+    commits while /hapus is half-way: after its first outbox statement, before its commit."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite serializes writers: /hapus holds the write lock from its first write, so no "
+                    "recording can commit between its statements (covered on PostgreSQL)")
+    rt = tipcon.rt
+    store, sessions = rt.services.outbox, rt.services.sessions
+    tip = await tipcon.tip_by_code(code_of(await tipcon.tip(user=REPORTER)))
+    await rt.core.handle(tipcon.incoming(callback=f"tip:st:{tip.id}:1", user="anggota", group=True))
+    notice = await _notice_row(tipcon, tip.id)
+    async with sessions() as s, s.begin():  # the delivery worker of another process claims it
+        [claimed] = await store.claim(s, [notice.id])
+
+    async def record_sent() -> None:  # ... and records its send as delivered
+        async with sessions() as s, s.begin():
+            await store.mark_sent(s, [(claimed.id, claimed.token, "4242")])
+
+    async def committed_or_waiting(task: asyncio.Task[None]) -> None:
+        """Until the recording committed, or waits for a row lock that /hapus holds (then /hapus goes on)."""
+        while not task.done():
+            async with rt.engine.connect() as c:  # a fresh transaction: pg_stat_activity is a snapshot
+                waiting = await c.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+            if waiting:
+                return
+            await asyncio.sleep(0.005)
+
+    recording: list[asyncio.Task[None]] = []
+
+    def after_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not recording and statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+            recording.append(asyncio.get_running_loop().create_task(record_sent()))
+            await_only(committed_or_waiting(recording[0]))
+
+    event.listen(rt.engine.sync_engine, "after_cursor_execute", after_execute)
+    try:
+        await rt.core.handle(tipcon.incoming(callback=f"hapus:ok:{tip.id}", user=REPORTER))
+    finally:
+        event.remove(rt.engine.sync_engine, "after_cursor_execute", after_execute)
+    assert recording, "the /hapus transaction wrote no outbox row"
+    await recording[0]
+    await rt.worker.drain()
+
+    row = await _notice_row(tipcon, tip.id)
+    assert row.status == "sent" and row.addr_enc == "" and row.payload == {"redacted": True}
+    assert await scan(tipcon) == []
