@@ -136,7 +136,9 @@ async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], 
     * the sealed reply address of the tip is wiped;
     * every finished outbox row addressed to the reporter (tied to the tip, or to the reporter's chat:
       ``addr_keys``; broadcasts aside, they say nothing about a tip) and every delivered copy in the group is
-      redacted; rows not sent yet are redacted once sent;
+      redacted; rows still queued or in flight (``sending``) are redacted once their send's result is recorded
+      (to the reporter: whatever it is; in the group: once sent). The rows are marked before the finished ones
+      are redacted, so a send recorded concurrently is caught either way (``retention.make_ephemeral``);
     * the chat's button memory (``choices_keys``: numbered channels keep the last buttons, e.g. "Jawab")
       is deleted.
     The reporter pseudonym stays until the purge, so /status keeps working. Returns rows redacted."""
@@ -145,8 +147,8 @@ async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], 
                       and_(Outbox.addr_key.in_(addr_keys), Outbox.broadcast_id.is_(None)))
     in_group = and_(Outbox.tip_id == tip.id, Outbox.is_group.is_(True))
     # Group copies only once delivered: a failed one stays as it is, for the delivery side to deal with.
+    await retention.make_ephemeral(session, or_(to_reporter, and_(in_group, Outbox.status.not_in(retention.FINISHED))))
     redacted = await retention.redact_outbox(session, or_(to_reporter, and_(in_group, Outbox.status == "sent")))
-    await retention.make_ephemeral(session, or_(to_reporter, in_group))
     await session.execute(delete(Conversation).where(Conversation.conv_key.in_(choices_keys)))
     return redacted
 
