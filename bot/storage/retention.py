@@ -74,6 +74,13 @@ def not_redacted() -> ColumnElement[bool]:
     return Outbox.addr_enc != ""
 
 
+def idem_key_is(key: str) -> ColumnElement[bool]:
+    """The row whose idempotency key is ``key``, also once ``make_ephemeral`` marked it (``eph:o:<id>:<key>``).
+    Combine it with an indexed condition (e.g. the tip id): the marked form is matched by suffix."""
+    return or_(Outbox.idem_key == key,
+               and_(Outbox.idem_key.startswith(f"{EPHEMERAL}o:"), Outbox.idem_key.endswith(f":{key}", autoescape=True)))
+
+
 async def redact_outbox(session: AsyncSession, where: ColumnElement[bool]) -> int:
     """Wipe address, payload and platform id of every finished outbox row matching ``where``."""
     result = await session.execute(

@@ -15,8 +15,10 @@ from sqlalchemy import event, select, text
 from sqlalchemy.util import await_only
 
 from bot.core.model import Reply
-from bot.outbox.ports import ChannelSender, Claimed, SendResult
+from bot.outbox.ports import ChannelSender, Claimed, Purpose, SendResult
 from bot.storage.models import Outbox
+from bot.texts import t
+from handlers.tips.cases import status_label
 from tests.handlers.tips.conftest import TipConsole, code_of
 from tests.reliability import anon
 
@@ -125,3 +127,43 @@ async def test_a_send_recorded_between_the_statements_of_hapus_is_wiped(tipcon: 
     row = await _notice_row(tipcon, tip.id)
     assert row.status == "sent" and row.addr_enc == "" and row.payload == {"redacted": True}
     assert await scan(tipcon) == []
+
+
+async def test_a_marked_row_lost_in_a_crash_is_wiped_when_recovery_gives_it_up(tipcon: TipConsole) -> None:
+    """An at-most-once message (a reminder) to the reporter's chat, in flight at /hapus when the process dies:
+    recovery makes it ``unknown`` (never re-sent) and wipes it."""
+    rt = tipcon.rt
+    store, sessions = rt.services.outbox, rt.services.sessions
+    tip = await tipcon.tip_by_code(code_of(await tipcon.tip(user=REPORTER)))
+    async with sessions() as s, s.begin():
+        await store.enqueue(s, channel="console", chat_id=REPORTER, reply=Reply(text="Pengingat tahapan"),
+                            purpose=Purpose.REMINDER, idem_key="rem:test:1")
+    async with sessions() as s, s.begin():
+        rid = await s.scalar(select(Outbox.id).where(Outbox.idem_key == "rem:test:1"))
+        assert rid is not None
+        assert len(await store.claim(s, [rid])) == 1  # the process that claimed it dies while sending
+    await rt.core.handle(tipcon.incoming(callback=f"hapus:ok:{tip.id}", user=REPORTER))
+    async with sessions() as s, s.begin():
+        assert await store.recover_expired(s, all_leases=True) == {"unknown": 1, "resend": 0}
+    await rt.worker.drain()
+    async with sessions() as s:
+        row = await s.get(Outbox, rid)
+    assert row is not None and row.status == "unknown" and row.addr_enc == "" and row.payload == {"redacted": True}
+    assert await scan(tipcon) == []
+
+
+async def test_a_tip_still_queued_for_the_group_at_hapus_shows_as_delivered_once_sent(tipcon: TipConsole) -> None:
+    """/hapus renames queued rows' keys (to mark them); the reporter's view of delivery still finds the tip's."""
+    rt = tipcon.rt
+    await tipcon.send("/lapor", user=REPORTER)
+    for step in ("Kukar", None, "Pak Budi", "Kantor camat", "Poster paslon di kantor"):
+        await tipcon.send(step or "", user=REPORTER, callback="lapor:c:medsos" if step is None else None)
+    await tipcon.send(callback="lapor:done", user=REPORTER)
+    await rt.core.handle(tipcon.incoming(callback="lapor:ok", user=REPORTER))  # the group copy is queued only
+    async with rt.services.sessions() as s:
+        tip_id = await s.scalar(select(Outbox.tip_id).where(Outbox.is_group.is_(True), Outbox.status == "pending"))
+    assert tip_id is not None
+    await rt.core.handle(tipcon.incoming(callback=f"hapus:ok:{tip_id}", user=REPORTER))
+    await rt.worker.drain()
+    listing = (await tipcon.send("/status", user=REPORTER))[-1].text
+    assert t("tips.status.menunggu") not in listing and status_label("diterima") in listing
