@@ -31,7 +31,13 @@ PURGED = ""  # Tip.reporter_key once wiped by the purge (the column stays NOT NU
 
 
 async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
-    return await session.get(Tip, tip_id)
+    """The tip, locked until the caller's transaction ends (PostgreSQL; SQLite serializes writers anyway).
+
+    Every handler that acts on one tip reads it through here, so a message to the reporter queued on the way
+    (a status notice, a question) cannot race /hapus: either it is queued and committed first, and /hapus then
+    marks it, or it waits for /hapus and finds the reply address gone. Without the lock it could read the
+    address just before /hapus commits and queue a row /hapus never saw."""
+    return await session.get(Tip, tip_id, with_for_update=True, populate_existing=True)
 
 
 async def sent_message_id(session: AsyncSession, idem_key: str) -> str | None:

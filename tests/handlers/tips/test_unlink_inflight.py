@@ -167,3 +167,48 @@ async def test_a_tip_still_queued_for_the_group_at_hapus_shows_as_delivered_once
     await rt.worker.drain()
     listing = (await tipcon.send("/status", user=REPORTER))[-1].text
     assert t("tips.status.menunggu") not in listing and status_label("diterima") in listing
+
+
+async def _committed_or_waiting(h: TipConsole, task: asyncio.Task[None]) -> None:
+    """Until ``task``'s transaction committed, or waits for a row lock (held by the transaction that waits here)."""
+    while not task.done():
+        async with h.rt.engine.connect() as c:  # a fresh transaction each time: pg_stat_activity is a snapshot
+            waiting = await c.scalar(text("SELECT count(*) FROM pg_stat_activity"
+                                          " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        if waiting:
+            return
+        await asyncio.sleep(0.005)
+
+
+@pytest.mark.parametrize("action", ["status", "question"])
+async def test_a_message_queued_to_the_reporter_while_hapus_runs_is_marked_or_not_queued(
+        tipcon: TipConsole, db_url: str, action: str) -> None:
+    """PostgreSQL: a group member acts on the tip (a status notice, a question to the reporter) while /hapus is
+    half-way (it has wiped the reply address, not committed). The member's transaction must not queue a message
+    with the address /hapus is wiping, unseen by /hapus."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite serializes writers: the two transactions cannot overlap (covered on PostgreSQL)")
+    rt = tipcon.rt
+    tip = await tipcon.tip_by_code(code_of(await tipcon.tip(user=REPORTER)))
+    if action == "question":
+        await tipcon.send(callback=f"tip:ask:{tip.id}", user="anggota", group=True)
+        await tipcon.send("Jam berapa persisnya?", user="anggota", group=True)
+        member = tipcon.incoming(callback="tip:askok", user="anggota", group=True)
+    else:
+        member = tipcon.incoming(callback=f"tip:st:{tip.id}:1", user="anggota", group=True)
+    acting: list[asyncio.Task[None]] = []
+
+    def after_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not acting and statement.lstrip().upper().startswith("UPDATE TIPS"):  # /hapus wiped the address
+            acting.append(asyncio.get_running_loop().create_task(rt.core.handle(member)))
+            await_only(_committed_or_waiting(tipcon, acting[0]))
+
+    event.listen(rt.engine.sync_engine, "after_cursor_execute", after_execute)
+    try:
+        await rt.core.handle(tipcon.incoming(callback=f"hapus:ok:{tip.id}", user=REPORTER))
+    finally:
+        event.remove(rt.engine.sync_engine, "after_cursor_execute", after_execute)
+    assert acting, "/hapus did not update the tip"
+    await acting[0]
+    await rt.worker.drain()
+    assert await scan(tipcon) == []
