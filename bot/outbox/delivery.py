@@ -33,6 +33,7 @@ from bot.outbox.ratelimit import MAX_BATCH, ChannelLimiter, Slot
 from bot.outbox.store import OutboxStore
 from bot.storage.db import SessionMaker
 from bot.storage.models import Outbox, Subscriber
+from bot.storage.retention import redact_ephemeral
 
 log = logging.getLogger(__name__)
 
@@ -348,3 +349,5 @@ class DeliveryWorker:
                 .values(**values)
             )
         await self.store.mark_sent(s, sent)
+        # rows /hapus marked while they were in flight: wiped now that their send ended (sent ones: mark_sent)
+        await redact_ephemeral(s, [d.msg.id for d in done if d.result.status != "sent"])

@@ -219,17 +219,19 @@ class OutboxStore:
         stale = (Outbox.status == OutboxStatus.SENDING) if all_leases else and_(
             Outbox.status == OutboxStatus.SENDING, or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
         )
-        unknown = await session.execute(
+        unknown = (await session.execute(
             update(Outbox)
             .where(stale, Outbox.purpose.in_([str(p) for p in AT_MOST_ONCE]))
             .values(status=OutboxStatus.UNKNOWN.value, last_error="crash while sending: not re-sent", claim_token=None)
-        )
+            .returning(Outbox.id)
+        )).scalars().all()
+        await redact_ephemeral(session, list(unknown))  # finished now: wiped if /hapus marked them
         resend = await session.execute(
             update(Outbox).where(stale).values(
                 status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None, claim_token=None
             )
         )
-        return {"unknown": rowcount(unknown), "resend": rowcount(resend)}
+        return {"unknown": len(unknown), "resend": rowcount(resend)}
 
     async def counts(self, session: AsyncSession, *, broadcast_id: int) -> dict[str, int]:
         rows = await session.execute(

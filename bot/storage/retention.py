@@ -7,7 +7,11 @@ message id (a Twilio SID or a Telegram message id can be traced back to the chat
 
 * ``redact_outbox(session, where)``: redact every finished row matching ``where``;
 * ephemeral rows (``idem_key`` starting with ``EPHEMERAL``, see ``ephemeral_key``) are redacted the moment
-  they are marked sent (``OutboxStore.mark_sent``): e.g. the answer to /hapus;
+  their send's result is recorded (``redact_ephemeral``, called by ``OutboxStore.mark_sent`` and by the
+  delivery worker's recording of every other result): e.g. the answer to /hapus, and everything /hapus found
+  still queued or in flight (``make_ephemeral``). A row to a person is redacted whatever its send ended in
+  (sent, failed, blocked, unknown, dead); a row to a group only once sent (a failed copy of a tip stays for
+  the delivery watch, and names no reporter);
 * ``purge(session, now, cfg)``: the hourly retention run (``[retention]`` in the configuration): sent outbox
   rows, processed update ids, idle conversations (abandoned drafts, button memory), chat windows, rate
   counters, generated exports and old unanswered questions.
@@ -23,7 +27,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, delete, func, literal, update
+from sqlalchemy import ColumnElement, String, and_, delete, func, literal, or_, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +46,7 @@ from bot.storage.models import (
 log = logging.getLogger(__name__)
 
 EPHEMERAL = "eph:"  # idem_key prefix: redact this row as soon as it is sent
-FINISHED = ("sent", "failed", "blocked", "unknown")  # outbox statuses that are never sent again
+FINISHED = ("sent", "failed", "blocked", "unknown", "dead")  # outbox statuses that are never sent again
 REDACTED: dict[str, Any] = {"redacted": True}
 CHAT_WINDOW_HOURS = 48  # WhatsApp's customer-service window is 24 h: older entries are useless
 RATE_COUNTER_DAYS = 2  # counters are per day; only today's is read
@@ -63,6 +67,13 @@ def not_redacted() -> ColumnElement[bool]:
     return Outbox.addr_enc != ""
 
 
+def idem_key_is(key: str) -> ColumnElement[bool]:
+    """The row whose idempotency key is ``key``, also once ``make_ephemeral`` marked it (``eph:o:<id>:<key>``).
+    Combine it with an indexed condition (e.g. the tip id): the marked form is matched by suffix."""
+    return or_(Outbox.idem_key == key,
+               and_(Outbox.idem_key.startswith(f"{EPHEMERAL}o:"), Outbox.idem_key.endswith(f":{key}", autoescape=True)))
+
+
 async def redact_outbox(session: AsyncSession, where: ColumnElement[bool]) -> int:
     """Wipe address, payload and platform id of every finished outbox row matching ``where``."""
     result = await session.execute(
@@ -75,12 +86,19 @@ async def redact_outbox(session: AsyncSession, where: ColumnElement[bool]) -> in
 
 
 async def make_ephemeral(session: AsyncSession, where: ColumnElement[bool]) -> int:
-    """Rows not sent yet that match ``where`` are redacted once sent (their idem_key gets the prefix)."""
+    """Every not yet redacted row matching ``where`` — whatever its status: queued, in flight (``sending``),
+    finished — is redacted once its send's result is recorded (its idem_key gets the ``EPHEMERAL`` prefix).
+
+    Call it BEFORE ``redact_outbox`` on the same rows, in the same transaction. A send whose result is
+    recorded concurrently (another transaction; PostgreSQL, READ COMMITTED) then cannot slip between the two:
+    either the recording comes first and the redaction sees the row finished, or the mark comes first (it
+    locks the row until commit) and the recording, which waits for that lock, redacts it. Marking only rows
+    not finished yet, or redacting first, leaves a row recorded in between with its address intact."""
     key = func.coalesce(Outbox.idem_key, "")
     marked = literal(f"{EPHEMERAL}o:", String) + sql_cast(Outbox.id, String) + ":" + key
     result = await session.execute(
         update(Outbox)
-        .where(Outbox.status.not_in(FINISHED), not_redacted(), where, ~key.startswith(EPHEMERAL))
+        .where(not_redacted(), where, ~key.startswith(EPHEMERAL))
         .values(idem_key=func.substr(marked, 1, 128))
         .execution_options(synchronize_session=False)
     )
@@ -88,12 +106,14 @@ async def make_ephemeral(session: AsyncSession, where: ColumnElement[bool]) -> i
 
 
 async def redact_ephemeral(session: AsyncSession, ids: list[int]) -> None:
-    """Called when ``ids`` were marked sent: redact the ephemeral ones among them."""
+    """Called when the results of ``ids``' sends were recorded: redact the ephemeral ones among them that are
+    finished — sent, or (a row to a person, not a group) ended in any other final status."""
     if not ids:
         return
     await session.execute(
         update(Outbox)
-        .where(Outbox.id.in_(ids), Outbox.status == "sent", Outbox.idem_key.startswith(EPHEMERAL))
+        .where(Outbox.id.in_(ids), not_redacted(), Outbox.idem_key.startswith(EPHEMERAL),
+               or_(Outbox.status == "sent", and_(Outbox.status.in_(FINISHED), Outbox.is_group.is_(False))))
         .values(**redacted_values())
         .execution_options(synchronize_session=False)
     )

@@ -22,6 +22,7 @@ from bot.core.services import Services
 from bot.outbox.ports import OutboxStatus, Purpose
 from bot.storage.db import rowcount
 from bot.storage.models import Outbox, Tip, TipMedia
+from bot.storage.retention import idem_key_is
 from bot.texts import t
 from handlers.tips.cases import group_chat, resolve_group, status_label
 from handlers.tips.messages import group_messages
@@ -74,7 +75,8 @@ async def route_unrouted(services: Services, session: AsyncSession, now: datetim
 
 async def is_delivered(session: AsyncSession, tip_id: int) -> bool:
     """The group has the tip: its (first) group message was sent."""
-    status = await session.scalar(select(Outbox.status).where(Outbox.idem_key == text_key(tip_id)))
+    status = await session.scalar(  # /hapus may have marked the row while it was queued (its key is prefixed)
+        select(Outbox.status).where(Outbox.tip_id == tip_id, idem_key_is(text_key(tip_id))))
     return status == OutboxStatus.SENT
 
 

@@ -31,7 +31,13 @@ PURGED = ""  # Tip.reporter_key once wiped by the purge (the column stays NOT NU
 
 
 async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
-    return await session.get(Tip, tip_id)
+    """The tip, locked until the caller's transaction ends (PostgreSQL; SQLite serializes writers anyway).
+
+    Every handler that acts on one tip reads it through here, so a message to the reporter queued on the way
+    (a status notice, a question) cannot race /hapus: either it is queued and committed first, and /hapus then
+    marks it, or it waits for /hapus and finds the reply address gone. Without the lock it could read the
+    address just before /hapus commits and queue a row /hapus never saw."""
+    return await session.get(Tip, tip_id, with_for_update=True, populate_existing=True)
 
 
 async def sent_message_id(session: AsyncSession, idem_key: str) -> str | None:
@@ -136,7 +142,9 @@ async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], 
     * the sealed reply address of the tip is wiped;
     * every finished outbox row addressed to the reporter (tied to the tip, or to the reporter's chat:
       ``addr_keys``; broadcasts aside, they say nothing about a tip) and every delivered copy in the group is
-      redacted; rows not sent yet are redacted once sent;
+      redacted; rows still queued or in flight (``sending``) are redacted once their send's result is recorded
+      (to the reporter: whatever it is; in the group: once sent). The rows are marked before the finished ones
+      are redacted, so a send recorded concurrently is caught either way (``retention.make_ephemeral``);
     * the chat's button memory (``choices_keys``: numbered channels keep the last buttons, e.g. "Jawab")
       is deleted.
     The reporter pseudonym stays until the purge, so /status keeps working. Returns rows redacted."""
@@ -145,8 +153,8 @@ async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], 
                       and_(Outbox.addr_key.in_(addr_keys), Outbox.broadcast_id.is_(None)))
     in_group = and_(Outbox.tip_id == tip.id, Outbox.is_group.is_(True))
     # Group copies only once delivered: a failed one stays as it is, for the delivery side to deal with.
+    await retention.make_ephemeral(session, or_(to_reporter, and_(in_group, Outbox.status.not_in(retention.FINISHED))))
     redacted = await retention.redact_outbox(session, or_(to_reporter, and_(in_group, Outbox.status == "sent")))
-    await retention.make_ephemeral(session, or_(to_reporter, in_group))
     await session.execute(delete(Conversation).where(Conversation.conv_key.in_(choices_keys)))
     return redacted
 

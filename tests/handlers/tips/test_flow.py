@@ -56,8 +56,14 @@ def test_catalog_privacy_texts_are_qualified() -> None:
     assert "salinan yang diteruskan ke Bawaslu" in t("tips.ask_evidence", max_media=3, max_links=10)
     # /hapus says what stays (the pseudonymous code, not the account) and for how long
     done = t("tips.hapus_done", code="JN-X", days=90)
-    assert "Yang masih disimpan: kode acak (bukan nomor, nama, atau akun Anda)" in done
-    assert "dihapus 90 hari setelah laporan ditutup" in done
+    assert "Yang masih disimpan: kode samaran (kode acak, bukan nomor, nama, atau akun Anda)" in done
+    assert "Kode samaran itu dihapus 90 hari setelah laporan ditutup" in done
+    # ... and the notice before a tip says the same: the code stays after /hapus, until the purge, then goes
+    intro = t("tips.intro")
+    assert "tetap ada" not in intro
+    assert "kode samaran yang menautkan laporan ke akun Anda (untuk /status) tidak ikut dihapus oleh /hapus" in intro
+    assert "hanya disimpan sampai masa simpan itu berakhir, lalu dihapus juga" in intro
+    assert "masa simpan berakhir setelah laporan ditutup" in intro
 
 
 async def test_review_says_informasi_awal_and_formal_path(tipcon: TipConsole) -> None:

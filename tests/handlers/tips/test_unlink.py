@@ -87,7 +87,7 @@ async def test_hapus_unlinks_the_reporter_everywhere(tipcon: TipConsole) -> None
     await tipcon.send(f"/hapus {code}", user=REPORTER)
     r = await tipcon.send(callback=f"hapus:ok:{tip.id}", user=REPORTER)
     assert r[-1].text == t("tips.hapus_done", code=code, days=90)
-    assert "kode acak" in r[-1].text and "/status" in r[-1].text  # says honestly what stays
+    assert "kode samaran" in r[-1].text and "/status" in r[-1].text  # says honestly what stays
 
     assert await scan(tipcon) == []  # no id, in clear or sealed, anywhere — the answer to /hapus included
     async with tipcon.rt.services.sessions() as s:
