@@ -8,12 +8,20 @@ Updates of one chat are handled one at a time (``bot.core.locks``): an in-proces
 PostgreSQL an advisory transaction lock on the same key, so that several photos sent together (several
 webhooks at once), a double-tapped button or two ``run`` nodes never read the same state and overwrite each
 other. The lock is per chat, not per user: in a group the members share the chat's numbered-choices row.
+
+Updates of different chats run concurrently (the Telegram channel hands several at once). On SQLite, where
+the database admits one writer at a time anyway, this process's update transactions then take turns on an
+in-process gate instead of waiting in SQLite's busy handler (which sleeps up to 100 ms between retries);
+network work outside the transaction (``Router.prepare`` hooks) still overlaps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -45,6 +53,17 @@ class Core:
         self.router = router
         self._wake: list[Any] = []
         self._locks = KeyedLocks()
+        sqlite = services.settings.database.url.startswith("sqlite")
+        self._gate: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Around each transaction of an update: one at a time on SQLite (see the module docstring)."""
+        if self._gate is None:
+            yield
+            return
+        async with self._gate:
+            yield
 
     def on_committed(self, callback: Any) -> None:
         """Register a zero-argument callable run after each commit (wakes the delivery worker)."""
@@ -82,7 +101,7 @@ class Core:
         svc = self.services
         if inc.callback is None and not (inc.channel in NUMBERED_CHANNELS and 0 < len(inc.text) <= 40):
             return None
-        async with svc.sessions() as session:  # a short read; closed before the hook runs
+        async with self._turn(), svc.sessions() as session:  # a short read; closed before the hook runs
             conv = await session.scalar(select(Conversation).where(Conversation.conv_key == self.conv_key(inc)))
             choices = await self._load_choices(session, inc.channel, inc.chat_id) if inc.callback is None else None
         picked = self._numbered_choice(inc, choices) if inc.callback is None else inc
@@ -100,8 +119,8 @@ class Core:
 
     async def _handle(self, inc: Incoming, prepared: Any = None) -> None:
         svc = self.services
-        now = utcnow()
-        async with svc.sessions() as session:
+        async with self._turn(), svc.sessions() as session:
+            now = utcnow()  # after waiting for the turn
             async with session.begin():
                 await lock_across_processes(session, self.lock_key(inc))  # before anything is read
                 if inc.update_key is not None:
@@ -220,7 +239,7 @@ class Core:
 
     async def _enqueue_error(self, inc: Incoming) -> None:
         try:
-            async with self.services.sessions() as session, session.begin():
+            async with self._turn(), self.services.sessions() as session, session.begin():
                 await self.services.outbox.enqueue(
                     session,
                     channel=inc.channel,
