@@ -26,7 +26,6 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
@@ -36,12 +35,14 @@ from bot.core.model import Button, Incoming, Reply, label_word
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.outbox.ports import Purpose
+from bot.storage.db import insert_ignore
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t
 
 log = logging.getLogger(__name__)
 
 NUMBERED_CHANNELS = frozenset({"console", "whatsapp"})
+WINDOW_CHANNELS = frozenset({"whatsapp"})  # free-form replies only within 24 h of the user's last message
 CHOICES_KEY = "_choices"
 WORDS_KEY = "_words"  # the buttons' label words ("kembali"), typed instead of a number
 TEXT_KEY = "_text"  # the last message asks for typed text: digits are text
@@ -123,19 +124,13 @@ class Core:
             now = utcnow()  # after waiting for the turn
             async with session.begin():
                 await lock_across_processes(session, self.lock_key(inc))  # before anything is read
-                if inc.update_key is not None:
-                    try:
-                        async with session.begin_nested():
-                            session.add(ProcessedUpdate(key=f"{inc.channel}:{inc.update_key}", created_at=now))
-                    except IntegrityError:
-                        log.info("duplicate update ignored", extra={"channel": inc.channel})
-                        return
+                if inc.update_key is not None and not await self._first_delivery(session, inc, now):
+                    log.info("duplicate update ignored", extra={"channel": inc.channel})
+                    return
                 key = self.conv_key(inc)
                 conv = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
-                if conv is None:
-                    conv = Conversation(conv_key=key, data={}, updated_at=now)
-                    session.add(conv)
-                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {}))
+                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {})) if conv else FlowState()
+                was_empty = _empty(state)
                 not_a_choice: str | None = None
                 if inc.channel in NUMBERED_CHANNELS:
                     picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
@@ -152,12 +147,16 @@ class Core:
                     ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
                 else:
                     await self.router.dispatch(ctx)
-                conv.flow, conv.step, conv.data = state.flow, state.step, state.data
-                conv.updated_at = now
+                if not (was_empty and _empty(state)):  # a conversation without state needs no row (or update)
+                    if conv is None:
+                        conv = Conversation(conv_key=key, data={}, updated_at=now)
+                        session.add(conv)
+                    conv.flow, conv.step, conv.data = state.flow, state.step, state.data
+                    conv.updated_at = now
                 await self._remember_choices(
                     session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
                 )
-                if inc.chat_type == "private":
+                if inc.chat_type == "private" and inc.channel in WINDOW_CHANNELS:
                     await self._touch_window(session, inc, now)
                 for reply in ctx.replies:
                     await svc.outbox.enqueue(
@@ -168,6 +167,17 @@ class Core:
                         is_group=inc.chat_type == "group",
                         purpose=Purpose.REPLY,
                     )
+
+    @staticmethod
+    async def _first_delivery(session: Any, inc: Incoming, now: Any) -> bool:
+        """Record the update as processed (in the update's transaction); False if it already was.
+
+        One ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent transaction inserting the same key
+        makes it wait for that one's outcome, then insert nothing (it committed) or the row (it rolled back)."""
+        t = ProcessedUpdate.__table__
+        stmt = insert_ignore(session, t).values(key=f"{inc.channel}:{inc.update_key}", created_at=now)
+        result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]).returning(t.c.key))
+        return result.first() is not None
 
     async def _touch_window(self, session: Any, inc: Incoming, now: Any) -> None:
         addr_key = self.services.identity.key("addr", inc.channel, inc.chat_id)
@@ -257,6 +267,10 @@ def _choices_reply(current: dict[str, Any]) -> Reply:
     buttons = [[Button(word or "-", data)] for data, word in zip(current.get(CHOICES_KEY) or [],
                                                                  current.get(WORDS_KEY) or [], strict=False)]
     return Reply(buttons=buttons, text_input=bool(current.get(TEXT_KEY)))
+
+
+def _empty(state: FlowState) -> bool:
+    return state.flow is None and state.step is None and not state.data
 
 
 def _without_nul(inc: Incoming) -> Incoming:
