@@ -9,6 +9,7 @@ Prints JSON: per run updates handled per second (first injection to last reply),
     .venv/bin/python -m benchmarks.inbound                                  # SQLite, no latency
     .venv/bin/python -m benchmarks.inbound --db postgresql --latency 0.1,0.3
     .venv/bin/python -m benchmarks.inbound --profile /tmp/inbound.svg      # py-spy record of the bot (if installed)
+    .venv/bin/python -m benchmarks.inbound --users 60 --presses --latency 0.1,0.3 --no-echo   # 60 button presses
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def _latency(raw: str | None) -> tuple[float, float] | None:
     return float(low), float(high or low)
 
 
+def _first_entry() -> str:
+    from faq.kb import load_kb
+
+    return sorted(load_kb().entries)[0]
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     latency = _latency(args.latency)
     pg: Any = None
@@ -62,9 +69,10 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 out = Path(args.profile).with_suffix(f".{db}{Path(args.profile).suffix or '.svg'}")
                 profile = [spy, "record", "-p", "{pid}", "-o", str(out), "-r", "200", "-f",
                            "speedscope" if out.suffix == ".json" else "flamegraph"]
+            press = f"faq:{_first_entry()}" if args.presses else None
             r = await run_load(Path(tempfile.mkdtemp(prefix="jn-inbound-")), args.users, 1, production_limits=False,
                                db_url=db_url, timeout=args.timeout, latency=latency, log_level="INFO",
-                               profile_cmd=profile)
+                               profile_cmd=profile, press=press)
             runs.append({"bot": "jaganetral", **r})
         if not args.no_echo:
             echo = [sys.executable, "-m", "benchmarks.echo_bot", "--base-url", "{fake_url}", "--token", TOKEN,
@@ -94,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", default="sqlite", help="sqlite, postgresql (a temporary cluster) or both: sqlite,postgresql")
     p.add_argument("--latency", default=None, help="MIN,MAX seconds the fake waits before answering each call")
     p.add_argument("--no-echo", action="store_true", help="skip the echo-bot yardstick")
+    p.add_argument("--presses", action="store_true",
+                   help="each user presses an FAQ entry's button (callback query) instead of asking")
     p.add_argument("--echo-concurrent", type=int, default=64,
                    help="the echo bot's concurrent_updates (the bot's default too)")
     p.add_argument("--profile", default=None, help="py-spy record the bot into this file (.svg or .json)")

@@ -19,7 +19,7 @@ from typing import Any
 
 from tests.reliability import anon
 from tests.reliability.crash import BotProcess, make_dir, write_config
-from tests.support.fakes.telegram_server import FakeTelegramProcess, make_message
+from tests.support.fakes.telegram_server import FakeTelegramProcess, make_callback, make_message
 
 # The FAQ's regression questions, in the repository (never an absolute path or ../shared).
 QUESTIONS_FILE = Path(__file__).resolve().parents[1] / "faq" / "dev-questions.toml"
@@ -54,7 +54,8 @@ def _start_profiler(cmd: list[str], pid: int) -> subprocess.Popen[bytes]:
 async def run_load(workdir: Path, users: int = 1000, per_user: int = 1, *, production_limits: bool = True,
                    db_url: str | None = None, timeout: float = 300.0, enforce: bool = False,
                    latency: tuple[float, float] | None = None, log_level: str | None = None,
-                   bot_argv: list[str] | None = None, profile_cmd: list[str] | None = None) -> dict[str, Any]:
+                   bot_argv: list[str] | None = None, profile_cmd: list[str] | None = None,
+                   press: str | None = None) -> dict[str, Any]:
     """``enforce``: the fake server answers 429 (with retry_after) to any send over Telegram's limits, counted
     over exact sliding windows of its own clock (30/s global, 1/s per chat).
 
@@ -62,7 +63,8 @@ async def run_load(workdir: Path, users: int = 1000, per_user: int = 1, *, produ
     range. ``log_level`` overrides the config's. ``bot_argv``: run this command instead of ``python -m bot``
     (``{config}`` and ``{fake_url}`` are filled in; the echo bot of ``benchmarks/inbound.py``).
     ``profile_cmd``: a profiler attached to the bot once it polls (``{pid}`` filled in), stopped by SIGINT
-    after the last reply. The result includes the bot process's CPU time from injection to the last reply."""
+    after the last reply. The result includes the bot process's CPU time from injection to the last reply.
+    ``press``: each user presses a button with this callback data instead of asking a question."""
     make_dir(workdir)
     db_url = db_url or f"sqlite+aiosqlite:///{workdir / 'load.db'}"
     qs = questions()
@@ -98,9 +100,12 @@ async def run_load(workdir: Path, users: int = 1000, per_user: int = 1, *, produ
             profiler = _start_profiler(profile_cmd, bot.proc.pid)
             await asyncio.sleep(1.0)
         mark = len(control.calls())
-        updates = [make_message(uid, uid, qs[(uid + k * 7) % len(qs)], username=anon.USERNAME,
-                                first_name=anon.FIRST_NAME, last_name=anon.LAST_NAME)
-                   for k in range(per_user) for uid in ids]
+        if press is not None:
+            updates = [make_callback(uid, uid, press) for _k in range(per_user) for uid in ids]
+        else:
+            updates = [make_message(uid, uid, qs[(uid + k * 7) % len(qs)], username=anon.USERNAME,
+                                    first_name=anon.FIRST_NAME, last_name=anon.LAST_NAME)
+                       for k in range(per_user) for uid in ids]
         cpu_before = process_cpu_seconds(bot.proc.pid)
         injected_at = time.monotonic()
         control._post("inject", updates)
@@ -128,6 +133,7 @@ async def run_load(workdir: Path, users: int = 1000, per_user: int = 1, *, produ
     span = (times[-1] - injected_at) if times else float("nan")
     return {
         "users": users, "questions_per_user": per_user, "updates": users * per_user,
+        "kind": f"button {press}" if press is not None else "faq question",
         "rate_limits": "production (30/s global, 1/s per chat)" if production_limits else "lifted",
         "database": db_url.split(":", 1)[0], "cpus": os.cpu_count(),
         "answered_users": sum(1 for uid in ids if replies.get(uid)),
