@@ -246,8 +246,10 @@ class TelegramChannel:
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         # No await before ``self._handle`` queues for the chat's lock: that keeps one chat's updates in order.
         if update.callback_query is not None:
-            # PTB keeps track of the task (Application.stop waits for it).
-            self.app.create_task(self._answer(update.callback_query), update=update)
+            if self.app.running:  # PTB keeps track of the task (Application.stop waits for it)
+                self.app.create_task(self._answer(update.callback_query), update=update)
+            else:  # an Application used without start() (process_update only): nothing would await a task
+                await self._answer(update.callback_query)
         member = update.my_chat_member
         if member is not None and member.chat.type != "private" and member.new_chat_member.status in ("left", "kicked"):
             if self.on_bot_removed is not None:

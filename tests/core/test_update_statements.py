@@ -8,6 +8,7 @@ dropped; a flow's state and WhatsApp's chat window are still written.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,10 +16,13 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bot.app.runtime import Runtime
-from bot.core.model import Incoming
-from bot.storage.models import ChatWindow, Conversation, Outbox, ProcessedUpdate
+from bot.core.model import Incoming, Reply
+from bot.storage.models import ChatWindow, Conversation, Outbox, ProcessedUpdate, UnansweredQuestion
+from bot.texts import t
+from faq.decision import resolve
 
 QUESTION = "Bolehkah PNS menjadi tim sukses calon?"
+UNANSWERED = "harga tiket kapal ke nunukan"  # no FAQ entry: logged for the admins
 
 
 @pytest.fixture
@@ -85,3 +89,20 @@ async def test_flow_state_and_the_whatsapp_window_are_still_written(rt: Runtime)
     await rt.core.handle(Incoming(channel="whatsapp", chat_id="+6281300000009", user_id="+6281300000009",
                                   text=QUESTION, update_key="SM1"))
     assert await _count(rt, ChatWindow) == 1
+
+
+async def test_two_chats_asking_the_same_new_unanswered_question_at_once(rt: Runtime) -> None:
+    """Different chats are handled concurrently: both record the same unanswered question (an upsert)."""
+    question = UNANSWERED
+    assert resolve(question).logged, question
+    await asyncio.gather(*(rt.core.handle(_tg(question, f"u{n}", chat=str(9100 + n))) for n in range(4)))
+    async with rt.services.sessions() as s:
+        rows = (await s.scalars(select(UnansweredQuestion))).all()
+    assert [(r.count, r.resolved) for r in rows] == [(4, False)]
+    replies = [Reply.from_payload(p).text for p in (await _payloads(rt))]
+    assert len(replies) == 4 and t("error.generic") not in replies
+
+
+async def _payloads(rt: Runtime) -> list[Any]:
+    async with rt.services.sessions() as s:
+        return list((await s.scalars(select(Outbox.payload))).all())
