@@ -48,6 +48,9 @@ class TelegramConfig(_Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     poll_timeout: float = 10.0
+    # Updates handled at the same time (PTB ``concurrent_updates``); one chat's updates still go one at a time,
+    # in order (``bot.core.locks``). 1 = one update at a time for the whole bot.
+    concurrent_updates: int = Field(default=64, ge=1, le=1024)
 
     @field_validator("mode")
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.core.callbacks import CallbackData
 from bot.core.context import Context
 from bot.core.model import Button, Reply, rows
+from bot.storage.db import insert_ignore
 from bot.storage.models import UnansweredQuestion
 from bot.texts import t
 from broadcasts.scheduler import audit
@@ -59,17 +60,17 @@ async def _remember_unanswered(ctx: Context, question: str) -> None:
     normalized = " ".join(question.lower().split())[:MAX_QUESTION_CHARS]
     if not normalized:
         return
-    row = await ctx.session.scalar(
-        select(UnansweredQuestion).where(UnansweredQuestion.normalized == normalized)
+    # One upsert: users of different chats are handled concurrently, and two of them may ask the same new
+    # question at once (a SELECT-then-INSERT would make the second one's transaction fail on the unique key).
+    t_ = UnansweredQuestion.__table__
+    stmt = insert_ignore(ctx.session, t_).values(
+        normalized=normalized, text=question, count=1, first_seen=ctx.now, last_seen=ctx.now, resolved=False
     )
-    if row is None:
-        ctx.session.add(
-            UnansweredQuestion(normalized=normalized, text=question, first_seen=ctx.now, last_seen=ctx.now)
-        )
-    else:
-        row.count += 1
-        row.last_seen = ctx.now
-        row.resolved = False  # handled before, yet still unanswered: the admins should see it again
+    await ctx.session.execute(stmt.on_conflict_do_update(
+        index_elements=[t_.c.normalized],
+        # handled before, yet still unanswered: the admins should see it again (resolved = false)
+        set_={"count": t_.c.count + 1, "last_seen": stmt.excluded.last_seen, "resolved": False},
+    ))
 
 
 async def free_text(ctx: Context) -> None:

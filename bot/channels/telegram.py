@@ -1,7 +1,12 @@
 """Telegram channel with python-telegram-bot 22: updates in (long polling or webhook), outbox rows out.
 
 Inbound: every update becomes an :class:`Incoming` (ids only — usernames and names are dropped here)
-and goes through ``Core.handle``; callback queries are answered at once. Outbound: ``TelegramSender``
+and goes through ``Core.handle``. Updates of different chats are handled concurrently (PTB's
+``concurrent_updates``, ``telegram.concurrent_updates`` of them at once); the core's per-chat lock keeps one
+chat's updates in arrival order, because nothing awaits between PTB starting an update's task (in order) and
+the lock being queued for. Callback queries are answered in a task of their own (the spinner stops while the
+update is handled), so a slow ``answerCallbackQuery`` neither delays the handling nor lets a later update of
+the chat overtake this one. Outbound: ``TelegramSender``
 turns a :class:`Reply` into sendMessage / sendPhoto / sendDocument / sendVideo calls and maps
 Telegram errors to outbox results (429 → retry_after, 403 → blocked, network/5xx → retry).
 """
@@ -21,6 +26,7 @@ from typing import Any
 
 from telegram import (
     Bot,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -221,6 +227,8 @@ class TelegramChannel:
             .base_file_url(tg.base_file_url)
             .job_queue(None)
         )
+        if tg.concurrent_updates > 1:
+            builder = builder.concurrent_updates(tg.concurrent_updates)
         if tg.mode == "webhook":
             builder = builder.updater(None)
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
@@ -236,11 +244,12 @@ class TelegramChannel:
         return self.app.bot
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        # No await before ``self._handle`` queues for the chat's lock: that keeps one chat's updates in order.
         if update.callback_query is not None:
-            try:
-                await update.callback_query.answer()
-            except TelegramError as exc:
-                log.info("callback query not answered", extra={"error": type(exc).__name__})
+            if self.app.running:  # PTB keeps track of the task (Application.stop waits for it)
+                self.app.create_task(self._answer(update.callback_query), update=update)
+            else:  # an Application used without start() (process_update only): nothing would await a task
+                await self._answer(update.callback_query)
         member = update.my_chat_member
         if member is not None and member.chat.type != "private" and member.new_chat_member.status in ("left", "kicked"):
             if self.on_bot_removed is not None:
@@ -250,6 +259,13 @@ class TelegramChannel:
         if inc is None:
             return
         await self._handle(inc)
+
+    @staticmethod
+    async def _answer(query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except TelegramError as exc:
+            log.info("callback query not answered", extra={"error": type(exc).__name__})
 
     async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Never log the update itself: it carries names and usernames.

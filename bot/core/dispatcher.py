@@ -8,17 +8,24 @@ Updates of one chat are handled one at a time (``bot.core.locks``): an in-proces
 PostgreSQL an advisory transaction lock on the same key, so that several photos sent together (several
 webhooks at once), a double-tapped button or two ``run`` nodes never read the same state and overwrite each
 other. The lock is per chat, not per user: in a group the members share the chat's numbered-choices row.
+
+Updates of different chats run concurrently (the Telegram channel hands several at once). On SQLite, where
+the database admits one writer at a time anyway, this process's update transactions then take turns on an
+in-process gate instead of waiting in SQLite's busy handler (which sleeps up to 100 ms between retries);
+network work outside the transaction (``Router.prepare`` hooks) still overlaps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
@@ -28,12 +35,14 @@ from bot.core.model import Button, Incoming, Reply, label_word
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.outbox.ports import Purpose
+from bot.storage.db import insert_ignore
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t
 
 log = logging.getLogger(__name__)
 
 NUMBERED_CHANNELS = frozenset({"console", "whatsapp"})
+WINDOW_CHANNELS = frozenset({"whatsapp"})  # free-form replies only within 24 h of the user's last message
 CHOICES_KEY = "_choices"
 WORDS_KEY = "_words"  # the buttons' label words ("kembali"), typed instead of a number
 TEXT_KEY = "_text"  # the last message asks for typed text: digits are text
@@ -45,6 +54,17 @@ class Core:
         self.router = router
         self._wake: list[Any] = []
         self._locks = KeyedLocks()
+        sqlite = services.settings.database.url.startswith("sqlite")
+        self._gate: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Around each transaction of an update: one at a time on SQLite (see the module docstring)."""
+        if self._gate is None:
+            yield
+            return
+        async with self._gate:
+            yield
 
     def on_committed(self, callback: Any) -> None:
         """Register a zero-argument callable run after each commit (wakes the delivery worker)."""
@@ -82,7 +102,7 @@ class Core:
         svc = self.services
         if inc.callback is None and not (inc.channel in NUMBERED_CHANNELS and 0 < len(inc.text) <= 40):
             return None
-        async with svc.sessions() as session:  # a short read; closed before the hook runs
+        async with self._turn(), svc.sessions() as session:  # a short read; closed before the hook runs
             conv = await session.scalar(select(Conversation).where(Conversation.conv_key == self.conv_key(inc)))
             choices = await self._load_choices(session, inc.channel, inc.chat_id) if inc.callback is None else None
         picked = self._numbered_choice(inc, choices) if inc.callback is None else inc
@@ -100,54 +120,64 @@ class Core:
 
     async def _handle(self, inc: Incoming, prepared: Any = None) -> None:
         svc = self.services
-        now = utcnow()
-        async with svc.sessions() as session, session.begin():
-            await lock_across_processes(session, self.lock_key(inc))  # before anything is read
-            if inc.update_key is not None:
-                try:
-                    async with session.begin_nested():
-                        session.add(ProcessedUpdate(key=f"{inc.channel}:{inc.update_key}", created_at=now))
-                except IntegrityError:
+        async with self._turn(), svc.sessions() as session:
+            now = utcnow()  # after waiting for the turn
+            async with session.begin():
+                await lock_across_processes(session, self.lock_key(inc))  # before anything is read
+                if inc.update_key is not None and not await self._first_delivery(session, inc, now):
                     log.info("duplicate update ignored", extra={"channel": inc.channel})
                     return
-            key = self.conv_key(inc)
-            conv = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
-            if conv is None:
-                conv = Conversation(conv_key=key, data={}, updated_at=now)
-                session.add(conv)
-            state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {}))
-            not_a_choice: str | None = None
-            if inc.channel in NUMBERED_CHANNELS:
-                picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
-                if isinstance(picked, str):
-                    not_a_choice = picked
+                key = self.conv_key(inc)
+                conv = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
+                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {})) if conv else FlowState()
+                was_empty = _empty(state)
+                not_a_choice: str | None = None
+                if inc.channel in NUMBERED_CHANNELS:
+                    picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
+                    if isinstance(picked, str):
+                        not_a_choice = picked
+                    else:
+                        inc = picked
+                ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
+                if inc.truncated:
+                    ctx.reply(t("error.too_long"))
+                if not_a_choice is not None:  # the choices stay on screen: remembered again below
+                    current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
+                    ctx.reply(not_a_choice)
+                    ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
                 else:
-                    inc = picked
-            ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
-            if inc.truncated:
-                ctx.reply(t("error.too_long"))
-            if not_a_choice is not None:  # the choices stay on screen: remembered again below
-                current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
-                ctx.reply(not_a_choice)
-                ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
-            else:
-                await self.router.dispatch(ctx)
-            conv.flow, conv.step, conv.data = state.flow, state.step, state.data
-            conv.updated_at = now
-            await self._remember_choices(
-                session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
-            )
-            if inc.chat_type == "private":
-                await self._touch_window(session, inc, now)
-            for reply in ctx.replies:
-                await svc.outbox.enqueue(
-                    session,
-                    channel=inc.channel,
-                    chat_id=inc.chat_id,
-                    reply=reply,
-                    is_group=inc.chat_type == "group",
-                    purpose=Purpose.REPLY,
+                    await self.router.dispatch(ctx)
+                if not (was_empty and _empty(state)):  # a conversation without state needs no row (or update)
+                    if conv is None:
+                        conv = Conversation(conv_key=key, data={}, updated_at=now)
+                        session.add(conv)
+                    conv.flow, conv.step, conv.data = state.flow, state.step, state.data
+                    conv.updated_at = now
+                await self._remember_choices(
+                    session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
                 )
+                if inc.chat_type == "private" and inc.channel in WINDOW_CHANNELS:
+                    await self._touch_window(session, inc, now)
+                for reply in ctx.replies:
+                    await svc.outbox.enqueue(
+                        session,
+                        channel=inc.channel,
+                        chat_id=inc.chat_id,
+                        reply=reply,
+                        is_group=inc.chat_type == "group",
+                        purpose=Purpose.REPLY,
+                    )
+
+    @staticmethod
+    async def _first_delivery(session: Any, inc: Incoming, now: Any) -> bool:
+        """Record the update as processed (in the update's transaction); False if it already was.
+
+        One ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent transaction inserting the same key
+        makes it wait for that one's outcome, then insert nothing (it committed) or the row (it rolled back)."""
+        t = ProcessedUpdate.__table__
+        stmt = insert_ignore(session, t).values(key=f"{inc.channel}:{inc.update_key}", created_at=now)
+        result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]).returning(t.c.key))
+        return result.first() is not None
 
     async def _touch_window(self, session: Any, inc: Incoming, now: Any) -> None:
         addr_key = self.services.identity.key("addr", inc.channel, inc.chat_id)
@@ -219,7 +249,7 @@ class Core:
 
     async def _enqueue_error(self, inc: Incoming) -> None:
         try:
-            async with self.services.sessions() as session, session.begin():
+            async with self._turn(), self.services.sessions() as session, session.begin():
                 await self.services.outbox.enqueue(
                     session,
                     channel=inc.channel,
@@ -237,6 +267,10 @@ def _choices_reply(current: dict[str, Any]) -> Reply:
     buttons = [[Button(word or "-", data)] for data, word in zip(current.get(CHOICES_KEY) or [],
                                                                  current.get(WORDS_KEY) or [], strict=False)]
     return Reply(buttons=buttons, text_input=bool(current.get(TEXT_KEY)))
+
+
+def _empty(state: FlowState) -> bool:
+    return state.flow is None and state.step is None and not state.data
 
 
 def _without_nul(inc: Incoming) -> Incoming:

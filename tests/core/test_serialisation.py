@@ -84,7 +84,7 @@ async def test_media_sent_together_are_all_kept_across_two_nodes(two: tuple[TipC
 async def test_first_two_messages_of_a_new_chat_do_not_collide(two: tuple[TipConsole, Runtime]) -> None:
     h, node2 = two
     incs = [Incoming(channel="console", chat_id="baru", user_id="baru", text=text, update_key=f"n{n}")
-            for n, text in enumerate(["/start", "/bantuan"])]
+            for n, text in enumerate(["/lapor", "/lapor"])]  # both start a flow: both write the conversation row
     await asyncio.gather(h.rt.core.handle(incs[0]), node2.core.handle(incs[1]))
     await h.rt.worker.drain()
     await node2.worker.drain()

@@ -136,15 +136,17 @@ async def seed(db_url: str, recipients: int) -> None:
 
 
 class BotProcess:
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, argv: list[str] | None = None) -> None:
         self.config, self.log_path = config, log_path
+        self.argv = argv  # instead of ``python -m bot --config CONFIG run``
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JAGANETRAL_")}
         env["PYTHONUNBUFFERED"] = "1"
         with self.log_path.open("ab") as log_file:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(self.config), "run"],
+            argv = self.argv or [sys.executable, "-m", "bot", "--config", str(self.config), "run"]
+            self.proc = subprocess.Popen(argv,
                                          cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
 
     def kill9(self) -> None:

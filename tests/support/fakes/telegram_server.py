@@ -58,7 +58,8 @@ Public interface
         ``block_user(chat_id)`` (403 "Forbidden: bot was blocked by the user"),
         ``set_chat_error(chat_id, status, description, parameters=None)`` (every send to the chat fails so),
         ``migrate_chat(chat_id, new_chat_id)`` (400 + migrate_to_chat_id),
-        ``set_latency(seconds, *, methods=None)`` (before the request is processed),
+        ``set_latency(seconds, *, methods=None, max_seconds=None)`` (before the request is processed; with
+        ``max_seconds`` each request waits a uniformly random time between the two),
         ``lose_answer_next(n=1, *, methods=None, chat_id=None, mode="drop", hold=30.0)`` (the request IS
         processed and recorded as ok -- the message is delivered -- but its answer is lost: "drop" closes the
         connection without a response, "hold" keeps the answer back for ``hold`` seconds, past the client's
@@ -92,6 +93,7 @@ import itertools
 import json
 import math
 import os
+import random
 import re
 import signal
 import socket
@@ -692,6 +694,7 @@ class FakeTelegramServer:
         self._chat_errors: dict[ChatKey, ApiError] = {}
         self._latency = 0.0
         self._latency_methods: frozenset[str] | None = None
+        self._latency_max: float | None = None
         self._limits: Limits | None = None
         self._windows = _Windows()
         self._pollers: set[asyncio.Future[None]] = set()
@@ -944,10 +947,12 @@ class FakeTelegramServer:
         self.set_chat_error(chat_id, 400, "Bad Request: group chat was upgraded to a supergroup chat",
                             {"migrate_to_chat_id": new_chat_id})
 
-    def set_latency(self, seconds: float, *, methods: Iterable[str] | None = None) -> None:
+    def set_latency(self, seconds: float, *, methods: Iterable[str] | None = None,
+                    max_seconds: float | None = None) -> None:
         with self._lock:
             self._latency = float(seconds)
             self._latency_methods = self._method_set(methods)
+            self._latency_max = float(max_seconds) if max_seconds is not None else None
 
     def enforce_limits(self, global_per_sec: int = 30, per_chat_per_sec: int = 1, per_group_per_min: int = 20,
                        burst: int = 0) -> None:
@@ -961,6 +966,7 @@ class FakeTelegramServer:
             self._chat_errors.clear()
             self._latency = 0.0
             self._latency_methods = None
+            self._latency_max = None
             self._limits = None
 
     def reset(self) -> None:
@@ -1117,6 +1123,8 @@ class FakeTelegramServer:
         chat_id = _norm_chat(params.get("chat_id"))
         with self._lock:
             latency = self._latency if self._latency > 0 and _method_matches(self._latency_methods, low) else 0.0
+            if latency and self._latency_max is not None and self._latency_max > latency:
+                latency = random.uniform(latency, self._latency_max)
         if latency:
             await asyncio.sleep(latency)
 
