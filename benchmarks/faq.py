@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.stats import latency_stats as _stats  # noqa: E402
 from faq.evaluate import evaluate, load_questions  # noqa: E402
 from faq.kb import KnowledgeBase, load_kb  # noqa: E402
 from faq.matcher import Matcher, load_thresholds  # noqa: E402
@@ -36,16 +36,6 @@ from tests.faq.synthetic_kb import synthetic_kb  # noqa: E402
 
 class Ranker(Protocol):
     def rank(self, text: str) -> list[tuple[str, float]]: ...
-
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "mean_ms": round(statistics.fmean(ordered), 4),
-        "p50_ms": round(statistics.median(ordered), 4),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 4),
-        "max_ms": round(ordered[-1], 4),
-    }
 
 
 def latency(matcher: Ranker, texts: list[str], rounds: int) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -22,21 +21,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.stats import latency_stats as _stats
 from bot import regions
 from tests.regions.reference_regions import reference_resolve
 from tests.regions.region_queries import exact_queries, odd_queries, typo_queries
 
 GOAL_P99_MS = 0.3
-
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "mean_ms": round(statistics.fmean(ordered), 4),
-        "p50_ms": round(statistics.median(ordered), 4),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 4),
-        "max_ms": round(ordered[-1], 4),
-    }
 
 
 def measure(resolve: Callable[[str], list[regions.Region]], texts: list[str], rounds: int) -> dict[str, Any]:

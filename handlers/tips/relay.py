@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.core.context import Context
+from bot.core.context import Context, Handler
 from bot.core.model import Button, Reply
 from bot.storage.audit import audit
 from bot.storage.models import Tip
@@ -103,15 +103,8 @@ async def ask_text(ctx: Context) -> None:
         ctx.state.clear()
         ctx.reply(t("group.ask_expired"))
         return
-    text = ctx.incoming.text.strip()
-    if text.lower().strip(" .!") in CANCEL_WORDS:
-        await ask_cancel(ctx)
-        return
-    if not text:
-        ctx.reply(t("group.ask_empty"))
-        return
-    if len(text) > MAX_QUESTION_CHARS or ctx.incoming.truncated:
-        ctx.reply(t("tips.text_too_long", n=len(text), max=MAX_QUESTION_CHARS))
+    text = await _typed(ctx, MAX_QUESTION_CHARS, "group.ask_empty", ask_cancel)
+    if text is None:
         return
     if by_reply:
         await _send_question(ctx, text)
@@ -205,17 +198,25 @@ async def answer_cancel(ctx: Context) -> None:
         ctx.reply(t("tips.answer_cancelled"))
 
 
-async def answer_text(ctx: Context) -> None:
+async def _typed(ctx: Context, limit: int, empty_key: str, cancel: Handler) -> str | None:
+    """The text typed for a question or an answer, or None when it was a cancel word, empty or too long (the
+    user has then been answered)."""
     text = ctx.incoming.text.strip()
-    limit = ctx.services.settings.tips.max_text_chars
     if text.lower().strip(" .!") in CANCEL_WORDS:
-        await answer_cancel(ctx)
-        return
+        await cancel(ctx)
+        return None
     if not text:
-        ctx.reply(t("tips.text_empty"))
-        return
+        ctx.reply(t(empty_key))
+        return None
     if len(text) > limit or ctx.incoming.truncated:
         ctx.reply(t("tips.text_too_long", n=len(text), max=limit))
+        return None
+    return text
+
+
+async def answer_text(ctx: Context) -> None:
+    text = await _typed(ctx, ctx.services.settings.tips.max_text_chars, "tips.text_empty", answer_cancel)
+    if text is None:
         return
     tip = await store.tip_by_id(ctx.session, int(ctx.state.data.get("tip_id", 0)))
     if tip is None or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
