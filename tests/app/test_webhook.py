@@ -3,85 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.app.serve import serve
-from bot.config import Settings
 from bot.storage.db import create_engine, session_maker
 from bot.storage.models import Outbox
 from bot.texts import t
 from tests.support.drain import drained
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_message
-from tests.support.telegram_harness import telegram_overrides
+from tests.support.webhook_harness import SECRET, Served
 
-SECRET = "webhook-secret-0123456789"
-HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WELCOME = t("start.welcome")[:40]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    def __init__(self, settings: Settings, server: FakeTelegramServer) -> None:
-        self.settings = settings
-        self.server = server
-        self.stop = asyncio.Event()
-        self.url = f"http://127.0.0.1:{settings.web.port}"
-        self.task: asyncio.Task[None] | None = None
-        self.http = httpx.AsyncClient(base_url=self.url, timeout=10)
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(serve(self.settings, self.stop))
-        for _ in range(200):
-            assert not self.task.done(), self.task.exception() if self.task.done() else None
-            try:
-                if (await self.http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-        raise TimeoutError("web server did not come up")
-
-    async def post_update(self, update: Any, secret: str | None = SECRET, *, raw: bytes | None = None) -> int:
-        headers = {HEADER: secret} if secret is not None else {}
-        if raw is not None:
-            headers["Content-Type"] = "application/json"
-            resp = await self.http.post("/telegram", content=raw, headers=headers)
-        else:
-            resp = await self.http.post("/telegram", json=update, headers=headers)
-        return resp.status_code
-
-    async def shutdown(self) -> None:
-        self.stop.set()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 20)
-        await self.http.aclose()
-
-
-@pytest.fixture
-async def served(make_settings: Callable[..., Settings], tg_server: FakeTelegramServer) -> AsyncIterator[Served]:
-    settings = make_settings(
-        **telegram_overrides(tg_server, mode="webhook", webhook_url="https://bot.example.org/telegram",
-                             webhook_secret=SECRET),
-        web={"host": "127.0.0.1", "port": free_port()},
-    )
-    s = Served(settings, tg_server)
-    await s.start()
-    try:
-        yield s
-    finally:
-        if not s.stop.is_set():
-            await s.shutdown()
 
 
 def _sent_to(server: FakeTelegramServer, chat_id: int) -> Callable[[Any], bool]:

@@ -5,34 +5,14 @@ Telegram redelivers an update whose webhook call failed; ``processed_updates`` m
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
-from bot.config import Settings
 from bot.storage.db import create_engine
 from bot.storage.models import Outbox, ProcessedUpdate
-from tests.app.test_webhook import SECRET, Served, free_port
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback
-from tests.support.telegram_harness import telegram_overrides
-
-
-@pytest.fixture
-async def served(make_settings: Callable[..., Settings], tg_server: FakeTelegramServer) -> AsyncIterator[Served]:
-    settings = make_settings(
-        **telegram_overrides(tg_server, mode="webhook", webhook_url="https://bot.example.org/telegram",
-                             webhook_secret=SECRET),
-        web={"host": "127.0.0.1", "port": free_port()},
-    )
-    s = Served(settings, tg_server)
-    await s.start()
-    try:
-        yield s
-    finally:
-        if not s.stop.is_set():
-            await s.shutdown()
+from tests.support.webhook_harness import Served
 
 
 async def _count(url: str, model: Any) -> int:
