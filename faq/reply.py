@@ -7,6 +7,7 @@ CLI shows exactly what a user gets. Button data: ``faq:<entry id>`` opens an ans
 
 from __future__ import annotations
 
+from bot.core.callbacks import CallbackData
 from bot.core.model import Button, Reply, rows
 from bot.texts import t
 from faq.decision import Resolution
@@ -15,7 +16,12 @@ from faq.kb import KnowledgeBase
 from faq.render import render_answer
 
 BUTTON_CHARS = 60
-ACTION_BUTTONS = {"lapor": ("button.start_report", "faqgo:lapor"), "tahapan": ("button.tahapan", "faqgo:tahapan")}
+ENTRY_CB = CallbackData("faq")  # faq:<entry id>
+ACTION_CB = CallbackData("faqgo")  # faqgo:lapor, faqgo:tahapan
+ACTION_BUTTONS = {
+    "lapor": ("button.start_report", ACTION_CB("lapor")),
+    "tahapan": ("button.tahapan", ACTION_CB("tahapan")),
+}
 
 
 def button_label(title: str, limit: int = BUTTON_CHARS) -> str:
@@ -29,7 +35,7 @@ def button_label(title: str, limit: int = BUTTON_CHARS) -> str:
 
 
 def entry_buttons(ids: list[str] | tuple[str, ...], kb: KnowledgeBase) -> list[Button]:
-    return [Button(button_label(kb.entries[i].title), f"faq:{i}") for i in dict.fromkeys(ids) if i in kb.entries]
+    return [Button(button_label(kb.entries[i].title), ENTRY_CB(i)) for i in dict.fromkeys(ids) if i in kb.entries]
 
 
 def action_button(action: str) -> Button:

@@ -14,8 +14,8 @@ def build_router() -> Router:
     router.command("help", start.help_, where="any")
     router.command("tanya", faq.ask_command)
     router.command("pertanyaan", faq.unanswered_list, admin=True)
-    router.callback("faq", faq.entry_button)
-    router.callback("faqgo", faq.action_button)
+    router.callback(faq.ENTRY_CB.prefix, faq.entry_button)
+    router.callback(faq.ACTION_CB.prefix, faq.action_button)
     router.callback(faq.FAQQ_CB.prefix, faq.unanswered_button)
     router.fallback(faq.free_text)
     for module in (tips, subscriptions, broadcast_admin):

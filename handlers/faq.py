@@ -24,7 +24,7 @@ from bot.texts import t
 from broadcasts.scheduler import audit
 from faq import KnowledgeBase, default_matcher
 from faq.decision import default_intents, resolve
-from faq.reply import answer_reply, compose
+from faq.reply import ACTION_CB, ENTRY_CB, answer_reply, compose
 from handlers import subscriptions
 from handlers.broadcast_admin import actor
 from handlers.tips import flow as tips_flow
@@ -88,7 +88,8 @@ async def ask_command(ctx: Context) -> None:
 
 
 async def entry_button(ctx: Context) -> None:
-    entry_id = (ctx.incoming.callback or "").partition(":")[2]
+    cb = ENTRY_CB.parse(ctx.incoming.callback)
+    entry_id = cb.action if cb is not None and not cb.args else ""
     if entry_id not in _kb().entries:
         ctx.reply(t("error.unknown_button"))
         return
@@ -97,7 +98,8 @@ async def entry_button(ctx: Context) -> None:
 
 async def action_button(ctx: Context) -> None:
     """``faqgo:lapor`` starts the report flow, ``faqgo:tahapan`` shows the stages (buttons of intents)."""
-    action = (ctx.incoming.callback or "").partition(":")[2]
+    cb = ACTION_CB.parse(ctx.incoming.callback)
+    action = cb.action if cb is not None and not cb.args else ""
     if action == "lapor" and ctx.is_group:
         ctx.reply(t("error.private_only"))  # like /lapor: never a report flow in a group
     elif action == "lapor":
