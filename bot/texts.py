@@ -439,7 +439,8 @@ TEXTS: dict[str, str] = {
     ),
     "tips.sent_unrouted": (
         "✅ Laporan Anda sudah kami catat. Kode laporan: {code}\n"
-        "Grup Bawaslu untuk daerah ini belum terhubung ke bot; laporan akan diteruskan oleh admin.\n"
+        "Grup Bawaslu untuk daerah ini belum terhubung ke bot; laporan diteruskan otomatis begitu grupnya "
+        "terhubung. Sampai saat itu /status menulis \"Menunggu diteruskan ke Bawaslu\".\n"
         "Cek status: /status {code} — hapus data kontak Anda: /hapus {code}"
     ),
     "tips.target_default": "melalui grup koordinasi",
