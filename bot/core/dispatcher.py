@@ -22,10 +22,12 @@ import copy
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
@@ -35,7 +37,6 @@ from bot.core.model import Button, Incoming, Reply, label_word
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.outbox.ports import Purpose
-from bot.storage.db import insert_ignore
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t
 
@@ -46,6 +47,45 @@ WINDOW_CHANNELS = frozenset({"whatsapp"})  # free-form replies only within 24 h 
 CHOICES_KEY = "_choices"
 WORDS_KEY = "_words"  # the buttons' label words ("kembali"), typed instead of a number
 TEXT_KEY = "_text"  # the last message asks for typed text: digits are text
+
+# The statements every update runs, built once (Core, not ORM: building and ORM-loading them per update cost
+# more CPU than SQLite took to run them).
+_CONV = cast(Table, Conversation.__table__)
+_LOAD_CONV = select(_CONV.c.id, _CONV.c.flow, _CONV.c.step, _CONV.c.data).where(_CONV.c.conv_key == bindparam("k"))
+_INSERT_CONV = insert(_CONV)
+_UPDATE_CONV = update(_CONV).where(_CONV.c.id == bindparam("row_id")).values(
+    flow=bindparam("b_flow"), step=bindparam("b_step"), data=bindparam("b_data"), updated_at=bindparam("b_at")
+)
+_PROCESSED = cast(Table, ProcessedUpdate.__table__)
+_FIRST_DELIVERY = {  # INSERT … ON CONFLICT DO NOTHING RETURNING key, per dialect
+    name: make(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]).returning(_PROCESSED.c.key)
+    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A conversations row as loaded: its id, flow state and data."""
+
+    id: int
+    flow: str | None
+    step: str | None
+    data: dict[str, Any]
+
+
+async def _load_row(session: Any, key: str) -> _Row | None:
+    found = (await session.execute(_LOAD_CONV, {"k": key})).first()
+    return _Row(found.id, found.flow, found.step, found.data or {}) if found is not None else None
+
+
+async def _save_row(session: Any, row: _Row | None, key: str, flow: str | None, step: str | None,
+                    data: dict[str, Any], now: Any) -> None:
+    if row is None:
+        await session.execute(_INSERT_CONV, {"conv_key": key, "flow": flow, "step": step, "data": data,
+                                             "updated_at": now})
+    else:
+        await session.execute(_UPDATE_CONV, {"row_id": row.id, "b_flow": flow, "b_step": step, "b_data": data,
+                                             "b_at": now})
 
 
 class Core:
@@ -103,7 +143,7 @@ class Core:
         if inc.callback is None and not (inc.channel in NUMBERED_CHANNELS and 0 < len(inc.text) <= 40):
             return None
         async with self._turn(), svc.sessions() as session:  # a short read; closed before the hook runs
-            conv = await session.scalar(select(Conversation).where(Conversation.conv_key == self.conv_key(inc)))
+            conv = await _load_row(session, self.conv_key(inc))
             choices = await self._load_choices(session, inc.channel, inc.chat_id) if inc.callback is None else None
         picked = self._numbered_choice(inc, choices) if inc.callback is None else inc
         if isinstance(picked, str):
@@ -128,8 +168,8 @@ class Core:
                     log.info("duplicate update ignored", extra={"channel": inc.channel})
                     return
                 key = self.conv_key(inc)
-                conv = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
-                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {})) if conv else FlowState()
+                conv = await _load_row(session, key)
+                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data)) if conv else FlowState()
                 was_empty = _empty(state)
                 not_a_choice: str | None = None
                 if inc.channel in NUMBERED_CHANNELS:
@@ -148,11 +188,7 @@ class Core:
                 else:
                     await self.router.dispatch(ctx)
                 if not (was_empty and _empty(state)):  # a conversation without state needs no row (or update)
-                    if conv is None:
-                        conv = Conversation(conv_key=key, data={}, updated_at=now)
-                        session.add(conv)
-                    conv.flow, conv.step, conv.data = state.flow, state.step, state.data
-                    conv.updated_at = now
+                    await _save_row(session, conv, key, state.flow, state.step, state.data, now)
                 await self._remember_choices(
                     session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
                 )
@@ -174,9 +210,8 @@ class Core:
 
         One ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent transaction inserting the same key
         makes it wait for that one's outcome, then insert nothing (it committed) or the row (it rolled back)."""
-        t = ProcessedUpdate.__table__
-        stmt = insert_ignore(session, t).values(key=f"{inc.channel}:{inc.update_key}", created_at=now)
-        result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]).returning(t.c.key))
+        stmt = _FIRST_DELIVERY[session.get_bind().dialect.name]
+        result = await session.execute(stmt, {"key": f"{inc.channel}:{inc.update_key}", "created_at": now})
         return result.first() is not None
 
     async def _touch_window(self, session: Any, inc: Incoming, now: Any) -> None:
@@ -191,9 +226,7 @@ class Core:
         return self.services.identity.key("choices", channel, chat_id)
 
     async def _load_choices(self, session: Any, channel: str, chat_id: str) -> dict[str, Any] | None:
-        row = await session.scalar(
-            select(Conversation).where(Conversation.conv_key == self._choices_key(channel, chat_id))
-        )
+        row = await _load_row(session, self._choices_key(channel, chat_id))
         return row.data if row is not None and row.data else None
 
     async def _remember_choices(self, session: Any, now: Any, messages: list[tuple[str, str, Reply]]) -> None:
@@ -213,14 +246,10 @@ class Core:
                 TEXT_KEY: reply.text_input,
             }
             key = self._choices_key(channel, chat_id)
-            row = await session.scalar(select(Conversation).where(Conversation.conv_key == key))
-            if row is None:
-                if not flat:
-                    continue
-                session.add(Conversation(conv_key=key, data=data, updated_at=now))
-            else:
-                row.data = data
-                row.updated_at = now
+            row = await _load_row(session, key)
+            if row is None and not flat:
+                continue
+            await _save_row(session, row, key, None, None, data, now)
 
     @staticmethod
     def _numbered_choice(inc: Incoming, current: dict[str, Any] | None) -> Incoming | str:

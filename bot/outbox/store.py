@@ -22,6 +22,8 @@ from typing import Any
 from typing import cast as type_cast
 
 from sqlalchemy import String, Table, and_, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,6 +37,10 @@ from bot.storage.retention import redact_ephemeral
 
 LEASE = timedelta(minutes=2)
 OUTBOX = type_cast(Table, Outbox.__table__)  # the Core table, for bulk statements (typed as a Table)
+_ENQUEUE = {  # INSERT … ON CONFLICT (idem_key) DO NOTHING RETURNING id, per dialect, built once
+    name: make(OUTBOX).on_conflict_do_nothing(index_elements=["idem_key"]).returning(OUTBOX.c.id)
+    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 class OutboxStore:
@@ -80,9 +86,9 @@ class OutboxStore:
     async def enqueue_many(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        t = OUTBOX
-        stmt = insert_ignore(session, t).on_conflict_do_nothing(index_elements=["idem_key"]).returning(t.c.id)
-        result = await session.execute(stmt, rows)
+        stmt = _ENQUEUE[session.get_bind().dialect.name]
+        # one row (a reply): a plain execute, cheaper than the executemany path
+        result = await session.execute(stmt, rows[0] if len(rows) == 1 else rows)
         return len(result.all())  # rows actually inserted (rowcount is -1 for executemany on asyncpg)
 
     async def enqueue_audience(
