@@ -20,6 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.storage import sqlite_driver
+
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
@@ -45,6 +47,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        if u.database and u.database != ":memory:":
+            path = u.database
+
+            async def connect() -> sqlite_driver.Connection:
+                return await sqlite_driver.connect(path)
+
+            kwargs["async_creator"] = connect  # one thread hand-off per statement (bot/storage/sqlite_driver.py)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
