@@ -25,14 +25,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
 from bot.core.identity import short
-from bot.core.locks import KeyedLocks, lock_across_processes
+from bot.core.locks import KeyedLocks, advisory_key, lock_across_processes
 from bot.core.model import Button, Incoming, Reply, label_word
 from bot.core.router import Router
 from bot.core.services import Services
@@ -61,6 +61,20 @@ _FIRST_DELIVERY = {  # INSERT … ON CONFLICT DO NOTHING RETURNING key, per dial
     name: make(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]).returning(_PROCESSED.c.key)
     for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+# PostgreSQL: the chat's advisory lock and the de-duplication in one round trip. The lock is a CTE with a volatile
+# function, so PostgreSQL materialises it (evaluates it) before the INSERT reads its one row from it.
+_CHAT_LOCK = select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)).label("held")).cte("chat_lock")
+_LOCKED_FIRST_DELIVERY = (
+    pg_insert(_PROCESSED)
+    .from_select(
+        ["key", "created_at"],
+        select(
+            bindparam("key", type_=_PROCESSED.c.key.type), bindparam("created_at", type_=_PROCESSED.c.created_at.type)
+        ).select_from(_CHAT_LOCK),
+    )
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(_PROCESSED.c.key)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +177,10 @@ class Core:
         async with self._turn(), svc.sessions() as session:
             now = utcnow()  # after waiting for the turn
             async with session.begin():
-                await lock_across_processes(session, self.lock_key(inc))  # before anything is read
-                if inc.update_key is not None and not await self._first_delivery(session, inc, now):
+                # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication
+                if inc.update_key is None:
+                    await lock_across_processes(session, self.lock_key(inc))
+                elif not await self._first_delivery(session, inc, now, self.lock_key(inc)):
                     log.info("duplicate update ignored", extra={"channel": inc.channel})
                     return
                 key = self.conv_key(inc)
@@ -205,13 +221,17 @@ class Core:
                     )
 
     @staticmethod
-    async def _first_delivery(session: Any, inc: Incoming, now: Any) -> bool:
+    async def _first_delivery(session: Any, inc: Incoming, now: Any, lock_key: str) -> bool:
         """Record the update as processed (in the update's transaction); False if it already was.
 
         One ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent transaction inserting the same key
-        makes it wait for that one's outcome, then insert nothing (it committed) or the row (it rolled back)."""
-        stmt = _FIRST_DELIVERY[session.get_bind().dialect.name]
-        result = await session.execute(stmt, {"key": f"{inc.channel}:{inc.update_key}", "created_at": now})
+        makes it wait for that one's outcome, then insert nothing (it committed) or the row (it rolled back).
+        On PostgreSQL the same statement first takes the chat's advisory lock (``lock_across_processes``)."""
+        params = {"key": f"{inc.channel}:{inc.update_key}", "created_at": now}
+        if session.get_bind().dialect.name == "postgresql":
+            result = await session.execute(_LOCKED_FIRST_DELIVERY, {**params, "lock": advisory_key(lock_key)})
+        else:
+            result = await session.execute(_FIRST_DELIVERY["sqlite"], params)
         return result.first() is not None
 
     async def _touch_window(self, session: Any, inc: Incoming, now: Any) -> None:

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender
-from bot.core.locks import KeyedLocks, advisory_key
+from bot.core.locks import KeyedLocks, advisory_key, lock_across_processes
 from bot.core.model import Incoming, MediaIn
-from bot.storage.models import Conversation, Tip
+from bot.storage.models import Conversation, ProcessedUpdate, Tip
 from bot.texts import t
 from tests.handlers.tips.conftest import GROUPS, TipConsole
 
@@ -132,3 +132,26 @@ async def test_keyed_locks_serialise_one_key_and_forget_idle_keys() -> None:
     assert order == ["a+", "c+", "c-", "a-", "b+", "b-"]
     assert len(locks) == 0
     assert advisory_key("x") == advisory_key("x") and advisory_key("x") != advisory_key("y")
+
+
+async def test_an_update_waits_for_the_chat_lock_another_process_holds(two: tuple[TipConsole, Runtime]) -> None:
+    """PostgreSQL: the advisory lock taken in the de-duplication INSERT is the one ``lock_across_processes``
+    takes. Another node's transaction holds it: the update waits (seen in pg_locks), then runs once released."""
+    h, node2 = two
+    if h.rt.settings.is_sqlite:
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; there is no advisory lock")
+    inc = Incoming(channel="console", chat_id="pelapor", user_id="pelapor", text="/start", update_key="u1")
+    async with node2.services.sessions() as other, other.begin():
+        await lock_across_processes(other, h.rt.core.lock_key(inc))
+        task = asyncio.create_task(h.rt.core.handle(inc))
+        async with node2.services.sessions() as probe:
+            while not await probe.scalar(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )):
+                assert not task.done()
+                await asyncio.sleep(0.01)
+                await probe.rollback()  # a fresh snapshot of pg_locks
+        assert not task.done()
+    await task
+    async with h.rt.services.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1
