@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender
@@ -145,7 +146,7 @@ async def test_an_update_waits_for_the_chat_lock_another_process_holds(two: tupl
         await lock_across_processes(other, h.rt.core.lock_key(inc))
         task = asyncio.create_task(h.rt.core.handle(inc))
         async with node2.services.sessions() as probe:
-            while not await probe.scalar(text(
+            while not await probe.scalar(sql(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             )):
                 assert not task.done()
