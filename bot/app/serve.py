@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from bot.app.runtime import Runtime, freeze_heap
+from bot.app.runtime import Runtime, freeze_heap, preload
 from bot.app.startup import bind_web_socket, migrate_or_fail, telegram_error
 from bot.config import ConfigError, Settings, routing_problem
 from bot.signals import stop_on_signals
@@ -84,6 +84,7 @@ async def _serve(
             stoppers.append(twilio.close)
             log.info("whatsapp channel started")
         stoppers.append(rt.worker.stop)  # runs after the web server stops, before channels close: sends finish
+        preload()
         freeze_heap()
         if sock is not None:
             app = build_app(rt, telegram, routes)
