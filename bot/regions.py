@@ -62,6 +62,10 @@ _KIND_PREFIXES: dict[str, str] = {
 }
 _FUZZY_CUTOFF = 78.0
 _FUZZY_SPREAD = 10.0  # fuzzy hits scoring this far below the best one are dropped
+# Where the lengths differ by a factor of 1.5 or more, WRatio reaches the cutoff only through a ratio, a partial ratio
+# or a partial-token ratio at least this high (scales 0.9 and 0.95 * 0.9), a little lower against rounding.
+_PARTIAL_NEEDED = _FUZZY_CUTOFF / 0.9 - 1e-6
+_PARTIAL_TOKEN_NEEDED = _FUZZY_CUTOFF / (0.95 * 0.9) - 1e-6
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,11 @@ class _Data:
         # whether a word repeats in it, and per word the keys holding it.
         self.choice_len = np.array([len(k) for k in self.choice_keys], dtype=np.int64)
         self.choice_sorted = [" ".join(sorted(k.split())) for k in self.choice_keys]
+        self.key_array = np.array(self.choice_keys, dtype=object)
+        self.sorted_array = np.array(self.choice_sorted, dtype=object)
+        self.choice_unsorted = self.key_array != self.sorted_array  # keys whose words are not in order
+        self.unsorted = np.flatnonzero(self.choice_unsorted)
+        self.unsorted_sorted = [self.choice_sorted[i] for i in self.unsorted.tolist()]
         self.choice_repeats = np.array([len(k.split()) != len(set(k.split())) for k in self.choice_keys])
         self.choice_word_count = np.array([len(set(k.split())) for k in self.choice_keys], dtype=np.int64)
         self.choice_words: dict[str, list[int]] = {}
@@ -361,8 +370,12 @@ def _fuzzy_hits(data: _Data, core: str) -> list[tuple[str, float, int]]:
 
     WRatio weighs them as rapidfuzz does: below a length ratio of 1.5 ``max(ratio, 0.95 token)``, else
     ``max(ratio, scale partial, 0.95 scale partial_token)`` with ``scale`` 0.9, or 0.6 above a length ratio
-    of 8. Keys repeating a word (8 keys: "bau bau", "tojo una una"...) are always scored.
-    ``tests/regions/test_lookup_oracle.py`` checks the bound against WRatio over all keys.
+    of 8. So a key sharing a word at a length ratio from 1.5 to 8 scores at least ``0.95 * 0.9 * 100`` and is
+    always a hit. Keys repeating a word (8 keys: "bau bau", "tojo una una"...) are always scored. Keys at a
+    length ratio of 1.5 or more that share no word with the query and pass the bound then get their partial
+    ratios computed (``_Query.partial_ok``), for a fraction of WRatio's cost.
+    ``tests/regions/test_lookup_oracle.py`` checks the bound against WRatio over all keys, and the candidates
+    against the keys WRatio puts at or above the cutoff.
     """
     scorer, index = _fuzzy_candidates(data, core)
     keys = data.choice_keys
@@ -371,25 +384,20 @@ def _fuzzy_hits(data: _Data, core: str) -> list[tuple[str, float, int]]:
 
 
 def _fuzzy_candidates(data: _Data, core: str) -> tuple[Callable[..., float], list[int]]:
-    """The scorer for ``core`` and the indices (ascending) of the keys that may reach the cutoff with it.
-
-    Two steps: a coarse bound over all keys (a handful of array operations), then the finer bound over the keys
-    the coarse one lets through."""
+    """The scorer for ``core`` and the indices (ascending) of the keys that may reach the cutoff with it: the
+    bound over all keys, then partial ratios for some of the keys it lets through (``_Query.partial_ok``)."""
     q = _Query(data, core)
     if q.scorer is fuzz.ratio:
         return q.scorer, np.flatnonzero(q.ratio_bound() >= _FUZZY_CUTOFF - 1e-6).tolist()
-    rows = np.flatnonzero((q.coarse_bound() >= _FUZZY_CUTOFF - 1e-6) | (q.n_shared > 0) | data.choice_repeats)
-    keep = (q.fine_bound(rows) >= _FUZZY_CUTOFF - 1e-6) | data.choice_repeats[rows]
-    return q.scorer, rows[keep].tolist()
+    rows = np.flatnonzero((q.bound() >= _FUZZY_CUTOFF - 1e-6) | data.choice_repeats)
+    return q.scorer, rows[q.partial_ok(rows)].tolist()
 
 
 def _score_bounds(data: _Data, core: str) -> tuple[Callable[..., float], npt.NDArray[np.float64]]:
-    """The scorer for ``core`` and, per key, the finer upper bound on its score (exact for ``fuzz.ratio``); keys
-    with a repeated word get no valid bound from this (``_fuzzy_candidates`` always scores them)."""
+    """The scorer for ``core`` and, per key, the upper bound on its score (exact for ``fuzz.ratio``); keys with a
+    repeated word get no valid bound from this (``_fuzzy_candidates`` always scores them)."""
     q = _Query(data, core)
-    if q.scorer is fuzz.ratio:
-        return q.scorer, q.ratio_bound()
-    return q.scorer, q.fine_bound(np.arange(len(data.choice_keys)))
+    return q.scorer, q.ratio_bound() if q.scorer is fuzz.ratio else q.bound()
 
 
 class _Query:
@@ -406,8 +414,14 @@ class _Query:
             return
         words = core.split()
         self.distinct = sorted(set(words))
-        self.lcs_sorted = _lcs(" ".join(sorted(words)), data.choice_sorted, self.l2)
+        self.sorted = " ".join(sorted(words))
         self.l1d = len(" ".join(self.distinct))
+        if self.sorted == core:
+            # Words already in order (one word, mostly): only keys whose words are not in order change.
+            self.lcs_sorted = self.lcs.copy()
+            self.lcs_sorted[data.unsorted] = _lcs(core, data.unsorted_sorted, self.l2[data.unsorted])
+        else:
+            self.lcs_sorted = _lcs(self.sorted, data.choice_sorted, self.l2)
         self.lcs_distinct = (
             self.lcs_sorted if self.l1d == self.l1 else _lcs(" ".join(self.distinct), data.choice_sorted, self.l2)
         )
@@ -415,67 +429,108 @@ class _Query:
         self.n_shared = np.zeros(n, dtype=np.int64)
         self.shared_letters = np.zeros(n, dtype=np.int64)
         self.shared_word = np.zeros(n, dtype=np.int64)  # which one (meaningful where only one is shared)
+        self.any_shared = False
         for i, w in enumerate(self.distinct):
             at = data.choice_words.get(w)
             if at is not None:
+                self.any_shared = True
                 self.n_shared[at] += 1
                 self.shared_letters[at] += len(w)
                 self.shared_word[at] = i
+        l2 = self.l2
+        self.length_ratio = np.maximum(self.l1, l2) / np.minimum(self.l1, l2)
+        self.ratio = 200.0 * self.lcs / (self.l1 + l2)
 
     def ratio_bound(self) -> npt.NDArray[np.float64]:
         return 200.0 * self.lcs / (self.l1 + self.l2)
 
-    def coarse_bound(self) -> npt.NDArray[np.float64]:
-        """Every ratio below, for keys sharing no word, is ``200 l / (a + b)`` with ``l`` one of the three
-        common-subsequence lengths and ``a + b >= min(l1', l2) + l``: at most ``200 L / (min(l1', l2) + L)``
-        for the largest ``L`` (``l1'``: the distinct words' length, at most the query's)."""
-        most = np.maximum(np.maximum(self.lcs, self.lcs_sorted), self.lcs_distinct)
-        return 200.0 * most / (np.minimum(self.l1d, self.l2) + most)
-
-    def fine_bound(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        l1, l1d, data = self.l1, self.l1d, self.data
-        l2 = self.l2[rows]
-        lcs, lcs_sorted, lcs_distinct = self.lcs[rows], self.lcs_sorted[rows], self.lcs_distinct[rows]
+    def bound(self) -> npt.NDArray[np.float64]:
+        """Per key, an upper bound on its WRatio with the query (see ``_fuzzy_hits``)."""
+        l1, l1d, l2 = self.l1, self.l1d, self.l2
+        lcs, lcs_sorted, lcs_distinct = self.lcs, self.lcs_sorted, self.lcs_distinct
         shorter = np.minimum(l1, l2)
-        length_ratio = np.maximum(l1, l2) / shorter
+        length_ratio, ratio = self.length_ratio, self.ratio
+        near = length_ratio < 1.5
         scale = np.where(length_ratio <= 8, 0.9, 0.6)
-        ratio = 200.0 * lcs / (l1 + l2)
-        token_sort = 200.0 * lcs_sorted / (l1 + l2)
-        token_set = 200.0 * lcs_distinct / (l1d + l2)  # no shared word: the sorted distinct words compared
         partial = 200.0 * lcs / (shorter + lcs)
-        partial_token = np.maximum(
-            200.0 * lcs_sorted / (shorter + lcs_sorted),
-            200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct),
-        )
-        # Keys sharing words with the query: the partial-token ratio is 100, the token-set ratio is 100 when
-        # one word set holds the other, else the best of its two section ratios and the ratio of the rest.
+        partial_token = 200.0 * lcs_sorted / (shorter + lcs_sorted)
+        token = 200.0 * lcs_sorted / (l1 + l2)  # token sort, and token set for keys sharing no word
+        if l1d != l1:  # the query repeats a word: its distinct words make the token-set ratio
+            token = np.maximum(token, 200.0 * lcs_distinct / (l1d + l2))
+            partial_token = np.maximum(partial_token, 200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct))
+        far = scale * np.maximum(partial, 0.95 * partial_token)
+        if self.any_shared:
+            # Keys sharing words: the partial-token ratio is 100; the token-set ratio is bounded apart.
+            shares = np.flatnonzero(self.n_shared)
+            far[shares] = scale[shares] * 100.0
+            shares = shares[near[shares]]
+            if len(shares):
+                token[shares] = np.maximum(token[shares], self.shared_token_set(shares))
+        return np.maximum(ratio, np.where(near, 0.95 * token, far))
+
+    def shared_token_set(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """For keys sharing words with the query (at a length ratio below 1.5): 100 when one word set holds the
+        other, else the best of the token-set ratio's two section ratios and the ratio of the rest."""
+        l1d, data = self.l1d, self.data
+        l2 = self.l2[rows]
         n_shared = self.n_shared[rows]
-        shares = n_shared > 0
-        if shares.any():
-            shared_letters = self.shared_letters[rows]
-            words = data.choice_word_count[rows]
-            sect = shared_letters + n_shared - 1  # the shared words joined
-            rest1 = _joined_length(l1d - (len(self.distinct) - 1) - shared_letters, len(self.distinct) - n_shared)
-            rest2 = _joined_length(l2 - (words - 1) - shared_letters, words - n_shared)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sections = 200.0 * sect / (2 * sect + 1 + np.minimum(rest1, rest2))
-                # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at
-                # least the difference of their lengths (exactly computed below for keys sharing one word)
-                rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
-            one = np.flatnonzero(shares & (n_shared == 1) & (length_ratio < 1.5) & ~data.choice_repeats[rows])
-            if len(one):
-                rests[one] = _rest_ratios(
-                    data, self.distinct, rows[one], self.shared_word[rows[one]], sect[one], rest1[one], rest2[one]
-                )
-            set_shared = np.where((rest1 == 0) | (rest2 == 0), 100.0, np.maximum(sections, rests))
-            token_set = np.where(shares, set_shared, token_set)
-            partial_token = np.where(shares, 100.0, partial_token)
-        token = np.maximum(token_sort, token_set)
-        return np.where(
-            length_ratio < 1.5,
-            np.maximum(ratio, 0.95 * token),
-            np.maximum(ratio, scale * np.maximum(partial, 0.95 * partial_token)),
+        shared_letters = self.shared_letters[rows]
+        words = data.choice_word_count[rows]
+        sect = shared_letters + n_shared - 1  # the shared words joined
+        rest1 = _joined_length(l1d - (len(self.distinct) - 1) - shared_letters, len(self.distinct) - n_shared)
+        rest2 = _joined_length(l2 - (words - 1) - shared_letters, words - n_shared)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sections = 200.0 * sect / (2 * sect + 1 + np.minimum(rest1, rest2))
+            # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at least the
+            # difference of their lengths (exactly computed below for keys sharing one word)
+            rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
+        one = np.flatnonzero((n_shared == 1) & ~data.choice_repeats[rows])
+        if len(one):
+            rests[one] = _rest_ratios(
+                data, self.distinct, rows[one], self.shared_word[rows[one]], sect[one], rest1[one], rest2[one]
+            )
+        return np.where((rest1 == 0) | (rest2 == 0), 100.0, np.maximum(sections, rests))
+
+    def partial_ok(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+        """Per key of ``rows``: False where its partial ratios show that WRatio stays below the cutoff.
+
+        It decides only keys at a length ratio of 1.5 or more that share no word with the query, repeat no word,
+        and whose ratio is below the cutoff (True for the others). For them WRatio is ``max(ratio, s partial,
+        0.95 s partial_token)`` with ``s <= 0.9``, so reaching the cutoff takes a partial ratio of at least
+        ``cutoff / 0.9`` or a partial-token ratio of at least ``cutoff / 0.855``. Without a shared word the
+        partial-token ratio is the partial ratio of the words sorted (and the larger of that and the partial ratio
+        of the distinct words sorted, if the query repeats a word); where sorting changes neither string it is the
+        partial ratio itself, already below both. rapidfuzz computes these partial ratios (with those cutoffs) for
+        a fraction of what WRatio costs, which spends most of its time splitting and sorting words.
+        """
+        data = self.data
+        eligible = np.flatnonzero(
+            (self.length_ratio[rows] >= 1.5)
+            & (self.n_shared[rows] == 0)
+            & ~data.choice_repeats[rows]
+            & (self.ratio[rows] < _FUZZY_CUTOFF - 1e-6)
         )
+        ok = np.ones(len(rows), dtype=np.bool_)
+        if not len(eligible):
+            return ok
+        at = rows[eligible]
+        may = _partial_at_least(self.core, data.key_array[at], _PARTIAL_NEEDED)
+        # with the query's words in order, only keys whose words are not in order sort differently
+        token = np.flatnonzero(~may if self.sorted != self.core else ~may & data.choice_unsorted[at])
+        if len(token):
+            may[token] = _partial_at_least(self.sorted, data.sorted_array[at[token]], _PARTIAL_TOKEN_NEEDED)
+        if self.l1d != self.l1:  # the query repeats a word
+            token = np.flatnonzero(~may)
+            if len(token):
+                distinct = " ".join(self.distinct)
+                may[token] = _partial_at_least(distinct, data.sorted_array[at[token]], _PARTIAL_TOKEN_NEEDED)
+        ok[eligible] = may
+        return ok
+
+
+def _partial_at_least(text: str, keys: npt.NDArray[np.object_], cutoff: float) -> npt.NDArray[np.bool_]:
+    scores = process.cdist([text], keys.tolist(), scorer=fuzz.partial_ratio, score_cutoff=cutoff, dtype=np.float64)
+    return scores[0] >= cutoff
 
 
 def _joined_length(letters: npt.NDArray[np.int64], words: npt.NDArray[np.int64] | int) -> npt.NDArray[np.int64]:
@@ -495,7 +550,7 @@ def _rest_ratios(
     """For keys ``rows`` that share exactly one word with the query, ``distinct[word[i]]``: the token-set ratio's
     "shared + rest" comparison, from the Indel distance of the query's other words and the key's other words."""
     out = np.empty(len(rows), dtype=np.float64)
-    for i in np.unique(word).tolist():
+    for i in set(word.tolist()):
         w = distinct[i]
         mine = np.flatnonzero(word == i)
         query_rest = " ".join(x for x in distinct if x != w)
