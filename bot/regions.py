@@ -10,6 +10,7 @@ the undotted form (``"6402"``). Everything is loaded once, on first use, and cac
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 import unicodedata
@@ -66,6 +67,7 @@ _FUZZY_SPREAD = 10.0  # fuzzy hits scoring this far below the best one are dropp
 # or a partial-token ratio at least this high (scales 0.9 and 0.95 * 0.9), a little lower against rounding.
 _PARTIAL_NEEDED = _FUZZY_CUTOFF / 0.9 - 1e-6
 _PARTIAL_TOKEN_NEEDED = _FUZZY_CUTOFF / (0.95 * 0.9) - 1e-6
+_AFFIX_MAX = 10  # longest key prefix and suffix indexed for the partial-ratio checks (``_KeyTable``)
 
 
 @dataclass(frozen=True)
@@ -171,9 +173,9 @@ class _Data:
         # whether a word repeats in it, and per word the keys holding it.
         self.choice_len = np.array([len(k) for k in self.choice_keys], dtype=np.int64)
         self.choice_sorted = [" ".join(sorted(k.split())) for k in self.choice_keys]
-        self.key_array = np.array(self.choice_keys, dtype=object)
-        self.sorted_array = np.array(self.choice_sorted, dtype=object)
-        self.choice_unsorted = self.key_array != self.sorted_array  # keys whose words are not in order
+        self.key_table = _KeyTable(self.choice_keys)
+        self.sorted_table = _KeyTable(self.choice_sorted)
+        self.choice_unsorted = self.key_table.array != self.sorted_table.array  # keys whose words are not in order
         self.unsorted = np.flatnonzero(self.choice_unsorted)
         self.unsorted_sorted = [self.choice_sorted[i] for i in self.unsorted.tolist()]
         self.choice_repeats = np.array([len(k.split()) != len(set(k.split())) for k in self.choice_keys])
@@ -458,6 +460,7 @@ class _Query:
         if l1d != l1:  # the query repeats a word: its distinct words make the token-set ratio
             token = np.maximum(token, 200.0 * lcs_distinct / (l1d + l2))
             partial_token = np.maximum(partial_token, 200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct))
+        self.partial_bound, self.partial_token_bound = partial, partial_token  # for ``partial_ok``
         far = scale * np.maximum(partial, 0.95 * partial_token)
         if self.any_shared:
             # Keys sharing words: the partial-token ratio is 100; the token-set ratio is bounded apart.
@@ -501,7 +504,8 @@ class _Query:
         partial-token ratio is the partial ratio of the words sorted (and the larger of that and the partial ratio
         of the distinct words sorted, if the query repeats a word); where sorting changes neither string it is the
         partial ratio itself, already below both. rapidfuzz computes these partial ratios (with those cutoffs) for
-        a fraction of what WRatio costs, which spends most of its time splitting and sorting words.
+        a fraction of what WRatio costs, which spends most of its time splitting and sorting words; each only
+        where its bound from ``bound`` (called before) reaches the needed value.
         """
         data = self.data
         eligible = np.flatnonzero(
@@ -514,18 +518,114 @@ class _Query:
         if not len(eligible):
             return ok
         at = rows[eligible]
-        may = _partial_at_least(self.core, data.key_array[at], _PARTIAL_NEEDED)
-        # with the query's words in order, only keys whose words are not in order sort differently
-        token = np.flatnonzero(~may if self.sorted != self.core else ~may & data.choice_unsorted[at])
-        if len(token):
-            may[token] = _partial_at_least(self.sorted, data.sorted_array[at[token]], _PARTIAL_TOKEN_NEEDED)
+        may = np.zeros(len(at), dtype=np.bool_)
+        # only where the bounds of ``bound`` leave it possible
+        partial = np.flatnonzero(self.partial_bound[at] >= _PARTIAL_NEEDED)
+        if len(partial):
+            may[partial] = self._partial_at_least(self.core, data.key_table, at[partial], _PARTIAL_NEEDED)
+        token = ~may & (self.partial_token_bound[at] >= _PARTIAL_TOKEN_NEEDED)
+        if self.sorted == self.core:  # the query's words in order: only keys whose words are not in order move
+            token &= data.choice_unsorted[at]
+        token_at = np.flatnonzero(token)
+        if len(token_at):
+            may[token_at] = self._partial_at_least(self.sorted, data.sorted_table, at[token_at], _PARTIAL_TOKEN_NEEDED)
         if self.l1d != self.l1:  # the query repeats a word
-            token = np.flatnonzero(~may)
-            if len(token):
-                distinct = " ".join(self.distinct)
-                may[token] = _partial_at_least(distinct, data.sorted_array[at[token]], _PARTIAL_TOKEN_NEEDED)
+            token_at = np.flatnonzero(~may & (self.partial_token_bound[at] >= _PARTIAL_TOKEN_NEEDED))
+            if len(token_at):
+                keys = data.sorted_table.array[at[token_at]]
+                may[token_at] = _partial_at_least(" ".join(self.distinct), keys, _PARTIAL_TOKEN_NEEDED)
         ok[eligible] = may
         return ok
+
+    def _partial_at_least(
+        self, text: str, table: _KeyTable, at: npt.NDArray[np.intp], cutoff: float
+    ) -> npt.NDArray[np.bool_]:
+        """Per key ``at`` of ``table`` (all at a length ratio of 1.5 or more from ``text``): whether the partial
+        ratio of ``text`` and the key reaches ``cutoff``. Where ``text`` is the shorter and ``_window_rule``
+        applies, from ``_KeyTable.holding``; else computed by rapidfuzz."""
+        ends = _window_rule(len(text), cutoff)
+        if ends is None:
+            return _partial_at_least(text, table.array[at], cutoff)
+        needle = self.l2[at] > len(text)
+        out = np.zeros(len(at), dtype=np.bool_)
+        out[needle] = table.holding(text, ends)[at[needle]]
+        other = np.flatnonzero(~needle)
+        if len(other):
+            out[other] = _partial_at_least(text, table.array[at[other]], cutoff)
+        return out
+
+
+@cache
+def _window_rule(n: int, cutoff: float) -> bool | None:
+    """For a needle of ``n`` characters: ``None``, or whether windows one character shorter can score ``cutoff``.
+
+    A partial ratio is the best ``ratio = 200 L / (n + k)`` of the needle and a window of the longer string: a
+    substring of ``k = n`` characters, or a prefix or suffix of ``k < n`` characters (rapidfuzz tries no other
+    windows), with ``L`` their longest common subsequence (``L <= k``). For a short needle every ``k`` and ``L``
+    reaching the cutoff have ``L = k`` and ``k >= n - 1`` (then the rule applies): the window is then a
+    subsequence of the needle as long as itself or one shorter, so the needle itself, or the needle with one
+    character left out at the start or the end of the longer string. ``None`` where that does not hold.
+    """
+    ends = False
+    for k in range(1, n + 1):
+        lcs = math.ceil(cutoff * (n + k) / 200 - 1e-9)  # the least L reaching the cutoff
+        if lcs > k:
+            continue
+        if lcs < k or k < n - 1:
+            return None
+        ends = ends or k == n - 1
+    return ends
+
+
+class _KeyTable:
+    """Keys (or keys with their words sorted) for partial-ratio checks: as a list and an array, per trigram the
+    keys holding it, and per prefix and suffix of up to ``_AFFIX_MAX`` characters the keys starting or ending
+    with it."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.array = np.array(keys, dtype=object)
+        trigrams: dict[str, set[int]] = {}
+        prefixes: dict[str, list[int]] = {}
+        suffixes: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            for j in range(len(key) - 2):
+                trigrams.setdefault(key[j : j + 3], set()).add(i)
+            for m in range(1, min(len(key), _AFFIX_MAX + 1)):
+                prefixes.setdefault(key[:m], []).append(i)
+                suffixes.setdefault(key[-m:], []).append(i)
+        self.trigrams = {g: sorted(ids) for g, ids in trigrams.items()}
+        self.prefixes = {a: np.array(ids, dtype=np.intp) for a, ids in prefixes.items()}
+        self.suffixes = {a: np.array(ids, dtype=np.intp) for a, ids in suffixes.items()}
+
+    def holding(self, text: str, ends: bool) -> npt.NDArray[np.bool_]:
+        """Per key: whether it holds ``text`` (at least three characters), or (``ends``) starts or ends with
+        ``text`` less one character (exact for keys longer than ``text``)."""
+        mask = np.zeros(len(self.keys), dtype=np.bool_)
+        # a key holding the text holds each of its trigrams: look only among the keys holding the rarest one
+        fewest: list[int] | None = None
+        for j in range(len(text) - 2):
+            ids = self.trigrams.get(text[j : j + 3])
+            if ids is None:
+                fewest = []
+                break
+            if fewest is None or len(ids) < len(fewest):
+                fewest = ids
+        if fewest is None:
+            raise ValueError(f"{text!r}: too short for the trigram index")
+        keys = self.keys
+        for i in fewest:
+            if text in keys[i]:
+                mask[i] = True
+        if ends and len(text) - 1 <= _AFFIX_MAX:
+            for short in {text[:j] + text[j + 1 :] for j in range(len(text))}:
+                for affixes in (self.prefixes, self.suffixes):
+                    at = affixes.get(short)
+                    if at is not None:
+                        mask[at] = True
+        elif ends:
+            raise ValueError(f"{text!r}: affixes are indexed up to {_AFFIX_MAX} characters")
+        return mask
 
 
 def _partial_at_least(text: str, keys: npt.NDArray[np.object_], cutoff: float) -> npt.NDArray[np.bool_]:
