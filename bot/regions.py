@@ -67,6 +67,7 @@ _FUZZY_SPREAD = 10.0  # fuzzy hits scoring this far below the best one are dropp
 # or a partial-token ratio at least this high (scales 0.9 and 0.95 * 0.9), a little lower against rounding.
 _PARTIAL_NEEDED = _FUZZY_CUTOFF / 0.9 - 1e-6
 _PARTIAL_TOKEN_NEEDED = _FUZZY_CUTOFF / (0.95 * 0.9) - 1e-6
+_LENGTH_TERMS = 65  # query lengths with precomputed length terms (``_LengthTerms``)
 _AFFIX_MAX = 10  # longest key prefix and suffix indexed for the partial-ratio checks (``_KeyTable``)
 
 
@@ -173,6 +174,7 @@ class _Data:
         # whether a word repeats in it, and per word the keys holding it.
         self.choice_len = np.array([len(k) for k in self.choice_keys], dtype=np.int64)
         self.choice_sorted = [" ".join(sorted(k.split())) for k in self.choice_keys]
+        self._length_terms = [_LengthTerms(n, self.choice_len) for n in range(_LENGTH_TERMS)]
         self.key_table = _KeyTable(self.choice_keys)
         self.sorted_table = _KeyTable(self.choice_sorted)
         self.choice_unsorted = self.key_table.array != self.sorted_table.array  # keys whose words are not in order
@@ -188,6 +190,20 @@ class _Data:
             self.choice_without.append({kw: " ".join(x for x in key_words if x != kw) for kw in key_words})
             for kw in key_words:
                 self.choice_words.setdefault(kw, []).append(i)
+
+    def length_terms(self, n: int) -> _LengthTerms:
+        return self._length_terms[n] if n < _LENGTH_TERMS else _LengthTerms(n, self.choice_len)
+
+
+class _LengthTerms:
+    """What WRatio takes from the lengths alone, for a query of ``n`` characters against every key."""
+
+    def __init__(self, n: int, lengths: npt.NDArray[np.int64]) -> None:
+        self.shorter = np.minimum(n, lengths)
+        length_ratio = np.maximum(n, lengths) / np.maximum(self.shorter, 1)
+        self.near = length_ratio < 1.5  # WRatio's token branch; the partial one from 1.5 on
+        self.scale = np.where(length_ratio <= 8, 0.9, 0.6)  # the partial ratios' weight
+        self.ratio_factor = 200.0 / (n + lengths)  # ratio = lcs * ratio_factor
 
 
 def _rank(code: str) -> tuple[int, str]:
@@ -439,9 +455,8 @@ class _Query:
                 self.n_shared[at] += 1
                 self.shared_letters[at] += len(w)
                 self.shared_word[at] = i
-        l2 = self.l2
-        self.length_ratio = np.maximum(self.l1, l2) / np.minimum(self.l1, l2)
-        self.ratio = 200.0 * self.lcs / (self.l1 + l2)
+        self.lengths = data.length_terms(self.l1)
+        self.ratio = self.lcs * self.lengths.ratio_factor
 
     def ratio_bound(self) -> npt.NDArray[np.float64]:
         return 200.0 * self.lcs / (self.l1 + self.l2)
@@ -450,13 +465,10 @@ class _Query:
         """Per key, an upper bound on its WRatio with the query (see ``_fuzzy_hits``)."""
         l1, l1d, l2 = self.l1, self.l1d, self.l2
         lcs, lcs_sorted, lcs_distinct = self.lcs, self.lcs_sorted, self.lcs_distinct
-        shorter = np.minimum(l1, l2)
-        length_ratio, ratio = self.length_ratio, self.ratio
-        near = length_ratio < 1.5
-        scale = np.where(length_ratio <= 8, 0.9, 0.6)
+        shorter, near, scale, ratio = self.lengths.shorter, self.lengths.near, self.lengths.scale, self.ratio
         partial = 200.0 * lcs / (shorter + lcs)
         partial_token = 200.0 * lcs_sorted / (shorter + lcs_sorted)
-        token = 200.0 * lcs_sorted / (l1 + l2)  # token sort, and token set for keys sharing no word
+        token = lcs_sorted * self.lengths.ratio_factor  # token sort, and token set for keys sharing no word
         if l1d != l1:  # the query repeats a word: its distinct words make the token-set ratio
             token = np.maximum(token, 200.0 * lcs_distinct / (l1d + l2))
             partial_token = np.maximum(partial_token, 200.0 * lcs_distinct / (np.minimum(l1d, l2) + lcs_distinct))
@@ -468,12 +480,16 @@ class _Query:
             far[shares] = scale[shares] * 100.0
             shares = shares[near[shares]]
             if len(shares):
-                token[shares] = np.maximum(token[shares], self.shared_token_set(shares))
+                settled = np.maximum(ratio[shares], 0.95 * token[shares]) >= _FUZZY_CUTOFF - 1e-6
+                token[shares] = np.maximum(token[shares], self.shared_token_set(shares, settled))
         return np.maximum(ratio, np.where(near, 0.95 * token, far))
 
-    def shared_token_set(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        """For keys sharing words with the query (at a length ratio below 1.5): 100 when one word set holds the
-        other, else the best of the token-set ratio's two section ratios and the ratio of the rest."""
+    def shared_token_set(self, rows: npt.NDArray[np.intp], settled: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """For keys sharing words with the query (at a length ratio below 1.5): an upper bound on the token-set
+        ratio, 100 when one word set holds the other, else the best of its two section ratios and the ratio of
+        the rest. The exact rest ratio (for keys sharing one word) is computed only where it can decide: not
+        for keys ``settled`` (reaching the cutoff through another ratio) nor where the bound from lengths is
+        already too low or a section ratio high enough."""
         l1d, data = self.l1d, self.data
         l2 = self.l2[rows]
         n_shared = self.n_shared[rows]
@@ -487,7 +503,16 @@ class _Query:
             # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at least the
             # difference of their lengths (exactly computed below for keys sharing one word)
             rests = 100.0 * (1.0 - np.abs(rest1 - rest2) / (2 * sect + 2 + rest1 + rest2))
-        one = np.flatnonzero((n_shared == 1) & ~data.choice_repeats[rows])
+        need = (_FUZZY_CUTOFF - 1e-6) / 0.95
+        one = np.flatnonzero(
+            (n_shared == 1)
+            & ~data.choice_repeats[rows]
+            & ~settled
+            & (rest1 > 0)
+            & (rest2 > 0)
+            & (rests >= need)
+            & (sections < need)
+        )
         if len(one):
             rests[one] = _rest_ratios(
                 data, self.distinct, rows[one], self.shared_word[rows[one]], sect[one], rest1[one], rest2[one]
@@ -509,7 +534,7 @@ class _Query:
         """
         data = self.data
         eligible = np.flatnonzero(
-            (self.length_ratio[rows] >= 1.5)
+            ~self.lengths.near[rows]
             & (self.n_shared[rows] == 0)
             & ~data.choice_repeats[rows]
             & (self.ratio[rows] < _FUZZY_CUTOFF - 1e-6)
