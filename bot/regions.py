@@ -181,7 +181,6 @@ class _Data:
         self.unsorted = np.flatnonzero(self.choice_unsorted)
         self.unsorted_sorted = [self.choice_sorted[i] for i in self.unsorted.tolist()]
         self.choice_repeats = np.array([len(k.split()) != len(set(k.split())) for k in self.choice_keys])
-        self.choice_word_count = np.array([len(set(k.split())) for k in self.choice_keys], dtype=np.int64)
         self.choice_words: dict[str, list[int]] = {}
         # per key and word: the key's other words, sorted and joined
         self.choice_without: list[dict[str, str]] = []
@@ -490,14 +489,12 @@ class _Query:
         the rest. The exact rest ratio (for keys sharing one word) is computed only where it can decide: not
         for keys ``settled`` (reaching the cutoff through another ratio) nor where the bound from lengths is
         already too low or a section ratio high enough."""
-        l1d, data = self.l1d, self.data
-        l2 = self.l2[rows]
+        data = self.data
         n_shared = self.n_shared[rows]
-        shared_letters = self.shared_letters[rows]
-        words = data.choice_word_count[rows]
-        sect = shared_letters + n_shared - 1  # the shared words joined
-        rest1 = _joined_length(l1d - (len(self.distinct) - 1) - shared_letters, len(self.distinct) - n_shared)
-        rest2 = _joined_length(l2 - (words - 1) - shared_letters, words - n_shared)
+        sect = self.shared_letters[rows] + n_shared - 1  # the shared words joined
+        # the other words joined: the whole (distinct words) less the shared words and a space for each (0 if none)
+        rest1 = np.maximum(self.l1d - 1 - sect, 0)
+        rest2 = np.maximum(self.l2[rows] - 1 - sect, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             sections = 200.0 * sect / (2 * sect + 1 + np.minimum(rest1, rest2))
             # ratio of "shared + rest" on both sides: only the rests differ, by an Indel distance of at least the
@@ -656,11 +653,6 @@ class _KeyTable:
 def _partial_at_least(text: str, keys: npt.NDArray[np.object_], cutoff: float) -> npt.NDArray[np.bool_]:
     scores = process.cdist([text], keys.tolist(), scorer=fuzz.partial_ratio, score_cutoff=cutoff, dtype=np.float64)
     return scores[0] >= cutoff
-
-
-def _joined_length(letters: npt.NDArray[np.int64], words: npt.NDArray[np.int64] | int) -> npt.NDArray[np.int64]:
-    """Length of ``words`` words holding ``letters`` letters, joined by single spaces (0 for no word)."""
-    return np.where(np.asarray(words) > 0, letters + np.asarray(words) - 1, 0)
 
 
 def _rest_ratios(
