@@ -181,14 +181,15 @@ class _Data:
         self.unsorted = np.flatnonzero(self.choice_unsorted)
         self.unsorted_sorted = [self.choice_sorted[i] for i in self.unsorted.tolist()]
         self.choice_repeats = np.array([len(k.split()) != len(set(k.split())) for k in self.choice_keys])
-        self.choice_words: dict[str, list[int]] = {}
+        words: dict[str, list[int]] = {}
         # per key and word: the key's other words, sorted and joined
         self.choice_without: list[dict[str, str]] = []
         for i, key in enumerate(self.choice_keys):
             key_words = sorted(set(key.split()))
             self.choice_without.append({kw: " ".join(x for x in key_words if x != kw) for kw in key_words})
             for kw in key_words:
-                self.choice_words.setdefault(kw, []).append(i)
+                words.setdefault(kw, []).append(i)
+        self.choice_words = {kw: np.array(at, dtype=np.intp) for kw, at in words.items()}
 
     def length_terms(self, n: int) -> _LengthTerms:
         return self._length_terms[n] if n < _LENGTH_TERMS else _LengthTerms(n, self.choice_len)
