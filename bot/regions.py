@@ -68,7 +68,9 @@ _FUZZY_SPREAD = 10.0  # fuzzy hits scoring this far below the best one are dropp
 _PARTIAL_NEEDED = _FUZZY_CUTOFF / 0.9 - 1e-6
 _PARTIAL_TOKEN_NEEDED = _FUZZY_CUTOFF / (0.95 * 0.9) - 1e-6
 _LENGTH_TERMS = 65  # query lengths with precomputed length terms (``_LengthTerms``)
-_AFFIX_MAX = 10  # longest key prefix and suffix indexed for the partial-ratio checks (``_KeyTable``)
+# key prefixes and suffixes indexed for the short-needle rule (``_KeyTable``): the needle less one character, for
+# the needle lengths where ``_window_rule`` lets shorter windows count (5 to 7 and 7 to 11 characters)
+_AFFIX_MIN, _AFFIX_MAX = 4, 10
 
 
 @dataclass(frozen=True)
@@ -602,8 +604,8 @@ def _window_rule(n: int, cutoff: float) -> bool | None:
 
 class _KeyTable:
     """Keys (or keys with their words sorted) for partial-ratio checks: as a list and an array, per trigram the
-    keys holding it, and per prefix and suffix of up to ``_AFFIX_MAX`` characters the keys starting or ending
-    with it."""
+    keys holding it, and per prefix and suffix of ``_AFFIX_MIN`` to ``_AFFIX_MAX`` characters the keys starting or
+    ending with it."""
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
@@ -614,12 +616,11 @@ class _KeyTable:
         for i, key in enumerate(keys):
             for j in range(len(key) - 2):
                 trigrams.setdefault(key[j : j + 3], set()).add(i)
-            for m in range(1, min(len(key), _AFFIX_MAX + 1)):
+            for m in range(_AFFIX_MIN, min(len(key), _AFFIX_MAX + 1)):
                 prefixes.setdefault(key[:m], []).append(i)
                 suffixes.setdefault(key[-m:], []).append(i)
         self.trigrams = {g: sorted(ids) for g, ids in trigrams.items()}
-        self.prefixes = {a: np.array(ids, dtype=np.intp) for a, ids in prefixes.items()}
-        self.suffixes = {a: np.array(ids, dtype=np.intp) for a, ids in suffixes.items()}
+        self.prefixes, self.suffixes = prefixes, suffixes
 
     def holding(self, text: str, ends: bool) -> npt.NDArray[np.bool_]:
         """Per key: whether it holds ``text`` (at least three characters), or (``ends``) starts or ends with
@@ -640,14 +641,14 @@ class _KeyTable:
         for i in fewest:
             if text in keys[i]:
                 mask[i] = True
-        if ends and len(text) - 1 <= _AFFIX_MAX:
+        if ends and _AFFIX_MIN <= len(text) - 1 <= _AFFIX_MAX:
             for short in {text[:j] + text[j + 1 :] for j in range(len(text))}:
                 for affixes in (self.prefixes, self.suffixes):
                     at = affixes.get(short)
                     if at is not None:
                         mask[at] = True
         elif ends:
-            raise ValueError(f"{text!r}: affixes are indexed up to {_AFFIX_MAX} characters")
+            raise ValueError(f"{text!r}: affixes are indexed from {_AFFIX_MIN} to {_AFFIX_MAX} characters")
         return mask
 
 
