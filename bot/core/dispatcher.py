@@ -2,7 +2,8 @@
 
 ``Core.handle(incoming)`` runs in a single database transaction: de-duplicate the update, load the
 conversation state, dispatch to a handler, save state and queue every reply in the outbox. Only after
-the commit is the delivery worker woken — so nothing is shown to a user that is not already durable.
+the commit is the delivery worker woken — so nothing is shown to a user that is not already durable. (On
+SQLite the transaction may hold other chats' updates too; see below.)
 
 Updates of one chat are handled one at a time (``bot.core.locks``): an in-process lock per chat, plus on
 PostgreSQL an advisory transaction lock on the same key, so that several photos sent together (several
@@ -10,9 +11,11 @@ webhooks at once), a double-tapped button or two ``run`` nodes never read the sa
 other. The lock is per chat, not per user: in a group the members share the chat's numbered-choices row.
 
 Updates of different chats run concurrently (the Telegram channel hands several at once). On SQLite, where
-the database admits one writer at a time anyway, this process's update transactions then take turns on an
-in-process gate instead of waiting in SQLite's busy handler (which sleeps up to 100 ms between retries);
-network work outside the transaction (``Router.prepare`` hooks) still overlaps.
+the database admits one writer at a time anyway, this process's transactions take turns on an in-process gate
+instead of waiting in SQLite's busy handler (which sleeps up to 100 ms between retries), and the updates that
+queued up during a turn share the next transaction (group commit, ``bot.core.group_commit``: one COMMIT for
+them all; one failing update makes the batch be done again one update at a time). Network work outside the
+transaction (``Router.prepare`` hooks) still overlaps.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
+from bot.core.group_commit import GroupCommit
 from bot.core.identity import short
 from bot.core.locks import KeyedLocks, advisory_key, lock_across_processes
 from bot.core.model import Button, Incoming, Reply, label_word
@@ -110,6 +114,11 @@ class Core:
         self._locks = KeyedLocks()
         sqlite = services.settings.database.url.startswith("sqlite")
         self._gate: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        # SQLite: updates waiting for the writer share a transaction (bot/core/group_commit.py); PostgreSQL runs
+        # updates of different chats in transactions of their own, side by side
+        self._batches: GroupCommit[tuple[Incoming, Any]] | None = (
+            GroupCommit(self._transaction, self._in_batch, self._handle_alone) if sqlite else None
+        )
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -173,52 +182,72 @@ class Core:
             return None
 
     async def _handle(self, inc: Incoming, prepared: Any = None) -> None:
+        if self._batches is not None:
+            await self._batches.submit((inc, prepared))
+        else:
+            await self._handle_alone((inc, prepared))
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Any]:
+        async with self._turn(), self.services.sessions() as session, session.begin():
+            yield session
+
+    async def _handle_alone(self, job: tuple[Incoming, Any]) -> None:
+        """One update in a transaction of its own."""
+        async with self._transaction() as session:
+            await self._in_transaction(session, job)
+
+    async def _in_batch(self, session: Any, job: tuple[Incoming, Any]) -> None:
+        await self._in_transaction(session, job)
+        await session.flush()  # its writes fail here, as this update's, not in a later one's statement
+
+    async def _in_transaction(self, session: Any, job: tuple[Incoming, Any]) -> None:
+        """Everything one update does, in the caller's transaction (its own, or its batch's)."""
+        inc, prepared = job
         svc = self.services
-        async with self._turn(), svc.sessions() as session:
-            now = utcnow()  # after waiting for the turn
-            async with session.begin():
-                # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication
-                if inc.update_key is None:
-                    await lock_across_processes(session, self.lock_key(inc))
-                elif not await self._first_delivery(session, inc, now, self.lock_key(inc)):
-                    log.info("duplicate update ignored", extra={"channel": inc.channel})
-                    return
-                key = self.conv_key(inc)
-                conv = await _load_row(session, key)
-                state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data)) if conv else FlowState()
-                was_empty = _empty(state)
-                not_a_choice: str | None = None
-                if inc.channel in NUMBERED_CHANNELS:
-                    picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
-                    if isinstance(picked, str):
-                        not_a_choice = picked
-                    else:
-                        inc = picked
-                ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
-                if inc.truncated:
-                    ctx.reply(t("error.too_long"))
-                if not_a_choice is not None:  # the choices stay on screen: remembered again below
-                    current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
-                    ctx.reply(not_a_choice)
-                    ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
-                else:
-                    await self.router.dispatch(ctx)
-                if not (was_empty and _empty(state)):  # a conversation without state needs no row (or update)
-                    await _save_row(session, conv, key, state.flow, state.step, state.data, now)
-                await self._remember_choices(
-                    session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
-                )
-                if inc.chat_type == "private" and inc.channel in WINDOW_CHANNELS:
-                    await self._touch_window(session, inc, now)
-                for reply in ctx.replies:
-                    await svc.outbox.enqueue(
-                        session,
-                        channel=inc.channel,
-                        chat_id=inc.chat_id,
-                        reply=reply,
-                        is_group=inc.chat_type == "group",
-                        purpose=Purpose.REPLY,
-                    )
+        now = utcnow()  # after waiting for the turn
+        # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication
+        if inc.update_key is None:
+            await lock_across_processes(session, self.lock_key(inc))
+        elif not await self._first_delivery(session, inc, now, self.lock_key(inc)):
+            log.info("duplicate update ignored", extra={"channel": inc.channel})
+            return
+        key = self.conv_key(inc)
+        conv = await _load_row(session, key)
+        state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data)) if conv else FlowState()
+        was_empty = _empty(state)
+        not_a_choice: str | None = None
+        if inc.channel in NUMBERED_CHANNELS:
+            picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
+            if isinstance(picked, str):
+                not_a_choice = picked
+            else:
+                inc = picked
+        ctx = Context(incoming=inc, session=session, state=state, services=svc, now=now, prepared=prepared)
+        if inc.truncated:
+            ctx.reply(t("error.too_long"))
+        if not_a_choice is not None:  # the choices stay on screen: remembered again below
+            current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
+            ctx.reply(not_a_choice)
+            ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
+        else:
+            await self.router.dispatch(ctx)
+        if not (was_empty and _empty(state)):  # a conversation without state needs no row (or update)
+            await _save_row(session, conv, key, state.flow, state.step, state.data, now)
+        await self._remember_choices(
+            session, now, [(inc.channel, inc.chat_id, r) for r in ctx.replies] + ctx.sent
+        )
+        if inc.chat_type == "private" and inc.channel in WINDOW_CHANNELS:
+            await self._touch_window(session, inc, now)
+        for reply in ctx.replies:
+            await svc.outbox.enqueue(
+                session,
+                channel=inc.channel,
+                chat_id=inc.chat_id,
+                reply=reply,
+                is_group=inc.chat_type == "group",
+                purpose=Purpose.REPLY,
+            )
 
     @staticmethod
     async def _first_delivery(session: Any, inc: Incoming, now: Any, lock_key: str) -> bool:

@@ -1,0 +1,171 @@
+"""Group commit (bot/core/group_commit.py): on SQLite, updates waiting for the writer share one transaction.
+
+Every promise of one-update-one-transaction still holds per update: nothing is acknowledged (``Core.handle``
+returns, the delivery worker is woken) before its commit; a failing update leaves no trace and costs the other
+updates of its batch nothing; a redelivery of the failed one is handled. PostgreSQL keeps a transaction per
+update (updates of different chats run side by side there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from bot.app.runtime import Runtime
+from bot.channels.console import ConsoleSender
+from bot.core.context import Context
+from bot.core.group_commit import GroupCommit
+from bot.core.model import Incoming
+from bot.core.router import Router
+from bot.storage.models import Outbox, ProcessedUpdate, Subscriber
+from bot.texts import t
+
+N = 12
+
+
+def _router(bad: set[str]) -> Router:
+    router = Router()
+
+    async def work(ctx: Context) -> None:
+        chat = ctx.incoming.chat_id
+        ctx.reply(f"selesai {chat}")
+        ctx.session.add(Subscriber(channel="console", addr_key=f"k-{chat}", addr_enc="x", role="publik",
+                                   region_code="64", active=True, created_at=ctx.now, updated_at=ctx.now))
+        await ctx.session.flush()
+        if chat in bad:
+            raise RuntimeError("bug after the first writes")
+
+    router.command("kerja", work)
+    return router
+
+
+@pytest.fixture
+async def rt(settings: Any) -> AsyncIterator[tuple[Runtime, ConsoleSender, set[str]]]:
+    sender = ConsoleSender(io.StringIO())
+    runtime = Runtime.create(settings, {"console": sender})
+    bad: set[str] = set()
+    runtime.core.router = _router(bad)
+    try:
+        yield runtime, sender, bad
+    finally:
+        await runtime.stop()
+
+
+def _inc(chat: str, key: str | None = None) -> Incoming:
+    return Incoming(channel="console", chat_id=chat, user_id=chat, text="/kerja", update_key=key or f"u-{chat}")
+
+
+async def _count(rt: Runtime, model: Any, *where: Any) -> int:
+    async with rt.services.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+@asynccontextmanager
+async def _events(rt: Runtime, log: list[str]) -> AsyncIterator[None]:
+    engine = rt.engine.sync_engine
+
+    def on_commit(_conn: Any) -> None:
+        log.append("commit")
+
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield
+    finally:
+        event.remove(engine, "commit", on_commit)
+
+
+async def _handle_all(rt: Runtime, incs: list[Incoming], log: list[str]) -> None:
+    async def one(inc: Incoming) -> None:
+        await rt.core.handle(inc)
+        log.append(f"done {inc.chat_id}")
+
+    await asyncio.gather(*(one(i) for i in incs))
+
+
+async def test_updates_waiting_together_share_one_commit_and_none_returns_before_it(
+    rt: tuple[Runtime, ConsoleSender, set[str]],
+) -> None:
+    runtime, sender, _bad = rt
+    log: list[str] = []
+    async with _events(runtime, log):
+        await _handle_all(runtime, [_inc(f"c{i}") for i in range(N)], log)
+    commits = log.count("commit")
+    if runtime.settings.is_sqlite:
+        assert commits < N // 2, log  # they queued up behind the first: one or two transactions, not N
+    else:
+        assert commits == N  # PostgreSQL: a transaction per update
+    # nothing acknowledged before its commit: every "done" comes after a commit that can hold it
+    for i, entry in enumerate(log):
+        if entry.startswith("done"):
+            assert log[:i].count("commit") >= 1
+    assert log.index("commit") < min(i for i, e in enumerate(log) if e.startswith("done"))
+    assert await _count(runtime, ProcessedUpdate) == N
+    assert await _count(runtime, Subscriber) == N
+    await runtime.worker.drain()
+    assert sorted(r.text for _c, r in sender.delivered) == sorted(f"selesai c{i}" for i in range(N))
+
+
+async def test_a_failing_update_costs_the_others_of_its_batch_nothing(
+    rt: tuple[Runtime, ConsoleSender, set[str]],
+) -> None:
+    runtime, sender, bad = rt
+    bad.add("c5")
+    await _handle_all(runtime, [_inc(f"c{i}") for i in range(N)], [])
+    await runtime.worker.drain()
+    texts = sorted(r.text for _c, r in sender.delivered)
+    assert texts == sorted([f"selesai c{i}" for i in range(N) if i != 5] + [t("error.generic")])
+    assert await _count(runtime, ProcessedUpdate) == N - 1  # the failed one's redelivery must be handled
+    assert await _count(runtime, Subscriber) == N - 1  # its flushed write was rolled back
+    assert await _count(runtime, Subscriber, Subscriber.addr_key == "k-c5") == 0
+    async with runtime.services.sessions() as s:
+        queued = [p["text"] for p in (await s.scalars(select(Outbox.payload))).all()]
+    assert "selesai c5" not in queued and len(queued) == N  # one reply each, nothing twice
+    batches = runtime.core._batches
+    if batches is not None:
+        assert batches.stats["retried_alone"] >= 2  # the failed batch was done again, one update at a time
+
+    bad.clear()
+    await runtime.core.handle(_inc("c5"))  # the platform's redelivery, now handled
+    await runtime.worker.drain()
+    assert await _count(runtime, Subscriber, Subscriber.addr_key == "k-c5") == 1
+    assert sum(1 for _c, r in sender.delivered if r.text == "selesai c5") == 1
+
+
+async def test_a_cancelled_batch_leaves_no_caller_waiting() -> None:
+    """Shutdown cancels the batch's task: its callers and the ones queued behind it are cancelled too."""
+    entered = asyncio.Event()
+    release = asyncio.Event()
+    done: list[int] = []
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[None]:
+        yield None
+
+    async def run_in(_session: Any, job: int) -> None:
+        entered.set()
+        await release.wait()
+        done.append(job)
+
+    async def run_alone(job: int) -> None:
+        await run_in(None, job)
+
+    gc: GroupCommit[int] = GroupCommit(transaction, run_in, run_alone)
+    callers = [asyncio.create_task(gc.submit(n)) for n in range(3)]
+    await entered.wait()
+    later = asyncio.create_task(gc.submit(99))  # queued behind the running batch
+    await asyncio.sleep(0)
+    assert gc._task is not None
+    gc._task.cancel()
+    results = await asyncio.gather(*callers, later, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+    assert done == [] and gc._task is None
+
+    release.set()  # the next submission starts a new batch
+    await gc.submit(7)
+    assert done == [7]
