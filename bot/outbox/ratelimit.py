@@ -6,7 +6,8 @@ in any window. It may hand out times up to ``lookahead`` seconds ahead, so that 
 a batch of rows in one transaction and each send task then waits for its own start time: the rate is kept
 by the clock, not by how quickly the loop comes back.
 
-Per chat / per group: exact sliding windows, the way Telegram counts.
+Per chat / per group: exact sliding windows, the way Telegram counts, longer by the measured spread of round
+trips (a chat's few sends cannot average their jitter out; see ``SlidingWindow``).
 
 A send goes through three steps. ``hold`` decides: it returns a :class:`Slot` (with the time the send may
 start) or how long until one may be free; the send task waits until ``slot_time`` (which a stall may move
@@ -133,6 +134,7 @@ class Schedule:
         self.floor = margin  # the base margin, raised by 429s
         self.jitter = 0.0  # the margin the measured round-trip jitter requires (jitter_margin)
         self.rtt_dispersion = 0.0  # E|X - X'| of recent round trips, seconds
+        self.rtt_spread = 0.0  # their 1st to 99th percentile, seconds
         self._apply()
 
     def _apply(self) -> None:
@@ -161,7 +163,8 @@ class Schedule:
         due = min(RTT_UPDATE_EVERY, max(RTT_MIN_SAMPLES, len(self.rtts) // 2))
         if self._since_update >= due and len(self.rtts) >= RTT_MIN_SAMPLES:
             self._since_update = 0
-            samples = list(self.rtts)
+            samples = sorted(self.rtts)
+            self.rtt_spread = samples[int(0.99 * (len(samples) - 1))] - samples[int(0.01 * (len(samples) - 1))]
             self.rtt_dispersion = mean_abs_difference(samples)
             self.jitter = jitter_margin(self.count, self.per_seconds, samples)
             self._apply()
@@ -250,7 +253,11 @@ class Schedule:
 
 
 class SlidingWindow:
-    """At most ``count`` sends in any ``window`` seconds; held (not yet started) sends count as sent."""
+    """At most ``count`` sends in any ``window`` seconds; held (not yet started) sends count as sent.
+
+    ``delay(now, spread)``: the window is ``spread`` seconds longer, the measured spread of round trips. A
+    chat's limit is a handful of sends (1 per second in a private chat): none averages its jitter out, so
+    two sends written 1.025 s apart may arrive 0.8 s apart when one took 100 ms and the next 300 ms."""
 
     def __init__(self, limit: Limit, margin: float = MARGIN) -> None:
         self.count = max(1, int(limit.count))
@@ -258,15 +265,16 @@ class SlidingWindow:
         self.stamps: deque[float] = deque()
         self.held = 0
 
-    def delay(self, now: float) -> float:
-        while self.stamps and now - self.stamps[0] >= self.window:
+    def delay(self, now: float, spread: float = 0.0) -> float:
+        window = self.window + spread
+        while self.stamps and now - self.stamps[0] >= window:
             self.stamps.popleft()
         over = len(self.stamps) + self.held + 1 - self.count
         if over <= 0:
             return 0.0
         if over > len(self.stamps):  # only held sends block: they start within moments
             return 0.01
-        return self.stamps[over - 1] + self.window - now
+        return self.stamps[over - 1] + window - now
 
     def hold(self) -> None:
         self.held += 1
@@ -352,7 +360,7 @@ class ChannelLimiter:
             return self._paused_until - now
         chat = self._chat(chat_key, is_group)
         if chat is not None:
-            cwait = chat.delay(now)
+            cwait = chat.delay(now, self.rtt_spread)
             if cwait > 0:
                 return cwait
         seq: int | None = None
@@ -425,7 +433,13 @@ class ChannelLimiter:
     def chat_delay(self, chat_key: str, is_group: bool) -> float:
         """How long this chat alone must wait (ignores the global limit)."""
         chat = self._chat(chat_key, is_group)
-        return chat.delay(self.now()) if chat else 0.0
+        return chat.delay(self.now(), self.rtt_spread) if chat else 0.0
+
+    @property
+    def rtt_spread(self) -> float:
+        """The spread of recent round trips (1st to 99th percentile; 0 until measured): per-chat windows are
+        this much longer (``SlidingWindow``)."""
+        return self._global.rtt_spread if self._global is not None else 0.0
 
     @property
     def paced(self) -> bool:
@@ -439,7 +453,7 @@ class ChannelLimiter:
         if g is None:
             return None
         return {"margin": g.margin, "jitter_margin": g.jitter, "floor": g.floor,
-                "rtt_dispersion_s": g.rtt_dispersion, "rtt_samples": float(len(g.rtts))}
+                "rtt_dispersion_s": g.rtt_dispersion, "rtt_spread_s": g.rtt_spread, "rtt_samples": float(len(g.rtts))}
 
     @property
     def global_margin(self) -> float | None:

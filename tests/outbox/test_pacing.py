@@ -39,6 +39,7 @@ from bot.outbox.ratelimit import (
     Limit,
     Schedule,
     Slot,
+    WireMark,
     _on_wire,
     jitter_margin,
     mean_abs_difference,
@@ -524,6 +525,26 @@ def test_the_measured_margin_keeps_random_bunching_below_the_limit() -> None:
         arrivals, sched = _arrivals_under_schedule(1000, 10_000, seed, None)
         assert _max_in_window(arrivals, 1.0) <= 1000
         assert 0.03 <= sched.margin <= 0.037
+
+
+def test_a_chat_window_is_longer_by_the_measured_round_trip_spread() -> None:
+    """1 per second in a private chat, counted on arrival: two sends written 1.025 s apart can arrive 0.825 s
+    apart when the first took 300 ms and the second 100 ms. Once the round trips' spread (200 ms) is measured,
+    the next send to the chat waits 1.025 + 0.2 s."""
+    now = [0.0]
+    lim = ChannelLimiter(Limit(30, 1.0), Limit(1, 1.0), Limit(20, 60.0), clock=lambda: now[0])
+    assert lim.reserve("chat", False) == 0.0
+    assert lim.chat_delay("chat", False) == pytest.approx(W)  # round trips not measured yet
+    for i in range(64):
+        mark = WireMark()
+        mark.at = now[0] - (0.1 + 0.2 * (i % 9) / 8)
+        lim.answered(mark)
+    assert lim.rtt_spread == pytest.approx(0.2)
+    assert lim.chat_delay("chat", False) == pytest.approx(W + 0.2)
+    now[0] = W + 0.1
+    assert lim.reserve("chat", False) == pytest.approx(0.1)  # still inside the longer window
+    now[0] = W + 0.2
+    assert lim.reserve("chat", False) == 0.0
 
 
 def test_window_margin_follows_round_trip_jitter() -> None:
