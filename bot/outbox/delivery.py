@@ -29,7 +29,7 @@ from bot.core.clock import utcnow
 from bot.core.identity import short
 from bot.core.model import Reply
 from bot.outbox.ports import AT_MOST_ONCE, ChannelSender, Claimed, OutboxStatus, Purpose, SendResult
-from bot.outbox.ratelimit import MAX_BATCH, ChannelLimiter, Slot
+from bot.outbox.ratelimit import MAX_BATCH, UNLIMITED_BATCH, ChannelLimiter, Slot
 from bot.outbox.store import OutboxStore
 from bot.storage.db import SessionMaker
 from bot.storage.models import Outbox, Subscriber
@@ -103,9 +103,8 @@ class DeliveryWorker:
 
     @property
     def _min_room(self) -> int:
-        """Free send slots worth a claim (at most a quarter of the window): small, so that a loop busy with
-        many answers (1000 msg/s over 100-300 ms round trips) keeps claiming before the schedule runs dry."""
-        return max(1, min(self.max_inflight // 4, MAX_BATCH // 4))
+        """Free send slots worth a claim: a quarter of the window (at most the limiter's batch size)."""
+        return max(1, min(self.max_inflight // 4, MAX_BATCH))
 
     @property
     def channels(self) -> list[str]:
@@ -183,12 +182,13 @@ class DeliveryWorker:
 
     async def _step(self) -> float:
         room = self._room
-        if room < self._min_room:  # claim in batches: wait until enough sends have finished
+        if room < 1:
             await self._record()
             return 0.05
         wait = 1.0
         ready: list[str] = []
         budget = paced = 0
+        bound = False  # a rate limit binds within the lookahead on some channel
         for channel in self.channels:
             n, delay = self.limiters[channel].budget()
             if n > 0:
@@ -196,15 +196,22 @@ class DeliveryWorker:
                 budget += n
                 if self.limiters[channel].paced:
                     paced += n
+                    bound = bound or n < UNLIMITED_BATCH
             else:
                 wait = min(wait, delay)
         if not ready:
             await self._record()
             return wait
+        # Claim in batches: wait until enough sends have finished. Unless a rate limit binds within the
+        # lookahead (its schedule has room for fewer sends than a big claim): then the schedule, not the room,
+        # sets the pace, and any room is used so that it never runs dry (1000 msg/s over 100-300 ms round
+        # trips keeps 200-300 requests under way, close to ``max_inflight``).
+        if room < self._min_room and not bound:
+            await self._record()
+            return 0.05
         # Sends of a paced channel start one by one over the lookahead, as earlier ones finish: a batch of them
-        # may be claimed although fewer slots are free now (at 1000 msg/s over 100-300 ms round trips, 200-300
-        # requests are under way). Unpaced sends all start at once: the room bounds them.
-        batch = min(max(room, min(paced, MAX_BATCH)), budget, 500)
+        # may be claimed although fewer slots are free now. Unpaced sends all start at once: the room bounds them.
+        batch = min(max(room, min(paced, MAX_BATCH)), budget, UNLIMITED_BATCH)
         held: dict[int, tuple[str, Slot]] = {}  # limiter slots by outbox id: started or released below
         taken, self._done = self._done, []  # recorded in this transaction, or put back if it fails
         try:
