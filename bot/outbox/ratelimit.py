@@ -78,9 +78,14 @@ def jitter_margin(count: int, per_seconds: float, rtts: list[float], z: float = 
     (X, X' two delays; ``mean_abs_difference``). The margin keeps ``z`` standard deviations of it below the
     limit (a 429 needs one send more than ``count``: + 0.5). The variance is measured on round trips: the
     part of a round trip on the way back does not bunch arrivals, so this errs on the safe side."""
+    return margin_for_dispersion(count, per_seconds, mean_abs_difference(rtts), z)
+
+
+def margin_for_dispersion(count: int, per_seconds: float, dispersion: float, z: float = JITTER_Z) -> float:
+    """``jitter_margin`` for round trips whose ``mean_abs_difference`` is ``dispersion`` seconds."""
     if count < 1 or per_seconds <= 0:
         return 0.0
-    sd = math.sqrt(count / per_seconds * mean_abs_difference(rtts))
+    sd = math.sqrt(count / per_seconds * dispersion)
     room = count + 0.5 - z * sd  # the mean count per window that the jitter allows
     if room <= count / (1.0 + MAX_MARGIN):
         return MAX_MARGIN
@@ -166,7 +171,7 @@ class Schedule:
             samples = sorted(self.rtts)
             self.rtt_spread = samples[int(0.99 * (len(samples) - 1))] - samples[int(0.01 * (len(samples) - 1))]
             self.rtt_dispersion = mean_abs_difference(samples)
-            self.jitter = jitter_margin(self.count, self.per_seconds, samples)
+            self.jitter = margin_for_dispersion(self.count, self.per_seconds, self.rtt_dispersion)
             self._apply()
 
     def _prune(self, now: float) -> None:
