@@ -9,6 +9,14 @@ an in-process sender (measures the engine alone; no fake server needed).
     .venv/bin/python -m benchmarks.broadcast --rates 30 --n30 900
     .venv/bin/python -m benchmarks.broadcast --memory 100000       # peak RSS for 100,000 subscribers
     .venv/bin/python -m benchmarks.broadcast --db postgresql       # the same on a temporary PostgreSQL server
+    .venv/bin/python -m benchmarks.broadcast --latency 0.1,0.3     # the fake answers each call after 100-300 ms
+    .venv/bin/python -m benchmarks.broadcast --latency 0 --latency 0.1,0.3   # both, one after the other
+
+``--latency MIN,MAX``: the fake server waits a uniformly random time between MIN and MAX seconds before it
+handles each call (as a platform far away would: the send is counted by its limits when it arrives, not when
+it was written). ``0`` = none. Repeat the option to run every rate under each latency (``--sink null``: no
+server, the option is ignored). The goal is checked on ``platform_sustained_ratio`` (sends per second at the
+server between the 5th and 95th percentile of arrivals) with no 429.
 """
 
 from __future__ import annotations
@@ -63,6 +71,15 @@ class NullSender:
         return SendResult("sent", external_id="1")
 
 
+def sustained_rate(arrivals: list[float], cut: float = 0.05) -> float:
+    """Sends per second between the ``cut`` and ``1 - cut`` quantiles of the sorted arrival times."""
+    if len(arrivals) < 20:
+        return 0.0
+    lo, hi = int(cut * (len(arrivals) - 1)), int((1 - cut) * (len(arrivals) - 1))
+    span = arrivals[hi] - arrivals[lo]
+    return (hi - lo) / span if span > 0 else 0.0
+
+
 async def _subscribers(rt: Runtime, n: int) -> None:
     ident = rt.services.identity
     batch: list[dict[str, Any]] = []
@@ -89,9 +106,11 @@ async def _open_rows(rt: Runtime) -> int:
 
 
 async def run_one(
-    n: int, rate: float | None, sink: str, timeout: float, pg_admin_url: str | None = None
+    n: int, rate: float | None, sink: str, timeout: float, pg_admin_url: str | None = None,
+    latency: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """One broadcast to ``n`` subscribers with the global limit ``rate`` (None = lifted).
+    """One broadcast to ``n`` subscribers with the global limit ``rate`` (None = lifted); ``latency``: the
+    fake server answers each call after a uniformly random (min, max) seconds.
 
     SQLite in a temporary directory, or a fresh database on the PostgreSQL server ``pg_admin_url``."""
     tmp = tempfile.TemporaryDirectory(prefix="jn-bench-")
@@ -113,6 +132,8 @@ async def run_one(
         server = FakeTelegramProcess(steady_clock=True).start()
         if rate is not None:
             server.control.fault("enforce_limits", global_per_sec=rate, per_chat_per_sec=1, per_group_per_min=20)
+        if latency is not None and latency[1] > 0:
+            server.control.fault("set_latency", seconds=latency[0], max_seconds=latency[1])
         overrides["telegram"] = {"token": TOKEN, "base_url": server.base_url, "base_file_url": server.base_file_url}
     settings: Settings = load_settings(None, **overrides)
     rt = Runtime.create(settings)
@@ -153,7 +174,9 @@ async def run_one(
         # The engine's peak: measured before the check below copies every recorded call out of the fake.
         engine_rss = peak_rss_mb()
         if sink == "fake":
-            received: Counter[str] = Counter(str(c.chat_id) for c in server.control.sent_messages())
+            calls = server.control.sent_messages()
+            received: Counter[str] = Counter(str(c.chat_id) for c in calls)
+            arrivals = sorted(c.timestamp for c in calls)
             server_stats = server.control.stats()
         else:
             received = rt.worker.senders["telegram"].received  # type: ignore[attr-defined]
@@ -163,6 +186,7 @@ async def run_one(
         achieved = counts.get("sent", 0) / elapsed if elapsed > 0 else 0.0
         out: dict[str, Any] = {
             "sink": sink,
+            "latency_s": list(latency) if latency and sink == "fake" else None,  # null sink: no server, none
             "database": "postgresql" if pg_admin_url else "sqlite",
             "subscribers": n,
             "allowed_per_sec": rate,
@@ -178,6 +202,7 @@ async def run_one(
             "peak_rss_mb": round(engine_rss, 1),
             "peak_rss_mb_with_check": round(peak_rss_mb(), 1),
             "global_margin": rt.worker.limiters["telegram"].global_margin,
+            "pacing": rt.worker.limiters["telegram"].pacing,
         }
         if server is not None:
             out["server_429s"] = server_stats.get("rate_limited_429", 0)
@@ -186,6 +211,13 @@ async def run_one(
             span_rate = float(server_stats.get("achieved_rate") or 0.0)
             out["platform_rate_per_sec"] = round(span_rate, 1)
             out["platform_ratio"] = round(span_rate / rate, 3) if rate else None
+            # Sustained: the same between the 5th and the 95th percentile of the sends' arrival times, so that
+            # neither the start (the first round trips) nor the end (the last ones) of a short run counts:
+            # with random latency the first send arrives early and the last one late, which adds about the
+            # latency's spread to a first-to-last span (0.2 s of a 10 s run at 100-300 ms).
+            sustained = sustained_rate(arrivals)
+            out["platform_sustained_per_sec"] = round(sustained, 1)
+            out["platform_sustained_ratio"] = round(sustained / rate, 3) if rate else None
             out["server_max_global_per_sec"] = server_stats.get("max_global_per_sec")
             out["server_requests"] = server_stats.get("requests")
             # Where ``seconds`` goes besides sending (both processes read the same monotonic clock).
@@ -205,6 +237,17 @@ async def run_one(
         tmp.cleanup()
 
 
+def _latency(raw: str) -> tuple[float, float] | None:
+    """``MIN,MAX`` (or one number for a fixed latency) in seconds; ``0`` = none."""
+    parts = [float(x) for x in raw.split(",")]
+    if len(parts) not in (1, 2) or min(parts) < 0:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX seconds, got {raw!r}")
+    lo, hi = parts[0], parts[-1]
+    if hi < lo:
+        raise argparse.ArgumentTypeError(f"MAX below MIN in {raw!r}")
+    return None if hi == 0 else (lo, hi)
+
+
 async def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sink", choices=("fake", "null"), default="fake")
@@ -218,7 +261,10 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
                    help="postgresql: a temporary server (tests/support/pg_server.py) unless --pg-url is given")
     p.add_argument("--pg-url", default=None, help="existing PostgreSQL server whose user may CREATE DATABASE")
+    p.add_argument("--latency", action="append", type=_latency, default=None, metavar="MIN,MAX",
+                   help="the fake server answers each call after a random MIN..MAX seconds (0: none); repeatable")
     args = p.parse_args(argv)
+    latencies: list[tuple[float, float] | None] = args.latency or [None]
     logging.basicConfig(level=logging.WARNING)
     if args.sink == "fake":
         try:
@@ -235,25 +281,30 @@ async def main(argv: list[str] | None = None) -> int:
         pg = TempPostgres()
         pg_url = str(pg.start())
     try:
-        if args.memory:
-            results.append(await run_one(args.memory, None, args.sink, args.timeout, pg_url))
-        else:
+        for latency in latencies:
+            if args.memory:
+                results.append(await run_one(args.memory, None, args.sink, args.timeout, pg_url, latency))
+                continue
             for raw in args.rates.split(","):
                 rate = float(raw)
                 n = args.n30 if rate < 100 else args.n
-                results.append(await run_one(n, rate, args.sink, args.timeout, pg_url))
+                results.append(await run_one(n, rate, args.sink, args.timeout, pg_url, latency))
             if not args.no_ceiling:
-                results.append(await run_one(args.n, None, args.sink, args.timeout, pg_url))
+                results.append(await run_one(args.n, None, args.sink, args.timeout, pg_url, latency))
     finally:
         if pg is not None:
             pg.stop()
-    # The goal is measured where the limit is enforced: sends per second at the platform, first to last send
-    # (``platform_ratio``); ``ratio`` also counts start-up and the final database poll. Null sink: ``ratio``.
+    # The goal is measured where the limit is enforced: sustained sends per second at the platform
+    # (``platform_sustained_ratio``; ``platform_ratio`` is first to last send, ``ratio`` also counts start-up
+    # and the final database poll), with no 429 from it. Null sink: ``ratio``.
     def rate_ok(r: dict[str, Any]) -> bool:
-        measured = r["platform_ratio"] if r.get("platform_ratio") is not None else r["ratio"]
+        measured = r.get("platform_sustained_ratio")
+        if measured is None:
+            measured = r["ratio"]
         return measured is None or measured >= 0.95
 
-    ok = all(r["duplicates"] == 0 and r["lost"] == 0 and rate_ok(r) for r in results)
+    ok = all(r["duplicates"] == 0 and r["lost"] == 0 and rate_ok(r) and not r.get("server_429s")
+             for r in results)
     if args.memory:
         ok = ok and all(r["peak_rss_mb"] <= args.max_rss_mb for r in results)
     print(json.dumps({"ok": ok, "runs": results}, indent=2))

@@ -6,7 +6,8 @@ in any window. It may hand out times up to ``lookahead`` seconds ahead, so that 
 a batch of rows in one transaction and each send task then waits for its own start time: the rate is kept
 by the clock, not by how quickly the loop comes back.
 
-Per chat / per group: exact sliding windows, the way Telegram counts.
+Per chat / per group: exact sliding windows, the way Telegram counts, longer by the measured spread of round
+trips (a chat's few sends cannot average their jitter out; see ``SlidingWindow``).
 
 A send goes through three steps. ``hold`` decides: it returns a :class:`Slot` (with the time the send may
 start) or how long until one may be free; the send task waits until ``slot_time`` (which a stall may move
@@ -16,31 +17,79 @@ even after the loop stalled, and after a real stall the waiting sends move later
 burst (``Schedule.started``). ``release`` gives back a slot whose send never started. ``reserve`` = ``hold`` +
 ``start`` now.
 
-All windows are 2.5% longer than the platform's: room for network and scheduling jitter. The global
-window's margin also grows with the measured spread of round-trip times, and by one point after each 429
-from the platform (a sign the margin was too thin), up to 10%; the 429 widening relaxes one point per
-quiet ten minutes.
+All windows are 2.5% longer than the platform's: room for scheduling jitter. The platform counts a send when
+it arrives, the schedule when it is written: round trips that vary make arrivals bunch by chance even when
+the writes are evenly spaced. So the global window's margin is at least what the measured round-trip jitter
+requires (``jitter_margin``): the number of arrivals in any platform window is the planned count plus a
+random excess whose spread grows with the round trips' dispersion and with the square root of the rate;
+the margin keeps ``JITTER_Z`` standard deviations of it below the limit. At 1000 msg/s with 100-300 ms
+round trips that is about 3.3 % (a thousand sends average out their jitter); at 30 msg/s about 21 % (thirty
+do not). The margin also grows by one point after each 429 from the platform (a sign it was too thin), up to
+25 %; that widening relaxes one point per quiet ten minutes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.outbox.ports import _on_wire
 
 MARGIN = 0.025
-MAX_MARGIN = 0.10  # the margin grows with measured round-trip jitter (and after 429s) up to this
+MAX_MARGIN = 0.25  # the margin grows with measured round-trip jitter (and after 429s) up to this
+JITTER_Z = 4.0  # standard deviations of the arrivals' random excess kept below the limit (see jitter_margin)
 WIDEN_STEP = 0.01  # margin added after a 429 ...
 RELAX_AFTER = 600.0  # ... and taken back after this many seconds without one
 RTT_SAMPLES = 512  # recent round trips the jitter is measured over
-RTT_UPDATE_EVERY = 64
+RTT_UPDATE_EVERY = 64  # the margin is recomputed every this many round trips (and at 8, 16, 32 at first)
+RTT_MIN_SAMPLES = 8
 LOOKAHEAD = 0.25  # seconds of global start times handed out ahead (one claim covers them)
 SHIFT_SHARE = 0.05  # stalls may push the schedule back by at most this share of the time ...
 SHIFT_CAPACITY = 0.2  # ... with at most this many seconds at once (a token bucket); beyond that, lateness is absorbed
 MAX_BATCH = 50  # rows per claim under a busy global limit
 UNLIMITED_BATCH = 500  # rows per claim for a channel without a global limit (console)
+
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def mean_abs_difference(samples: list[float]) -> float:
+    """E|X - X'| of two independent draws from ``samples`` (Gini's mean difference), in O(n log n)."""
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    ordered = sorted(samples)
+    total = sum((2 * i - n + 1) * x for i, x in enumerate(ordered))
+    return max(0.0, 2.0 * total / (n * (n - 1)))  # never below 0 (float rounding of equal samples)
+
+
+def jitter_margin(count: int, per_seconds: float, rtts: list[float], z: float = JITTER_Z) -> float:
+    """The window margin that keeps arrivals within ``count`` per ``per_seconds`` despite round-trip jitter.
+
+    Writes evenly spaced ``per_seconds * (1 + m) / count`` apart arrive after independent random delays. A
+    platform window then holds the sends written well inside it (certain) plus, at each of its two edges, the
+    sends written within the jitter's reach of it, each inside with some probability p. The count's mean is
+    ``count / (1 + m)``; its variance is the sum of p(1 - p) over both edges, which is ``rate * E|X - X'|``
+    (X, X' two delays; ``mean_abs_difference``). The margin keeps ``z`` standard deviations of it below the
+    limit (a 429 needs one send more than ``count``: + 0.5). The variance is measured on round trips: the
+    part of a round trip on the way back does not bunch arrivals, so this errs on the safe side."""
+    return margin_for_dispersion(count, per_seconds, mean_abs_difference(rtts), z)
+
+
+def margin_for_dispersion(count: int, per_seconds: float, dispersion: float, z: float = JITTER_Z) -> float:
+    """``jitter_margin`` for round trips whose ``mean_abs_difference`` is ``dispersion`` seconds."""
+    if count < 1 or per_seconds <= 0:
+        return 0.0
+    sd = math.sqrt(count / per_seconds * dispersion)
+    room = count + 0.5 - z * sd  # the mean count per window that the jitter allows
+    if room <= count / (1.0 + MAX_MARGIN):
+        return MAX_MARGIN
+    return max(0.0, count / room - 1.0)
 
 
 @dataclass(frozen=True)
@@ -72,8 +121,9 @@ class Schedule:
     """Start times at least ``window / count`` apart and at most ``count`` in any ``window``.
 
     The window's margin follows the measured jitter (``observe``): requests written at an even pace reach
-    the platform unevenly when round trips vary, so the margin is at least the spread of recent round-trip
-    times. ``widen``/``relax`` move its floor after 429s. It stays between ``margin`` and ``MAX_MARGIN``."""
+    the platform unevenly when round trips vary, so the margin is at least what ``jitter_margin`` computes
+    from recent round-trip times. ``widen``/``relax`` move its floor after 429s. It stays between ``margin``
+    and ``MAX_MARGIN``."""
 
     def __init__(self, limit: Limit, margin: float = MARGIN, lookahead: float = LOOKAHEAD) -> None:
         self.count = max(1, int(limit.count))
@@ -87,7 +137,9 @@ class Schedule:
         self.rtts: deque[float] = deque(maxlen=RTT_SAMPLES)
         self._since_update = 0
         self.floor = margin  # the base margin, raised by 429s
-        self.jitter = 0.0  # the measured round-trip spread, as a fraction of the window
+        self.jitter = 0.0  # the margin the measured round-trip jitter requires (jitter_margin)
+        self.rtt_dispersion = 0.0  # E|X - X'| of recent round trips, seconds
+        self.rtt_spread = 0.0  # their 1st to 99th percentile, seconds
         self._apply()
 
     def _apply(self) -> None:
@@ -112,11 +164,14 @@ class Schedule:
         """One request's round trip, from its write to its answer."""
         self.rtts.append(rtt)
         self._since_update += 1
-        if self._since_update >= RTT_UPDATE_EVERY and len(self.rtts) >= RTT_UPDATE_EVERY:
+        # soon after start (8, 16, 32 round trips), then every RTT_UPDATE_EVERY
+        due = min(RTT_UPDATE_EVERY, max(RTT_MIN_SAMPLES, len(self.rtts) // 2))
+        if self._since_update >= due and len(self.rtts) >= RTT_MIN_SAMPLES:
             self._since_update = 0
-            ordered = sorted(self.rtts)
-            spread = ordered[int(0.99 * (len(ordered) - 1))] - ordered[int(0.01 * (len(ordered) - 1))]
-            self.jitter = spread / self.per_seconds
+            samples = sorted(self.rtts)
+            self.rtt_spread = samples[int(0.99 * (len(samples) - 1))] - samples[int(0.01 * (len(samples) - 1))]
+            self.rtt_dispersion = mean_abs_difference(samples)
+            self.jitter = margin_for_dispersion(self.count, self.per_seconds, self.rtt_dispersion)
             self._apply()
 
     def _prune(self, now: float) -> None:
@@ -144,10 +199,13 @@ class Schedule:
 
     @property
     def tolerance(self) -> float:
-        """Lateness absorbed in place (half the margin: 12.5 ms at 2.5 %); later starts shift the schedule.
+        """Lateness absorbed in place; later starts shift the schedule. Half the base margin (12.5 ms at 2.5 %),
+        plus a quarter of the round trips' dispersion (17 ms at 100-300 ms).
 
-        Absorbed lateness can bunch sends by at most this much; the other half of the margin is for jitter."""
-        return self.per_seconds * self.margin / 2
+        Absorbed lateness can bunch sends by at most this much; the other half of the base margin is for
+        scheduling jitter. Where round trips vary a lot, the network smears such a bunch over its own, much
+        wider, spread (the ``jitter`` margin is sized for that), so a small stall need not cost a shift."""
+        return self.per_seconds * self.base_margin / 2 + self.rtt_dispersion / 4
 
     def time_of(self, seq: int) -> float | None:
         """Slot ``seq``'s start time now (it may have moved later since it was handed out); None if forgotten."""
@@ -200,7 +258,11 @@ class Schedule:
 
 
 class SlidingWindow:
-    """At most ``count`` sends in any ``window`` seconds; held (not yet started) sends count as sent."""
+    """At most ``count`` sends in any ``window`` seconds; held (not yet started) sends count as sent.
+
+    ``delay(now, spread)``: the window is ``spread`` seconds longer, the measured spread of round trips. A
+    chat's limit is a handful of sends (1 per second in a private chat): none averages its jitter out, so
+    two sends written 1.025 s apart may arrive 0.8 s apart when one took 100 ms and the next 300 ms."""
 
     def __init__(self, limit: Limit, margin: float = MARGIN) -> None:
         self.count = max(1, int(limit.count))
@@ -208,15 +270,16 @@ class SlidingWindow:
         self.stamps: deque[float] = deque()
         self.held = 0
 
-    def delay(self, now: float) -> float:
-        while self.stamps and now - self.stamps[0] >= self.window:
+    def delay(self, now: float, spread: float = 0.0) -> float:
+        window = self.window + spread
+        while self.stamps and now - self.stamps[0] >= window:
             self.stamps.popleft()
         over = len(self.stamps) + self.held + 1 - self.count
         if over <= 0:
             return 0.0
         if over > len(self.stamps):  # only held sends block: they start within moments
             return 0.01
-        return self.stamps[over - 1] + self.window - now
+        return self.stamps[over - 1] + window - now
 
     def hold(self) -> None:
         self.held += 1
@@ -244,20 +307,24 @@ class ChannelLimiter:
         private: Limit | None,
         group: Limit | None,
         *,
-        clock: object = time.monotonic,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
         max_chats: int = 50_000,
     ) -> None:
+        """``clock`` and ``sleep`` (a monotonic clock in seconds, and a coroutine that waits on it): the real
+        ones unless a test drives the limiter and the delivery engine in virtual time."""
         self._global = Schedule(global_) if global_ else None
         self._private = private
         self._group = group
         self._chats: OrderedDict[str, SlidingWindow] = OrderedDict()
         self._clock = clock
+        self.sleep = sleep  # the delivery engine waits for slot times with this
         self._max_chats = max_chats
         self._paused_until = 0.0
         self._margin_moved_at = 0.0  # when the margin was last widened or relaxed
 
     def now(self) -> float:
-        return self._clock()  # type: ignore[operator]
+        return self._clock()
 
     def pause(self, seconds: float) -> None:
         """Nothing goes out on this channel for ``seconds``."""
@@ -298,7 +365,7 @@ class ChannelLimiter:
             return self._paused_until - now
         chat = self._chat(chat_key, is_group)
         if chat is not None:
-            cwait = chat.delay(now)
+            cwait = chat.delay(now, self.rtt_spread)
             if cwait > 0:
                 return cwait
         seq: int | None = None
@@ -371,7 +438,27 @@ class ChannelLimiter:
     def chat_delay(self, chat_key: str, is_group: bool) -> float:
         """How long this chat alone must wait (ignores the global limit)."""
         chat = self._chat(chat_key, is_group)
-        return chat.delay(self.now()) if chat else 0.0
+        return chat.delay(self.now(), self.rtt_spread) if chat else 0.0
+
+    @property
+    def rtt_spread(self) -> float:
+        """The spread of recent round trips (1st to 99th percentile; 0 until measured): per-chat windows are
+        this much longer (``SlidingWindow``)."""
+        return self._global.rtt_spread if self._global is not None else 0.0
+
+    @property
+    def paced(self) -> bool:
+        """Whether a global schedule spreads this channel's sends over time (``budget`` = a lookahead's worth)."""
+        return self._global is not None
+
+    @property
+    def pacing(self) -> dict[str, float] | None:
+        """The global schedule's state (for benchmarks and the doctor): margins, round-trip dispersion."""
+        g = self._global
+        if g is None:
+            return None
+        return {"margin": g.margin, "jitter_margin": g.jitter, "floor": g.floor,
+                "rtt_dispersion_s": g.rtt_dispersion, "rtt_spread_s": g.rtt_spread, "rtt_samples": float(len(g.rtts))}
 
     @property
     def global_margin(self) -> float | None:
