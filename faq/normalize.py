@@ -26,6 +26,11 @@ _PREFIX_HYPHEN = re.compile(r"\b(nge|ng|di|me|ber|ter|ke)-(?=[a-z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
+MAX_CACHED_WORD = 40  # words() results cached per one-word text up to this length ...
+WORD_CACHE_SIZE = 50_000  # ... this many (then the cache starts again)
+RECENT_TEXTS = 8  # longer texts: the last few only
+
+
 @dataclass(frozen=True)
 class SlangData:
     phrases: dict[str, str]
@@ -74,6 +79,10 @@ class Normalizer:
         phrases = sorted(slang.phrases, key=len, reverse=True)
         self._phrase_re = re.compile(r"\b(" + "|".join(re.escape(p) for p in phrases) + r")\b") if phrases else None
         self._stem = lru_cache(maxsize=20000)(self._stem_uncached)
+        # words() of one-word texts (the vocabulary: courtesy and intent checks normalise a question word by
+        # word) and of the last few longer texts (one question is normalised by several steps of the decision)
+        self._word_cache: dict[str, tuple[str, ...]] = {}
+        self._recent: dict[str, tuple[str, ...]] = {}
 
     def _clean(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text).lower()
@@ -122,7 +131,21 @@ class Normalizer:
         return self._stem(token)
 
     def words(self, text: str) -> list[str]:
-        """All normalised words, in order (stopwords included)."""
+        """All normalised words, in order (stopwords included). A pure function of ``text``: cached."""
+        one_word = len(text) <= MAX_CACHED_WORD and " " not in text
+        cache = self._word_cache if one_word else self._recent
+        found = cache.get(text)
+        if found is None:
+            found = tuple(self._words(text))
+            if len(cache) >= (WORD_CACHE_SIZE if one_word else RECENT_TEXTS):
+                if one_word:
+                    cache.clear()
+                else:
+                    del cache[next(iter(cache))]  # the oldest
+            cache[text] = found
+        return list(found)
+
+    def _words(self, text: str) -> list[str]:
         out: list[str] = []
         for tok in self._clean(text).split():
             mapped = self.slang.words.get(tok)

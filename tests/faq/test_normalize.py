@@ -1,6 +1,9 @@
+import tomllib
+from pathlib import Path
+
 import pytest
 
-from faq.normalize import normalize
+from faq.normalize import RECENT_TEXTS, Normalizer, load_slang, normalize
 
 
 @pytest.mark.parametrize(
@@ -29,3 +32,23 @@ def test_normalize_cases(text: str, expected: str) -> None:
 def test_protected_words_are_not_stemmed() -> None:
     # "pasangan" must not become "pasang" (putting up banners), "bersama" must not become "sama".
     assert normalize("pasangan foto bersama") == "pasangan foto bersama"
+
+
+def test_cached_words_are_the_uncached_words_and_stay_unshared() -> None:
+    """``Normalizer.words`` caches one-word texts and the last few longer ones: same results as computing them
+    anew, for every question of the question sets and every word of them, and a caller changing the returned
+    list changes nothing for the next caller."""
+    cached, fresh = Normalizer(load_slang()), Normalizer(load_slang())
+    texts: list[str] = []
+    for name in ("dev-questions.toml", "regression-questions.toml", "heldout-questions.toml"):
+        data = tomllib.loads((Path(__file__).with_name(name)).read_text(encoding="utf-8"))
+        texts += [str(q["text"]) for q in data.get("q", []) if q.get("text")]
+    assert len(texts) > 400
+    for _round in range(2):  # the second round is served from the caches
+        for text in texts:
+            for piece in [text, *text.split()]:
+                assert cached.words(piece) == fresh._words(piece), piece
+    got = cached.words("pns boleh")
+    got.append("x")
+    assert cached.words("pns boleh") == fresh._words("pns boleh")
+    assert len(cached._recent) <= RECENT_TEXTS
