@@ -108,7 +108,7 @@ async def run_load(workdir: Path, users: int = 1000, per_user: int = 1, *, produ
                        for k in range(per_user) for uid in ids]
         cpu_before = process_cpu_seconds(bot.proc.pid)
         injected_at = time.monotonic()
-        control._post("inject", updates)
+        control.inject_updates(updates)
         expected = users * per_user
         replies: dict[int, list[float]] = {}
         seen = mark

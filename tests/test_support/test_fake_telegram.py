@@ -415,6 +415,9 @@ async def test_separate_process_with_control_endpoints() -> None:
         async with Bot(TOKEN, base_url=proc.base_url, base_file_url=proc.base_file_url) as bot:
             control.inject_update(make_message(4, 4, "/start"))
             assert [u.message.text for u in await bot.get_updates(timeout=0)] == ["/start"]
+            ids = control.inject_updates([make_message(4, 4, "satu"), make_message(6, 6, "dua")])  # one burst
+            got = await bot.get_updates(offset=ids[0], timeout=0)
+            assert [(u.update_id, u.message.text) for u in got] == [(ids[0], "satu"), (ids[1], "dua")]
             await bot.send_message(4, "jawaban")
             await bot.send_photo(5, b"\xff\xd8", caption="jawaban")
             await bot.send_message(4, "jawaban")

@@ -1445,6 +1445,10 @@ class RemoteFakeTelegram:
     def inject_update(self, update: JSONDict) -> int:
         return int(self._post("inject", update)["update_ids"][0])
 
+    def inject_updates(self, updates: list[JSONDict]) -> list[int]:
+        """Several updates in one request (they are queued at once: a burst)."""
+        return [int(u) for u in self._post("inject", updates)["update_ids"]]
+
     def fault(self, action: str, **kwargs: Any) -> None:
         """Call a fault/config method remotely, e.g. ``fault("rate_limit_next", n=2, retry_after=3)``."""
         self._post("faults", {"action": action, **kwargs})
