@@ -83,9 +83,9 @@ class GroupCommit(Generic[J]):
                 async with self._transaction() as session:
                     for job, _done in batch:
                         await self._run_in(session, job)
-            except Exception:
+            except Exception as exc:  # the type only: the update that fails again alone is logged in full then
                 log.warning("an update of a batch failed; the batch is done again one update at a time",
-                            extra={"n": len(batch)}, exc_info=True)
+                            extra={"n": len(batch), "error": type(exc).__name__})
                 self.stats["retried_alone"] += len(batch)
             else:
                 self.stats["transactions"] += 1
