@@ -14,18 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from telegram import Bot
 
 from bot.app.runtime import Runtime
-from bot.channels.telegram import TelegramSender
-from bot.channels.telegram_http import AiohttpRequest
 from bot.core.model import MediaOut, Reply
 from bot.outbox.delivery import no_answer_fate
 from bot.outbox.ports import Claimed, OutboxStatus, Purpose, SendResult
 from bot.storage.models import Outbox
 from tests.support.fakes.telegram_server import FakeTelegramServer
 from tests.support.fakes.twilio_server import DEFAULT_SENDER, FakeTwilioServer
-from tests.support.telegram_harness import TOKEN
+from tests.support.telegram_harness import sending_runtime
 
 CHAT = 4242
 
@@ -34,14 +31,10 @@ CHAT = 4242
 async def tg(settings: Any) -> AsyncIterator[tuple[Runtime, FakeTelegramServer]]:
     server = FakeTelegramServer()
     await server.start()
-    bot = Bot(TOKEN, base_url=server.base_url, request=AiohttpRequest(read_timeout=0.5))
-    await bot.initialize()
-    rt = Runtime.create(settings, {"telegram": TelegramSender(bot)})
     try:
-        yield rt, server
+        async with sending_runtime(settings, server, read_timeout=0.5) as rt:
+            yield rt, server
     finally:
-        await rt.stop()
-        await bot.shutdown()
         await server.stop()
 
 

@@ -14,15 +14,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from telegram import Bot
 
 from bot.app.runtime import Runtime
-from bot.channels.telegram import TelegramSender
-from bot.channels.telegram_http import AiohttpRequest
 from bot.core.model import Reply
 from bot.storage.models import Outbox
 from tests.support.fakes.telegram_server import FakeTelegramServer
-from tests.support.telegram_harness import TOKEN
+from tests.support.telegram_harness import sending_runtime
 
 FIRST_CHAT = 7_000_000
 SAME_CHAT = 6_999_999
@@ -35,15 +32,11 @@ async def limited(request: Any, make_settings: Any) -> AsyncIterator[tuple[Runti
     server.enforce_limits(global_per_sec=30, per_chat_per_sec=1, per_group_per_min=20)
     if request.param is not None:
         server.set_latency(request.param[0], max_seconds=request.param[1])
-    bot = Bot(TOKEN, base_url=server.base_url, request=AiohttpRequest())
-    await bot.initialize()
-    rt = Runtime.create(make_settings(rate_limits={"telegram_global_per_sec": 30, "telegram_per_chat_per_sec": 1}),
-                        {"telegram": TelegramSender(bot)})
+    settings = make_settings(rate_limits={"telegram_global_per_sec": 30, "telegram_per_chat_per_sec": 1})
     try:
-        yield rt, server
+        async with sending_runtime(settings, server) as rt:
+            yield rt, server
     finally:
-        await rt.stop()
-        await bot.shutdown()
         await server.stop()
 
 

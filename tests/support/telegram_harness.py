@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+
+from telegram import Bot
 
 from bot.app.attach import attach_telegram
 from bot.app.runtime import Runtime
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram import TelegramChannel, TelegramSender
+from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from tests.support.drain import drained
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
@@ -25,6 +30,20 @@ def telegram_overrides(server: FakeTelegramServer, **telegram: Any) -> dict[str,
             **telegram,
         }
     }
+
+
+@asynccontextmanager
+async def sending_runtime(settings: Settings, server: FakeTelegramServer, **request: Any) -> AsyncIterator[Runtime]:
+    """A Runtime whose only sender is Telegram, through the real PTB ``Bot`` and our aiohttp transport
+    (``request``: its options), against ``server`` (started by the caller); no inbound channel."""
+    bot = Bot(TOKEN, base_url=server.base_url, request=AiohttpRequest(**request))
+    await bot.initialize()
+    rt = Runtime.create(settings, {"telegram": TelegramSender(bot)})
+    try:
+        yield rt
+    finally:
+        await rt.stop()
+        await bot.shutdown()
 
 
 class TelegramHarness:
