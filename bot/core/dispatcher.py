@@ -197,17 +197,38 @@ class Core:
         async with self._transaction() as session:
             await self._in_transaction(session, job)
 
-    async def _in_batch(self, session: Any, job: tuple[Incoming, Any]) -> None:
-        await self._in_transaction(session, job)
-        await session.flush()  # its writes fail here, as this update's, not in a later one's statement
+    async def _in_batch(self, session: Any, jobs: list[tuple[Incoming, Any]]) -> None:
+        """SQLite, several updates in one transaction: their de-duplication rows in one statement first, then
+        each update in turn (flushed after it: its writes fail as its own), then all their replies' outbox rows
+        in one statement."""
+        now = utcnow()
+        keyed = [f"{inc.channel}:{inc.update_key}" for inc, _p in jobs if inc.update_key is not None]
+        first: set[str] = set()
+        if keyed:
+            result = await session.execute(_FIRST_DELIVERY["sqlite"], [{"key": k, "created_at": now} for k in keyed])
+            first = set(result.scalars().all())
+        rows: list[dict[str, Any]] = []
+        for job in jobs:
+            inc = job[0]
+            if inc.update_key is not None and f"{inc.channel}:{inc.update_key}" not in first:
+                log.info("duplicate update ignored", extra={"channel": inc.channel})
+                continue
+            await self._in_transaction(session, job, deduplicated=True, outbox_rows=rows)
+            await session.flush()
+        await self.services.outbox.enqueue_many(session, rows)
 
-    async def _in_transaction(self, session: Any, job: tuple[Incoming, Any]) -> None:
-        """Everything one update does, in the caller's transaction (its own, or its batch's)."""
+    async def _in_transaction(self, session: Any, job: tuple[Incoming, Any], *, deduplicated: bool = False,
+                              outbox_rows: list[dict[str, Any]] | None = None) -> None:
+        """Everything one update does, in the caller's transaction (its own, or its batch's: then its
+        de-duplication is done, and its replies' outbox rows are added to ``outbox_rows`` for the batch)."""
         inc, prepared = job
         svc = self.services
         now = utcnow()  # after waiting for the turn
-        # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication
-        if inc.update_key is None:
+        # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication (done
+        # already for a batch's updates)
+        if deduplicated:
+            pass
+        elif inc.update_key is None:
             await lock_across_processes(session, self.lock_key(inc))
         elif not await self._first_delivery(session, inc, now, self.lock_key(inc)):
             log.info("duplicate update ignored", extra={"channel": inc.channel})
@@ -239,15 +260,16 @@ class Core:
         )
         if inc.chat_type == "private" and inc.channel in WINDOW_CHANNELS:
             await self._touch_window(session, inc, now)
-        for reply in ctx.replies:
-            await svc.outbox.enqueue(
-                session,
-                channel=inc.channel,
-                chat_id=inc.chat_id,
-                reply=reply,
-                is_group=inc.chat_type == "group",
-                purpose=Purpose.REPLY,
-            )
+        rows = [
+            svc.outbox.row_values(channel=inc.channel, chat_id=inc.chat_id, reply=reply,
+                                  is_group=inc.chat_type == "group", purpose=Purpose.REPLY)
+            for reply in ctx.replies
+        ]
+        if outbox_rows is not None:
+            outbox_rows.extend(rows)  # inserted with the batch's, in this order
+        else:
+            for row in rows:  # one statement each: ids (the sending order within a chat) in reply order
+                await svc.outbox.enqueue_many(session, [row])
 
     @staticmethod
     async def _first_delivery(session: Any, inc: Incoming, now: Any, lock_key: str) -> bool:

@@ -35,13 +35,13 @@ class GroupCommit(Generic[J]):
     """``await submit(job)``: ``job`` done and committed, alone or with the jobs that queued up beside it.
 
     ``transaction()`` opens a session inside a transaction (committed when the block ends without an error);
-    ``run_in(session, job)`` does one job's work in it; ``run_alone(job)`` does one job in a transaction of its
-    own (and raises its error)."""
+    ``run_in(session, jobs)`` does the jobs' work in it, one after the other; ``run_alone(job)`` does one job in a
+    transaction of its own (and raises its error)."""
 
     def __init__(
         self,
         transaction: Callable[[], AbstractAsyncContextManager[Any]],
-        run_in: Callable[[Any, J], Awaitable[None]],
+        run_in: Callable[[Any, list[J]], Awaitable[None]],
         run_alone: Callable[[J], Awaitable[None]],
         *,
         max_batch: int = MAX_BATCH,
@@ -81,8 +81,7 @@ class GroupCommit(Generic[J]):
         if len(batch) > 1:
             try:
                 async with self._transaction() as session:
-                    for job, _done in batch:
-                        await self._run_in(session, job)
+                    await self._run_in(session, [job for job, _done in batch])
             except Exception as exc:  # the type only: the update that fails again alone is logged in full then
                 log.warning("an update of a batch failed; the batch is done again one update at a time",
                             extra={"n": len(batch), "error": type(exc).__name__})

@@ -169,3 +169,22 @@ async def test_a_cancelled_batch_leaves_no_caller_waiting() -> None:
     release.set()  # the next submission starts a new batch
     await gc.submit(7)
     assert done == [7]
+
+
+async def test_a_redelivered_update_in_a_batch_is_dropped_and_the_rest_handled(
+    rt: tuple[Runtime, ConsoleSender, set[str]],
+) -> None:
+    """A batch's de-duplication rows are written in one statement before its updates run: one already handled
+    is recognised there and skipped, the others are handled."""
+    runtime, sender, _bad = rt
+    await runtime.core.handle(_inc("c0"))
+    log: list[str] = []
+    async with _events(runtime, log):
+        await _handle_all(runtime, [_inc("c0"), *(_inc(f"c{i}") for i in range(1, N))], log)
+    if runtime.settings.is_sqlite:
+        assert log.count("commit") < N // 2, log
+    await runtime.worker.drain()
+    texts = sorted(r.text for _c, r in sender.delivered)
+    assert texts == sorted(f"selesai c{i}" for i in range(N))  # c0 once: its redelivery was dropped
+    assert await _count(runtime, ProcessedUpdate) == N
+    assert await _count(runtime, Subscriber) == N
