@@ -30,7 +30,6 @@ from typing import Any, cast
 
 from sqlalchemy import BigInteger, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
@@ -41,6 +40,7 @@ from bot.core.model import Button, Incoming, Reply, label_word
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.outbox.ports import Purpose
+from bot.storage.db import insert_ignore_returning
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t
 
@@ -61,10 +61,7 @@ _UPDATE_CONV = update(_CONV).where(_CONV.c.id == bindparam("row_id")).values(
     flow=bindparam("b_flow"), step=bindparam("b_step"), data=bindparam("b_data"), updated_at=bindparam("b_at")
 )
 _PROCESSED = cast(Table, ProcessedUpdate.__table__)
-_FIRST_DELIVERY = {  # INSERT … ON CONFLICT DO NOTHING RETURNING key, per dialect
-    name: make(_PROCESSED).on_conflict_do_nothing(index_elements=["key"]).returning(_PROCESSED.c.key)
-    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_FIRST_DELIVERY = insert_ignore_returning(_PROCESSED, "key", _PROCESSED.c.key)
 # PostgreSQL: the chat's advisory lock and the de-duplication in one round trip. The lock is a CTE with a volatile
 # function, so PostgreSQL materialises it (evaluates it) before the INSERT reads its one row from it.
 _CHAT_LOCK = select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)).label("held")).cte("chat_lock")
@@ -91,6 +88,16 @@ class _Row:
     data: dict[str, Any]
 
 
+def _state(row: _Row | None) -> FlowState:
+    """The flow state a loaded conversation row holds (a copy: the handler may change it)."""
+    return FlowState(row.flow, row.step, copy.deepcopy(row.data)) if row is not None else FlowState()
+
+
+def _processed_key(inc: Incoming) -> str:
+    """The update's de-duplication key (``processed_updates.key``)."""
+    return f"{inc.channel}:{inc.update_key}"
+
+
 async def _load_row(session: Any, key: str) -> _Row | None:
     found = (await session.execute(_LOAD_CONV, {"k": key})).first()
     return _Row(found.id, found.flow, found.step, found.data or {}) if found is not None else None
@@ -112,7 +119,7 @@ class Core:
         self.router = router
         self._wake: list[Any] = []
         self._locks = KeyedLocks()
-        sqlite = services.settings.database.url.startswith("sqlite")
+        sqlite = services.settings.is_sqlite
         self._gate: asyncio.Lock | None = asyncio.Lock() if sqlite else None
         # SQLite: updates waiting for the writer share a transaction (bot/core/group_commit.py); PostgreSQL runs
         # updates of different chats in transactions of their own, side by side
@@ -174,9 +181,8 @@ class Core:
         hook = self.router.preparer(picked)
         if hook is None:
             return None
-        state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data or {})) if conv else FlowState()
         try:
-            return await hook(picked, state, svc)
+            return await hook(picked, _state(conv), svc)
         except Exception:
             log.exception("prepare hook failed; the handler does the work", extra={"channel": inc.channel})
             return None
@@ -202,7 +208,7 @@ class Core:
         each update in turn (flushed after it: its writes fail as its own), then all their replies' outbox rows
         in one statement."""
         now = utcnow()
-        keyed = [f"{inc.channel}:{inc.update_key}" for inc, _p in jobs if inc.update_key is not None]
+        keyed = [_processed_key(inc) for inc, _p in jobs if inc.update_key is not None]
         first: set[str] = set()
         if keyed:
             result = await session.execute(_FIRST_DELIVERY["sqlite"], [{"key": k, "created_at": now} for k in keyed])
@@ -210,7 +216,7 @@ class Core:
         rows: list[dict[str, Any]] = []
         for job in jobs:
             inc = job[0]
-            if inc.update_key is not None and f"{inc.channel}:{inc.update_key}" not in first:
+            if inc.update_key is not None and _processed_key(inc) not in first:
                 log.info("duplicate update ignored", extra={"channel": inc.channel})
                 continue
             await self._in_transaction(session, job, deduplicated=True, outbox_rows=rows)
@@ -224,18 +230,17 @@ class Core:
         inc, prepared = job
         svc = self.services
         now = utcnow()  # after waiting for the turn
-        # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication (done
+        # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication (both done
         # already for a batch's updates)
-        if deduplicated:
-            pass
-        elif inc.update_key is None:
-            await lock_across_processes(session, self.lock_key(inc))
-        elif not await self._first_delivery(session, inc, now, self.lock_key(inc)):
-            log.info("duplicate update ignored", extra={"channel": inc.channel})
-            return
+        if not deduplicated:
+            if inc.update_key is None:
+                await lock_across_processes(session, self.lock_key(inc))
+            elif not await self._first_delivery(session, inc, now, self.lock_key(inc)):
+                log.info("duplicate update ignored", extra={"channel": inc.channel})
+                return
         key = self.conv_key(inc)
         conv = await _load_row(session, key)
-        state = FlowState(conv.flow, conv.step, copy.deepcopy(conv.data)) if conv else FlowState()
+        state = _state(conv)
         was_empty = _empty(state)
         not_a_choice: str | None = None
         if inc.channel in NUMBERED_CHANNELS:
@@ -278,7 +283,7 @@ class Core:
         One ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent transaction inserting the same key
         makes it wait for that one's outcome, then insert nothing (it committed) or the row (it rolled back).
         On PostgreSQL the same statement first takes the chat's advisory lock (``lock_across_processes``)."""
-        params = {"key": f"{inc.channel}:{inc.update_key}", "created_at": now}
+        params = {"key": _processed_key(inc), "created_at": now}
         if session.get_bind().dialect.name == "postgresql":
             result = await session.execute(_LOCKED_FIRST_DELIVERY, {**params, "lock": advisory_key(lock_key)})
         else:

@@ -22,8 +22,6 @@ from typing import Any
 from typing import cast as type_cast
 
 from sqlalchemy import String, Table, and_, bindparam, case, cast, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,16 +29,13 @@ from bot.core.clock import utcnow
 from bot.core.identity import Identity
 from bot.core.model import Reply
 from bot.outbox.ports import AT_MOST_ONCE, Claimed, OutboxStatus, Purpose
-from bot.storage.db import insert_ignore, rowcount
+from bot.storage.db import insert_ignore, insert_ignore_returning, rowcount
 from bot.storage.models import Outbox, Subscriber
 from bot.storage.retention import redact_ephemeral
 
 LEASE = timedelta(minutes=2)
 OUTBOX = type_cast(Table, Outbox.__table__)  # the Core table, for bulk statements (typed as a Table)
-_ENQUEUE = {  # INSERT … ON CONFLICT (idem_key) DO NOTHING RETURNING id, per dialect, built once
-    name: make(OUTBOX).on_conflict_do_nothing(index_elements=["idem_key"]).returning(OUTBOX.c.id)
-    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_ENQUEUE = insert_ignore_returning(OUTBOX, "idem_key", OUTBOX.c.id)
 
 
 class OutboxStore:

@@ -72,6 +72,15 @@ def insert_ignore(session: AsyncSession, table: Any) -> Any:
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
+def insert_ignore_returning(table: Any, unique: str, returning: Any) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returning``, built once per dialect (keyed by the
+    dialect's name) for statements run on every update: building one per call costs more than running it."""
+    return {
+        name: make(table).on_conflict_do_nothing(index_elements=[unique]).returning(returning)
+        for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    }
+
+
 def rowcount(result: Any) -> int:
     """Rows an UPDATE or DELETE touched (``execute`` is typed as returning ``Result``; it is a ``CursorResult``)."""
     return int(cast(CursorResult[Any], result).rowcount or 0)
