@@ -52,7 +52,7 @@ class GroupCommit(Generic[J]):
         self.max_batch = max_batch
         self._queue: list[tuple[J, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
-        self.stats = {"transactions": 0, "jobs": 0, "retried_alone": 0}
+        self.stats = {"retried_alone": 0}  # updates done again on their own after their batch failed
 
     async def submit(self, job: J) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -77,7 +77,6 @@ class GroupCommit(Generic[J]):
             self._task = None  # no await between the empty-queue check and this: no job is stranded
 
     async def _run(self, batch: list[tuple[J, asyncio.Future[None]]]) -> None:
-        self.stats["jobs"] += len(batch)
         if len(batch) > 1:
             try:
                 async with self._transaction() as session:
@@ -87,18 +86,23 @@ class GroupCommit(Generic[J]):
                             extra={"n": len(batch), "error": type(exc).__name__})
                 self.stats["retried_alone"] += len(batch)
             else:
-                self.stats["transactions"] += 1
                 for _job, done in batch:
-                    if not done.done():  # (a caller cancelled while waiting cancelled its future)
-                        done.set_result(None)
+                    _settle(done)
                 return
         for job, done in batch:
-            self.stats["transactions"] += 1
             try:
                 await self._run_alone(job)
             except Exception as exc:
-                if not done.done():
-                    done.set_exception(exc)
+                _settle(done, exc)
             else:
-                if not done.done():
-                    done.set_result(None)
+                _settle(done)
+
+
+def _settle(done: asyncio.Future[None], error: Exception | None = None) -> None:
+    """Tell a waiting caller how its job ended (unless it stopped waiting: cancelling cancelled its future)."""
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
