@@ -27,7 +27,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 MAX_CACHED_WORD = 40  # words() results cached per one-word text up to this length ...
-WORD_CACHE_SIZE = 50_000  # ... this many (then the cache starts again)
+WORD_CACHE_SIZE = 50_000  # ... this many (least recently used first out)
 RECENT_TEXTS = 8  # longer texts: the last few only
 
 
@@ -81,8 +81,8 @@ class Normalizer:
         self._stem = lru_cache(maxsize=20000)(self._stem_uncached)
         # words() of one-word texts (the vocabulary: courtesy and intent checks normalise a question word by
         # word) and of the last few longer texts (one question is normalised by several steps of the decision)
-        self._word_cache: dict[str, tuple[str, ...]] = {}
-        self._recent: dict[str, tuple[str, ...]] = {}
+        self._word_cache = lru_cache(maxsize=WORD_CACHE_SIZE)(self._words)
+        self._recent = lru_cache(maxsize=RECENT_TEXTS)(self._words)
 
     def _clean(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text).lower()
@@ -133,19 +133,9 @@ class Normalizer:
     def words(self, text: str) -> list[str]:
         """All normalised words, in order (stopwords included). A pure function of ``text``: cached."""
         one_word = len(text) <= MAX_CACHED_WORD and " " not in text
-        cache = self._word_cache if one_word else self._recent
-        found = cache.get(text)
-        if found is None:
-            found = tuple(self._words(text))
-            if len(cache) >= (WORD_CACHE_SIZE if one_word else RECENT_TEXTS):
-                if one_word:
-                    cache.clear()
-                else:
-                    del cache[next(iter(cache))]  # the oldest
-            cache[text] = found
-        return list(found)
+        return list((self._word_cache if one_word else self._recent)(text))
 
-    def _words(self, text: str) -> list[str]:
+    def _words(self, text: str) -> tuple[str, ...]:
         out: list[str] = []
         for tok in self._clean(text).split():
             mapped = self.slang.words.get(tok)
@@ -154,7 +144,7 @@ class Normalizer:
                 continue
             root = self.stem(tok)
             out.extend(self.slang.words.get(root, root).split())
-        return out
+        return tuple(out)  # cached: immutable
 
     def normalize(self, text: str) -> str:
         return " ".join(self.words(text))
