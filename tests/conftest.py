@@ -136,6 +136,18 @@ async def tg_server() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+async def tipcon(make_settings: Any) -> AsyncIterator[Any]:
+    """A tips console harness (``tests.handlers.tips.conftest.TipConsole``) with the test Bawaslu groups."""
+    from tests.handlers.tips.conftest import GROUPS, TipConsole
+
+    harness = TipConsole(make_settings(bawaslu_groups=GROUPS, console_admin=False))
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+@pytest.fixture
 async def console(settings: Settings) -> AsyncIterator[Any]:
     from tests.support.helpers import ConsoleHarness
 

@@ -16,18 +16,9 @@ from bot.core.model import Button, Reply
 from bot.storage.models import Conversation
 from bot.texts import t
 from tests.channels.whatsapp.conftest import FAST, WhatsAppHarness, whatsapp_settings
-from tests.handlers.tips.conftest import GROUPS, TipConsole, code_of
+from tests.handlers.tips.conftest import TipConsole, code_of
 from tests.support.fakes.twilio_server import FakeTwilioServer
 from tests.support.helpers import ConsoleHarness
-
-
-@pytest.fixture
-async def tipcon(make_settings: Any) -> AsyncIterator[TipConsole]:
-    harness = TipConsole(make_settings(bawaslu_groups=GROUPS, console_admin=False))
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
-from typing import Any
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -93,12 +90,3 @@ def code_of(replies: list[Reply]) -> str:
         if m:
             return m.group(0)
     raise AssertionError(f"no receipt code in {[r.text for r in replies]}")
-
-
-@pytest.fixture
-async def tipcon(make_settings: Any) -> AsyncIterator[TipConsole]:
-    harness = TipConsole(make_settings(bawaslu_groups=GROUPS, console_admin=False))
-    try:
-        yield harness
-    finally:
-        await harness.close()
