@@ -1,7 +1,8 @@
 """Per-conversation serialisation: updates of one chat are handled one at a time (review C1).
 
 In one process an ``asyncio.Lock`` per key (kept only while someone holds or waits for it); across processes on
-PostgreSQL a transaction-scoped advisory lock on a 64-bit hash of the same key, released by the commit. SQLite
+PostgreSQL a transaction-scoped advisory lock on a 64-bit hash of the same key, released by the commit (for an
+update with a de-duplication key the dispatcher takes it inside that INSERT: ``_LOCKED_FIRST_DELIVERY``). SQLite
 needs no second lock: every transaction there starts with ``BEGIN IMMEDIATE`` (``bot.storage.db``), so writers
 are serialised by the database itself.
 """
