@@ -1,21 +1,24 @@
 """The channel-agnostic core: one unit of work per incoming update.
 
-``Core.handle(incoming)`` runs in a single database transaction: de-duplicate the update, load the
-conversation state, dispatch to a handler, save state and queue every reply in the outbox. Only after
-the commit is the delivery worker woken — so nothing is shown to a user that is not already durable. (On
-SQLite the transaction may hold other chats' updates too; see below.)
+``Core.handle(incoming)`` runs in a database transaction: de-duplicate the update, load the conversation state,
+dispatch to a handler, save state and queue every reply in the outbox. Only after the commit is the delivery
+worker woken — so nothing is shown to a user that is not already durable. (The transaction may hold other
+chats' updates too; see below.)
 
 Updates of one chat are handled one at a time (``bot.core.locks``): an in-process lock per chat, plus on
 PostgreSQL an advisory transaction lock on the same key, so that several photos sent together (several
 webhooks at once), a double-tapped button or two ``run`` nodes never read the same state and overwrite each
 other. The lock is per chat, not per user: in a group the members share the chat's numbered-choices row.
 
-Updates of different chats run concurrently (the Telegram channel hands several at once). On SQLite, where
-the database admits one writer at a time anyway, this process's transactions take turns on an in-process gate
-instead of waiting in SQLite's busy handler (which sleeps up to 100 ms between retries), and the updates that
-queued up during a turn share the next transaction (group commit, ``bot.core.group_commit``: one COMMIT for
-them all; one failing update makes the batch be done again one update at a time). Network work outside the
-transaction (``Router.prepare`` hooks) still overlaps.
+Updates of different chats run concurrently (the Telegram channel hands several at once), and the updates that
+queue up while a transaction runs share the next one (group commit, ``bot.core.group_commit``: one COMMIT for
+them all; one failing update makes the batch be done again one update at a time). On SQLite, where the
+database admits one writer at a time anyway, this process's transactions also take turns on an in-process gate
+instead of waiting in SQLite's busy handler (which sleeps up to 100 ms between retries). On PostgreSQL a batch
+takes its chats' advisory locks without waiting for any (``pg_try_advisory_xact_lock``): an update whose chat
+another node (or another transaction of this process) holds is left out and done in a transaction of its own
+beside the next batches, waiting there for that chat alone. Network work outside the transaction
+(``Router.prepare`` hooks) still overlaps.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, func, insert, select, update
+from sqlalchemy import ARRAY, BigInteger, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from bot.core.clock import utcnow
@@ -76,6 +79,14 @@ _LOCKED_FIRST_DELIVERY = (
     .on_conflict_do_nothing(index_elements=["key"])
     .returning(_PROCESSED.c.key)
 )
+# PostgreSQL, a batch: the advisory locks of its chats that no other transaction holds (taken; never waits), and
+# a bound on how long any later statement of the batch may wait for a row another transaction holds.
+_TRY_CHAT_LOCKS = text(
+    "WITH bound AS MATERIALIZED (SELECT set_config('lock_timeout', :lock_timeout, true)) "
+    "SELECT k FROM bound, unnest(CAST(:keys AS BIGINT[])) AS k WHERE pg_try_advisory_xact_lock(k)"
+).bindparams(bindparam("keys", type_=ARRAY(BigInteger))).columns(k=BigInteger)
+PG_BATCHES_IN_FLIGHT = 4  # PostgreSQL: a slow update holds up its own batch only
+BATCH_LOCK_TIMEOUT_MS = 1000  # a batch waiting longer for a row lock is rolled back and done one update at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +130,12 @@ class Core:
         self.router = router
         self._wake: list[Any] = []
         self._locks = KeyedLocks()
-        sqlite = services.settings.is_sqlite
-        self._gate: asyncio.Lock | None = asyncio.Lock() if sqlite else None
-        # SQLite: updates waiting for the writer share a transaction (bot/core/group_commit.py); PostgreSQL runs
-        # updates of different chats in transactions of their own, side by side
-        self._batches: GroupCommit[tuple[Incoming, Any]] | None = (
-            GroupCommit(self._transaction, self._in_batch, self._handle_alone) if sqlite else None
+        self._gate: asyncio.Lock | None = asyncio.Lock() if services.settings.is_sqlite else None
+        self.batch_lock_timeout_ms = BATCH_LOCK_TIMEOUT_MS
+        # updates waiting for the running transaction share the next one (bot/core/group_commit.py)
+        self._batches: GroupCommit[tuple[Incoming, Any]] = GroupCommit(
+            self._transaction, self._in_batch, self._handle_alone,
+            concurrency=1 if self._gate is not None else PG_BATCHES_IN_FLIGHT,
         )
 
     @asynccontextmanager
@@ -188,10 +199,7 @@ class Core:
             return None
 
     async def _handle(self, inc: Incoming, prepared: Any = None) -> None:
-        if self._batches is not None:
-            await self._batches.submit((inc, prepared))
-        else:
-            await self._handle_alone((inc, prepared))
+        await self._batches.submit((inc, prepared))
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Any]:
@@ -203,15 +211,27 @@ class Core:
         async with self._transaction() as session:
             await self._in_transaction(session, job)
 
-    async def _in_batch(self, session: Any, jobs: list[tuple[Incoming, Any]]) -> None:
-        """SQLite, several updates in one transaction: their de-duplication rows in one statement first, then
+    async def _in_batch(self, session: Any, jobs: list[tuple[Incoming, Any]]) -> list[tuple[Incoming, Any]]:
+        """Several updates in one transaction: on PostgreSQL their chats' locks first, in one statement that
+        waits for none (an update whose chat another transaction holds is left out, and done alone after; and
+        no later statement of the batch waits for a row lock longer than ``batch_lock_timeout_ms``: the batch
+        then fails, and its updates are done one at a time); their de-duplication rows in one statement, then
         each update in turn (flushed after it: its writes fail as its own), then all their replies' outbox rows
         in one statement."""
         now = utcnow()
+        dialect = session.get_bind().dialect.name
+        left_out: list[tuple[Incoming, Any]] = []
+        if dialect == "postgresql":
+            wanted = {id(job): advisory_key(self.lock_key(job[0])) for job in jobs}
+            result = await session.execute(_TRY_CHAT_LOCKS, {"keys": sorted(set(wanted.values())),
+                                                             "lock_timeout": f"{self.batch_lock_timeout_ms}ms"})
+            held = set(result.scalars().all())
+            left_out = [job for job in jobs if wanted[id(job)] not in held]
+            jobs = [job for job in jobs if wanted[id(job)] in held]
         keyed = [_processed_key(inc) for inc, _p in jobs if inc.update_key is not None]
         first: set[str] = set()
         if keyed:
-            result = await session.execute(_FIRST_DELIVERY["sqlite"], [{"key": k, "created_at": now} for k in keyed])
+            result = await session.execute(_FIRST_DELIVERY[dialect], [{"key": k, "created_at": now} for k in keyed])
             first = set(result.scalars().all())
         rows: list[dict[str, Any]] = []
         for job in jobs:
@@ -222,6 +242,7 @@ class Core:
             await self._in_transaction(session, job, deduplicated=True, outbox_rows=rows)
             await session.flush()
         await self.services.outbox.enqueue_many(session, rows)
+        return left_out
 
     async def _in_transaction(self, session: Any, job: tuple[Incoming, Any], *, deduplicated: bool = False,
                               outbox_rows: list[dict[str, Any]] | None = None) -> None:
