@@ -68,6 +68,12 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+def _markup_json(reply: Reply) -> dict[str, Any]:
+    """``_markup(reply).to_dict()``, built directly: a text message's buttons go as JSON, and building PTB's
+    objects only to turn them back into dicts cost a tenth of a send's CPU."""
+    return {"inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]}
+
+
 class TelegramSender:
     channel = "telegram"
 
@@ -121,7 +127,7 @@ class TelegramSender:
             if parse_mode:
                 params["parse_mode"] = parse_mode
             if reply.buttons:
-                params["reply_markup"] = _markup(reply)
+                params["reply_markup"] = _markup_json(reply)
             if reply.protect:
                 params["protect_content"] = True
             # The raw result, not a telegram.Message: building one costs a third of a send's CPU, and only the

@@ -108,3 +108,15 @@ async def test_malformed_and_group_updates_do_not_crash(telegram: TelegramHarnes
 async def test_odd_text_gets_a_reply(telegram: TelegramHarness, text: str) -> None:
     telegram.text(1010, text)
     await telegram.server.wait_for(lambda c: str(c.chat_id) == "1010", timeout=10)
+
+
+def test_a_text_messages_buttons_go_as_the_json_ptb_would_make_of_them() -> None:
+    """The text path builds ``reply_markup`` as a dict directly; it must be what PTB's objects serialise to."""
+    from bot.channels.telegram import _markup, _markup_json
+    from bot.core.model import Button, Reply
+
+    reply = Reply(text="x", buttons=[[Button("Ya ✅", "lapor:ok"), Button("Tidak", "lapor:no")],
+                                     [Button("« Kembali", "menu:back")]])
+    markup = _markup(reply)
+    assert markup is not None
+    assert _markup_json(reply) == markup.to_dict()
