@@ -59,6 +59,9 @@ TEXT_KEY = "_text"  # the last message asks for typed text: digits are text
 # more CPU than SQLite took to run them).
 _CONV = cast(Table, Conversation.__table__)
 _LOAD_CONV = select(_CONV.c.id, _CONV.c.flow, _CONV.c.step, _CONV.c.data).where(_CONV.c.conv_key == bindparam("k"))
+_LOAD_CONVS = select(_CONV.c.conv_key, _CONV.c.id, _CONV.c.flow, _CONV.c.step, _CONV.c.data).where(
+    _CONV.c.conv_key.in_(bindparam("keys", expanding=True))
+)
 _INSERT_CONV = insert(_CONV)
 _UPDATE_CONV = update(_CONV).where(_CONV.c.id == bindparam("row_id")).values(
     flow=bindparam("b_flow"), step=bindparam("b_step"), data=bindparam("b_data"), updated_at=bindparam("b_at")
@@ -112,6 +115,12 @@ def _processed_key(inc: Incoming) -> str:
 async def _load_row(session: Any, key: str) -> _Row | None:
     found = (await session.execute(_LOAD_CONV, {"k": key})).first()
     return _Row(found.id, found.flow, found.step, found.data or {}) if found is not None else None
+
+
+async def _load_rows(session: Any, keys: list[str]) -> dict[str, _Row]:
+    """Several conversations rows in one SELECT (a batch's updates' own conversations)."""
+    found = (await session.execute(_LOAD_CONVS, {"keys": keys})).all()
+    return {r.conv_key: _Row(r.id, r.flow, r.step, r.data or {}) for r in found}
 
 
 async def _save_row(session: Any, row: _Row | None, key: str, flow: str | None, step: str | None,
@@ -233,21 +242,28 @@ class Core:
         if keyed:
             result = await session.execute(_FIRST_DELIVERY[dialect], [{"key": k, "created_at": now} for k in keyed])
             first = set(result.scalars().all())
+        fresh = [job for job in jobs if job[0].update_key is None or _processed_key(job[0]) in first]
+        if len(fresh) < len(jobs):
+            log.info("duplicate update ignored", extra={"n": len(jobs) - len(fresh)})
+        jobs = fresh
+        # Their conversations in one SELECT: a conversation row is written only by its own chat's updates (never
+        # by another chat's handler), and a batch holds one update per chat, so no update of the batch changes a
+        # row another one of it has read. (Numbered choices rows, which other chats' updates do write, are read
+        # by each update when it runs.)
+        convs = await _load_rows(session, [self.conv_key(inc) for inc, _p in jobs]) if jobs else {}
         rows: list[dict[str, Any]] = []
         for job in jobs:
-            inc = job[0]
-            if inc.update_key is not None and _processed_key(inc) not in first:
-                log.info("duplicate update ignored", extra={"channel": inc.channel})
-                continue
-            await self._in_transaction(session, job, deduplicated=True, outbox_rows=rows)
+            await self._in_transaction(session, job, deduplicated=True, outbox_rows=rows, convs=convs)
             await session.flush()
         await self.services.outbox.enqueue_many(session, rows)
         return left_out
 
     async def _in_transaction(self, session: Any, job: tuple[Incoming, Any], *, deduplicated: bool = False,
-                              outbox_rows: list[dict[str, Any]] | None = None) -> None:
+                              outbox_rows: list[dict[str, Any]] | None = None,
+                              convs: dict[str, _Row] | None = None) -> None:
         """Everything one update does, in the caller's transaction (its own, or its batch's: then its
-        de-duplication is done, and its replies' outbox rows are added to ``outbox_rows`` for the batch)."""
+        de-duplication is done, its conversation row is among ``convs`` if it has one, and its replies' outbox
+        rows are added to ``outbox_rows`` for the batch)."""
         inc, prepared = job
         svc = self.services
         now = utcnow()  # after waiting for the turn
@@ -260,7 +276,7 @@ class Core:
                 log.info("duplicate update ignored", extra={"channel": inc.channel})
                 return
         key = self.conv_key(inc)
-        conv = await _load_row(session, key)
+        conv = convs.get(key) if convs is not None else await _load_row(session, key)
         state = _state(conv)
         was_empty = _empty(state)
         not_a_choice: str | None = None

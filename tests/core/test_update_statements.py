@@ -120,3 +120,27 @@ async def test_two_chats_asking_the_same_new_unanswered_question_at_once(rt: Run
 async def _payloads(rt: Runtime) -> list[Any]:
     async with rt.services.sessions() as s:
         return list((await s.scalars(select(Outbox.payload))).all())
+
+
+async def test_a_batch_reads_its_conversations_in_one_select_and_each_advances_its_own(rt: Runtime) -> None:
+    """Updates handled together read their conversations rows in one statement; each flow still moves on from
+    its own state (here: 8 chats in the report flow each give their region at once)."""
+    chats = [str(9200 + n) for n in range(8)]
+    for n, chat in enumerate(chats):
+        await rt.core.handle(_tg("/lapor", f"s{n}", chat=chat))
+    async with rt.services.sessions() as s:
+        before = {r.conv_key: (r.flow, r.step) for r in (await s.scalars(select(Conversation))).all()}
+    assert len(before) == len(chats) and {v[0] for v in before.values()} == {"lapor"}
+    stmts = Statements(rt)
+    try:
+        await asyncio.gather(*(rt.core.handle(_tg("Kukar", f"r{n}", chat=chat)) for n, chat in enumerate(chats)))
+    finally:
+        stmts.close()
+    conv_reads = [s for s in stmts.seen if s.startswith("SELECT") and "FROM CONVERSATIONS" in s]
+    assert len(conv_reads) < len(chats) // 2, conv_reads  # one per batch, not one per update
+    async with rt.services.sessions() as s:
+        after = {r.conv_key: (r.flow, r.step, r.data) for r in (await s.scalars(select(Conversation))).all()}
+    assert set(after) == set(before)
+    for key, (flow, step, data) in after.items():
+        assert flow == "lapor" and step != before[key][1], (key, step)  # moved on from the region step
+        assert data.get("region") == "64.02", data  # with its own answer (Kutai Kartanegara)
