@@ -33,6 +33,7 @@ from typing import Any, cast
 
 from sqlalchemy import ARRAY, BigInteger, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
@@ -65,6 +66,17 @@ _LOAD_CONVS = select(_CONV.c.conv_key, _CONV.c.id, _CONV.c.flow, _CONV.c.step, _
 _INSERT_CONV = insert(_CONV)
 _UPDATE_CONV = update(_CONV).where(_CONV.c.id == bindparam("row_id")).values(
     flow=bindparam("b_flow"), step=bindparam("b_step"), data=bindparam("b_data"), updated_at=bindparam("b_at")
+)
+# numbered choices rows (no flow state): remembered by an upsert; a message without buttons ends them, if any
+_UPSERT_CHOICES = {
+    name: make(_CONV).values(conv_key=bindparam("conv_key"), flow=None, step=None, data=bindparam("data"),
+                             updated_at=bindparam("updated_at")).on_conflict_do_update(
+        index_elements=["conv_key"], set_={"flow": None, "step": None, "data": make(_CONV).excluded.data,
+                                           "updated_at": make(_CONV).excluded.updated_at})
+    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_END_CHOICES = update(_CONV).where(_CONV.c.conv_key == bindparam("b_key")).values(
+    data=bindparam("b_data"), updated_at=bindparam("b_at")
 )
 _PROCESSED = cast(Table, ProcessedUpdate.__table__)
 _FIRST_DELIVERY = insert_ignore_returning(_PROCESSED, "key", _PROCESSED.c.key)
@@ -280,8 +292,10 @@ class Core:
         state = _state(conv)
         was_empty = _empty(state)
         not_a_choice: str | None = None
+        current: dict[str, Any] | None = None
         if inc.channel in NUMBERED_CHANNELS:
-            picked = self._numbered_choice(inc, await self._load_choices(session, inc.channel, inc.chat_id))
+            current = await self._load_choices(session, inc.channel, inc.chat_id)
+            picked = self._numbered_choice(inc, current)
             if isinstance(picked, str):
                 not_a_choice = picked
             else:
@@ -290,9 +304,8 @@ class Core:
         if inc.truncated:
             ctx.reply(t("error.too_long"))
         if not_a_choice is not None:  # the choices stay on screen: remembered again below
-            current = await self._load_choices(session, inc.channel, inc.chat_id) or {}
             ctx.reply(not_a_choice)
-            ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current)))
+            ctx.sent.append((inc.channel, inc.chat_id, _choices_reply(current or {})))
         else:
             await self.router.dispatch(ctx)
         if not (was_empty and _empty(state)):  # a conversation without state needs no row (or update)
@@ -358,11 +371,13 @@ class Core:
                 WORDS_KEY: [label_word(b.label) for b in flat],
                 TEXT_KEY: reply.text_input,
             }
+            # written without reading the row first: an upsert, or (no buttons) an UPDATE of a row if there is one
             key = self._choices_key(channel, chat_id)
-            row = await _load_row(session, key)
-            if row is None and not flat:
-                continue
-            await _save_row(session, row, key, None, None, data, now)
+            if flat:
+                await session.execute(_UPSERT_CHOICES[session.get_bind().dialect.name],
+                                      {"conv_key": key, "data": data, "updated_at": now})
+            else:
+                await session.execute(_END_CHOICES, {"b_key": key, "b_data": data, "b_at": now})
 
     @staticmethod
     def _numbered_choice(inc: Incoming, current: dict[str, Any] | None) -> Incoming | str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -144,3 +145,27 @@ async def test_a_batch_reads_its_conversations_in_one_select_and_each_advances_i
     for key, (flow, step, data) in after.items():
         assert flow == "lapor" and step != before[key][1], (key, step)  # moved on from the region step
         assert data.get("region") == "64.02", data  # with its own answer (Kutai Kartanegara)
+
+
+async def test_a_numbered_channel_update_reads_its_choices_once(rt: Runtime) -> None:
+    """Console/WhatsApp: the update's transaction reads its conversation and its chat's choices row once each,
+    and writes the new choices without reading the row again (an upsert, or an UPDATE of a row if any)."""
+    console = Incoming(channel="console", chat_id="c1", user_id="c1", text="/start", update_key="a")
+    await rt.core.handle(console)
+    stmts = Statements(rt)
+    try:
+        await rt.core.handle(replace(console, text="/lapor", update_key="b"))  # buttons: the choices change
+        await rt.core.handle(replace(console, text="1", update_key="c"))  # picks one
+    finally:
+        stmts.close()
+    # each update's transaction: from its de-duplication INSERT to its outbox INSERT (the read before it is the
+    # prepare hook's, outside the transaction)
+    starts = [n for n, s in enumerate(stmts.seen) if written_table(s) == "PROCESSED_UPDATES"]
+    ends = [n for n, s in enumerate(stmts.seen) if written_table(s) == "OUTBOX"]
+    assert len(starts) == len(ends) == 2, stmts.seen
+    for start, end in zip(starts, ends, strict=True):
+        reads = [s for s in stmts.seen[start:end] if s.startswith("SELECT") and "FROM CONVERSATIONS" in s]
+        assert len(reads) == 2, reads  # its conversation (the batch's read), its choices
+    async with rt.services.sessions() as s:
+        rows = (await s.scalars(select(Conversation))).all()
+    assert any(r.data.get("_choices") for r in rows)  # the choices were remembered
