@@ -225,11 +225,23 @@ class Schedule:
         all. Sends that end are kept (``answers``) for as long as the gate may need them."""
         if self.open.pop(seq, None) is None:
             return
-        self.answers.append(max(now, self.answers[-1]) if self.answers else now)  # in order
+        answers = self.answers
+        while answers and answers[0] <= now - self.gate_window:  # no gate looks that far back
+            answers.popleft()
+        answers.append(max(now, answers[-1]) if answers else now)  # in order
 
     def drop(self, seq: int) -> None:
         """Slot ``seq``'s send will not happen: it no longer counts for the gate (its time stays used)."""
         self.open.pop(seq, None)
+
+    def _prune_open(self, now: float) -> None:
+        """A slot whose task vanished without ending it must not count (nor be kept) for ever."""
+        open_ = self.open
+        while open_:
+            seq, at = next(iter(open_.items()))
+            if at > now - OPEN_TTL:
+                break
+            del open_[seq]
 
     def _gate_at(self, now: float) -> float | None:
         """The earliest time a new send may start for the gate, from what is known now; None: not before some
@@ -243,13 +255,8 @@ class Schedule:
         answers = self.answers
         while answers and answers[0] <= cut:
             answers.popleft()
-        open_ = self.open
-        while open_:
-            seq, at = next(iter(open_.items()))
-            if at > now - OPEN_TTL:
-                break
-            del open_[seq]  # a task that vanished without ending its slot must not block the channel forever
-        excess = len(answers) + len(open_) + 1 - self.count
+        self._prune_open(now)
+        excess = len(answers) + len(self.open) + 1 - self.count
         if excess <= 0:
             return now
         if excess > len(answers):
@@ -286,6 +293,7 @@ class Schedule:
             return max(t - now - ahead, 0.0005)  # never a vanishing wait (float rounding)
         self.times.append(t)
         seq = self.first_seq + len(self.times) - 1
+        self._prune_open(now)
         self.open[seq] = t
         return seq, t
 

@@ -671,6 +671,12 @@ def test_the_gate_counts_recent_answers_and_sends_under_way() -> None:
     assert not isinstance(got, float)
     assert lone.next_at(1.0) is None  # under way, unanswered
     assert lone.next_at(OPEN_TTL + 1.0) == pytest.approx(OPEN_TTL + 1.0)  # its task vanished long ago
+    spread = Schedule(Limit(1000, 1.0), gate=False)  # not gated: what it keeps for the gate stays small
+    for i in range(5000):
+        got = spread.take(i * 0.002, 0.0)
+        assert not isinstance(got, float)
+        spread.end(got[0], i * 0.002 + 0.2)
+    assert not spread.open and len(spread.answers) <= spread.gate_window / 0.002 + 1  # one window of them
 
 
 def test_a_chat_window_is_longer_by_the_measured_round_trip_spread() -> None:
