@@ -11,12 +11,16 @@ an in-process sender (measures the engine alone; no fake server needed).
     .venv/bin/python -m benchmarks.broadcast --db postgresql       # the same on a temporary PostgreSQL server
     .venv/bin/python -m benchmarks.broadcast --latency 0.1,0.3     # the fake answers each call after 100-300 ms
     .venv/bin/python -m benchmarks.broadcast --latency 0 --latency 0.1,0.3   # both, one after the other
+    .venv/bin/python -m benchmarks.broadcast --latency 0.1,0.3 --latency-split 1 --latency-split 0.5
 
-``--latency MIN,MAX``: the fake server waits a uniformly random time between MIN and MAX seconds before it
-handles each call (as a platform far away would: the send is counted by its limits when it arrives, not when
-it was written). ``0`` = none. Repeat the option to run every rate under each latency (``--sink null``: no
-server, the option is ignored). The goal is checked on ``platform_sustained_ratio`` (sends per second at the
-server between the 5th and 95th percentile of arrivals) with no 429.
+``--latency MIN,MAX``: the fake server delays each call by a uniformly random time between MIN and MAX
+seconds (as a platform far away would: the send is counted by its limits when it arrives, not when it was
+written). ``0`` = none. ``--latency-split F``: the fraction of each delay that passes before the call is
+handled and counted, the rest after, before the answer (``set_latency(before_fraction=F)``); 1.0, the
+default, puts the whole delay before the count (the worst case: arrivals jitter by all of it); 0.5 is a round
+trip that is half uplink, half downlink. Repeat either option to run every rate under each combination
+(``--sink null``: no server, both are ignored). The goal is checked on ``platform_sustained_ratio`` (sends per
+second at the server between the 5th and 95th percentile of arrivals) with no 429.
 """
 
 from __future__ import annotations
@@ -107,10 +111,11 @@ async def _open_rows(rt: Runtime) -> int:
 
 async def run_one(
     n: int, rate: float | None, sink: str, timeout: float, pg_admin_url: str | None = None,
-    latency: tuple[float, float] | None = None,
+    latency: tuple[float, float] | None = None, before_fraction: float = 1.0,
 ) -> dict[str, Any]:
     """One broadcast to ``n`` subscribers with the global limit ``rate`` (None = lifted); ``latency``: the
-    fake server answers each call after a uniformly random (min, max) seconds.
+    fake server answers each call after a uniformly random (min, max) seconds, ``before_fraction`` of it
+    before the call is counted.
 
     SQLite in a temporary directory, or a fresh database on the PostgreSQL server ``pg_admin_url``."""
     tmp = tempfile.TemporaryDirectory(prefix="jn-bench-")
@@ -133,7 +138,8 @@ async def run_one(
         if rate is not None:
             server.control.fault("enforce_limits", global_per_sec=rate, per_chat_per_sec=1, per_group_per_min=20)
         if latency is not None and latency[1] > 0:
-            server.control.fault("set_latency", seconds=latency[0], max_seconds=latency[1])
+            server.control.fault("set_latency", seconds=latency[0], max_seconds=latency[1],
+                                 before_fraction=before_fraction)
         overrides["telegram"] = {"token": TOKEN, "base_url": server.base_url, "base_file_url": server.base_file_url}
     settings: Settings = load_settings(None, **overrides)
     rt = Runtime.create(settings)
@@ -187,6 +193,7 @@ async def run_one(
         out: dict[str, Any] = {
             "sink": sink,
             "latency_s": list(latency) if latency and sink == "fake" else None,  # null sink: no server, none
+            "latency_before_fraction": before_fraction if latency and sink == "fake" else None,
             "database": "postgresql" if pg_admin_url else "sqlite",
             "subscribers": n,
             "allowed_per_sec": rate,
@@ -237,6 +244,14 @@ async def run_one(
         tmp.cleanup()
 
 
+def _split(raw: str) -> float:
+    """A fraction between 0 and 1."""
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {raw!r}")
+    return value
+
+
 def _latency(raw: str) -> tuple[float, float] | None:
     """``MIN,MAX`` (or one number for a fixed latency) in seconds; ``0`` = none."""
     parts = [float(x) for x in raw.split(",")]
@@ -263,8 +278,14 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pg-url", default=None, help="existing PostgreSQL server whose user may CREATE DATABASE")
     p.add_argument("--latency", action="append", type=_latency, default=None, metavar="MIN,MAX",
                    help="the fake server answers each call after a random MIN..MAX seconds (0: none); repeatable")
+    p.add_argument("--latency-split", action="append", type=_split, default=None, metavar="F",
+                   help="fraction of each delay before the call is counted, the rest after (default 1.0); "
+                        "repeatable")
     args = p.parse_args(argv)
     latencies: list[tuple[float, float] | None] = args.latency or [None]
+    splits: list[float] = args.latency_split or [1.0]
+    # Each latency under each split (a split means nothing without latency: run those once).
+    cases = [(lat, f) for lat in latencies for f in (splits if lat is not None else [1.0])]
     logging.basicConfig(level=logging.WARNING)
     if args.sink == "fake":
         try:
@@ -281,16 +302,16 @@ async def main(argv: list[str] | None = None) -> int:
         pg = TempPostgres()
         pg_url = str(pg.start())
     try:
-        for latency in latencies:
+        for latency, split in cases:
             if args.memory:
-                results.append(await run_one(args.memory, None, args.sink, args.timeout, pg_url, latency))
+                results.append(await run_one(args.memory, None, args.sink, args.timeout, pg_url, latency, split))
                 continue
             for raw in args.rates.split(","):
                 rate = float(raw)
                 n = args.n30 if rate < 100 else args.n
-                results.append(await run_one(n, rate, args.sink, args.timeout, pg_url, latency))
+                results.append(await run_one(n, rate, args.sink, args.timeout, pg_url, latency, split))
             if not args.no_ceiling:
-                results.append(await run_one(args.n, None, args.sink, args.timeout, pg_url, latency))
+                results.append(await run_one(args.n, None, args.sink, args.timeout, pg_url, latency, split))
     finally:
         if pg is not None:
             pg.stop()

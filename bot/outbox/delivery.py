@@ -287,6 +287,8 @@ class DeliveryWorker:
             except Exception as exc:  # a sender bug must not kill the loop or lose the row
                 log.exception("sender raised", extra={"outbox_id": msg.id})
                 result = SendResult("retry", error=f"{type(exc).__name__}", answered=False)
+            finally:
+                lim.finish(slot)  # ended, answered or not: counted by the platform by now, if at all
             if result.answered:
                 lim.answered(wire)
             result = no_answer_fate(msg, result, written=wire.at is not None)

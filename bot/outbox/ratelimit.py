@@ -19,13 +19,27 @@ burst (``Schedule.started``). ``release`` gives back a slot whose send never sta
 
 All windows are 2.5% longer than the platform's: room for scheduling jitter. The platform counts a send when
 it arrives, the schedule when it is written: round trips that vary make arrivals bunch by chance even when
-the writes are evenly spaced. So the global window's margin is at least what the measured round-trip jitter
-requires (``jitter_margin``): the number of arrivals in any platform window is the planned count plus a
-random excess whose spread grows with the round trips' dispersion and with the square root of the rate;
-the margin keeps ``JITTER_Z`` standard deviations of it below the limit. At 1000 msg/s with 100-300 ms
-round trips that is about 3.3 % (a thousand sends average out their jitter); at 30 msg/s about 21 % (thirty
-do not). The margin also grows by one point after each 429 from the platform (a sign it was too thin), up to
-25 %; that widening relaxes one point per quiet ten minutes.
+the writes are evenly spaced. Two ways keep that bunching under the limit, and the schedule uses whichever
+costs less for the round trips it measures (``Schedule.gated``):
+
+* Spread (many sends a second): the global window's margin is at least what the measured round-trip jitter
+  requires (``jitter_margin``): the number of arrivals in any platform window is the planned count plus a
+  random excess whose spread grows with the round trips' dispersion and with the square root of the rate;
+  the margin keeps ``JITTER_Z`` standard deviations of it below the limit. At 1000 msg/s with 100-300 ms
+  round trips that is about 3.3 % (a thousand sends average out their jitter); at 30 msg/s about 21 %
+  (thirty do not).
+* Gate (few sends a second): the answers tell where earlier sends were counted. A send is counted before its
+  answer leaves the platform, so a send answered at ``R`` was counted at ``R`` or earlier, and a send not yet
+  answered will be counted later than now (or was, moments ago). A new send cannot be counted before
+  ``now + min_rtt``. So it may go when the sends answered in the last ``window - min_rtt`` seconds plus every
+  send under way (and every start time handed out but not yet ended) leave room for one more: whatever the
+  delays turn out to be, no platform window then holds more than the limit (``_gate_at``; the window is
+  ``GATE_MARGIN`` longer for clock and transit noise). This wastes no margin on the window's far edge, which
+  the answers have already resolved: at 30 msg/s with 100-300 ms round trips it allows about 0.87 of the
+  limit, against 0.82 spread; at 1000 msg/s the spread margin is far cheaper (0.97 against 0.90).
+
+Both margins grow by one point after each 429 from the platform (a sign they were too thin), up to 25 %;
+that widening relaxes one point per quiet ten minutes.
 """
 
 from __future__ import annotations
@@ -50,6 +64,8 @@ RTT_MIN_SAMPLES = 8
 LOOKAHEAD = 0.25  # seconds of global start times handed out ahead (one claim covers them)
 SHIFT_SHARE = 0.05  # stalls may push the schedule back by at most this share of the time ...
 SHIFT_CAPACITY = 0.2  # ... with at most this many seconds at once (a token bucket); beyond that, lateness is absorbed
+GATE_MARGIN = 0.01  # the gate's window is this much longer than the platform's (transit and clock noise)
+OPEN_TTL = 300.0  # a handed-out slot never ended (its task vanished) stops counting for the gate after this
 MAX_BATCH = 50  # rows per claim under a busy global limit
 UNLIMITED_BATCH = 500  # rows per claim for a channel without a global limit (console)
 
@@ -92,6 +108,16 @@ def margin_for_dispersion(count: int, per_seconds: float, dispersion: float, z: 
     return max(0.0, count / room - 1.0)
 
 
+def gate_cost(count: int, per_seconds: float, rtt_min: float, rtt_mean: float) -> float:
+    """The margin the gate (``Schedule._gate_at``) is expected to give up: it keeps the sends that ended in
+    the last ``gate window - rtt_min`` seconds plus those under way (on average ``rtt_mean`` each) at
+    ``count - 1``, so it sends ``count - 1`` per ``gate window - rtt_min + rtt_mean`` seconds."""
+    if count < 1 or per_seconds <= 0:
+        return 0.0
+    busy = per_seconds * (1.0 + GATE_MARGIN) - rtt_min + rtt_mean
+    return max(0.0, count * busy / (max(1, count - 1) * per_seconds) - 1.0)
+
+
 @dataclass(frozen=True)
 class Limit:
     count: int
@@ -120,12 +146,16 @@ class WireMark:
 class Schedule:
     """Start times at least ``window / count`` apart and at most ``count`` in any ``window``.
 
-    The window's margin follows the measured jitter (``observe``): requests written at an even pace reach
-    the platform unevenly when round trips vary, so the margin is at least what ``jitter_margin`` computes
-    from recent round-trip times. ``widen``/``relax`` move its floor after 429s. It stays between ``margin``
-    and ``MAX_MARGIN``."""
+    Requests written at an even pace reach the platform unevenly when round trips vary (``observe`` measures
+    them). Spread: the window's margin is at least what ``jitter_margin`` computes from recent round-trip
+    times. Gated: the margin stays at its floor and each start time also waits for the gate (``_gate_at``),
+    which counts the sends answered recently and those not yet ended (``end``, ``drop``). ``gated`` is
+    whichever the measured round trips make cheaper (``gate``: None chooses so, False never gates, True
+    gates as soon as round trips are measured). ``widen``/``relax`` move the floor after 429s. The margin
+    stays between ``margin`` and ``MAX_MARGIN``."""
 
-    def __init__(self, limit: Limit, margin: float = MARGIN, lookahead: float = LOOKAHEAD) -> None:
+    def __init__(self, limit: Limit, margin: float = MARGIN, lookahead: float = LOOKAHEAD,
+                 gate: bool | None = None) -> None:
         self.count = max(1, int(limit.count))
         self.per_seconds = limit.per_seconds
         self.base_margin = margin
@@ -140,12 +170,24 @@ class Schedule:
         self.jitter = 0.0  # the margin the measured round-trip jitter requires (jitter_margin)
         self.rtt_dispersion = 0.0  # E|X - X'| of recent round trips, seconds
         self.rtt_spread = 0.0  # their 1st to 99th percentile, seconds
+        self.rtt_min = 0.0  # the shortest recent round trip: no send is counted sooner after its write
+        self.rtt_mean = 0.0
+        self.gate = gate
+        self.gated = False
+        self.gate_margin = MAX_MARGIN  # what the gate is expected to give up (gate_cost), once measured
+        self.answers: deque[float] = deque()  # when recent sends ended (answered or given up), in order
+        self.open: dict[int, float] = {}  # seq -> start time, of slots handed out and not yet ended or dropped
         self._apply()
 
     def _apply(self) -> None:
-        self.margin = min(MAX_MARGIN, max(self.floor, self.jitter))
+        if self.gated:
+            self.margin = min(MAX_MARGIN, self.floor)
+        else:
+            self.margin = min(MAX_MARGIN, max(self.floor, self.jitter))
         self.window = self.per_seconds * (1.0 + self.margin)
         self.spacing = self.window / self.count
+        # the gate's window: the platform's, GATE_MARGIN longer, and wider after 429s as the margin is
+        self.gate_window = self.per_seconds * (1.0 + GATE_MARGIN + max(0.0, self.floor - self.base_margin))
 
     def widen(self) -> None:
         """The platform answered 429 although we kept to the schedule: keep a wider margin from now on."""
@@ -172,30 +214,88 @@ class Schedule:
             self.rtt_spread = samples[int(0.99 * (len(samples) - 1))] - samples[int(0.01 * (len(samples) - 1))]
             self.rtt_dispersion = mean_abs_difference(samples)
             self.jitter = margin_for_dispersion(self.count, self.per_seconds, self.rtt_dispersion)
+            self.rtt_min = samples[0]
+            self.rtt_mean = sum(samples) / len(samples)
+            self.gate_margin = gate_cost(self.count, self.per_seconds, self.rtt_min, self.rtt_mean)
+            self.gated = self.gate is not False and (self.gate is True or self.gate_margin < self.jitter)
             self._apply()
+
+    def end(self, seq: int, now: float) -> None:
+        """Slot ``seq``'s send ended now (answered, failed or given up): the platform counted it by now, if at
+        all. Sends that end are kept (``answers``) for as long as the gate may need them."""
+        if self.open.pop(seq, None) is None:
+            return
+        answers = self.answers
+        while answers and answers[0] <= now - self.gate_window:  # no gate looks that far back
+            answers.popleft()
+        answers.append(max(now, answers[-1]) if answers else now)  # in order
+
+    def drop(self, seq: int) -> None:
+        """Slot ``seq``'s send will not happen: it no longer counts for the gate (its time stays used)."""
+        self.open.pop(seq, None)
+
+    def _prune_open(self, now: float) -> None:
+        """A slot whose task vanished without ending it must not count (nor be kept) for ever."""
+        open_ = self.open
+        while open_:
+            seq, at = next(iter(open_.items()))
+            if at > now - OPEN_TTL:
+                break
+            del open_[seq]
+
+    def _gate_at(self, now: float) -> float | None:
+        """The earliest time a new send may start for the gate, from what is known now; None: not before some
+        send under way ends (they alone fill a window).
+
+        A send starting at ``t`` is counted at ``t + rtt_min`` or later; each window that can hold it then
+        holds at most the sends that ended after ``t + rtt_min - gate_window`` (each was counted before it
+        ended) and those not yet ended: while that is at most ``count - 1``, no window can overflow, however
+        the delays fall. Later answers only turn open sends into ended ones, which count no more."""
+        cut = now + self.rtt_min - self.gate_window
+        answers = self.answers
+        while answers and answers[0] <= cut:
+            answers.popleft()
+        self._prune_open(now)
+        excess = len(answers) + len(self.open) + 1 - self.count
+        if excess <= 0:
+            return now
+        if excess > len(answers):
+            return None
+        return answers[excess - 1] + self.gate_window - self.rtt_min
 
     def _prune(self, now: float) -> None:
         while self.times and self.times[0] <= now - self.window:
             self.times.popleft()
             self.first_seq += 1
 
-    def next_at(self, now: float) -> float:
+    def next_at(self, now: float) -> float | None:
+        """The next start time that may be handed out; None: not before a send under way ends (gate)."""
         self._prune(now)
         t = now
         if self.times:
             t = max(t, self.times[-1] + self.spacing)
         if len(self.times) >= self.count:
             t = max(t, self.times[-self.count] + self.window)
+        if self.gated:
+            gate = self._gate_at(now)
+            if gate is None:
+                return None
+            t = max(t, gate)
         return t
 
     def take(self, now: float, lookahead: float | None = None) -> tuple[int, float] | float:
         """``(seq, at)``: a start time within the lookahead, booked. A float: seconds until one is."""
         ahead = self.lookahead if lookahead is None else lookahead
         t = self.next_at(now)
+        if t is None:
+            return self.spacing  # look again then: answers may have come
         if t - now > ahead:
             return max(t - now - ahead, 0.0005)  # never a vanishing wait (float rounding)
         self.times.append(t)
-        return self.first_seq + len(self.times) - 1, t
+        seq = self.first_seq + len(self.times) - 1
+        self._prune_open(now)
+        self.open[seq] = t
+        return seq, t
 
     @property
     def tolerance(self) -> float:
@@ -250,8 +350,15 @@ class Schedule:
     def budget(self, now: float, want: int) -> tuple[int, float]:
         """``(n, 0.0)``: about ``n`` ≥ ``want`` start times fit in the lookahead now; else ``(0, wait)``."""
         t = self.next_at(now)
+        if t is None:
+            return 0, self.spacing
         horizon = now + self.lookahead
         n = int((horizon - t) / self.spacing) + 1 if t <= horizon else 0
+        if self.gated and n > 0:  # the gate lets one more go per answer that leaves its window by the horizon
+            room = self.count - 1 - len(self.open)
+            leave = horizon + self.rtt_min - self.gate_window
+            room -= sum(1 for r in self.answers if r > leave)
+            n = min(n, max(1, room + 1))
         if n >= want:
             return n, 0.0
         return 0, max(0.001, t + (want - 1) * self.spacing - horizon)
@@ -310,10 +417,12 @@ class ChannelLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         max_chats: int = 50_000,
+        gate: bool | None = None,
     ) -> None:
         """``clock`` and ``sleep`` (a monotonic clock in seconds, and a coroutine that waits on it): the real
-        ones unless a test drives the limiter and the delivery engine in virtual time."""
-        self._global = Schedule(global_) if global_ else None
+        ones unless a test drives the limiter and the delivery engine in virtual time. ``gate``: see
+        ``Schedule`` (None: the global schedule gates when that is cheaper than spreading)."""
+        self._global = Schedule(global_, gate=gate) if global_ else None
         self._private = private
         self._group = group
         self._chats: OrderedDict[str, SlidingWindow] = OrderedDict()
@@ -421,8 +530,16 @@ class ChannelLimiter:
         if self._global is not None and mark.at is not None:
             self._global.observe(self.now() - mark.at)
 
+    def finish(self, slot: Slot) -> None:
+        """The started send ended, with an answer or without one: the platform has counted it by now, if at
+        all (the gate counts it as counted now; ``Schedule.end``)."""
+        if self._global is not None and slot.seq is not None:
+            self._global.end(slot.seq, self.now())
+
     def release(self, slot: Slot) -> None:
         """The held send will not happen (another process claimed the row). Its global time stays used."""
+        if self._global is not None and slot.seq is not None:
+            self._global.drop(slot.seq)
         chat = self._chat(slot.chat_key, slot.is_group)
         if chat is not None:
             chat.release()
@@ -453,12 +570,15 @@ class ChannelLimiter:
 
     @property
     def pacing(self) -> dict[str, float] | None:
-        """The global schedule's state (for benchmarks and the doctor): margins, round-trip dispersion."""
+        """The global schedule's state (for benchmarks and the doctor): margins, whether the gate is on (1.0),
+        the slots not yet ended, round-trip figures."""
         g = self._global
         if g is None:
             return None
-        return {"margin": g.margin, "jitter_margin": g.jitter, "floor": g.floor,
-                "rtt_dispersion_s": g.rtt_dispersion, "rtt_spread_s": g.rtt_spread, "rtt_samples": float(len(g.rtts))}
+        return {"margin": g.margin, "jitter_margin": g.jitter, "floor": g.floor, "gated": float(g.gated),
+                "gate_margin": g.gate_margin, "open": float(len(g.open)), "rtt_min_s": g.rtt_min,
+                "rtt_mean_s": g.rtt_mean, "rtt_dispersion_s": g.rtt_dispersion, "rtt_spread_s": g.rtt_spread,
+                "rtt_samples": float(len(g.rtts))}
 
     @property
     def global_margin(self) -> float | None:

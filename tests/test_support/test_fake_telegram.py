@@ -291,6 +291,37 @@ async def test_duplicates_latency_and_wait_for(server: FakeTelegramServer, bot: 
     assert (await server.wait_for(lambda c: c.chat_id == 4, include_failed=True)).status == 429
 
 
+async def test_latency_split_before_and_after_the_count(server: FakeTelegramServer, bot: Bot) -> None:
+    """``before_fraction``: the share of each request's delay before it is processed and counted; the rest
+    passes before the answer is sent. Default 1.0: all before (the count comes right before the answer)."""
+    server.enforce_limits(global_per_sec=30, per_chat_per_sec=100)
+    server.set_latency(0.4)
+    started = time.monotonic()
+    await bot.send_message(1, "semua di depan")
+    counted = server.sent_messages()[-1].timestamp
+    assert counted - started >= 0.39  # counted after the whole delay
+    assert server.stats.last_send_at == pytest.approx(counted, abs=0.05)  # the limits count it then too
+    server.set_latency(0.4, before_fraction=0.5)
+    started = time.monotonic()
+    await bot.send_message(2, "separuh")
+    answered = time.monotonic()
+    counted = server.sent_messages()[-1].timestamp
+    assert counted - started >= 0.19  # half of the delay before the count ...
+    assert answered - counted >= 0.19  # ... and half of it after, before the answer
+    assert server.stats.last_send_at == pytest.approx(counted, abs=0.05)  # not when it is answered
+    server.set_latency(0.4, before_fraction=0.0)
+    started = time.monotonic()
+    await bot.send_message(3, "semua di belakang")
+    assert time.monotonic() - server.sent_messages()[-1].timestamp >= 0.39  # counted at once, answered later
+    with pytest.raises(ValueError, match="before_fraction"):
+        server.set_latency(0.1, before_fraction=1.5)
+    server.clear_faults()
+    server.set_latency(0.2)  # back to the default split: all of it before the count
+    started = time.monotonic()
+    await bot.send_message(4, "lagi")
+    assert server.sent_messages()[-1].timestamp - started >= 0.19
+
+
 # --- updates ---------------------------------------------------------------------------------------
 
 async def test_get_updates_offset_and_long_poll(server: FakeTelegramServer, bot: Bot) -> None:

@@ -58,8 +58,12 @@ Public interface
         ``block_user(chat_id)`` (403 "Forbidden: bot was blocked by the user"),
         ``set_chat_error(chat_id, status, description, parameters=None)`` (every send to the chat fails so),
         ``migrate_chat(chat_id, new_chat_id)`` (400 + migrate_to_chat_id),
-        ``set_latency(seconds, *, methods=None, max_seconds=None)`` (before the request is processed; with
-        ``max_seconds`` each request waits a uniformly random time between the two),
+        ``set_latency(seconds, *, methods=None, max_seconds=None, before_fraction=1.0)`` (each request waits
+        ``seconds``, or with ``max_seconds`` a uniformly random time between the two; ``before_fraction`` of
+        that delay passes before the request is processed -- and a send counted by the limits and recorded --
+        the rest after, before the answer is sent: 1.0, the default, puts all of it before, so arrivals at the
+        counter jitter by the whole delay, the worst case; 0.5 is a link whose round trip is half uplink,
+        half downlink),
         ``lose_answer_next(n=1, *, methods=None, chat_id=None, mode="drop", hold=30.0)`` (the request IS
         processed and recorded as ok -- the message is delivered -- but its answer is lost: "drop" closes the
         connection without a response, "hold" keeps the answer back for ``hold`` seconds, past the client's
@@ -695,6 +699,7 @@ class FakeTelegramServer:
         self._latency = 0.0
         self._latency_methods: frozenset[str] | None = None
         self._latency_max: float | None = None
+        self._latency_before = 1.0  # the share of each delay before the request is processed (set_latency)
         self._limits: Limits | None = None
         self._windows = _Windows()
         self._pollers: set[asyncio.Future[None]] = set()
@@ -948,11 +953,14 @@ class FakeTelegramServer:
                             {"migrate_to_chat_id": new_chat_id})
 
     def set_latency(self, seconds: float, *, methods: Iterable[str] | None = None,
-                    max_seconds: float | None = None) -> None:
+                    max_seconds: float | None = None, before_fraction: float = 1.0) -> None:
+        if not 0.0 <= before_fraction <= 1.0:
+            raise ValueError(f"before_fraction must be between 0 and 1, got {before_fraction!r}")
         with self._lock:
             self._latency = float(seconds)
             self._latency_methods = self._method_set(methods)
             self._latency_max = float(max_seconds) if max_seconds is not None else None
+            self._latency_before = float(before_fraction)
 
     def enforce_limits(self, global_per_sec: int = 30, per_chat_per_sec: int = 1, per_group_per_min: int = 20,
                        burst: int = 0) -> None:
@@ -967,6 +975,7 @@ class FakeTelegramServer:
             self._latency = 0.0
             self._latency_methods = None
             self._latency_max = None
+            self._latency_before = 1.0
             self._limits = None
 
     def reset(self) -> None:
@@ -1125,8 +1134,9 @@ class FakeTelegramServer:
             latency = self._latency if self._latency > 0 and _method_matches(self._latency_methods, low) else 0.0
             if latency and self._latency_max is not None and self._latency_max > latency:
                 latency = random.uniform(latency, self._latency_max)
-        if latency:
-            await asyncio.sleep(latency)
+            before = latency * self._latency_before
+        if before:
+            await asyncio.sleep(before)
 
         status, body, result, error = 200, None, None, None
         with self._lock:
@@ -1167,6 +1177,8 @@ class FakeTelegramServer:
                 self.stats.forbidden_403 += 1
             self._notify_call_waiters()
             lost = self._take_lost(low, chat_id) if error is None else None
+        if latency > before:  # the rest of the delay: on the way back
+            await asyncio.sleep(latency - before)
         if lost is not None:
             if lost.mode == "hold":
                 await asyncio.sleep(lost.hold)  # the client gives up first (its read timeout)
