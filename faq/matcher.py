@@ -136,7 +136,9 @@ class Matcher:
         it; per phrasing, its entry, weight, length and where each of its tokens comes when its frozenset is
         iterated."""
         self._n_phrasings = len(self.p_tokens)
-        self._entry_texts = [[self.p_text[pi] for pi in pis] for pis in self.entry_phrasings]
+        # ``token_sort_ratio(q, p)`` is ``ratio`` of the two texts with their words sorted: each phrasing's side
+        # is sorted once here, so a question compares its sorted text with these by plain ``ratio``.
+        self._entry_sorted = [[_sorted_words(self.p_text[pi]) for pi in pis] for pis in self.entry_phrasings]
         self._ids_arr = np.array(self.ids, dtype=object)
         self._p_entry_arr = np.array(self.p_entry, dtype=np.intp)
         self._p_weight_arr = np.array(self.p_weight, dtype=np.float64)
@@ -311,12 +313,20 @@ class Matcher:
         # The fuzzy part goes to the first FUZZY_TOP only. It can only raise them, and they already lead
         # everything after them, so the final (stable) sort only reorders those few.
         top = min(FUZZY_TOP, len(ordered))
-        head = []
-        for rank_i, ei in enumerate(ordered[:top].tolist()):
-            # the best token_sort_ratio over the entry's phrasings (extractOne: one call, the query prepared once)
-            best_fuzzy = process.extractOne(qtext, self._entry_texts[ei], scorer=fuzz.token_sort_ratio)
-            fz = best_fuzzy[1] / 100.0
-            head.append((self.ids[ei], float(scores[rank_i]) + W_FUZZY * fz))
+        head_entries = ordered[:top].tolist()
+        # the best token_sort_ratio over each entry's phrasings: one ``cdist`` of the question's sorted words
+        # against the head entries' sorted phrasings (every candidate has at least one), maximum per entry
+        choices: list[str] = []
+        starts: list[int] = []
+        for ei in head_entries:
+            starts.append(len(choices))
+            choices.extend(self._entry_sorted[ei])
+        ratios = process.cdist([_sorted_words(qtext)], choices, scorer=fuzz.ratio, dtype=np.float64)[0]
+        best_fuzzy = np.maximum.reduceat(ratios, starts).tolist()
+        head = [
+            (self.ids[ei], partial_score + W_FUZZY * (fz / 100.0))
+            for ei, partial_score, fz in zip(head_entries, scores[:top].tolist(), best_fuzzy, strict=True)
+        ]
         head.sort(key=lambda r: r[1], reverse=True)
         head.extend(zip(self._ids_arr[ordered[top:]].tolist(), scores[top:].tolist(), strict=False))
         return head
@@ -364,6 +374,11 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         return self.decide(self.rank(text), n_tokens=len(set(self.normalizer.tokens(text))))
+
+
+def _sorted_words(text: str) -> str:
+    """The words of ``text`` sorted, as ``fuzz.token_sort_ratio`` compares them."""
+    return " ".join(sorted(text.split()))
 
 
 def _argsort_pairs(values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
