@@ -43,6 +43,7 @@ COMMON_DF = 0.15  # tokens in more than this share of entries do not generate ca
 FUZZY_TOP = 12  # entries that get the (slower) fuzzy string comparison
 MAX_SUGGESTIONS = 3
 UNKNOWN_FACTOR = 1.0  # weight of a word unknown to the KB, relative to the rarest KB word
+DIRECT_SUM_ROWS = 64  # up to this many order-sensitive phrase sums are redone one by one, not grouped
 SUM_SLACK = 1e-9  # relative bound, far above float rounding, on how much a sum's order can change it
 
 
@@ -212,8 +213,9 @@ class Matcher:
         qset = frozenset(toks)
         idf = self.idf
         p_tokens = self.p_tokens
-        if q > 62 or (q + 1) ** int(shared.max()) >= 2**63:
-            # the sequence code would not fit in 63 bits (a question of 14+ tokens sharing 14+ with a phrasing)
+        if len(rows) <= DIRECT_SUM_ROWS or q > 62 or (q + 1) ** int(shared.max()) >= 2**63:
+            # few rows: summing each is cheaper than grouping them (some twenty numpy calls); or the sequence
+            # code would not fit in 63 bits (a question of 14+ tokens sharing 14+ with a phrasing)
             return np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in rows.tolist()], dtype=np.float64)
         query_index = np.full(len(self.vocab), -1, dtype=np.int64)
         query_index[[self._vocab_index[t] for t in toks]] = np.arange(q)

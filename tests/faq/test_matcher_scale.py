@@ -150,6 +150,31 @@ def test_empty_kb() -> None:
     assert Matcher(kb).rank("pns boleh kampanye") == ReferenceMatcher(kb).rank("pns boleh kampanye") == []
 
 
+def test_order_sensitive_sums_grouped_or_one_by_one_rank_identically(
+    real_pair, synthetic_pair, questions, monkeypatch
+) -> None:
+    """A few order-sensitive phrase sums are redone one by one, many are grouped by insertion sequence
+    (``DIRECT_SUM_ROWS``); either way on both KBs (each forced where the other would run) ranks like the
+    reference, and both ways do run with the shipped setting."""
+    sizes: list[int] = []
+    fast, ref = synthetic_pair
+    shared_sums = Matcher._shared_sums
+
+    def counting(self, toks, rows, shared):
+        sizes.append(len(rows))
+        return shared_sums(self, toks, rows, shared)
+
+    monkeypatch.setattr(Matcher, "_shared_sums", counting)
+    assert _differences(fast, ref, questions[:300]) == []
+    assert min(sizes) <= matcher_module.DIRECT_SUM_ROWS < max(sizes)
+    monkeypatch.setattr(matcher_module, "DIRECT_SUM_ROWS", 0)  # always grouped
+    for pair in (real_pair, synthetic_pair):
+        assert _differences(*pair, questions[:300]) == []
+    monkeypatch.setattr(matcher_module, "DIRECT_SUM_ROWS", 10**9)  # always one by one
+    for pair in (real_pair, synthetic_pair):
+        assert _differences(*pair, questions[:300]) == []
+
+
 # -- the comparison can fail -----------------------------------------------------------------------------------
 
 
