@@ -167,6 +167,9 @@ class IntentSet:
             ) - {()}
         self._before_seqs = seqs(None)
         self._after_seqs = seqs(AFTER_QUESTION)
+        # their words: a typed word with a normalised word outside these never belongs to a greeting or thanks
+        self._before_vocab = frozenset(w for seq in self._before_seqs for w in seq)
+        self._after_vocab = frozenset(w for seq in self._after_seqs for w in seq)
 
     def get(self, ident: str) -> Intent | None:
         return next((i for i in self.intents if i.id == ident), None)
@@ -227,17 +230,39 @@ class IntentSet:
         Only whole courtesy phrasings at the edges go (after the question: thanks only), and only when more
         than courtesy remains."""
         spans = [m.span() for m in _SURFACE_TOKEN.finditer(text)]
-        per_token = [self.words(text[a:b]) for a, b in spans]  # courtesy phrasings hold no multi-word slang
+        # each typed word's normalised words, taken when first needed (courtesy phrasings hold no multi-word slang)
+        per_token: list[list[str] | None] = [None] * len(spans)
+
+        def words_at(i: int) -> list[str]:
+            ws = per_token[i]
+            if ws is None:
+                a, b = spans[i]
+                ws = per_token[i] = self.words(text[a:b])
+            return ws
 
         def joined(lo: int, hi: int) -> list[str]:
-            return [w for ws in per_token[lo:hi] for w in ws]
+            return [w for i in range(lo, hi) for w in words_at(i)]
 
+        def edge(indices: range, vocab: frozenset[str]) -> int:
+            """How many typed words at ``indices``, in that order, have only words of ``vocab``."""
+            n = 0
+            for i in indices:
+                if not vocab.issuperset(words_at(i)):
+                    break
+                n += 1
+            return n
+
+        # A greeting of k typed words needs all of them made of courtesy words: only k up to ``front`` can be
+        # one (longer ones hold a word no courtesy phrasing has), and likewise thanks of ``end - k`` words.
         start, end = 0, len(spans)
-        for k in range(min(len(spans) - 1, _EDGE_TOKENS), 0, -1):  # longest greeting first
+        front = edge(range(min(len(spans) - 1, _EDGE_TOKENS)), self._before_vocab)
+        for k in range(front, 0, -1):  # longest greeting first
             if self._is_courtesy(joined(0, k), self._before_seqs) and self._question_left(joined(k, end)):
                 start = k
                 break
-        for k in range(max(start + 1, end - _EDGE_TOKENS), end):  # longest thanks first
+        lowest = max(start + 1, end - _EDGE_TOKENS)
+        back = edge(range(end - 1, lowest - 1, -1), self._after_vocab)
+        for k in range(max(lowest, end - back), end):  # longest thanks first
             if self._is_courtesy(joined(k, end), self._after_seqs) and self._question_left(joined(start, k)):
                 end = k
                 break

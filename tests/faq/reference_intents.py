@@ -1,0 +1,43 @@
+"""Intent checks as they were before the FAQ reply path was made cheaper (main at 609d62b), kept verbatim apart
+from taking the :class:`~faq.intents.IntentSet` as an argument, as oracles for ``tests/faq/test_intents.py``."""
+
+from __future__ import annotations
+
+import re
+
+from faq.intents import IntentSet
+
+_SURFACE_TOKEN = re.compile(r"\S+")
+_EDGE_TOKENS = 6
+
+
+def _is_courtesy(words: list[str], seqs: frozenset[tuple[str, ...]]) -> bool:
+    n = len(words)
+    ok = [True] + [False] * n  # ok[i]: words[:i] splits into courtesy phrasings
+    for i in range(1, n + 1):
+        ok[i] = any(ok[j] and tuple(words[j:i]) in seqs for j in range(max(0, i - _EDGE_TOKENS), i))
+    return n > 0 and ok[n]
+
+
+def strip_courtesy(intents: IntentSet, text: str) -> str:
+    def question_left(words: list[str]) -> bool:
+        return bool(words) and not _is_courtesy(words, intents._before_seqs)
+
+    spans = [m.span() for m in _SURFACE_TOKEN.finditer(text)]
+    per_token = [intents.words(text[a:b]) for a, b in spans]  # courtesy phrasings hold no multi-word slang
+
+    def joined(lo: int, hi: int) -> list[str]:
+        return [w for ws in per_token[lo:hi] for w in ws]
+
+    start, end = 0, len(spans)
+    for k in range(min(len(spans) - 1, _EDGE_TOKENS), 0, -1):  # longest greeting first
+        if _is_courtesy(joined(0, k), intents._before_seqs) and question_left(joined(k, end)):
+            start = k
+            break
+    for k in range(max(start + 1, end - _EDGE_TOKENS), end):  # longest thanks first
+        if _is_courtesy(joined(k, end), intents._after_seqs) and question_left(joined(start, k)):
+            end = k
+            break
+    if (start, end) == (0, len(spans)):
+        return text
+    return text[spans[start][0] : spans[end - 1][1]]
