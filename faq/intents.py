@@ -157,6 +157,7 @@ class IntentSet:
             triggers = tuple(tuple(normalizer.words(tr)) for tr in intent.triggers)
             surface = tuple(tuple(surface_words(tr)) for tr in intent.triggers)
             self._compiled.append(_Compiled(intent, frozenset().union(*cores), cores, triggers, surface))
+        self._triggered = [c for c in self._compiled if c.intent.kind == "trigger"]
         self.courtesy_vocab = frozenset().union(*(c.vocab for c in self._compiled if c.intent.kind == "courtesy"))
         # courtesy phrasings as word sequences: any of them may stand before a question, thanks after it
         # ("... kampanye malam" keeps its "malam")
@@ -272,24 +273,22 @@ class IntentSet:
 
     def out_of_scope(self, text: str) -> Intent | None:
         """A trigger intent (out of scope) for the message, else None."""
-        normalised, typed = self.normalizer.words(text), surface_words(text)
-        blocked = bool(self.topical & set(normalised))
-        for c in self._compiled:
-            if c.intent.kind != "trigger":
-                continue
+        normalised = _Phrases(self.normalizer.words(text))
+        typed: _Phrases | None = None  # the words as typed, split only when an intent needs them
+        blocked = not self.topical.isdisjoint(normalised.words)
+        for c in self._triggered:
             if c.intent.surface:
                 # English: slang maps "campaign" to "kampanye", so look at the words as typed
+                if typed is None:
+                    typed = _Phrases(surface_words(text))
                 words, triggers = typed, c.surface_triggers
-                if self.surface_topical & set(words):
+                if not self.surface_topical.isdisjoint(words.words):
                     continue
             elif blocked:
                 continue
             else:
                 words, triggers = normalised, c.triggers
-            found = sum(
-                1 for trig in triggers
-                if trig and any(tuple(words[i : i + len(trig)]) == trig for i in range(len(words) - len(trig) + 1))
-            )
+            found = sum(1 for trig in triggers if trig and words.has(trig))
             if found >= c.intent.min_triggers:
                 return c.intent
         return None
@@ -297,6 +296,24 @@ class IntentSet:
     def action_for_entry(self, entry_id: str) -> Intent | None:
         """The intent whose action button goes with an answer from this FAQ entry (e.g. cara-lapor -> lapor)."""
         return next((i for i in self.intents if entry_id in i.with_entries), None)
+
+
+class _Phrases:
+    """The word sequences of a message, to look trigger phrases up in: per phrase length the set of its runs of
+    that many words, built when a phrase of that length is first looked up."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self._runs: dict[int, set[tuple[str, ...]]] = {}
+
+    def has(self, phrase: tuple[str, ...]) -> bool:
+        """Whether ``phrase`` (not empty) occurs in the words, as consecutive words."""
+        n = len(phrase)
+        runs = self._runs.get(n)
+        if runs is None:
+            w = self.words
+            runs = self._runs[n] = {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
+        return phrase in runs
 
 
 def surface_words(text: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from faq.intents import IntentSet
+from faq.intents import Intent, IntentSet, surface_words
 
 _SURFACE_TOKEN = re.compile(r"\S+")
 _EDGE_TOKENS = 6
@@ -41,3 +41,27 @@ def strip_courtesy(intents: IntentSet, text: str) -> str:
     if (start, end) == (0, len(spans)):
         return text
     return text[spans[start][0] : spans[end - 1][1]]
+
+
+def out_of_scope(intents: IntentSet, text: str) -> Intent | None:
+    normalised, typed = intents.normalizer.words(text), surface_words(text)
+    blocked = bool(intents.topical & set(normalised))
+    for c in intents._compiled:
+        if c.intent.kind != "trigger":
+            continue
+        if c.intent.surface:
+            # English: slang maps "campaign" to "kampanye", so look at the words as typed
+            words, triggers = typed, c.surface_triggers
+            if intents.surface_topical & set(words):
+                continue
+        elif blocked:
+            continue
+        else:
+            words, triggers = normalised, c.triggers
+        found = sum(
+            1 for trig in triggers
+            if trig and any(tuple(words[i : i + len(trig)]) == trig for i in range(len(words) - len(trig) + 1))
+        )
+        if found >= c.intent.min_triggers:
+            return c.intent
+    return None

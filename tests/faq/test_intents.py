@@ -163,6 +163,32 @@ def test_strip_courtesy_is_what_it_was_on_generated_texts(words: list[str], tail
     assert intents.strip_courtesy(text) == reference_intents.strip_courtesy(intents, text)
 
 
+def _trigger_texts() -> list[str]:
+    """Out-of-scope trigger phrases (as written, so some are multi-word) mixed with topical words and questions."""
+    intents, filler, topical = load_intents_data()
+    triggers = [tr for i in intents for tr in i.triggers]
+    questions = [q.text for q in load_questions(HERE / "dev-questions.toml")]
+    out: list[str] = []
+    for n, tr in enumerate(triggers):
+        other = triggers[(5 * n + 1) % len(triggers)]
+        out += [tr, f"{tr} {other}", f"mau tanya {tr} {other} min", f"{tr} {topical[n % len(topical)]} {other}",
+                f"{questions[n % len(questions)]} {tr}", f"{tr} {filler[n % len(filler)]} {tr}"]
+    return out
+
+
+def test_out_of_scope_is_what_it_was() -> None:
+    """Trigger phrases looked up in sets of word runs find the same intent as the scan over every position did
+    (``tests/faq/reference_intents.py``) on every question set and on trigger phrases mixed with topical words;
+    among them every trigger intent occurs, and so does none."""
+    intents = default_intents()
+    found: set[str | None] = set()
+    for text in golden_questions() + _trigger_texts():
+        want = reference_intents.out_of_scope(intents, text)
+        assert intents.out_of_scope(text) == want, text
+        found.add(want.id if want else None)
+    assert found == {None} | {i.id for i in intents.intents if i.kind == "trigger"}
+
+
 def test_a_greeting_that_is_a_knowledge_base_word_does_not_pull_the_match_away() -> None:
     # "pagi" is a KB word ("senam pagi"): in front of a question it once narrowed the candidates to the
     # entries that use it
