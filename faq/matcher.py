@@ -44,6 +44,7 @@ FUZZY_TOP = 12  # entries that get the (slower) fuzzy string comparison
 MAX_SUGGESTIONS = 3
 UNKNOWN_FACTOR = 1.0  # weight of a word unknown to the KB, relative to the rarest KB word
 DIRECT_SUM_ROWS = 64  # up to this many order-sensitive phrase sums are redone one by one, not grouped
+STABLE_SORT_MAX = 4096  # candidates sorted by numpy's stable sort up to this many, by two quicksorts above
 SUM_SLACK = 1e-9  # relative bound, far above float rounding, on how much a sum's order can change it
 
 
@@ -384,8 +385,11 @@ def _sorted_words(text: str) -> str:
 
 
 def _argsort_pairs(values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-    """Indices that sort ``values`` ascending, equal values by index: a stable argsort, built from two of
-    numpy's (vectorised, unstable) quicksorts, which are several times faster than its stable sort."""
+    """Indices that sort ``values`` ascending, equal values by index: a stable argsort. Above
+    ``STABLE_SORT_MAX`` values it is built from two of numpy's (vectorised, unstable) quicksorts, which are
+    faster there than its stable sort; below, one stable sort is (fewer calls: 1.8 against 8 us at 76 values)."""
+    if len(values) <= STABLE_SORT_MAX:
+        return np.argsort(values, kind="stable")
     order = np.argsort(values)
     if len(order) < 2:
         return order

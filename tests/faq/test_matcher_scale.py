@@ -175,6 +175,18 @@ def test_order_sensitive_sums_grouped_or_one_by_one_rank_identically(
         assert _differences(*pair, questions[:300]) == []
 
 
+_MAX = matcher_module.STABLE_SORT_MAX
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 76, _MAX, _MAX + 1, 20_000])
+def test_candidates_sort_stably_by_either_sort(size: int) -> None:
+    """``_argsort_pairs`` (one stable sort up to ``STABLE_SORT_MAX`` values, two quicksorts above, where no KB
+    compared above has that many candidates) orders exactly like a stable sort, many ties included."""
+    rng = np.random.default_rng(size)
+    for values in (rng.random(size), np.round(rng.random(size), 2), np.zeros(size), np.arange(size, 0, -1) / 7.0):
+        assert matcher_module._argsort_pairs(values).tolist() == np.argsort(values, kind="stable").tolist()
+
+
 # -- the comparison can fail -----------------------------------------------------------------------------------
 
 
