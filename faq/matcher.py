@@ -23,7 +23,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ FUZZY_TOP = 12  # entries that get the (slower) fuzzy string comparison
 MAX_SUGGESTIONS = 3
 UNKNOWN_FACTOR = 1.0  # weight of a word unknown to the KB, relative to the rarest KB word
 DIRECT_SUM_ROWS = 64  # up to this many order-sensitive phrase sums are redone one by one, not grouped
+DENSE_CELLS = 1_000_000  # vocabulary x (phrasings + entries) up to which a KB keeps dense token rows
 STABLE_SORT_MAX = 4096  # candidates sorted by numpy's stable sort up to this many, by two quicksorts above
 SUM_SLACK = 1e-9  # relative bound, far above float rounding, on how much a sum's order can change it
 
@@ -170,6 +171,19 @@ class Matcher:
         self._bag_post: dict[str, npt.NDArray[np.intp]] = {
             tok: np.array(eis, dtype=np.intp) for tok, eis in bag_post.items()
         }
+        # A small KB also keeps, per token, which phrasings hold it and its weight in each bag as dense rows (the
+        # shipped one: 1.2 MB): a question's numerators are then a few row operations instead of two or three
+        # scatters per token, which on small arrays cost their call overhead, not their work.
+        self._dense: tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]] | None = None
+        n_vocab, n_entries = len(self.vocab), len(self.ids)
+        if n_vocab * (self._n_phrasings + n_entries) <= DENSE_CELLS:
+            phr_hit = np.zeros((n_vocab, self._n_phrasings), dtype=np.int8)
+            bag_w = np.zeros((n_vocab, n_entries), dtype=np.float64)
+            for tok, pis in self._phr_post.items():
+                phr_hit[self._vocab_index[tok], pis] = 1
+            for tok, eis in self._bag_post.items():
+                bag_w[self._vocab_index[tok], eis] = self.idf[tok]
+            self._dense = (phr_hit, bag_w)
 
     # -- scoring -------------------------------------------------------------------------------
     def _map_token_uncached(self, tok: str) -> str | None:
@@ -197,7 +211,7 @@ class Matcher:
         return toks, total, " ".join(toks)
 
     def _shared_sums(
-        self, toks: list[str], rows: npt.NDArray[np.intp], shared: npt.NDArray[np.int32]
+        self, toks: list[str], rows: npt.NDArray[np.intp], shared: npt.NDArray[np.integer[Any]]
     ) -> npt.NDArray[np.float64]:
         """``sum(idf[t] for t in frozenset(toks) & p_tokens[pi])`` for each phrasing ``pi`` in ``rows``, which
         shares ``shared[i]`` (at least one) tokens with the query.
@@ -239,6 +253,50 @@ class Matcher:
         sums = np.array([sum(idf[t] for t in qset & p_tokens[pi]) for pi in reps], dtype=np.float64)
         return sums[group]
 
+    def _numerators(
+        self, toks: list[str]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]:
+        """Per entry the coverage numerator (idf of the query tokens in its bag, added in query order: the order
+        of ``sum(idf[t] for t in toks if t in bag)``); per phrasing the phrase numerator (idf of the shared
+        tokens) and how many tokens it shares."""
+        cov_num = np.zeros(len(self.ids), dtype=np.float64)
+        num = np.zeros(self._n_phrasings, dtype=np.float64)
+        shared = np.zeros(self._n_phrasings, dtype=np.int32)
+        scratch: npt.NDArray[np.float64] | None = None
+        for tok in toks:
+            w = self.idf[tok]
+            bag = self._bag_post.get(tok)
+            if bag is not None:
+                cov_num[bag] += w
+            dense = self._phr_dense.get(tok)
+            if dense is not None:  # a common token: adding w or 0.0 everywhere is cheaper than scattering
+                if scratch is None:
+                    scratch = np.empty(self._n_phrasings, dtype=np.float64)
+                np.multiply(dense, w, out=scratch)
+                np.add(num, scratch, out=num)
+                np.add(shared, dense, out=shared, casting="unsafe")
+                continue
+            pis = self._phr_post.get(tok)
+            if pis is not None:
+                num[pis] += w
+                shared[pis] += 1
+        return cov_num, num, shared
+
+    def _dense_numerators(
+        self, toks: list[str]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]:
+        """:meth:`_numerators` from the dense rows of a small KB. The coverage rows are added one after the other
+        in query order (``add.accumulate``; adding 0.0 leaves a sum as it is), so exactly as there. The phrase
+        numerators are a product of the weights with the phrasings' 0/1 rows, summed in numpy's order, which may
+        differ from the query's: that changes no sum of one or two terms (w x 1 is w, w x 0 adds nothing), and
+        those of three or more are redone in the reference's order wherever they count (``rank``)."""
+        assert self._dense is not None
+        phr_hit, bag_w = self._dense
+        rows = [self._vocab_index[t] for t in toks]
+        hit = phr_hit[rows]
+        cov_num = np.add.accumulate(bag_w[rows], axis=0)[-1]
+        return cov_num, np.array([self.idf[t] for t in toks]) @ hit, hit.sum(axis=0)
+
     def rank(self, text: str) -> list[tuple[str, float]]:
         """All candidate entries with their scores, best first.
 
@@ -261,30 +319,10 @@ class Matcher:
         cands = np.flatnonzero(is_cand)
         if not len(cands):
             return []
-        # coverage numerator: idf of the query tokens found in the entry's bag, added in query order
-        # (the order of ``sum(idf[t] for t in toks if t in bag)``)
-        cov_num = np.zeros(n, dtype=np.float64)
-        # phrase numerator per phrasing: idf of the shared tokens; ``shared`` counts them
-        num = np.zeros(self._n_phrasings, dtype=np.float64)
-        shared = np.zeros(self._n_phrasings, dtype=np.int32)
-        scratch: npt.NDArray[np.float64] | None = None
-        for tok in toks:
-            w = self.idf[tok]
-            bag = self._bag_post.get(tok)
-            if bag is not None:
-                cov_num[bag] += w
-            dense = self._phr_dense.get(tok)
-            if dense is not None:  # a common token: adding w or 0.0 everywhere is cheaper than scattering
-                if scratch is None:
-                    scratch = np.empty(self._n_phrasings, dtype=np.float64)
-                np.multiply(dense, w, out=scratch)
-                np.add(num, scratch, out=num)
-                np.add(shared, dense, out=shared, casting="unsafe")
-                continue
-            pis = self._phr_post.get(tok)
-            if pis is not None:
-                num[pis] += w
-                shared[pis] += 1
+        if self._dense is not None:
+            cov_num, num, shared = self._dense_numerators(toks)
+        else:
+            cov_num, num, shared = self._numerators(toks)
         # phrase: best Dice overlap over the entry's phrasings (0 when none shares a token). Up to two shared
         # tokens, a sum does not depend on the order of its terms. With three or more the per-candidate
         # version may have rounded differently, so those sums are redone in its order, but only for the

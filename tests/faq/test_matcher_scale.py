@@ -175,6 +175,20 @@ def test_order_sensitive_sums_grouped_or_one_by_one_rank_identically(
         assert _differences(*pair, questions[:300]) == []
 
 
+def test_dense_and_sparse_numerators_rank_identically(questions, monkeypatch) -> None:
+    """A small KB keeps dense token rows (``DENSE_CELLS``), a large one scatters postings; either way ranks like
+    the reference: the real KB (dense as shipped) forced sparse, and a 400-entry synthetic KB (sparse as
+    shipped) forced dense."""
+    kb = load_kb()
+    synthetic = synthetic_kb(kb, 400)
+    assert Matcher(kb)._dense is not None and Matcher(synthetic)._dense is None
+    for size, some_kb in ((0, kb), (10**9, synthetic)):
+        monkeypatch.setattr(matcher_module, "DENSE_CELLS", size)
+        fast = Matcher(some_kb)
+        assert (fast._dense is None) == (size == 0)
+        assert _differences(fast, ReferenceMatcher(some_kb), questions) == []
+
+
 _MAX = matcher_module.STABLE_SORT_MAX
 
 
