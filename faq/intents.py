@@ -157,7 +157,13 @@ class IntentSet:
             triggers = tuple(tuple(normalizer.words(tr)) for tr in intent.triggers)
             surface = tuple(tuple(surface_words(tr)) for tr in intent.triggers)
             self._compiled.append(_Compiled(intent, frozenset().union(*cores), cores, triggers, surface))
+        # each kind's intents in file order, the courtesy emoji longest first, what an extra word may not be
+        self._courtesy = [c for c in self._compiled if c.intent.kind == "courtesy"]
+        self._courtesy_emoji = [(c, tuple(sorted(c.intent.emoji, key=len, reverse=True)))
+                                for c in self._courtesy if c.intent.emoji]
+        self._phrasing = [c for c in self._compiled if c.intent.kind == "phrasing"]
         self._triggered = [c for c in self._compiled if c.intent.kind == "trigger"]
+        self._not_extra = self.topical | self.kb_words
         self.courtesy_vocab = frozenset().union(*(c.vocab for c in self._compiled if c.intent.kind == "courtesy"))
         # courtesy phrasings as word sequences: any of them may stand before a question, thanks after it
         # ("... kampanye malam" keeps its "malam")
@@ -180,9 +186,11 @@ class IntentSet:
         return [w for w in self.normalizer.words(text) if w not in self.filler and not w.isdigit()]
 
     def _emoji_only(self, text: str, emoji: tuple[str, ...]) -> bool:
+        """Whether ``text`` is only ``emoji`` (longest first, as ``_emoji_by_length`` holds them) and no letter
+        or digit."""
         rest = text
         found = False
-        for e in sorted(emoji, key=len, reverse=True):
+        for e in emoji:
             if e in rest:
                 found = True
                 rest = rest.replace(e, " ")
@@ -192,22 +200,21 @@ class IntentSet:
         """A courtesy or phrasing intent the whole message is, else None."""
         words = self.words(text)
         qset = frozenset(words)
-        courtesy = [c for c in self._compiled if c.intent.kind == "courtesy"]
-        for c in courtesy:
-            if c.intent.emoji and self._emoji_only(text, c.intent.emoji):
+        for c, emoji in self._courtesy_emoji:
+            if self._emoji_only(text, emoji):
                 return c.intent
         if qset and qset <= self.courtesy_vocab:
-            for c in courtesy:  # file order: thanks before greetings
+            for c in self._courtesy:  # file order: thanks before greetings
                 if qset & c.vocab:
                     return c.intent
         rest = qset - self.courtesy_vocab
         if not rest:
             return None
-        for c in self._compiled:
-            if c.intent.kind != "phrasing" or not any(core <= qset for core in c.cores):
+        for c in self._phrasing:
+            if not any(core <= qset for core in c.cores):
                 continue
             extra = rest - c.vocab
-            if len(extra) <= c.intent.extra_words and not extra & (self.topical | self.kb_words):
+            if len(extra) <= c.intent.extra_words and extra.isdisjoint(self._not_extra):
                 return c.intent
         return None
 

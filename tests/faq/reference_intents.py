@@ -65,3 +65,36 @@ def out_of_scope(intents: IntentSet, text: str) -> Intent | None:
         if found >= c.intent.min_triggers:
             return c.intent
     return None
+
+
+def _emoji_only(text: str, emoji: tuple[str, ...]) -> bool:
+    rest = text
+    found = False
+    for e in sorted(emoji, key=len, reverse=True):
+        if e in rest:
+            found = True
+            rest = rest.replace(e, " ")
+    return found and not any(ch.isalnum() for ch in rest)
+
+
+def before_faq(intents: IntentSet, text: str) -> Intent | None:
+    words = intents.words(text)
+    qset = frozenset(words)
+    courtesy = [c for c in intents._compiled if c.intent.kind == "courtesy"]
+    for c in courtesy:
+        if c.intent.emoji and _emoji_only(text, c.intent.emoji):
+            return c.intent
+    if qset and qset <= intents.courtesy_vocab:
+        for c in courtesy:  # file order: thanks before greetings
+            if qset & c.vocab:
+                return c.intent
+    rest = qset - intents.courtesy_vocab
+    if not rest:
+        return None
+    for c in intents._compiled:
+        if c.intent.kind != "phrasing" or not any(core <= qset for core in c.cores):
+            continue
+        extra = rest - c.vocab
+        if len(extra) <= c.intent.extra_words and not extra & (intents.topical | intents.kb_words):
+            return c.intent
+    return None

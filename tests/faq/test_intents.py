@@ -189,6 +189,22 @@ def test_out_of_scope_is_what_it_was() -> None:
     assert found == {None} | {i.id for i in intents.intents if i.kind == "trigger"}
 
 
+def test_before_faq_is_what_it_was() -> None:
+    """Courtesy and phrasing intents, with each kind's intents and the emoji sorted once, are found as before
+    (``tests/faq/reference_intents.py``): every question set, courtesy around questions, emoji alone, with
+    words and with each other; every courtesy and phrasing intent occurs, and so does none."""
+    intents = default_intents()
+    emoji = [e for i in intents.intents for e in i.emoji]
+    texts = golden_questions() + _courtesy_texts() + emoji + [f"{a}{b}" for a in emoji for b in emoji]
+    texts += [f"{e} makasih" for e in emoji] + [f"{e} pns boleh kampanye?" for e in emoji] + [f"{e} 1" for e in emoji]
+    found: set[str | None] = set()
+    for text in texts:
+        want = reference_intents.before_faq(intents, text)
+        assert intents.before_faq(text) == want, text
+        found.add(want.id if want else None)
+    assert found == {None} | {i.id for i in intents.intents if i.kind in ("courtesy", "phrasing")}
+
+
 def test_a_greeting_that_is_a_knowledge_base_word_does_not_pull_the_match_away() -> None:
     # "pagi" is a KB word ("senam pagi"): in front of a question it once narrowed the candidates to the
     # entries that use it
