@@ -186,8 +186,8 @@ class IntentSet:
         return [w for w in self.normalizer.words(text) if w not in self.filler and not w.isdigit()]
 
     def _emoji_only(self, text: str, emoji: tuple[str, ...]) -> bool:
-        """Whether ``text`` is only ``emoji`` (longest first, as ``_emoji_by_length`` holds them) and no letter
-        or digit."""
+        """Whether ``text`` is only ``emoji`` (given longest first, as ``_courtesy_emoji`` holds them) and no
+        letter or digit."""
         rest = text
         found = False
         for e in emoji:

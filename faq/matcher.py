@@ -283,15 +283,14 @@ class Matcher:
         return cov_num, num, shared
 
     def _dense_numerators(
-        self, toks: list[str]
+        self, toks: list[str], dense: tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]:
         """:meth:`_numerators` from the dense rows of a small KB. The coverage rows are added one after the other
         in query order (``add.accumulate``; adding 0.0 leaves a sum as it is), so exactly as there. The phrase
         numerators are a product of the weights with the phrasings' 0/1 rows, summed in numpy's order, which may
         differ from the query's: that changes no sum of one or two terms (w x 1 is w, w x 0 adds nothing), and
         those of three or more are redone in the reference's order wherever they count (``rank``)."""
-        assert self._dense is not None
-        phr_hit, bag_w = self._dense
+        phr_hit, bag_w = dense
         rows = [self._vocab_index[t] for t in toks]
         hit = phr_hit[rows]
         cov_num = np.add.accumulate(bag_w[rows], axis=0)[-1]
@@ -320,7 +319,7 @@ class Matcher:
         if not len(cands):
             return []
         if self._dense is not None:
-            cov_num, num, shared = self._dense_numerators(toks)
+            cov_num, num, shared = self._dense_numerators(toks, self._dense)
         else:
             cov_num, num, shared = self._numerators(toks)
         # phrase: best Dice overlap over the entry's phrasings (0 when none shares a token). Up to two shared
