@@ -157,6 +157,13 @@ class IntentSet:
             triggers = tuple(tuple(normalizer.words(tr)) for tr in intent.triggers)
             surface = tuple(tuple(surface_words(tr)) for tr in intent.triggers)
             self._compiled.append(_Compiled(intent, frozenset().union(*cores), cores, triggers, surface))
+        # each kind's intents in file order, the courtesy emoji longest first, what an extra word may not be
+        self._courtesy = [c for c in self._compiled if c.intent.kind == "courtesy"]
+        self._courtesy_emoji = [(c, tuple(sorted(c.intent.emoji, key=len, reverse=True)))
+                                for c in self._courtesy if c.intent.emoji]
+        self._phrasing = [c for c in self._compiled if c.intent.kind == "phrasing"]
+        self._triggered = [c for c in self._compiled if c.intent.kind == "trigger"]
+        self._not_extra = self.topical | self.kb_words
         self.courtesy_vocab = frozenset().union(*(c.vocab for c in self._compiled if c.intent.kind == "courtesy"))
         # courtesy phrasings as word sequences: any of them may stand before a question, thanks after it
         # ("... kampanye malam" keeps its "malam")
@@ -167,6 +174,9 @@ class IntentSet:
             ) - {()}
         self._before_seqs = seqs(None)
         self._after_seqs = seqs(AFTER_QUESTION)
+        # their words: a typed word with a normalised word outside these never belongs to a greeting or thanks
+        self._before_vocab = frozenset(w for seq in self._before_seqs for w in seq)
+        self._after_vocab = frozenset(w for seq in self._after_seqs for w in seq)
 
     def get(self, ident: str) -> Intent | None:
         return next((i for i in self.intents if i.id == ident), None)
@@ -176,9 +186,11 @@ class IntentSet:
         return [w for w in self.normalizer.words(text) if w not in self.filler and not w.isdigit()]
 
     def _emoji_only(self, text: str, emoji: tuple[str, ...]) -> bool:
+        """Whether ``text`` is only ``emoji`` (given longest first, as ``_courtesy_emoji`` holds them) and no
+        letter or digit."""
         rest = text
         found = False
-        for e in sorted(emoji, key=len, reverse=True):
+        for e in emoji:
             if e in rest:
                 found = True
                 rest = rest.replace(e, " ")
@@ -188,22 +200,21 @@ class IntentSet:
         """A courtesy or phrasing intent the whole message is, else None."""
         words = self.words(text)
         qset = frozenset(words)
-        courtesy = [c for c in self._compiled if c.intent.kind == "courtesy"]
-        for c in courtesy:
-            if c.intent.emoji and self._emoji_only(text, c.intent.emoji):
+        for c, emoji in self._courtesy_emoji:
+            if self._emoji_only(text, emoji):
                 return c.intent
         if qset and qset <= self.courtesy_vocab:
-            for c in courtesy:  # file order: thanks before greetings
+            for c in self._courtesy:  # file order: thanks before greetings
                 if qset & c.vocab:
                     return c.intent
         rest = qset - self.courtesy_vocab
         if not rest:
             return None
-        for c in self._compiled:
-            if c.intent.kind != "phrasing" or not any(core <= qset for core in c.cores):
+        for c in self._phrasing:
+            if not any(core <= qset for core in c.cores):
                 continue
             extra = rest - c.vocab
-            if len(extra) <= c.intent.extra_words and not extra & (self.topical | self.kb_words):
+            if len(extra) <= c.intent.extra_words and extra.isdisjoint(self._not_extra):
                 return c.intent
         return None
 
@@ -227,17 +238,39 @@ class IntentSet:
         Only whole courtesy phrasings at the edges go (after the question: thanks only), and only when more
         than courtesy remains."""
         spans = [m.span() for m in _SURFACE_TOKEN.finditer(text)]
-        per_token = [self.words(text[a:b]) for a, b in spans]  # courtesy phrasings hold no multi-word slang
+        # each typed word's normalised words, taken when first needed (courtesy phrasings hold no multi-word slang)
+        per_token: list[list[str] | None] = [None] * len(spans)
+
+        def words_at(i: int) -> list[str]:
+            ws = per_token[i]
+            if ws is None:
+                a, b = spans[i]
+                ws = per_token[i] = self.words(text[a:b])
+            return ws
 
         def joined(lo: int, hi: int) -> list[str]:
-            return [w for ws in per_token[lo:hi] for w in ws]
+            return [w for i in range(lo, hi) for w in words_at(i)]
 
+        def edge(indices: range, vocab: frozenset[str]) -> int:
+            """How many typed words at ``indices``, in that order, have only words of ``vocab``."""
+            n = 0
+            for i in indices:
+                if not vocab.issuperset(words_at(i)):
+                    break
+                n += 1
+            return n
+
+        # A greeting of k typed words needs all of them made of courtesy words: only k up to ``front`` can be
+        # one (longer ones hold a word no courtesy phrasing has), and likewise thanks of ``end - k`` words.
         start, end = 0, len(spans)
-        for k in range(min(len(spans) - 1, _EDGE_TOKENS), 0, -1):  # longest greeting first
+        front = edge(range(min(len(spans) - 1, _EDGE_TOKENS)), self._before_vocab)
+        for k in range(front, 0, -1):  # longest greeting first
             if self._is_courtesy(joined(0, k), self._before_seqs) and self._question_left(joined(k, end)):
                 start = k
                 break
-        for k in range(max(start + 1, end - _EDGE_TOKENS), end):  # longest thanks first
+        lowest = max(start + 1, end - _EDGE_TOKENS)
+        back = edge(range(end - 1, lowest - 1, -1), self._after_vocab)
+        for k in range(max(lowest, end - back), end):  # longest thanks first
             if self._is_courtesy(joined(k, end), self._after_seqs) and self._question_left(joined(start, k)):
                 end = k
                 break
@@ -247,24 +280,22 @@ class IntentSet:
 
     def out_of_scope(self, text: str) -> Intent | None:
         """A trigger intent (out of scope) for the message, else None."""
-        normalised, typed = self.normalizer.words(text), surface_words(text)
-        blocked = bool(self.topical & set(normalised))
-        for c in self._compiled:
-            if c.intent.kind != "trigger":
-                continue
+        normalised = _Phrases(self.normalizer.words(text))
+        typed: _Phrases | None = None  # the words as typed, split only when an intent needs them
+        blocked = not self.topical.isdisjoint(normalised.words)
+        for c in self._triggered:
             if c.intent.surface:
                 # English: slang maps "campaign" to "kampanye", so look at the words as typed
+                if typed is None:
+                    typed = _Phrases(surface_words(text))
                 words, triggers = typed, c.surface_triggers
-                if self.surface_topical & set(words):
+                if not self.surface_topical.isdisjoint(words.words):
                     continue
             elif blocked:
                 continue
             else:
                 words, triggers = normalised, c.triggers
-            found = sum(
-                1 for trig in triggers
-                if trig and any(tuple(words[i : i + len(trig)]) == trig for i in range(len(words) - len(trig) + 1))
-            )
+            found = sum(1 for trig in triggers if trig and words.has(trig))
             if found >= c.intent.min_triggers:
                 return c.intent
         return None
@@ -272,6 +303,24 @@ class IntentSet:
     def action_for_entry(self, entry_id: str) -> Intent | None:
         """The intent whose action button goes with an answer from this FAQ entry (e.g. cara-lapor -> lapor)."""
         return next((i for i in self.intents if entry_id in i.with_entries), None)
+
+
+class _Phrases:
+    """The word sequences of a message, to look trigger phrases up in: per phrase length the set of its runs of
+    that many words, built when a phrase of that length is first looked up."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self._runs: dict[int, set[tuple[str, ...]]] = {}
+
+    def has(self, phrase: tuple[str, ...]) -> bool:
+        """Whether ``phrase`` (not empty) occurs in the words, as consecutive words."""
+        n = len(phrase)
+        runs = self._runs.get(n)
+        if runs is None:
+            w = self.words
+            runs = self._runs[n] = {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
+        return phrase in runs
 
 
 def surface_words(text: str) -> list[str]:

@@ -23,6 +23,7 @@ VERDICTS = ("boleh", "tidak", "bersyarat", "info")
 _REQUIRED_TEXT = ("id", "title", "verdict", "answer", "legal_basis")
 _KNOWN_KEYS = frozenset(_REQUIRED_TEXT) | {"questions", "keywords", "related", "sources", "reviewed"}
 _SOURCE_KEYS = frozenset({"ref", "url"})
+MAX_ID_BYTES = 60  # an entry's button carries "faq:<id>" (Telegram's callback data: at most 64 bytes)
 
 
 class KBError(ValueError):
@@ -122,11 +123,14 @@ def _parse_entry(raw: object, fname: str, index: int) -> Entry:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             raise KBError(f"{where}: missing or empty '{key}'")
+    ident = raw["id"].strip()
+    if ":" in ident or len(ident.split()) != 1 or len(ident.encode()) > MAX_ID_BYTES:
+        raise KBError(f"{where}: 'id' must be one word without ':' of at most {MAX_ID_BYTES} bytes (buttons send it)")
     verdict = raw["verdict"].strip()
     if verdict not in VERDICTS:
         raise KBError(f"{where}: bad verdict '{verdict}' (allowed: {', '.join(VERDICTS)})")
     return Entry(
-        id=raw["id"].strip(),
+        id=ident,
         title=raw["title"].strip(),
         questions=_str_list(raw, "questions", where, required=True),
         verdict=verdict,

@@ -86,11 +86,18 @@ class Normalizer:
 
     def _clean(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text).lower()
-        text = _REDUP_HYPHEN.sub(r"\1", text)
-        text = _REDUP_TWO.sub(r"\1", text)
-        text = _PREFIX_HYPHEN.sub(r"\1", text)
+        # each substitution only where its pattern's literal character ("-", "2") occurs at all
+        if "-" in text:
+            text = _REDUP_HYPHEN.sub(r"\1", text)
+        if "2" in text:
+            text = _REDUP_TWO.sub(r"\1", text)
+        if "-" in text:
+            text = _PREFIX_HYPHEN.sub(r"\1", text)
         words = self.slang.words
-        text = " ".join(tok if tok in words else _REPEAT.sub(r"\1", tok) for tok in _NON_ALNUM.sub(" ", text).split())
+        tokens = _NON_ALNUM.sub(" ", text).split()
+        text = " ".join(tokens)
+        if _REPEAT.search(text):  # a letter three times in a row (within one token: a space is no letter)
+            text = " ".join(tok if tok in words else _REPEAT.sub(r"\1", tok) for tok in tokens)
         if self._phrase_re is not None:
             text = self._phrase_re.sub(lambda m: self.slang.phrases[m.group(1)], text)
         return text

@@ -7,6 +7,8 @@ CLI shows exactly what a user gets. Button data: ``faq:<entry id>`` opens an ans
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from bot.core.callbacks import CallbackData
 from bot.core.model import Button, Reply, rows
 from bot.texts import t
@@ -34,8 +36,37 @@ def button_label(title: str, limit: int = BUTTON_CHARS) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
-def entry_buttons(ids: list[str] | tuple[str, ...], kb: KnowledgeBase) -> list[Button]:
-    return [Button(button_label(kb.entries[i].title), ENTRY_CB(i)) for i in dict.fromkeys(ids) if i in kb.entries]
+class ReplyParts:
+    """What the replies take from one knowledge base and intent set alone, built once for them
+    (:func:`reply_parts`): every entry's button, and per entry its rendered answer, the related entries it
+    offers and the buttons those come with. A reply then adds only what depends on the question (the
+    runners-up). The knowledge base and the intents are not changed after they are loaded."""
+
+    def __init__(self, kb: KnowledgeBase, intents: IntentSet) -> None:
+        self.button = {ident: Button(button_label(e.title), ENTRY_CB(ident)) for ident, e in kb.entries.items()}
+        self.answer: dict[str, str] = {}
+        self.related: dict[str, frozenset[str]] = {}
+        self.answer_buttons: dict[str, tuple[Button, ...]] = {}
+        for ident, entry in kb.entries.items():
+            related = [r for r in entry.related if r in kb.entries]
+            buttons = [self.button[r] for r in dict.fromkeys(related)]
+            intent = intents.action_for_entry(ident)
+            if intent is not None and intent.action:
+                buttons.insert(0, action_button(intent.action))
+            self.answer[ident] = render_answer(entry, kb)
+            self.related[ident] = frozenset(related)
+            self.answer_buttons[ident] = tuple(buttons)
+
+
+@lru_cache(maxsize=4)
+def reply_parts(kb: KnowledgeBase, intents: IntentSet) -> ReplyParts:
+    """The :class:`ReplyParts` of ``kb`` and ``intents`` (the shipped ones, and a few a test or the CLI built)."""
+    return ReplyParts(kb, intents)
+
+
+def entry_buttons(ids: list[str] | tuple[str, ...], kb: KnowledgeBase, intents: IntentSet) -> list[Button]:
+    button = reply_parts(kb, intents).button
+    return [button[i] for i in dict.fromkeys(ids) if i in button]
 
 
 def action_button(action: str) -> Button:
@@ -45,17 +76,16 @@ def action_button(action: str) -> Button:
 
 def answer_reply(entry_id: str, kb: KnowledgeBase, intents: IntentSet, others: tuple[str, ...] = ()) -> Reply:
     """Verdict label and answer; buttons for every related topic, then runners-up ("Atau maksud Anda:")
-    and, for report-related entries, the button that starts the report."""
-    entry = kb.entries[entry_id]
-    related = [r for r in entry.related if r in kb.entries]
-    extra = [o for o in others if o in kb.entries and o != entry_id and o not in related]
-    text = render_answer(entry, kb)
-    if extra:
-        text += "\n" + t("faq.or_maybe", topics="; ".join(kb.entries[o].title for o in extra))
-    buttons = entry_buttons(related + extra, kb)
-    intent = intents.action_for_entry(entry_id)
-    if intent is not None and intent.action:
-        buttons.insert(0, action_button(intent.action))
+    and, for report-related entries, the button that starts the report (before all others)."""
+    parts = reply_parts(kb, intents)
+    text = parts.answer[entry_id]
+    buttons = list(parts.answer_buttons[entry_id])
+    if others:
+        related = parts.related[entry_id]
+        extra = [o for o in others if o in kb.entries and o != entry_id and o not in related]
+        if extra:
+            text += "\n" + t("faq.or_maybe", topics="; ".join(kb.entries[o].title for o in extra))
+            buttons += [parts.button[o] for o in dict.fromkeys(extra)]
     return Reply(text=text, buttons=rows(buttons))
 
 
@@ -65,7 +95,7 @@ def compose(res: Resolution, kb: KnowledgeBase, intents: IntentSet, *, logged: b
     m = res.match
     if res.band == "intent" and res.intent is not None:
         buttons = [action_button(res.intent.action)] if res.intent.action else []
-        buttons += entry_buttons(m.suggestions, kb)
+        buttons += entry_buttons(m.suggestions, kb, intents)
         return Reply(text=t(res.intent.text), buttons=rows(buttons))
     if res.band == "empty":
         return Reply(text=t("faq.empty"))
@@ -73,8 +103,8 @@ def compose(res: Resolution, kb: KnowledgeBase, intents: IntentSet, *, logged: b
         return answer_reply(m.id, kb, intents, m.suggestions)
     if res.band == "uncertain":
         text = t("faq.suggest") + "\n" + t("faq.suggest_note")
-        return Reply(text=text, buttons=rows(entry_buttons(m.suggestions, kb)))
+        return Reply(text=text, buttons=rows(entry_buttons(m.suggestions, kb, intents)))
     if res.band == "weak":
         note = t("faq.weak_note" if logged else "faq.weak_note_unlogged")
-        return Reply(text=t("faq.suggest") + "\n" + note, buttons=rows(entry_buttons(m.suggestions, kb)))
+        return Reply(text=t("faq.suggest") + "\n" + note, buttons=rows(entry_buttons(m.suggestions, kb, intents)))
     return Reply(text=t("faq.none" if logged else "faq.none_unlogged"))

@@ -5,14 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.texts import TEXTS
 from faq import default_matcher
 from faq.decision import default_intents, resolve
 from faq.evaluate import load_questions
 from faq.intents import IntentError, load_intents, load_intents_data
+from tests.faq import reference_intents
+from tests.faq.golden_replies import golden_questions
 
 HERE = Path(__file__).parent
+# words of greetings and thanks as typed, and a few of questions, for generated texts
+_WORDS = sorted(
+    {w for i in load_intents_data()[0] if i.kind == "courtesy" for p in i.phrasings for w in p.split()}
+    | {"pns", "asn", "boleh", "gak", "kampanye", "like", "postingan", "paslon?", "senam", "pagi", "malam", "7", "-"}
+)
 
 
 def intent_of(text: str) -> str | None:
@@ -118,6 +127,82 @@ def test_intents_do_not_swallow_faq_questions(text: str, entries: set[str]) -> N
 )
 def test_courtesy_around_a_question_is_left_out_of_the_match(text: str, question: str) -> None:
     assert default_intents().strip_courtesy(text) == question
+
+
+def _courtesy_texts() -> list[str]:
+    """Courtesy phrasings (of every intent) around real questions, alone and together, with punctuation."""
+    intents = default_intents()
+    courtesy = [p for i in intents.intents if i.kind == "courtesy" for p in i.phrasings]
+    questions = [q.text for q in load_questions(HERE / "dev-questions.toml")]
+    out: list[str] = []
+    for n, q in enumerate(questions):
+        a, b = courtesy[n % len(courtesy)], courtesy[(7 * n + 3) % len(courtesy)]
+        out += [f"{a} {q}", f"{a}, {q} {b}", f"{q} {b}", f"{a} {b}", f"{a}, {b}, {q}", f"{q}, {a} {b}!"]
+    return out
+
+
+def test_strip_courtesy_is_what_it_was() -> None:
+    """The check that skips greeting and thanks lengths holding a non-courtesy word cuts exactly where the
+    previous code (``tests/faq/reference_intents.py``) did, on every question set, on courtesy around questions
+    and on every phrasing; some of them do lose a greeting or thanks."""
+    intents = default_intents()
+    texts = golden_questions() + _courtesy_texts()
+    cut = 0
+    for text in texts:
+        want = reference_intents.strip_courtesy(intents, text)
+        assert intents.strip_courtesy(text) == want, text
+        cut += want != text
+    assert cut > 300
+
+
+@given(st.lists(st.sampled_from(_WORDS), min_size=0, max_size=14), st.sampled_from(["", ",", "!", " 🙏"]))
+@settings(max_examples=400, deadline=None)
+def test_strip_courtesy_is_what_it_was_on_generated_texts(words: list[str], tail: str) -> None:
+    intents = default_intents()
+    text = " ".join(words) + tail
+    assert intents.strip_courtesy(text) == reference_intents.strip_courtesy(intents, text)
+
+
+def _trigger_texts() -> list[str]:
+    """Out-of-scope trigger phrases (as written, so some are multi-word) mixed with topical words and questions."""
+    intents, filler, topical = load_intents_data()
+    triggers = [tr for i in intents for tr in i.triggers]
+    questions = [q.text for q in load_questions(HERE / "dev-questions.toml")]
+    out: list[str] = []
+    for n, tr in enumerate(triggers):
+        other = triggers[(5 * n + 1) % len(triggers)]
+        out += [tr, f"{tr} {other}", f"mau tanya {tr} {other} min", f"{tr} {topical[n % len(topical)]} {other}",
+                f"{questions[n % len(questions)]} {tr}", f"{tr} {filler[n % len(filler)]} {tr}"]
+    return out
+
+
+def test_out_of_scope_is_what_it_was() -> None:
+    """Trigger phrases looked up in sets of word runs find the same intent as the scan over every position did
+    (``tests/faq/reference_intents.py``) on every question set and on trigger phrases mixed with topical words;
+    among them every trigger intent occurs, and so does none."""
+    intents = default_intents()
+    found: set[str | None] = set()
+    for text in golden_questions() + _trigger_texts():
+        want = reference_intents.out_of_scope(intents, text)
+        assert intents.out_of_scope(text) == want, text
+        found.add(want.id if want else None)
+    assert found == {None} | {i.id for i in intents.intents if i.kind == "trigger"}
+
+
+def test_before_faq_is_what_it_was() -> None:
+    """Courtesy and phrasing intents, with each kind's intents and the emoji sorted once, are found as before
+    (``tests/faq/reference_intents.py``): every question set, courtesy around questions, emoji alone, with
+    words and with each other; every courtesy and phrasing intent occurs, and so does none."""
+    intents = default_intents()
+    emoji = [e for i in intents.intents for e in i.emoji]
+    texts = golden_questions() + _courtesy_texts() + emoji + [f"{a}{b}" for a in emoji for b in emoji]
+    texts += [f"{e} makasih" for e in emoji] + [f"{e} pns boleh kampanye?" for e in emoji] + [f"{e} 1" for e in emoji]
+    found: set[str | None] = set()
+    for text in texts:
+        want = reference_intents.before_faq(intents, text)
+        assert intents.before_faq(text) == want, text
+        found.add(want.id if want else None)
+    assert found == {None} | {i.id for i in intents.intents if i.kind in ("courtesy", "phrasing")}
 
 
 def test_a_greeting_that_is_a_knowledge_base_word_does_not_pull_the_match_away() -> None:

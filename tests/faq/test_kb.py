@@ -230,6 +230,17 @@ def test_unknown_related_names_file_and_entry(tmp_path: Path) -> None:
         load_kb(write(tmp_path, "x.toml", GOOD.replace('related = ["b"]', 'related = ["c"]')))
 
 
+@pytest.mark.parametrize("ident", ["a:b", "a b", "x" * 61])
+def test_an_id_that_cannot_be_sent_in_a_button_is_refused(tmp_path: Path, ident: str) -> None:
+    """Every reply's buttons are built once per KB (faq/reply.py), so an id that is no valid button payload
+    (``faq:<id>``, at most 64 bytes, no ':') is refused when the KB loads, not when its button is shown."""
+    text = GOOD.replace('id = "b"', f'id = "{ident}"').replace('related = ["b"]', f'related = ["{ident}"]')
+    with pytest.raises(KBError, match=r"x\.toml: entry .*'id' must be one word without ':'"):
+        load_kb(write(tmp_path, "x.toml", text))
+    load_kb(write(tmp_path, "x.toml", GOOD.replace('id = "b"', f'id = "{"x" * 60}"')
+                  .replace('related = ["b"]', f'related = ["{"x" * 60}"]')))
+
+
 def test_duplicate_id_across_files(tmp_path: Path) -> None:
     write(tmp_path, "one.toml", GOOD)
     dup = GOOD.split("[[entry]]")[2]

@@ -150,6 +150,57 @@ def test_empty_kb() -> None:
     assert Matcher(kb).rank("pns boleh kampanye") == ReferenceMatcher(kb).rank("pns boleh kampanye") == []
 
 
+def test_order_sensitive_sums_grouped_or_one_by_one_rank_identically(
+    real_pair, synthetic_pair, questions, monkeypatch
+) -> None:
+    """A few order-sensitive phrase sums are redone one by one, many are grouped by insertion sequence
+    (``DIRECT_SUM_ROWS``); either way on both KBs (each forced where the other would run) ranks like the
+    reference, and both ways do run with the shipped setting."""
+    sizes: list[int] = []
+    fast, ref = synthetic_pair
+    shared_sums = Matcher._shared_sums
+
+    def counting(self, toks, rows, shared):
+        sizes.append(len(rows))
+        return shared_sums(self, toks, rows, shared)
+
+    monkeypatch.setattr(Matcher, "_shared_sums", counting)
+    assert _differences(fast, ref, questions[:300]) == []
+    assert min(sizes) <= matcher_module.DIRECT_SUM_ROWS < max(sizes)
+    monkeypatch.setattr(matcher_module, "DIRECT_SUM_ROWS", 0)  # always grouped
+    for pair in (real_pair, synthetic_pair):
+        assert _differences(*pair, questions[:300]) == []
+    monkeypatch.setattr(matcher_module, "DIRECT_SUM_ROWS", 10**9)  # always one by one
+    for pair in (real_pair, synthetic_pair):
+        assert _differences(*pair, questions[:300]) == []
+
+
+def test_dense_and_sparse_numerators_rank_identically(questions, monkeypatch) -> None:
+    """A small KB keeps dense token rows (``DENSE_CELLS``), a large one scatters postings; either way ranks like
+    the reference: the real KB (dense as shipped) forced sparse, and a 400-entry synthetic KB (sparse as
+    shipped) forced dense."""
+    kb = load_kb()
+    synthetic = synthetic_kb(kb, 400)
+    assert Matcher(kb)._dense is not None and Matcher(synthetic)._dense is None
+    for size, some_kb in ((0, kb), (10**9, synthetic)):
+        monkeypatch.setattr(matcher_module, "DENSE_CELLS", size)
+        fast = Matcher(some_kb)
+        assert (fast._dense is None) == (size == 0)
+        assert _differences(fast, ReferenceMatcher(some_kb), questions) == []
+
+
+_MAX = matcher_module.STABLE_SORT_MAX
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 76, _MAX, _MAX + 1, 20_000])
+def test_candidates_sort_stably_by_either_sort(size: int) -> None:
+    """``_argsort_pairs`` (one stable sort up to ``STABLE_SORT_MAX`` values, two quicksorts above, where no KB
+    compared above has that many candidates) orders exactly like a stable sort, many ties included."""
+    rng = np.random.default_rng(size)
+    for values in (rng.random(size), np.round(rng.random(size), 2), np.zeros(size), np.arange(size, 0, -1) / 7.0):
+        assert matcher_module._argsort_pairs(values).tolist() == np.argsort(values, kind="stable").tolist()
+
+
 # -- the comparison can fail -----------------------------------------------------------------------------------
 
 
