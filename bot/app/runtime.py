@@ -48,13 +48,16 @@ def build_limiters(settings: Settings) -> dict[str, ChannelLimiter]:
 
 
 def preload() -> None:
-    """Build now what the first update would otherwise build: the FAQ matcher and intents (~0.1 s) and the
-    region tables (~0.08 s). The first users of a burst then do not wait for it, and ``freeze_heap`` (called
+    """Build now what the first update would otherwise build: the FAQ matcher, intents and reply parts (~0.1 s)
+    and the region tables (~0.08 s). The first users of a burst then do not wait for it, and ``freeze_heap`` (called
     after this) puts it out of the garbage collector's sight with the rest of start-up."""
     from bot import regions
     from faq.decision import default_intents
+    from faq.matcher import default_matcher
+    from faq.reply import reply_parts
 
-    default_intents()  # builds the default matcher (and loads the knowledge base) too
+    intents = default_intents()  # builds the default matcher (and loads the knowledge base) too
+    reply_parts(default_matcher().kb, intents)  # every entry's rendered answer and buttons
     regions.provinces()
 
 
