@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy import text as sql
 
 from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender
@@ -28,6 +27,7 @@ from bot.core.model import Incoming
 from bot.core.router import Router
 from bot.storage.models import Outbox, ProcessedUpdate, Subscriber
 from bot.texts import t
+from tests.support.helpers import until_an_advisory_lock_is_awaited
 
 N = 12
 
@@ -216,13 +216,7 @@ async def test_an_update_whose_chat_another_node_holds_waits_alone_and_holds_up_
             await asyncio.wait_for(asyncio.gather(*tasks.values()), 30)  # guard only: they must not wait for c3
             assert not waiting.done()
             assert await _count(runtime, ProcessedUpdate) == N - 1
-            async with node2.services.sessions() as probe:
-                while not await probe.scalar(sql(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                )):
-                    assert not waiting.done()
-                    await asyncio.sleep(0.01)
-                    await probe.rollback()  # a fresh snapshot of pg_locks
+            await until_an_advisory_lock_is_awaited(node2, waiting)
             assert not waiting.done()
         await asyncio.wait_for(waiting, 30)
     finally:

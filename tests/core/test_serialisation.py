@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy import text as sql
 
 from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender
@@ -22,6 +21,7 @@ from bot.core.model import Incoming, MediaIn
 from bot.storage.models import Conversation, ProcessedUpdate, Tip
 from bot.texts import t
 from tests.handlers.tips.conftest import GROUPS, TipConsole
+from tests.support.helpers import until_an_advisory_lock_is_awaited
 
 
 @pytest.fixture
@@ -145,13 +145,7 @@ async def test_an_update_waits_for_the_chat_lock_another_process_holds(two: tupl
     async with node2.services.sessions() as other, other.begin():
         await lock_across_processes(other, h.rt.core.lock_key(inc))
         task = asyncio.create_task(h.rt.core.handle(inc))
-        async with node2.services.sessions() as probe:
-            while not await probe.scalar(sql(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            )):
-                assert not task.done()
-                await asyncio.sleep(0.01)
-                await probe.rollback()  # a fresh snapshot of pg_locks
+        await until_an_advisory_lock_is_awaited(node2, task)
         assert not task.done()
     await task
     async with h.rt.services.sessions() as s:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
+
+from sqlalchemy import text
 
 from bot.app.runtime import Runtime
 from bot.channels.console import CONSOLE_GROUP_CHAT, ConsoleSender, render
@@ -53,3 +56,15 @@ class ConsoleHarness:
 
     async def close(self) -> None:
         await self.rt.stop()
+
+
+async def until_an_advisory_lock_is_awaited(runtime: Runtime, task: asyncio.Task[Any]) -> None:
+    """PostgreSQL: until some transaction waits for an advisory lock (seen in ``pg_locks``); ``task`` must not
+    end meanwhile (it is the one that should be waiting)."""
+    async with runtime.services.sessions() as probe:
+        while not await probe.scalar(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        )):
+            assert not task.done()
+            await asyncio.sleep(0.01)
+            await probe.rollback()  # a fresh snapshot of pg_locks
