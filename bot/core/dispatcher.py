@@ -95,13 +95,17 @@ _LOCKED_FIRST_DELIVERY = (
     .returning(_PROCESSED.c.key)
 )
 # PostgreSQL, a batch: the advisory locks of its chats that no other transaction holds (taken; never waits), and
-# a bound on how long any later statement of the batch may wait for a row another transaction holds.
+# (several updates; NULL: the server's own setting) a bound on how long any later statement of the batch may wait
+# for a row another transaction holds.
 _TRY_CHAT_LOCKS = text(
-    "WITH bound AS MATERIALIZED (SELECT set_config('lock_timeout', :lock_timeout, true)) "
+    "WITH bound AS MATERIALIZED (SELECT set_config('lock_timeout', "
+    "COALESCE(CAST(:lock_timeout AS TEXT), current_setting('lock_timeout')), true)) "
     "SELECT k FROM bound, unnest(CAST(:keys AS BIGINT[])) AS k WHERE pg_try_advisory_xact_lock(k)"
 ).bindparams(bindparam("keys", type_=ARRAY(BigInteger))).columns(k=BigInteger)
 PG_BATCHES_IN_FLIGHT = 4  # PostgreSQL: a slow update holds up its own batch only
-BATCH_LOCK_TIMEOUT_MS = 1000  # a batch waiting longer for a row lock is rolled back and done one update at a time
+# a batch of several updates waiting longer for a row lock is rolled back and done one update at a time (an update
+# on its own waits as long as the server lets it)
+BATCH_LOCK_TIMEOUT_MS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,19 +239,28 @@ class Core:
     async def _in_batch(self, session: Any, jobs: list[tuple[Incoming, Any]]) -> list[tuple[Incoming, Any]]:
         """Several updates in one transaction: on PostgreSQL their chats' locks first, in one statement that
         waits for none (an update whose chat another transaction holds is left out, and done alone after; and
-        no later statement of the batch waits for a row lock longer than ``batch_lock_timeout_ms``: the batch
-        then fails, and its updates are done one at a time); their de-duplication rows in one statement, then
+        no later statement of a batch of several waits for a row lock longer than ``batch_lock_timeout_ms``: the
+        batch then fails, and its updates are done one at a time); their de-duplication rows in one statement, then
         each update in turn (flushed after it: its writes fail as its own), then all their replies' outbox rows
         in one statement."""
         now = utcnow()
         dialect = session.get_bind().dialect.name
+        # One update per chat: a second one (its chat's lock was let go when an earlier caller stopped waiting)
+        # waits for a transaction of its own, after this one.
+        chats: set[str] = set()
         left_out: list[tuple[Incoming, Any]] = []
+        unique: list[tuple[Incoming, Any]] = []
+        for job in jobs:
+            chat = self.lock_key(job[0])
+            (left_out if chat in chats else unique).append(job)
+            chats.add(chat)
+        jobs = unique
         if dialect == "postgresql":
             wanted = {id(job): advisory_key(self.lock_key(job[0])) for job in jobs}
-            result = await session.execute(_TRY_CHAT_LOCKS, {"keys": sorted(set(wanted.values())),
-                                                             "lock_timeout": f"{self.batch_lock_timeout_ms}ms"})
+            bound = f"{self.batch_lock_timeout_ms}ms" if len(jobs) > 1 else None
+            result = await session.execute(_TRY_CHAT_LOCKS, {"keys": sorted(wanted.values()), "lock_timeout": bound})
             held = set(result.scalars().all())
-            left_out = [job for job in jobs if wanted[id(job)] not in held]
+            left_out += [job for job in jobs if wanted[id(job)] not in held]
             jobs = [job for job in jobs if wanted[id(job)] in held]
         keyed = [_processed_key(inc) for inc, _p in jobs if inc.update_key is not None]
         first: set[str] = set()

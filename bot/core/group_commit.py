@@ -9,11 +9,13 @@ the reply sent only after it).
 
 One update failing must not cost the others anything: if any update of a batch raises, the whole transaction is
 rolled back (nothing of it was committed or shown) and every update of the batch is done again on its own, in a
-transaction of its own, as without batching; the failing one then fails alone (its caller logs it and queues the
-error reply), the rest commit. A batch of one that fails simply fails.
+transaction of its own and a task of its own beside the next batches, as without batching; the failing one then
+fails alone (its caller logs it and queues the error reply), the rest commit. A batch of one that fails simply
+fails.
 
 One update that cannot go ahead must not hold up the others: the batch may leave a job out (PostgreSQL: another
-node holds its chat's lock); it is then done alone, in a task of its own, while the next batches go on.
+node holds its chat's lock; or a second update of a chat whose earlier caller stopped waiting); it is then done
+alone, in a task of its own, while the next batches go on.
 
 Ordering: a caller holds its chat's lock while it waits, so a batch holds at most one update of a chat, and no
 two batches in flight hold updates of the same chat. Batches start in arrival order; ``concurrency`` of them may
@@ -99,17 +101,22 @@ class GroupCommit(Generic[J]):
             log.warning("an update of a batch failed; the batch is done again one update at a time",
                         extra={"n": len(batch), "error": type(exc).__name__})
             self.stats["retried_alone"] += len(batch)
-            await asyncio.gather(*(self._alone(job, done) for job, done in batch))
+            for job, done in batch:  # beside the next batches: one of them waiting for its chat holds up no one
+                self._aside_job(job, done)
             return
         skipped = {id(job) for job in left_out}
         for job, done in batch:
             if id(job) in skipped:
                 self.stats["left_out"] += 1
-                task = asyncio.create_task(self._alone(job, done), name="group-commit-aside")
-                self._aside.add(task)
-                task.add_done_callback(self._aside.discard)
+                self._aside_job(job, done)
             else:
                 _settle(done)
+
+    def _aside_job(self, job: J, done: asyncio.Future[None]) -> None:
+        """Do ``job`` alone, in a task of its own (its caller still holds its chat's lock while it waits)."""
+        task = asyncio.create_task(self._alone(job, done), name="group-commit-aside")
+        self._aside.add(task)
+        task.add_done_callback(self._aside.discard)
 
     async def _alone(self, job: J, done: asyncio.Future[None]) -> None:
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy import text as sql
 
 from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender
@@ -25,7 +26,7 @@ from bot.core.group_commit import GroupCommit
 from bot.core.locks import lock_across_processes
 from bot.core.model import Incoming
 from bot.core.router import Router
-from bot.storage.models import Outbox, ProcessedUpdate, Subscriber
+from bot.storage.models import Conversation, Outbox, ProcessedUpdate, Subscriber
 from bot.texts import t
 from tests.support.helpers import until_an_advisory_lock_is_awaited
 
@@ -277,3 +278,119 @@ async def test_a_slow_update_holds_up_only_its_own_batch(rt: tuple[Runtime, Cons
     await runtime.worker.drain()
     assert sorted(r.text for _c, r in sender.delivered) == sorted([f"selesai c{i}" for i in range(N)]
                                                                   + ["lambat selesai"])
+
+
+async def _lock_waits(rt: Runtime) -> int:
+    async with rt.engine.connect() as c:  # a fresh snapshot each time
+        return int(await c.scalar(sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                      " AND wait_event_type = 'Lock'")) or 0)
+
+
+async def test_an_update_on_its_own_waits_for_a_row_as_long_as_the_server_lets_it(
+    rt: tuple[Runtime, ConsoleSender, set[str]], make_settings: Any,
+) -> None:
+    """PostgreSQL: the batch's lock timeout bounds batches of several updates only. An update on its own that
+    waits for a row another node holds longer than that is not failed: it runs once the row is free."""
+    runtime, sender, _bad = rt
+    if runtime.settings.is_sqlite:
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; no other writer holds a row")
+    runtime.core.batch_lock_timeout_ms = 100
+    node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
+    try:
+        async with node2.services.sessions() as other:
+            await other.begin()
+            other.add(Subscriber(channel="console", addr_key="k-c3", addr_enc="x", role="publik",
+                                 region_code="64", active=True, created_at=utcnow(), updated_at=utcnow()))
+            await other.flush()
+            task = asyncio.create_task(runtime.core.handle(_inc("c3")))
+            while not await _lock_waits(runtime):  # c3's INSERT waits for node 2's row
+                assert not task.done()
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)  # five times the batch bound: a bounded wait would have failed by now
+            assert not task.done()
+            await other.rollback()
+        await asyncio.wait_for(task, 30)
+    finally:
+        await node2.stop()
+    await runtime.worker.drain()
+    assert [r.text for _c, r in sender.delivered] == ["selesai c3"]
+    assert runtime.core._batches.stats["retried_alone"] == 0
+
+
+async def test_a_failed_batch_retries_its_updates_beside_the_next_batches(
+    rt: tuple[Runtime, ConsoleSender, set[str]], make_settings: Any,
+) -> None:
+    """PostgreSQL: a batch fails (c5's bug) while another node holds c3's chat. Its updates are done again each
+    in a task of its own: c3 waits there for its chat, and no batch slot waits with it."""
+    runtime, sender, bad = rt
+    if runtime.settings.is_sqlite:
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; there is no advisory lock")
+    bad.add("c5")
+    node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
+    try:
+        async with node2.services.sessions() as other, other.begin():
+            await lock_across_processes(other, runtime.core.lock_key(_inc("c3")))
+            tasks = {f"c{i}": asyncio.create_task(runtime.core.handle(_inc(f"c{i}"))) for i in range(N)}
+            waiting = tasks.pop("c3")
+            await asyncio.wait_for(asyncio.gather(*tasks.values()), 30)  # guard only: they must not wait for c3
+            await until_an_advisory_lock_is_awaited(node2, waiting)
+            assert runtime.core._batches.stats["retried_alone"] >= 2
+            assert not runtime.core._batches._tasks  # no batch loop is left waiting for c3
+            assert not waiting.done()
+        await asyncio.wait_for(waiting, 30)
+    finally:
+        await node2.stop()
+    await runtime.worker.drain()
+    assert sorted(r.text for _c, r in sender.delivered) == sorted(
+        [f"selesai c{i}" for i in range(N) if i != 5] + [t("error.generic")])
+
+
+async def test_a_chat_whose_earlier_caller_stopped_waiting_is_not_twice_in_one_batch(settings: Any) -> None:
+    """A caller that stops waiting (cancelled) lets go of its chat's lock while its update is still queued; the
+    chat's next update may then queue beside it. Both must be applied, one after the other (here: a counter
+    in the conversation's state, three increments)."""
+    runtime = Runtime.create(settings, {"console": ConsoleSender(io.StringIO())})
+    router = Router()
+    busy, release = [0], asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(ctx: Context) -> None:  # keeps a batch slot busy
+        busy[0] += 1
+        entered.set()
+        await release.wait()
+
+    async def inc(ctx: Context) -> None:
+        ctx.state.flow = "hitung"
+        ctx.state.data["n"] = ctx.state.data.get("n", 0) + 1
+
+    router.command("lambat", slow)
+    router.command("tambah", inc)
+    runtime.core.router = router
+
+    def upd(chat: str, text: str, key: str) -> Incoming:
+        return Incoming(channel="console", chat_id=chat, user_id=chat, text=text, update_key=key)
+
+    try:
+        await runtime.core.handle(upd("a", "/tambah", "a0"))
+        slows = []
+        for i in range(runtime.core._batches.concurrency):  # every batch slot busy
+            entered.clear()
+            slows.append(asyncio.create_task(runtime.core.handle(upd(f"s{i}", "/lambat", f"s{i}"))))
+            await asyncio.wait_for(entered.wait(), 30)
+        first = asyncio.create_task(runtime.core.handle(upd("a", "/tambah", "a1")))
+        while not runtime.core._batches._queue:
+            assert not first.done()
+            await asyncio.sleep(0)
+        first.cancel()  # its caller stops waiting; its update stays queued
+        await asyncio.gather(first, return_exceptions=True)
+        second = asyncio.create_task(runtime.core.handle(upd("a", "/tambah", "a2")))
+        while len(runtime.core._batches._queue) < 2:  # both of chat a's updates queued for the next batch
+            assert not second.done()
+            await asyncio.sleep(0)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*slows, second), 30)  # the second: alone, after the batch
+        async with runtime.services.sessions() as s:
+            rows = [r for r in (await s.scalars(select(Conversation))).all() if r.flow == "hitung"]
+        assert len(rows) == 1 and rows[0].data["n"] == 3, [(r.flow, r.data) for r in rows]
+    finally:
+        await runtime.stop()

@@ -188,8 +188,8 @@ async def test_a_message_queued_to_the_reporter_while_hapus_runs_is_marked_or_no
         tipcon: TipConsole, db_url: str, action: str) -> None:
     """PostgreSQL: a group member acts on the tip (a status notice, a question to the reporter) while /hapus is
     half-way (it has wiped the reply address, not committed). The member's transaction must not queue a message
-    with the address /hapus is wiping, unseen by /hapus. The member's update comes to a second node (one node
-    does its updates' transactions one batch after the other)."""
+    with the address /hapus is wiping, unseen by /hapus. The member's update comes to a second node, as it would
+    with two ``run`` nodes (one node may put it in the same batch as /hapus, or wait for /hapus's batch)."""
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite serializes writers: the two transactions cannot overlap (covered on PostgreSQL)")
     rt = tipcon.rt
