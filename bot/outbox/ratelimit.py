@@ -30,11 +30,12 @@ costs less for the round trips it measures (``Schedule.gated``):
   (thirty do not).
 * Gate (few sends a second): the answers tell where earlier sends were counted. A send is counted before its
   answer leaves the platform, so a send answered at ``R`` was counted at ``R`` or earlier, and a send not yet
-  answered will be counted later than now (or was, moments ago). A new send cannot be counted before
-  ``now + min_rtt``. So it may go when the sends answered in the last ``window - min_rtt`` seconds plus every
-  send under way (and every start time handed out but not yet ended) leave room for one more: whatever the
-  delays turn out to be, no platform window then holds more than the limit (``_gate_at``; the window is
-  ``GATE_MARGIN`` longer for clock and transit noise). This wastes no margin on the window's far edge, which
+  answered will be counted later than now (or was, moments ago). So a new send may go when the sends answered
+  in the last ``window - min_rtt`` seconds plus every send under way (and every start time handed out but not
+  yet ended) leave room for one more: whatever the delays turn out to be, no platform window then holds more
+  than the limit, as long as every round trip splits the same way around its count (all of it before, as the
+  fake server's worst case, half, or none; ``_gate_at`` has the argument; the window is ``GATE_MARGIN`` longer
+  for clock and transit noise). This wastes no margin on the window's far edge, which
   the answers have already resolved: at 30 msg/s with 100-300 ms round trips it allows about 0.87 of the
   limit, against 0.82 spread; at 1000 msg/s the spread margin is far cheaper (0.97 against 0.90).
 
@@ -47,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from bisect import bisect_right
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -247,21 +249,29 @@ class Schedule:
         """The earliest time a new send may start for the gate, from what is known now; None: not before some
         send under way ends (they alone fill a window).
 
-        A send starting at ``t`` is counted at ``t + rtt_min`` or later; each window that can hold it then
-        holds at most the sends that ended after ``t + rtt_min - gate_window`` (each was counted before it
-        ended) and those not yet ended: while that is at most ``count - 1``, no window can overflow, however
-        the delays fall. Later answers only turn open sends into ended ones, which count no more."""
-        cut = now + self.rtt_min - self.gate_window
+        Say every send's round trip falls the same way around its count: a share ``F`` of it before, the rest
+        after (the fake server's model; ``F`` = 1 is all before). A send starting at ``t`` is then counted at
+        ``t + F * rtt_min`` or later, and an earlier send answered at ``R`` was counted at ``R - (1 - F) *
+        rtt_min`` or earlier; so each window that can hold the new send holds at most the sends answered after
+        ``t + rtt_min - gate_window`` and those not yet ended, whatever ``F`` and the delays are. While that is
+        at most ``count - 1``, no window can overflow. Later answers only turn open sends into ended ones,
+        which count no more. (Sends whose round trips split differently, one counted on arrival and the next
+        at its answer, can still bunch: neither this nor the spread margin rules that out.)
+
+        Answers are kept for a whole ``gate_window``, not only after the cut: ``rtt_min`` may fall as round
+        trips are measured, moving the cut earlier."""
         answers = self.answers
-        while answers and answers[0] <= cut:
+        while answers and answers[0] <= now - self.gate_window:  # no cut reaches further back
             answers.popleft()
+        skip = bisect_right(answers, now + self.rtt_min - self.gate_window)  # answered by the cut
+        recent = len(answers) - skip
         self._prune_open(now)
-        excess = len(answers) + len(self.open) + 1 - self.count
+        excess = recent + len(self.open) + 1 - self.count
         if excess <= 0:
             return now
-        if excess > len(answers):
+        if excess > recent:
             return None
-        return answers[excess - 1] + self.gate_window - self.rtt_min
+        return answers[skip + excess - 1] + self.gate_window - self.rtt_min
 
     def _prune(self, now: float) -> None:
         while self.times and self.times[0] <= now - self.window:
@@ -348,7 +358,8 @@ class Schedule:
         return True
 
     def budget(self, now: float, want: int) -> tuple[int, float]:
-        """``(n, 0.0)``: about ``n`` ≥ ``want`` start times fit in the lookahead now; else ``(0, wait)``."""
+        """``(n, 0.0)``: about ``n`` ≥ ``want`` start times fit in the lookahead now (gated: fewer, when the
+        gate lets fewer go: waiting for ``want`` would only poll); else ``(0, wait)``."""
         t = self.next_at(now)
         if t is None:
             return 0, self.spacing
@@ -358,7 +369,10 @@ class Schedule:
             room = self.count - 1 - len(self.open)
             leave = horizon + self.rtt_min - self.gate_window
             room -= sum(1 for r in self.answers if r > leave)
-            n = min(n, max(1, room + 1))
+            gate_n = max(1, room + 1)
+            if gate_n < min(n, want):  # the gate, not the spacing, binds: claim what it lets go, not nothing
+                return gate_n, 0.0
+            n = min(n, gate_n)
         if n >= want:
             return n, 0.0
         return 0, max(0.001, t + (want - 1) * self.spacing - horizon)

@@ -778,3 +778,42 @@ async def test_a_429_mid_broadcast_widens_the_margin_once_and_loses_nothing(make
         assert statuses == ["sent"] * 5
     finally:
         await rt.stop()
+
+
+def test_the_gate_keeps_answers_when_the_shortest_round_trip_falls() -> None:
+    """Thirty a second: 30 sends answered at 1.0 s. Whether the gate first knew round trips of 0.3 s and only
+    later measured 0.1 s, or knew 0.1 s from the start, the next send waits as long: an answer the earlier
+    cut left out must count under the later one (found in review)."""
+
+    def after(first_rtt: float) -> float | None:
+        sched = Schedule(Limit(30, 1.0), gate=True)
+        for _ in range(8):
+            sched.observe(first_rtt)
+        seqs = []
+        for i in range(30):
+            got = sched.take(i * 0.0001, lookahead=10.0)
+            assert not isinstance(got, float)
+            seqs.append(got[0])
+        for seq in seqs:
+            sched.end(seq, 1.0)
+        sched.next_at(1.75)  # a look with the round trips known then
+        for _ in range(16):
+            sched.observe(0.1)
+        assert sched.rtt_min == pytest.approx(0.1)
+        return sched.next_at(1.76)
+
+    expected = 1.0 + 1.0 + GATE_MARGIN - 0.1
+    assert after(0.1) == pytest.approx(expected)
+    assert after(0.3) == pytest.approx(expected)
+
+
+def test_the_gate_lets_a_claim_take_what_it_allows() -> None:
+    """When the gate, not the spacing, binds, ``budget`` offers the few sends it lets go now instead of
+    "come back in a millisecond" (which made the delivery loop poll while those sends waited)."""
+    sched = Schedule(Limit(30, 1.0), gate=True)
+    for i in range(8):
+        sched.observe(0.1 + 0.2 * i / 7)
+    for i in range(27):  # 27 under way
+        got = sched.take(i * 0.001, lookahead=10.0)
+        assert not isinstance(got, float)
+    assert sched.budget(2.0, 10) == (3, 0.0)  # three more fit beside the 27, though 10 were wanted
