@@ -161,6 +161,7 @@ class Runtime:
         )
 
     async def stop(self) -> None:
+        await self.core.close()  # updates in their transactions finish before the engine goes
         if self.leader_task is not None:  # stops the scheduler if leading, releases the lock
             self.leader_task.cancel()
             await asyncio.gather(self.leader_task, return_exceptions=True)

@@ -172,6 +172,10 @@ class Core:
         async with self._gate:
             yield
 
+    async def close(self, timeout: float = 5.0) -> None:
+        """Shutdown: the updates whose transactions run now finish first (at most ``timeout`` seconds)."""
+        await self._batches.close(timeout)
+
     def on_committed(self, callback: Any) -> None:
         """Register a zero-argument callable run after each commit (wakes the delivery worker)."""
         self._wake.append(callback)

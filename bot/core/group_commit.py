@@ -74,6 +74,17 @@ class GroupCommit(Generic[J]):
             self._tasks.add(asyncio.create_task(self._drain(), name="group-commit"))
         await done
 
+    async def close(self, timeout: float = 5.0) -> None:
+        """Shutdown: let the batches in flight and the jobs being done alone finish (each commits or rolls back
+        as usual) for at most ``timeout`` seconds, then cancel what is left (nothing of it was acknowledged)."""
+        running = self._tasks | self._aside
+        if not running:
+            return
+        _finished, pending = await asyncio.wait(running, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     async def _drain(self) -> None:
         batch: list[tuple[J, asyncio.Future[None]]] = []
         try:

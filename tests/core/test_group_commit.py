@@ -394,3 +394,21 @@ async def test_a_chat_whose_earlier_caller_stopped_waiting_is_not_twice_in_one_b
         assert len(rows) == 1 and rows[0].data["n"] == 3, [(r.flow, r.data) for r in rows]
     finally:
         await runtime.stop()
+
+
+async def test_stopping_lets_the_batch_in_flight_finish(rt: tuple[Runtime, ConsoleSender, set[str]]) -> None:
+    """Shutdown waits for the updates whose transaction runs (a bounded wait), instead of disposing of the
+    engine under them: the slow update commits and its caller returns normally."""
+    runtime, _sender, _bad = rt
+    entered, release = runtime.core.router.slow  # type: ignore[attr-defined]
+    slow = asyncio.create_task(runtime.core.handle(
+        Incoming(channel="console", chat_id="s", user_id="s", text="/lambat", update_key="u-s")))
+    await asyncio.wait_for(entered.wait(), 30)
+    stopping = asyncio.create_task(runtime.stop())
+    await asyncio.sleep(0.2)  # a bounded look: stop must still be waiting for the batch
+    assert not stopping.done() and not slow.done()
+    release.set()
+    await asyncio.wait_for(stopping, 30)
+    assert slow.done() and slow.exception() is None
+    assert not runtime.core._batches._tasks and not runtime.core._batches._aside
+    assert await _count(runtime, ProcessedUpdate) == 1  # committed (the engine opens a new pool for this)
