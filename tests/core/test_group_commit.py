@@ -229,6 +229,18 @@ async def test_an_update_whose_chat_another_node_holds_waits_alone_and_holds_up_
     assert await _count(runtime, Subscriber) == N
 
 
+@asynccontextmanager
+async def _row_written_by(node: Runtime, addr_key: str) -> AsyncIterator[Any]:
+    """Another node's open transaction has written the subscriber row ``addr_key``, not committed: an update
+    that inserts the same key waits for its outcome (the caller rolls it back)."""
+    async with node.services.sessions() as other:
+        await other.begin()
+        other.add(Subscriber(channel="console", addr_key=addr_key, addr_enc="x", role="publik",
+                             region_code="64", active=True, created_at=utcnow(), updated_at=utcnow()))
+        await other.flush()
+        yield other
+
+
 async def test_a_batch_waits_for_a_row_another_node_holds_only_briefly(
     rt: tuple[Runtime, ConsoleSender, set[str]], make_settings: Any,
 ) -> None:
@@ -241,11 +253,7 @@ async def test_a_batch_waits_for_a_row_another_node_holds_only_briefly(
     runtime.core.batch_lock_timeout_ms = 200
     node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
     try:
-        async with node2.services.sessions() as other:
-            await other.begin()
-            other.add(Subscriber(channel="console", addr_key="k-c3", addr_enc="x", role="publik",
-                                 region_code="64", active=True, created_at=utcnow(), updated_at=utcnow()))
-            await other.flush()  # written, not committed: c3's INSERT of the same key must wait for its outcome
+        async with _row_written_by(node2, "k-c3") as other:
             tasks = {f"c{i}": asyncio.create_task(runtime.core.handle(_inc(f"c{i}"))) for i in range(N)}
             waiting = tasks.pop("c3")
             await asyncio.wait_for(asyncio.gather(*tasks.values()), 30)  # guard only: they must not wait for c3
@@ -297,11 +305,7 @@ async def test_an_update_on_its_own_waits_for_a_row_as_long_as_the_server_lets_i
     runtime.core.batch_lock_timeout_ms = 100
     node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
     try:
-        async with node2.services.sessions() as other:
-            await other.begin()
-            other.add(Subscriber(channel="console", addr_key="k-c3", addr_enc="x", role="publik",
-                                 region_code="64", active=True, created_at=utcnow(), updated_at=utcnow()))
-            await other.flush()
+        async with _row_written_by(node2, "k-c3") as other:
             task = asyncio.create_task(runtime.core.handle(_inc("c3")))
             while not await _lock_waits(runtime):  # c3's INSERT waits for node 2's row
                 assert not task.done()
