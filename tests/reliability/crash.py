@@ -85,6 +85,8 @@ class CrashResult:
     broadcast_unknown_but_delivered: int = 0
     lost_without_unknown_row: int = 0
     outbox_status: dict[str, int] = field(default_factory=dict)
+    # rows still pending or sending when the bot stopped (what each was, for the failure message)
+    outbox_open: list[dict[str, Any]] = field(default_factory=list)
     recovery_log_lines: int = 0
     recovered_unknown: int = 0  # rows found "sending" at a restart: broadcast rows marked unknown
     recovered_resent: int = 0  # ... and reply/tip rows sent again
@@ -317,6 +319,18 @@ async def _db_facts(db_url: str) -> tuple[dict[str, int], set[int], int, list[st
         await engine.dispose()
 
 
+async def _open_rows(db_url: str) -> list[dict[str, Any]]:
+    engine = create_engine(db_url)
+    try:
+        async with session_maker(engine)() as s:
+            rows = (await s.scalars(select(Outbox).where(Outbox.status.in_(("pending", "sending"))))).all()
+            return [{"id": r.id, "status": r.status, "purpose": r.purpose, "is_group": r.is_group,
+                     "attempts": r.attempts, "created_at": str(r.created_at), "next_attempt_at": str(r.next_attempt_at),
+                     "last_error": r.last_error, "text": str((r.payload or {}).get("text", ""))[:60]} for r in rows]
+    finally:
+        await engine.dispose()
+
+
 async def run_scenario(workdir: Path, db_url: str | None = None, cfg: CrashConfig | None = None) -> CrashResult:
     cfg = cfg or CrashConfig()
     rng = random.Random(cfg.seed)
@@ -368,6 +382,8 @@ async def run_scenario(workdir: Path, db_url: str | None = None, cfg: CrashConfi
     # --- broadcast
     status, unknown_chats, tips_in_db, _codes = await _db_facts(db_url)
     result.outbox_status, result.tips_in_db = status, tips_in_db
+    if {"pending", "sending"} & set(status):
+        result.outbox_open = await _open_rows(db_url)
     recipients = range(FIRST_RECIPIENT, FIRST_RECIPIENT + cfg.recipients)
     got = Counter({chat: sum(1 for c in feed.by_chat.get(chat, []) if BROADCAST_TEXT in (c.text or ""))
                    for chat in recipients})

@@ -77,7 +77,7 @@ def _check(result: CrashResult, workdir: Path, cfg: CrashConfig) -> None:
     assert result.lost_without_unknown_row == 0
     assert result.broadcast_lost == result.broadcast_unknown_rows - result.broadcast_unknown_but_delivered
     assert result.broadcast_delivered + result.broadcast_lost == cfg.recipients
-    assert not {"pending", "sending"} & set(result.outbox_status), result.outbox_status
+    assert not {"pending", "sending"} & set(result.outbox_status), (result.outbox_status, result.outbox_open)
     assert result.anonymity_findings == []
     assert [e.get("msg") for e in bot_errors(workdir)] == []
 
