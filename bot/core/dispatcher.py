@@ -33,7 +33,6 @@ from typing import Any, cast
 
 from sqlalchemy import ARRAY, BigInteger, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.clock import utcnow
 from bot.core.context import Context, FlowState
@@ -44,7 +43,7 @@ from bot.core.model import Button, Incoming, Reply, label_word
 from bot.core.router import Router
 from bot.core.services import Services
 from bot.outbox.ports import Purpose
-from bot.storage.db import insert_ignore_returning
+from bot.storage.db import insert_ignore_returning, per_dialect_insert
 from bot.storage.models import ChatWindow, Conversation, ProcessedUpdate
 from bot.texts import t
 
@@ -68,13 +67,12 @@ _UPDATE_CONV = update(_CONV).where(_CONV.c.id == bindparam("row_id")).values(
     flow=bindparam("b_flow"), step=bindparam("b_step"), data=bindparam("b_data"), updated_at=bindparam("b_at")
 )
 # numbered choices rows (no flow state): remembered by an upsert; a message without buttons ends them, if any
-_UPSERT_CHOICES = {
-    name: make(_CONV).values(conv_key=bindparam("conv_key"), flow=None, step=None, data=bindparam("data"),
-                             updated_at=bindparam("updated_at")).on_conflict_do_update(
-        index_elements=["conv_key"], set_={"flow": None, "step": None, "data": make(_CONV).excluded.data,
-                                           "updated_at": make(_CONV).excluded.updated_at})
-    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_UPSERT_CHOICES = per_dialect_insert(_CONV, lambda ins: ins.values(
+    conv_key=bindparam("conv_key"), flow=None, step=None, data=bindparam("data"), updated_at=bindparam("updated_at")
+).on_conflict_do_update(
+    index_elements=["conv_key"],
+    set_={"flow": None, "step": None, "data": ins.excluded.data, "updated_at": ins.excluded.updated_at},
+))
 _END_CHOICES = update(_CONV).where(_CONV.c.conv_key == bindparam("b_key")).values(
     data=bindparam("b_data"), updated_at=bindparam("b_at")
 )

@@ -11,6 +11,7 @@ then writes cannot fail on a lock upgrade because another connection committed i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -66,19 +67,26 @@ def session_maker(engine: AsyncEngine) -> SessionMaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}  # the dialects' INSERTs with ON CONFLICT
+
+
 def insert_ignore(session: AsyncSession, table: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return _INSERTS.get(session.get_bind().dialect.name, sqlite_insert)(table)
+
+
+def per_dialect_insert(table: Any, build: Callable[[Any], Any]) -> dict[str, Any]:
+    """``build(insert)`` for each dialect's INSERT into ``table`` (ON CONFLICT clauses are dialect-specific), keyed
+    by the dialect's name: built once, for statements run on every update (building one per call costs more
+    than running it)."""
+    return {name: build(make(table)) for name, make in _INSERTS.items()}
 
 
 def insert_ignore_returning(table: Any, unique: str, returning: Any) -> dict[str, Any]:
-    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returning``, built once per dialect (keyed by the
-    dialect's name) for statements run on every update: building one per call costs more than running it."""
-    return {
-        name: make(table).on_conflict_do_nothing(index_elements=[unique]).returning(returning)
-        for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-    }
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returning``, per dialect (``per_dialect_insert``)."""
+    return per_dialect_insert(
+        table, lambda ins: ins.on_conflict_do_nothing(index_elements=[unique]).returning(returning)
+    )
 
 
 def rowcount(result: Any) -> int:
