@@ -28,7 +28,7 @@ import copy
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, BigInteger, Table, bindparam, func, insert, select, text, update
@@ -114,6 +114,15 @@ class _Row:
     flow: str | None
     step: str | None
     data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What the updates of one batch share: their conversations rows (read in one SELECT) and their replies'
+    outbox rows (inserted in one statement after them)."""
+
+    convs: dict[str, _Row]
+    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _state(row: _Row | None) -> FlowState:
@@ -249,16 +258,17 @@ class Core:
         dialect = session.get_bind().dialect.name
         # One update per chat: a second one (its chat's lock was let go when an earlier caller stopped waiting)
         # waits for a transaction of its own, after this one.
-        chats: set[str] = set()
+        by_chat: dict[str, tuple[Incoming, Any]] = {}  # the chat's lock key -> its first update here
         left_out: list[tuple[Incoming, Any]] = []
-        unique: list[tuple[Incoming, Any]] = []
         for job in jobs:
             chat = self.lock_key(job[0])
-            (left_out if chat in chats else unique).append(job)
-            chats.add(chat)
-        jobs = unique
+            if chat in by_chat:
+                left_out.append(job)
+            else:
+                by_chat[chat] = job
+        jobs = list(by_chat.values())
         if dialect == "postgresql":
-            wanted = {id(job): advisory_key(self.lock_key(job[0])) for job in jobs}
+            wanted = {id(job): advisory_key(chat) for chat, job in by_chat.items()}
             bound = f"{self.batch_lock_timeout_ms}ms" if len(jobs) > 1 else None
             result = await session.execute(_TRY_CHAT_LOCKS, {"keys": sorted(wanted.values()), "lock_timeout": bound})
             held = set(result.scalars().all())
@@ -277,33 +287,29 @@ class Core:
         # by another chat's handler), and a batch holds one update per chat, so no update of the batch changes a
         # row another one of it has read. (Numbered choices rows, which other chats' updates do write, are read
         # by each update when it runs.)
-        convs = await _load_rows(session, [self.conv_key(inc) for inc, _p in jobs]) if jobs else {}
-        rows: list[dict[str, Any]] = []
+        batch = _Batch(await _load_rows(session, [self.conv_key(inc) for inc, _p in jobs]) if jobs else {})
         for job in jobs:
-            await self._in_transaction(session, job, deduplicated=True, outbox_rows=rows, convs=convs)
+            await self._in_transaction(session, job, batch)
             await session.flush()
-        await self.services.outbox.enqueue_many(session, rows)
+        await self.services.outbox.enqueue_many(session, batch.outbox_rows)
         return left_out
 
-    async def _in_transaction(self, session: Any, job: tuple[Incoming, Any], *, deduplicated: bool = False,
-                              outbox_rows: list[dict[str, Any]] | None = None,
-                              convs: dict[str, _Row] | None = None) -> None:
-        """Everything one update does, in the caller's transaction (its own, or its batch's: then its
-        de-duplication is done, its conversation row is among ``convs`` if it has one, and its replies' outbox
-        rows are added to ``outbox_rows`` for the batch)."""
+    async def _in_transaction(self, session: Any, job: tuple[Incoming, Any], batch: _Batch | None = None) -> None:
+        """Everything one update does, in the caller's transaction: its own, or its ``batch``'s (then its chat's
+        lock and de-duplication are done, its conversation row is among the batch's if it has one, and its
+        replies' outbox rows are added to the batch's)."""
         inc, prepared = job
         svc = self.services
         now = utcnow()  # after waiting for the turn
-        # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication (both done
-        # already for a batch's updates)
-        if not deduplicated:
+        # the chat's lock across processes (PostgreSQL) before anything is read, then de-duplication
+        if batch is None:
             if inc.update_key is None:
                 await lock_across_processes(session, self.lock_key(inc))
             elif not await self._first_delivery(session, inc, now, self.lock_key(inc)):
                 log.info("duplicate update ignored", extra={"channel": inc.channel})
                 return
         key = self.conv_key(inc)
-        conv = convs.get(key) if convs is not None else await _load_row(session, key)
+        conv = batch.convs.get(key) if batch is not None else await _load_row(session, key)
         state = _state(conv)
         was_empty = _empty(state)
         not_a_choice: str | None = None
@@ -335,8 +341,8 @@ class Core:
                                   is_group=inc.chat_type == "group", purpose=Purpose.REPLY)
             for reply in ctx.replies
         ]
-        if outbox_rows is not None:
-            outbox_rows.extend(rows)  # inserted with the batch's, in this order
+        if batch is not None:
+            batch.outbox_rows.extend(rows)  # inserted with the batch's, in this order
         else:
             for row in rows:  # one statement each: ids (the sending order within a chat) in reply order
                 await svc.outbox.enqueue_many(session, [row])
