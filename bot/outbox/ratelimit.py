@@ -227,10 +227,15 @@ class Schedule:
         all. Sends that end are kept (``answers``) for as long as the gate may need them."""
         if self.open.pop(seq, None) is None:
             return
-        answers = self.answers
-        while answers and answers[0] <= now - self.gate_window:  # no gate looks that far back
-            answers.popleft()
+        answers = self._prune_answers(now)
         answers.append(max(now, answers[-1]) if answers else now)  # in order
+
+    def _prune_answers(self, now: float) -> deque[float]:
+        """The answers a gate may still need: those of the last ``gate_window`` (no cut reaches further back)."""
+        answers = self.answers
+        while answers and answers[0] <= now - self.gate_window:
+            answers.popleft()
+        return answers
 
     def drop(self, seq: int) -> None:
         """Slot ``seq``'s send will not happen: it no longer counts for the gate (its time stays used)."""
@@ -260,9 +265,7 @@ class Schedule:
 
         Answers are kept for a whole ``gate_window``, not only after the cut: ``rtt_min`` may fall as round
         trips are measured, moving the cut earlier."""
-        answers = self.answers
-        while answers and answers[0] <= now - self.gate_window:  # no cut reaches further back
-            answers.popleft()
+        answers = self._prune_answers(now)
         skip = bisect_right(answers, now + self.rtt_min - self.gate_window)  # answered by the cut
         recent = len(answers) - skip
         self._prune_open(now)
@@ -368,7 +371,7 @@ class Schedule:
         if self.gated and n > 0:  # the gate lets one more go per answer that leaves its window by the horizon
             room = self.count - 1 - len(self.open)
             leave = horizon + self.rtt_min - self.gate_window
-            room -= sum(1 for r in self.answers if r > leave)
+            room -= len(self.answers) - bisect_right(self.answers, leave)
             gate_n = max(1, room + 1)
             if gate_n < min(n, want):  # the gate, not the spacing, binds: claim what it lets go, not nothing
                 return gate_n, 0.0
