@@ -160,7 +160,9 @@ class Runtime:
             retry_seconds=self.settings.scheduler.leader_retry_seconds, name="scheduler-leader",
         )
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """Finish the updates in flight, stop the scheduler, then the delivery loop: what those committed is
+        delivered within ``grace`` seconds (``DeliveryWorker.stop``; bulk sends wait for the next start)."""
         await self.core.close()  # updates in their transactions finish before the engine goes
         if self.leader_task is not None:  # stops the scheduler if leading, releases the lock
             self.leader_task.cancel()
@@ -169,7 +171,7 @@ class Runtime:
         if self.scheduler is not None:
             await self.scheduler.shutdown()
             self.scheduler = None
-        await self.worker.stop()
+        await self.worker.stop(grace=grace)
         delivery = [task for task in self.tasks if task.get_name() == "delivery"]
         if delivery:  # the delivery loop ends by itself after its current step; cancelling it inside a
             await asyncio.wait(delivery, timeout=5)  # query would log a pool "reset" error with a traceback

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import uvicorn
@@ -14,6 +14,7 @@ import uvicorn
 from bot.app.runtime import Runtime, freeze_heap, preload
 from bot.app.startup import bind_web_socket, migrate_or_fail, telegram_error
 from bot.config import ConfigError, Settings, routing_problem
+from bot.outbox.delivery import STOP_GRACE
 from bot.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,10 @@ async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> 
         await rt.stop()
         raise
     telegram = attach_telegram(rt) if settings.telegram.enabled else None
-    stoppers: list[Callable[[], Awaitable[None]]] = []
     stop = stop_event or asyncio.Event()
     try:
         with stop_on_signals(stop):
-            await _serve(rt, telegram, stop, stoppers, sock)
+            await _serve(rt, telegram, stop, sock)
     finally:
         if sock is not None:
             sock.close()
@@ -62,17 +62,21 @@ async def _start_telegram(telegram: Any) -> None:
         raise telegram_error(telegram.settings, exc) from None
 
 
-async def _serve(
-    rt: Runtime, telegram: Any, stop: asyncio.Event, stoppers: list[Callable[[], Awaitable[None]]],
-    sock: socket.socket | None = None,
-) -> None:
+async def _serve(rt: Runtime, telegram: Any, stop: asyncio.Event, sock: socket.socket | None = None) -> None:
+    """Serve until ``stop``. Then, in this order: stop taking input (the web server, Telegram polling), each
+    waiting for the updates it already took; finish the core's transactions and stop the scheduler; deliver for
+    ``STOP_GRACE`` seconds what they committed and let the sends in flight finish (``Runtime.stop``); only then
+    close the channels' HTTP clients, which the delivery loop sends through."""
     from bot.app.web import build_app
 
     settings = rt.settings
+    inputs: list[Callable[[], Awaitable[None]]] = []  # stopped first, the last started first
+    clients: list[Callable[[], Awaitable[None]]] = []  # closed last
     try:
         if telegram is not None:  # before the scheduler: a bot that cannot start sends nothing
             await _start_telegram(telegram)
-            stoppers.append(telegram.stop)
+            inputs.append(telegram.stop_input)
+            clients.append(telegram.close)
         await rt.start()
         if telegram is not None:
             log.info("telegram channel started", extra={"mode": settings.telegram.mode})
@@ -81,9 +85,8 @@ async def _serve(
             from bot.app.attach import attach_whatsapp
 
             twilio, routes = await attach_whatsapp(rt)
-            stoppers.append(twilio.close)
+            clients.append(twilio.close)
             log.info("whatsapp channel started")
-        stoppers.append(rt.worker.stop)  # runs after the web server stops, before channels close: sends finish
         preload()
         freeze_heap()
         if sock is not None:
@@ -98,14 +101,21 @@ async def _serve(
                 server.should_exit = True
                 await web_task
 
-            stoppers.append(stop_web)
+            inputs.append(stop_web)
             log.info("web server started", extra={"port": settings.web.port})
         await stop.wait()
         log.info("shutting down")
     finally:
-        for fn in reversed(stoppers):  # stop taking input first, then drain what is in flight
-            try:
-                await fn()
-            except Exception:
-                log.exception("error while stopping")
-        await rt.stop()
+        await _each(reversed(inputs))
+        try:
+            await rt.stop(grace=STOP_GRACE)
+        finally:
+            await _each(clients)
+
+
+async def _each(steps: Iterable[Callable[[], Awaitable[None]]]) -> None:
+    for step in steps:
+        try:
+            await step()
+        except Exception:
+            log.exception("error while stopping")

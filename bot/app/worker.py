@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.app.runtime import Runtime, freeze_heap
 from bot.config import ConfigError, Settings
+from bot.outbox.delivery import STOP_GRACE
 from bot.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ async def _run(settings: Settings, stop: asyncio.Event) -> dict[str, int]:
         await stop.wait()
         log.info("worker shutting down")
     finally:
-        await rt.stop()  # stops claiming, waits for in-flight sends and records them
+        await rt.stop(grace=STOP_GRACE)  # delivers what is due (not bulk), waits for in-flight sends, records them
         for close in reversed(closers):
             try:
                 await close()

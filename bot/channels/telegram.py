@@ -298,12 +298,21 @@ class TelegramChannel:
                 tg.webhook_url, secret_token=tg.webhook_secret.get_secret_value(), allowed_updates=ALLOWED_UPDATES
             )
 
-    async def stop(self) -> None:
+    async def stop_input(self) -> None:
+        """Stop polling; return once the updates already fetched are handled (``Application.stop`` waits for
+        them). The bot's HTTP client stays open for the delivery loop until ``close``."""
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
+
+    async def close(self) -> None:
+        """Close the bot's HTTP client (after the delivery loop has stopped)."""
         await self.app.shutdown()
+
+    async def stop(self) -> None:
+        await self.stop_input()
+        await self.close()
 
     async def process_webhook_update(self, data: dict[str, Any]) -> None:
         """Handle one webhook update before returning: the HTTP 200 that follows means it is in the database

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 10  # default attempt cap (``delivery.max_attempts``); tips are never given up
 RECOVERY_EVERY = 30.0  # seconds between checks for rows whose lease expired (a crashed process's sends)
+STOP_GRACE = 3.0  # seconds a stopping process goes on delivering what is due, except bulk sends (``stop``)
 
 
 def no_answer_fate(msg: Claimed, result: SendResult, written: bool) -> SendResult:
@@ -88,6 +89,7 @@ class DeliveryWorker:
         self.chat_moved: ChatMoved | None = None  # called in the recording transaction (tips follow the move)
         self._wake = asyncio.Event()
         self._stopping = False
+        self._bulk = True  # False while stopping: broadcasts and reminders are left for the next start
         self._inflight: set[asyncio.Task[None]] = set()
         self._waiting = 0  # of the in-flight tasks, those still waiting for their slot's start time
         self._done: list[_Done] = []
@@ -146,18 +148,35 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """Stop claiming; let in-flight sends finish and record them."""
+    async def stop(self, timeout: float = 10.0, *, grace: float = 0.0) -> None:
+        """Stop claiming; let in-flight sends finish and record them.
+
+        With ``grace`` (``serve`` and ``worker`` pass ``STOP_GRACE``) it first goes on for up to that many seconds
+        with what is due within them, except broadcasts and reminders: a reply committed just before the stop
+        (by an update in flight, or one waiting for its chat's 1 per second), a tip, an alert, a broadcast's
+        report. They reach people now instead of at the next start. Bulk rows stay pending for the next start
+        or another worker; every row stays in the outbox either way.
+        """
+        if grace > 0 and not self._stopping:
+            self._bulk = False  # the delivery loop, still running, leaves bulk rows too
+            self._wake.set()
+            try:
+                await self.drain(grace, within=grace)
+            except TimeoutError:
+                log.info("stopping with messages still due; they are sent at the next start")
+            except Exception:  # a failing database must not keep the process from stopping
+                log.exception("delivery before stopping failed")
         self._stopping = True
         self._wake.set()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
         await self._record()
 
-    async def drain(self, timeout: float = 10.0, *, retries: bool = False) -> None:
+    async def drain(self, timeout: float = 10.0, *, retries: bool = False, within: float = 0.0) -> None:
         """Send everything that is due now (tests, console); returns when nothing due is left.
 
-        With ``retries=True`` it also waits for rows scheduled later (backoff, retry_after).
+        With ``within`` it also waits for rows due in that many seconds (a chat's own limit, a short backoff);
+        with ``retries=True``, for rows scheduled however late (backoff, retry_after).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -166,8 +185,8 @@ class DeliveryWorker:
             if not self._inflight and wait >= 0.5:
                 await self._record()
                 async with self.sessions() as s:
-                    nxt = await self.store.next_due_at(s, self.channels)
-                if nxt is None or (nxt > utcnow() and not retries):
+                    nxt = await self.store.next_due_at(s, self.channels, bulk=self._bulk)
+                if nxt is None or (nxt > utcnow() + timedelta(seconds=within) and not retries):
                     return
             if self._inflight:
                 await asyncio.wait(set(self._inflight), timeout=max(0.01, min(wait, 0.2)))
@@ -217,7 +236,7 @@ class DeliveryWorker:
         try:
             async with self.sessions() as s, s.begin():
                 await self._record_in(s, taken)
-                rows = await self.store.due(s, channels=ready, limit=batch)
+                rows = await self.store.due(s, channels=ready, limit=batch, bulk=self._bulk)
                 now = utcnow()
                 deferrals: list[tuple[int, datetime]] = []
                 for row in rows:
@@ -237,7 +256,7 @@ class DeliveryWorker:
                 if len(rows) == batch and not claimed:
                     wait = min(wait, 0.05)
                 if not rows:
-                    nxt = await self.store.next_due_at(s, self.channels)
+                    nxt = await self.store.next_due_at(s, self.channels, bulk=self._bulk)
                     if nxt is not None:
                         wait = min(wait, max(0.0, (nxt - now).total_seconds()))
         except BaseException:

@@ -33,7 +33,10 @@ class Purpose(StrEnum):
     ALERT = "alert"  # a notice to the admins about delivery problems
 
 
-AT_MOST_ONCE = frozenset({Purpose.BROADCAST, Purpose.REMINDER})
+# Fan-out to many people. A stopping worker leaves them for the next start (``DeliveryWorker.stop``), and they are
+# sent at most once: a row whose send may or may not have happened is never sent again (see ``no_answer_fate``).
+BULK = frozenset({Purpose.BROADCAST, Purpose.REMINDER})
+AT_MOST_ONCE = BULK
 @dataclass(frozen=True)
 class Claimed:
     id: int

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.core.clock import utcnow
 from bot.core.identity import Identity
 from bot.core.model import Reply
-from bot.outbox.ports import AT_MOST_ONCE, Claimed, OutboxStatus, Purpose
+from bot.outbox.ports import AT_MOST_ONCE, BULK, Claimed, OutboxStatus, Purpose
 from bot.storage.db import insert_ignore, insert_ignore_returning, rowcount
 from bot.storage.models import Outbox, Subscriber
 from bot.storage.retention import redact_ephemeral
@@ -129,15 +129,17 @@ class OutboxStore:
         return rowcount(result), int(matched), int(last)
 
     # --- worker side ---------------------------------------------------------------------------
-    async def due(self, session: AsyncSession, *, channels: list[str], limit: int) -> list[Any]:
-        """Pending rows due now, most urgent first (locked with SKIP LOCKED on PostgreSQL).
+    async def due(self, session: AsyncSession, *, channels: list[str], limit: int, bulk: bool = True) -> list[Any]:
+        """Pending rows due now, most urgent first (locked with SKIP LOCKED on PostgreSQL); ``bulk=False`` leaves
+        out broadcasts and reminders.
 
         Returns light rows (id, channel, addr_key, is_group, attempts) — not ORM objects.
         """
         now = utcnow()
         stmt = (
             select(Outbox.id, Outbox.channel, Outbox.addr_key, Outbox.is_group, Outbox.attempts)
-            .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now, Outbox.channel.in_(channels))
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now, Outbox.channel.in_(channels),
+                   *_bulk_filter(bulk))
             .order_by(Outbox.priority, Outbox.id)
             .limit(limit)
         )
@@ -204,10 +206,10 @@ class OutboxStore:
         )
         await redact_ephemeral(session, [oid for oid, _, _ in sent])  # e.g. the answer to /hapus
 
-    async def next_due_at(self, session: AsyncSession, channels: list[str]) -> datetime | None:
+    async def next_due_at(self, session: AsyncSession, channels: list[str], *, bulk: bool = True) -> datetime | None:
         return await session.scalar(
             select(func.min(Outbox.next_attempt_at)).where(
-                Outbox.status == OutboxStatus.PENDING, Outbox.channel.in_(channels)
+                Outbox.status == OutboxStatus.PENDING, Outbox.channel.in_(channels), *_bulk_filter(bulk)
             )
         )
 
@@ -241,3 +243,8 @@ class OutboxStore:
             .group_by(Outbox.status)
         )
         return {status: int(n) for status, n in rows.all()}
+
+
+def _bulk_filter(bulk: bool) -> tuple[ColumnElement[bool], ...]:
+    """No condition, or one that leaves out broadcasts and reminders."""
+    return () if bulk else (Outbox.purpose.not_in([str(p) for p in BULK]),)
