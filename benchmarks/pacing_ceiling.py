@@ -22,9 +22,9 @@ Policies (``--policies``, a comma list):
   directly in virtual time as in ``tests/outbox/test_pacing.py``: each send starts at the time the schedule
   hands out, its answer ends its slot and feeds its round trip back. No delivery loop, database or HTTP.
 * ``spread``: the same real Schedule with the gate off (``gate=False``: the measured jitter margin alone).
-* ``informed``: a model of the best a limiter could do with what the answers tell, greedy: it knows F and the
-  delay range exactly, so each answered send's count time (``w + F * (R - w)``), and nothing of the sends not
-  yet answered but that they are counted somewhere their write and the delay range allow. It writes each send
+* ``informed``: a greedy model of a limiter that learns from the answers and also knows F and the delay range
+  exactly: so it knows each answered send's count time (``w + F * (R - w)``), and nothing of the sends not yet
+  answered but that they are counted somewhere their write and the delay range allow. It writes each send
   at the earliest time from which no delays at all can make a window overflow. Our gate reasons the same way
   but does not know F (it takes an answer as "counted by now") nor the range (it measures the shortest round
   trip).
@@ -33,8 +33,8 @@ Policies (``--policies``, a comma list):
 * ``-burst`` after either (``informed-burst``, ``oracle-burst``): it may write several sends at once; without
   it, writes are at least ``1 / limit`` apart (never faster than the limit's own pace, no bursts). Bursting
   policies pack the first seconds full and settle lower later, so a run of 450 sends says little about them
-  (the 5th percentile falls inside the first burst): judge them over long runs (``--sends 9000``). The other
-  rows are the same over 450 sends as over 9000 (within 0.002).
+  (the 5th percentile falls inside the first burst): judge them over long runs (``--sends 9000``). The paced
+  greedy rows' means are the same over 450 sends as over 9000 (within 0.002).
 
 The greedy rows are computed exactly, without time steps (``earliest_start``). Greedy is not optimal: the rows
 show what these policies reach, not what no policy can.
