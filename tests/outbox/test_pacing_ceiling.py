@@ -84,15 +84,20 @@ def test_even_spacing_with_a_ten_percent_margin_overflows_when_the_whole_delay_c
 
 
 @pytest.mark.parametrize("split", [1.0, 0.5, 0.0])
-@pytest.mark.parametrize("policy", ["informed", "oracle", "informed-burst", "oracle-burst", "gate"])
-def test_the_greedy_limiters_and_the_gate_never_get_a_429(policy: str, split: float) -> None:
+@pytest.mark.parametrize("policy", ["informed", "oracle", "informed-burst", "oracle-burst"])
+def test_the_greedy_limiters_never_get_a_429(policy: str, split: float) -> None:
     row = _row(policy, split)
     assert row["total_429s"] == 0 and row["runs_with_429"] == 0 and row["runs"] == len(SEEDS)
     assert row["ratio"]["min"] > 0.8
 
 
 def test_the_gate_row_is_the_real_schedule_and_sends_more_than_spreading() -> None:
+    """No 429 on these seeds under any split. Not a guarantee: on a few others the gate gets one in its first
+    seconds, while its shortest measured round trip is still above the true one (docs/performance.md)."""
+    for split in (0.5, 0.0):
+        assert _row("gate", split)["total_429s"] == 0
     gate, spread, even = _row("gate", 1.0), _row("spread", 1.0), _row("even-0.21", 1.0)
+    assert gate["total_429s"] == 0 and spread["total_429s"] == 0
     assert gate["model"] is False and spread["model"] is False and even["model"] is True
     assert gate["runs_gated_at_end"] == len(SEEDS) and spread["runs_gated_at_end"] == 0
     assert gate["ratio"]["min"] > max(spread["ratio"]["max"], even["ratio"]["max"])
