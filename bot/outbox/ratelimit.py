@@ -63,6 +63,7 @@ RELAX_AFTER = 600.0  # ... and taken back after this many seconds without one
 RTT_SAMPLES = 512  # recent round trips the jitter is measured over
 RTT_UPDATE_EVERY = 64  # the margin is recomputed every this many round trips (and at 8, 16, 32 at first)
 RTT_MIN_SAMPLES = 8
+RTT_FLOOR_SHARE = 4.6  # -ln(0.01): see rtt_floor
 LOOKAHEAD = 0.25  # seconds of global start times handed out ahead (one claim covers them)
 SHIFT_SHARE = 0.05  # stalls may push the schedule back by at most this share of the time ...
 SHIFT_CAPACITY = 0.2  # ... with at most this many seconds at once (a token bucket); beyond that, lateness is absorbed
@@ -108,6 +109,18 @@ def margin_for_dispersion(count: int, per_seconds: float, dispersion: float, z: 
     if room <= count / (1.0 + MAX_MARGIN):
         return MAX_MARGIN
     return max(0.0, count / room - 1.0)
+
+
+def rtt_floor(samples: list[float]) -> float:
+    """A round trip shorter than any of ``samples`` (sorted) is likely to come: the gate's floor is the shortest
+    measured less ``RTT_FLOOR_SHARE / n`` of their range (the 1st to 99th percentile's). For round trips spread
+    evenly over a range, the shortest of n lies within that share of the range above its true floor in 99 % of
+    samples; so few answers give little credit, and 512 nearly all of it. Trusting the shortest of the first
+    answers let sends be counted sooner than the gate assumed: a 429 in 5 of 200 seeded runs, all in their
+    first 2.2 s (``benchmarks.pacing_ceiling --runs 200 --first-seed 1000``)."""
+    n = len(samples)
+    spread = samples[int(0.99 * (n - 1))] - samples[0]
+    return max(0.0, samples[0] - RTT_FLOOR_SHARE * spread / n)
 
 
 def gate_cost(count: int, per_seconds: float, rtt_min: float, rtt_mean: float) -> float:
@@ -216,7 +229,7 @@ class Schedule:
             self.rtt_spread = samples[int(0.99 * (len(samples) - 1))] - samples[int(0.01 * (len(samples) - 1))]
             self.rtt_dispersion = mean_abs_difference(samples)
             self.jitter = margin_for_dispersion(self.count, self.per_seconds, self.rtt_dispersion)
-            self.rtt_min = samples[0]
+            self.rtt_min = rtt_floor(samples)
             self.rtt_mean = sum(samples) / len(samples)
             self.gate_margin = gate_cost(self.count, self.per_seconds, self.rtt_min, self.rtt_mean)
             self.gated = self.gate is not False and (self.gate is True or self.gate_margin < self.jitter)
