@@ -89,6 +89,7 @@ class DeliveryWorker:
         self.chat_moved: ChatMoved | None = None  # called in the recording transaction (tips follow the move)
         self._wake = asyncio.Event()
         self._stopping = False
+        self._running = False  # run() was called: only then does a stop's grace deliver anything
         self._bulk = True  # False while stopping: broadcasts and reminders are left for the next start
         self._inflight: set[asyncio.Task[None]] = set()
         self._waiting = 0  # of the in-flight tasks, those still waiting for their slot's start time
@@ -126,6 +127,7 @@ class DeliveryWorker:
             log.warning("outbox recovery after unclean stop", extra=recovered)
 
     async def run(self) -> None:
+        self._running = True
         await self._recover(startup=True)
         loop = asyncio.get_running_loop()
         next_recovery = loop.time() + self.recovery_every
@@ -157,7 +159,7 @@ class DeliveryWorker:
         report. They reach people now instead of at the next start. Bulk rows stay pending for the next start
         or another worker; every row stays in the outbox either way.
         """
-        if grace > 0 and not self._stopping:
+        if grace > 0 and self._running and not self._stopping:  # not after a failed start
             self._bulk = False  # the delivery loop, still running, leaves bulk rows too
             self._wake.set()
             try:

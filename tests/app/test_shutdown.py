@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from bot.app.runtime import Runtime
 from bot.app.serve import serve
+from bot.app.startup import StartupError
 from bot.core.clock import utcnow
 from bot.core.locks import lock_across_processes
 from bot.core.model import Incoming, Reply
@@ -25,7 +26,7 @@ from bot.storage.models import Outbox
 from bot.texts import t
 from tests.support.fakes.telegram_server import FakeTelegramServer, RecordedCall, make_message
 from tests.support.helpers import until_an_advisory_lock_is_awaited
-from tests.support.telegram_harness import sending_runtime, telegram_overrides
+from tests.support.telegram_harness import TOKEN, sending_runtime, telegram_overrides
 
 WELCOME = t("start.welcome")[:40]
 
@@ -101,3 +102,25 @@ async def test_an_update_in_flight_at_the_stop_is_answered_before_serve_returns(
     assert [x for x in _texts_to(tg_server, 7101) if WELCOME in x]
     statuses = await _statuses(node2)
     assert statuses and all(status == "sent" for _purpose, status in statuses), statuses
+
+
+async def test_a_failed_start_sends_nothing_while_stopping(make_settings: Any) -> None:
+    """Telegram rejects the token: ``serve`` fails at start, and its stop's grace delivers nothing (the delivery
+    loop never ran; a reply already due stays pending, untouched, for a start that works)."""
+    server = FakeTelegramServer(token=TOKEN)  # enforces its token: others get 401
+    await server.start()
+    settings = make_settings(**telegram_overrides(server, token="654321:WRONG-TOKEN"))
+    setup = Runtime.create(settings)
+    try:
+        await setup.migrate()
+        async with setup.services.sessions() as s, s.begin():
+            await setup.services.outbox.enqueue(s, channel="telegram", chat_id="7201", reply=Reply("balasan"),
+                                                idem_key="r1")
+        with pytest.raises(StartupError, match="rejected the bot token"):
+            await asyncio.wait_for(serve(settings), 20)  # guard only
+        async with setup.services.sessions() as s:
+            rows = (await s.execute(select(Outbox.status, Outbox.attempts))).all()
+        assert [tuple(r) for r in rows] == [("pending", 0)]
+    finally:
+        await setup.stop()
+        await server.stop()
