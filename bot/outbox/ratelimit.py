@@ -2,9 +2,10 @@
 
 Global limit (e.g. Telegram 30 msg/s, or 1000 msg/s for paid broadcasts): a :class:`Schedule` hands out
 start times spaced ``window / count`` apart — a steady stream, never a burst — and never more than ``count``
-in any window. It may hand out times up to ``lookahead`` seconds ahead, so that the delivery loop can claim
-a batch of rows in one transaction and each send task then waits for its own start time: the rate is kept
-by the clock, not by how quickly the loop comes back.
+in any window, nor more than even spacing puts in one platform window (``share``: 976 of 1000 at 2.5 %), even
+after a stall released sends together. It may hand out times up to ``lookahead`` seconds ahead, so that the
+delivery loop can claim a batch of rows in one transaction and each send task then waits for its own start
+time: the rate is kept by the clock, not by how quickly the loop comes back.
 
 Per chat / per group: exact sliding windows, the way Telegram counts, longer by the measured spread of round
 trips (a chat's few sends cannot average their jitter out; see ``SlidingWindow``).
@@ -159,7 +160,8 @@ class WireMark:
 
 
 class Schedule:
-    """Start times at least ``window / count`` apart and at most ``count`` in any ``window``.
+    """Start times at least ``window / count`` apart, at most ``count`` in any ``window`` and at most ``share``
+    (what that spacing puts there) in any platform window (``per_seconds``).
 
     Requests written at an even pace reach the platform unevenly when round trips vary (``observe`` measures
     them). Spread: the window's margin is at least what ``jitter_margin`` computes from recent round-trip
@@ -201,6 +203,9 @@ class Schedule:
             self.margin = min(MAX_MARGIN, max(self.floor, self.jitter))
         self.window = self.per_seconds * (1.0 + self.margin)
         self.spacing = self.window / self.count
+        # what even spacing puts in one platform window (976 of 1000 at 2.5 %): no window of start times holds
+        # more, so that sends released together after a stall do not use up the margin (``next_at``)
+        self.share = min(self.count, max(1, math.ceil(self.per_seconds / self.spacing - 1e-9)))
         # the gate's window: the platform's, GATE_MARGIN longer, and wider after 429s as the margin is
         self.gate_window = self.per_seconds * (1.0 + GATE_MARGIN + max(0.0, self.floor - self.base_margin))
 
@@ -302,6 +307,8 @@ class Schedule:
             t = max(t, self.times[-1] + self.spacing)
         if len(self.times) >= self.count:
             t = max(t, self.times[-self.count] + self.window)
+        if self.share < self.count and len(self.times) >= self.share:  # never binds while evenly spaced
+            t = max(t, self.times[-self.share] + self.per_seconds)
         if self.gated:
             gate = self._gate_at(now)
             if gate is None:
@@ -345,7 +352,11 @@ class Schedule:
         ``tolerance`` (the loop stalled, a connection took long): this slot and every one after it move later
         by as much, so that the sends whose times passed during the stall do not all go at once — a burst
         would use up the margin meant for network jitter. Their tasks see the new times (``time_of``).
-        Shifts are rationed (``_may_shift``); lateness beyond the ration is absorbed as above."""
+        Shifts are rationed (``_may_shift``); lateness beyond the ration is absorbed as above: after a stall
+        longer than the ration, the sends whose times passed go out together, and the ``share`` rule in
+        ``next_at`` holds the following ones back so that no platform window holds more than even spacing
+        would have put there (the window rule alone let that second hold the whole ``count``, its margin used
+        up)."""
         idx = seq - self.first_seq
         if not 0 <= idx < len(self.times) or self.times[idx] >= now:
             return
