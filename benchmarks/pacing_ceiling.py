@@ -179,11 +179,15 @@ def greedy(model: Model, sends: int, seed: int, split: float, *, clairvoyant: bo
 
 
 def schedule(model: Model, sends: int, seed: int, split: float, gate: bool | None) -> tuple[list[float], bool]:
-    """Count times under the real ``Schedule`` (and whether it was gated at the end): each send starts at the
-    time the schedule hands out, is counted ``split`` of its delay later and answered at the end of it; the
-    answer ends its slot (``end``) and feeds its round trip back (``observe``)."""
-    delay = model.delays(seed)
+    """Count times under the real ``Schedule`` (and whether it was gated at the end): ``counted_under``."""
     sched = Schedule(Limit(model.limit, WINDOW), gate=gate)
+    return counted_under(sched, sends, model.delays(seed), split), sched.gated
+
+
+def counted_under(sched: Schedule, sends: int, delay: Callable[[], float], split: float) -> list[float]:
+    """Each send starts at the time ``sched`` hands out, takes ``delay()`` to its answer, is counted ``split``
+    of the way through it; the answer ends its slot (``end``) and feeds its round trip back (``observe``).
+    Returns the count times in the order the sends started (also used by ``tests/outbox/test_pacing.py``)."""
     answers: list[tuple[float, int, float]] = []  # (answer time, seq, round trip): a heap
     out: list[float] = []
     now = 0.0
@@ -202,7 +206,7 @@ def schedule(model: Model, sends: int, seed: int, split: float, gate: bool | Non
         rtt = delay()
         out.append(start + split * rtt)
         heapq.heappush(answers, (start + rtt, seq, rtt))
-    return out, sched.gated
+    return out
 
 
 def naive_ceilings(model: Model, split: float) -> dict[str, float]:

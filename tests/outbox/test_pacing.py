@@ -15,7 +15,6 @@ performance figure (``benchmarks/broadcast.py`` measures those).
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import random
 import socket
@@ -29,6 +28,7 @@ from sqlalchemy import select
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from benchmarks.pacing_ceiling import counted_under
 from bot.app.runtime import Runtime
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import max_inflight
@@ -320,11 +320,15 @@ class RecordingSender:
 
 class FarPlatform(RecordingSender):
     """A platform far away, in virtual time: the request is written when the send starts (the transport's
-    ``request_on_wire`` hook), and each round trip takes a random time. ``before`` of it passes before the
-    request is counted (like Telegram, on arrival), the rest before the answer comes back: 1.0 = counted
-    right before it is answered. Latencies come from a seeded generator: every run is the same."""
+    ``request_on_wire`` hook), and each round trip takes a random time (none with ``latency=None``). ``before`` of
+    it passes before the request is counted (like Telegram, on arrival), the rest before the answer comes back:
+    1.0 = counted right before it is answered. The count is on the platform's clock, ``w + before * delay`` for
+    a write at ``w``, whatever this process does meanwhile (``test_pacing_stall.py`` stalls it); the answer is
+    read ``delay`` after the write, or later if this process is stalled then. Latencies come from a seeded
+    generator: every run is the same."""
 
-    def __init__(self, clock: VirtualClock, latency: tuple[float, float], seed: int, before: float = 1.0) -> None:
+    def __init__(self, clock: VirtualClock, latency: tuple[float, float] | None, seed: int,
+                 before: float = 1.0) -> None:
         super().__init__(clock)
         self.latency = latency
         self.before = before
@@ -332,15 +336,15 @@ class FarPlatform(RecordingSender):
         self.arrivals: list[float] = []
 
     async def send(self, msg: Claimed, reply: Reply) -> SendResult:
-        self.started.append(self.clock.now)
+        written_at = self.clock.now
+        self.started.append(written_at)
         written = _on_wire.get()
         if written is not None:
             written()
-        delay = self.rng.uniform(*self.latency)
-        await self.clock.sleep(delay * self.before)
-        self.arrivals.append(self.clock.now)
-        if self.before < 1.0:
-            await self.clock.sleep(delay * (1.0 - self.before))
+        delay = self.rng.uniform(*self.latency) if self.latency else 0.0
+        self.arrivals.append(written_at + self.before * delay)
+        if delay > 0:
+            await self.clock.sleep(delay)
         return SendResult("sent", external_id="1")
 
 
@@ -587,29 +591,12 @@ def test_the_measured_margin_keeps_random_bunching_below_the_limit() -> None:
 def _counted_with_answers(
     rate: int, n: int, seed: int, gate: bool | None, before: float = 1.0,
 ) -> tuple[list[float], Schedule]:
-    """Pure model with answers: each send starts at its Schedule time, takes a random 100-300 ms round trip
-    (seeded), is counted ``before`` of the way through it and answered at its end; the answer ends the slot
-    (``end``) and feeds the round trip back (``observe``). Returns the count times, sorted."""
+    """Pure model with answers (``benchmarks.pacing_ceiling.counted_under``): each send starts at its Schedule
+    time, takes a random 100-300 ms round trip (seeded), is counted ``before`` of the way through it and
+    answered at its end. Returns the count times, sorted."""
     rng = random.Random(seed)
     sched = Schedule(Limit(rate, 1.0), gate=gate)
-    answers: list[tuple[float, int, float]] = []  # (answer time, seq, round trip): a heap
-    counted: list[float] = []
-    now = 0.0
-    while len(counted) < n:
-        while answers and answers[0][0] <= now:
-            at, seq, rtt = heapq.heappop(answers)
-            sched.end(seq, at)
-            sched.observe(rtt)
-        t = sched.next_at(now)
-        if t is None or t > now:  # move to the next start time, or to the next answer if that comes first
-            now = min(t if t is not None else float("inf"), answers[0][0] if answers else float("inf"))
-            continue
-        got = sched.take(now, 0.0)
-        assert not isinstance(got, float)
-        rtt = rng.uniform(0.1, 0.3)
-        counted.append(got[1] + before * rtt)
-        heapq.heappush(answers, (got[1] + rtt, got[0], rtt))
-    return sorted(counted), sched
+    return sorted(counted_under(sched, n, lambda: rng.uniform(0.1, 0.3), before)), sched
 
 
 def test_the_gate_sends_more_at_30_per_second_and_never_over_the_limit() -> None:

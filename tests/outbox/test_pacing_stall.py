@@ -17,18 +17,15 @@ limit, its margin used up (``docs/performance.md``, "Stalls"); the share rule ho
 from __future__ import annotations
 
 import itertools
-import random
 from collections import deque
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.core.model import Reply
-from bot.outbox.ports import Claimed, SendResult
-from bot.outbox.ratelimit import SHIFT_CAPACITY, Limit, Schedule, _on_wire
+from bot.outbox.ratelimit import SHIFT_CAPACITY, Limit, Schedule
 from bot.storage.models import Outbox
-from tests.outbox.test_pacing import RecordingSender, _enqueue, _max_in_window, _virtual_rt
+from tests.outbox.test_pacing import FarPlatform, _enqueue, _max_in_window, _virtual_rt
 from tests.outbox.virtual_time import VirtualClock, drive
 
 START = 1000.0
@@ -48,33 +45,6 @@ class StallingClock(VirtualClock):
             at, seconds = self.stalls.pop(0)
             t = max(t, at + seconds)
         super().advance_to(t)
-
-
-class DistantPlatform(RecordingSender):
-    """A platform that keeps running while this process stalls: a request written at ``w`` (the transport's
-    ``request_on_wire``) is counted at ``w + before * delay`` on the platform's clock, whatever this process
-    does meanwhile; the answer comes ``delay`` after the write (read late if this process is stalled then).
-    Seeded delays: every run is the same."""
-
-    def __init__(self, clock: VirtualClock, latency: tuple[float, float] | None, seed: int,
-                 before: float = 1.0) -> None:
-        super().__init__(clock)
-        self.latency = latency
-        self.before = before
-        self.rng = random.Random(seed)
-        self.arrivals: list[float] = []
-
-    async def send(self, msg: Claimed, reply: Reply) -> SendResult:
-        written_at = self.clock.now
-        self.started.append(written_at)
-        written = _on_wire.get()
-        if written is not None:
-            written()
-        delay = self.rng.uniform(*self.latency) if self.latency else 0.0
-        self.arrivals.append(written_at + self.before * delay)
-        if delay > 0:
-            await self.clock.sleep(delay)
-        return SendResult("sent", external_id="1")
 
 
 @pytest.mark.parametrize(
@@ -98,7 +68,7 @@ async def test_a_stall_of_this_process_never_puts_more_than_the_limit_in_a_secon
     before: float,
 ) -> None:
     clock = StallingClock(stalls)
-    sender = DistantPlatform(clock, latency, seed=11, before=before)
+    sender = FarPlatform(clock, latency, seed=11, before=before)
     rt = _virtual_rt(make_settings, sender, rate)
     try:
         await _enqueue(rt, n)
