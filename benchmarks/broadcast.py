@@ -12,6 +12,7 @@ an in-process sender (measures the engine alone; no fake server needed).
     .venv/bin/python -m benchmarks.broadcast --latency 0.1,0.3     # the fake answers each call after 100-300 ms
     .venv/bin/python -m benchmarks.broadcast --latency 0 --latency 0.1,0.3   # both, one after the other
     .venv/bin/python -m benchmarks.broadcast --latency 0.1,0.3 --latency-split 1 --latency-split 0.5
+    .venv/bin/python -m benchmarks.broadcast --rates 1000 --no-ceiling --latency 0.1,0.3 --stall bot:0.5@3000
 
 ``--latency MIN,MAX``: the fake server delays each call by a uniformly random time between MIN and MAX
 seconds (as a platform far away would: the send is counted by its limits when it arrives, not when it was
@@ -21,6 +22,12 @@ default, puts the whole delay before the count (the worst case: arrivals jitter 
 trip that is half uplink, half downlink. Repeat either option to run every rate under each combination
 (``--sink null``: no server, both are ignored). The goal is checked on ``platform_sustained_ratio`` (sends per
 second at the server between the 5th and 95th percentile of arrivals) with no 429.
+
+``--stall TARGET:SECONDS@SENDS`` stops one process for SECONDS once SENDS messages have reached the fake
+(``bot``: this process, SIGSTOP/SIGCONT; ``loop``: this process's event loop, blocked by ``time.sleep``;
+``fake``: the fake server's process) and reports when the 429s came, counted from the stall
+(docs/performance.md, "Stalls"). A stall of the fake is not a fault of the bot: it shows what a stalled
+counter does.
 """
 
 from __future__ import annotations
@@ -29,12 +36,16 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import resource
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +120,64 @@ async def _open_rows(rt: Runtime) -> int:
         ) or 0)
 
 
+@dataclass(frozen=True)
+class Stall:
+    """``--stall``: stop ``target`` (bot, loop or fake) for ``seconds`` once ``after`` sends reached the fake."""
+
+    target: str
+    seconds: float
+    after: int
+
+
+class _Staller(threading.Thread):
+    """Watches the fake's count of sends from a thread of its own (this process's loop may be the one stopped)
+    and stalls the target once it reaches ``stall.after``; ``at`` is then the monotonic time of the stall."""
+
+    def __init__(self, stall: Stall, server: Any, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(daemon=True, name="stall")
+        self.stall, self.server, self.loop = stall, server, loop
+        self.at: float | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        from tests.support.fakes.telegram_server import RemoteFakeTelegram
+
+        control = RemoteFakeTelegram(self.server.url)
+        try:
+            while not self.done.wait(0.02):
+                if int(control.stats().get("sent") or 0) >= self.stall.after:
+                    break
+            else:
+                return
+            self.at = time.monotonic()
+            seconds = self.stall.seconds
+            if self.stall.target == "loop":
+                self.loop.call_soon_threadsafe(time.sleep, seconds)
+                return
+            pid = os.getpid() if self.stall.target == "bot" else self.server.proc.pid
+            # another process sends SIGCONT: the stopped one cannot
+            subprocess.Popen(["sh", "-c", f"kill -STOP {pid}; sleep {seconds}; kill -CONT {pid}"])
+        finally:
+            control.close()
+
+
+def _stall_report(staller: _Staller, calls: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"target": staller.stall.target, "seconds": staller.stall.seconds,
+                           "after_sends": staller.stall.after, "happened": staller.at is not None}
+    refused = sorted(c.timestamp for c in calls if c.status == 429)
+    if staller.at is not None and refused:
+        out["first_429_after_stall_s"] = round(refused[0] - staller.at, 3)
+        out["last_429_after_stall_s"] = round(refused[-1] - staller.at, 3)
+    return out
+
+
 async def run_one(
     n: int, rate: float | None, sink: str, timeout: float, pg_admin_url: str | None = None,
-    latency: tuple[float, float] | None = None, before_fraction: float = 1.0,
+    latency: tuple[float, float] | None = None, before_fraction: float = 1.0, stall: Stall | None = None,
 ) -> dict[str, Any]:
     """One broadcast to ``n`` subscribers with the global limit ``rate`` (None = lifted); ``latency``: the
     fake server answers each call after a uniformly random (min, max) seconds, ``before_fraction`` of it
-    before the call is counted.
+    before the call is counted; ``stall``: one process stopped mid-broadcast (``--stall``).
 
     SQLite in a temporary directory, or a fresh database on the PostgreSQL server ``pg_admin_url``."""
     tmp = tempfile.TemporaryDirectory(prefix="jn-bench-")
@@ -144,6 +206,7 @@ async def run_one(
     settings: Settings = load_settings(None, **overrides)
     rt = Runtime.create(settings)
     channel: Any = None
+    staller: _Staller | None = None
     try:
         await rt.migrate()
         if sink == "fake":
@@ -168,6 +231,9 @@ async def run_one(
         freeze_heap()  # as `python -m bot run` / `worker` do before serving
         await rt.start(scheduler=False)  # the scheduler's job is played by run_due() below
         await asyncio.sleep(0.2)
+        if stall is not None and server is not None:
+            staller = _Staller(stall, server, asyncio.get_running_loop())
+            staller.start()
         t1, t1_mono = time.perf_counter(), time.monotonic()
         await rt.new_scheduler(timelines=[]).run_due(now)
         expand_s = time.perf_counter() - t1
@@ -211,6 +277,10 @@ async def run_one(
             "global_margin": rt.worker.limiters["telegram"].global_margin,
             "pacing": rt.worker.limiters["telegram"].pacing,
         }
+        if staller is not None:
+            staller.done.set()
+            staller.join()
+            out["stall"] = _stall_report(staller, server.control.calls())
         if server is not None:
             out["server_429s"] = server_stats.get("rate_limited_429", 0)
             # As the platform sees it: successful sends per second from the first to the last one
@@ -236,6 +306,8 @@ async def run_one(
                     out["server_max_window_end_s"] = round(busiest - server_stats["first_send_at"], 3)
         return out
     finally:
+        if staller is not None:
+            staller.done.set()
         await rt.stop()
         if channel is not None:
             await channel.app.shutdown()
@@ -263,6 +335,18 @@ def _latency(raw: str) -> tuple[float, float] | None:
     return None if hi == 0 else (lo, hi)
 
 
+def _stall(raw: str) -> Stall:
+    try:
+        target, rest = raw.split(":", 1)
+        seconds, after = rest.split("@", 1)
+        stall = Stall(target, float(seconds), int(after))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TARGET:SECONDS@SENDS, got {raw!r}") from None
+    if stall.target not in ("bot", "loop", "fake") or stall.seconds <= 0 or stall.after < 0:
+        raise argparse.ArgumentTypeError(f"expected bot|loop|fake, SECONDS > 0 and SENDS >= 0, got {raw!r}")
+    return stall
+
+
 async def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sink", choices=("fake", "null"), default="fake")
@@ -281,6 +365,8 @@ async def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-split", action="append", type=_split, default=None, metavar="F",
                    help="fraction of each delay before the call is counted, the rest after (default 1.0); "
                         "repeatable")
+    p.add_argument("--stall", type=_stall, default=None, metavar="TARGET:SECONDS@SENDS",
+                   help="stop bot, loop or fake for SECONDS once SENDS messages reached the fake (each rate)")
     args = p.parse_args(argv)
     latencies: list[tuple[float, float] | None] = args.latency or [None]
     splits: list[float] = args.latency_split or [1.0]
@@ -309,7 +395,7 @@ async def main(argv: list[str] | None = None) -> int:
             for raw in args.rates.split(","):
                 rate = float(raw)
                 n = args.n30 if rate < 100 else args.n
-                results.append(await run_one(n, rate, args.sink, args.timeout, pg_url, latency, split))
+                results.append(await run_one(n, rate, args.sink, args.timeout, pg_url, latency, split, args.stall))
             if not args.no_ceiling:
                 results.append(await run_one(args.n, None, args.sink, args.timeout, pg_url, latency, split))
     finally:
