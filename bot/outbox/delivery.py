@@ -170,6 +170,8 @@ class DeliveryWorker:
                 log.exception("delivery before stopping failed")
         self._stopping = True
         self._wake.set()
+        async with self._step_lock:  # a step under way (the delivery loop's) starts its sends before the wait below
+            pass
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
         await self._record()
@@ -199,6 +201,9 @@ class DeliveryWorker:
     async def step(self) -> float:
         """Record finished sends, claim what may go now, start it. Returns how long to wait."""
         async with self._step_lock:
+            if self._stopping:  # stop() waits for the sends started so far: nothing is claimed after them
+                await self._record()
+                return 0.0
             return await self._step()
 
     async def _step(self) -> float:

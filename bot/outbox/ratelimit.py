@@ -114,7 +114,7 @@ def margin_for_dispersion(count: int, per_seconds: float, dispersion: float, z: 
 
 def rtt_floor(samples: list[float]) -> float:
     """A round trip shorter than any of ``samples`` (sorted) is likely to come: the gate's floor is the shortest
-    measured less ``RTT_FLOOR_SHARE / n`` of their range (the 1st to 99th percentile's). For round trips spread
+    measured less ``RTT_FLOOR_SHARE / n`` of their range (the shortest to the 99th percentile). For round trips spread
     evenly over a range, the shortest of n lies within that share of the range above its true floor in 99 % of
     samples; so few answers give little credit, and 512 nearly all of it. Trusting the shortest of the first
     answers let sends be counted sooner than the gate assumed: a 429 in 5 of 200 seeded runs, all in their

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.app.runtime import Runtime
 from bot.app.serve import serve
@@ -25,7 +25,7 @@ from bot.outbox.ports import Purpose
 from bot.storage.models import Outbox
 from bot.texts import t
 from tests.support.fakes.telegram_server import FakeTelegramServer, RecordedCall, make_message
-from tests.support.helpers import until_an_advisory_lock_is_awaited
+from tests.support.helpers import until_a_lock_is_awaited, until_an_advisory_lock_is_awaited
 from tests.support.telegram_harness import TOKEN, sending_runtime, telegram_overrides
 
 WELCOME = t("start.welcome")[:40]
@@ -124,3 +124,30 @@ async def test_a_failed_start_sends_nothing_while_stopping(make_settings: Any) -
     finally:
         await setup.stop()
         await server.stop()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_stop_waits_for_the_sends_a_step_under_way_starts(
+    make_settings: Any, tg_server: FakeTelegramServer
+) -> None:
+    """PostgreSQL (another session locks the outbox, so a step is held inside its claim): ``stop`` begins while
+    that step is under way; the sends it then starts are waited for and recorded before ``stop`` returns. (Found
+    in review: ``stop`` waited only for the sends started before it, so the step's sends were left ``sending``,
+    running under a closing HTTP client; a stop whose grace ran out with a backlog hit it about once in six.)"""
+    tg_server.set_latency(0.3)
+    settings = make_settings()
+    async with sending_runtime(settings, tg_server) as rt:
+        async with rt.services.sessions() as s, s.begin():
+            for n in range(3):
+                await rt.services.outbox.enqueue(s, channel="telegram", chat_id=str(7301 + n),
+                                                 reply=Reply(f"balasan {n}"), idem_key=f"r{n}")
+        async with rt.services.sessions() as other, other.begin():
+            await other.execute(text("LOCK TABLE outbox IN EXCLUSIVE MODE"))
+            step = asyncio.create_task(rt.worker.step())
+            await until_a_lock_is_awaited(rt, step, "relation")
+            stopping = asyncio.create_task(rt.worker.stop())
+            await asyncio.sleep(0.2)  # time for a stop that does not wait for the step to return
+        await asyncio.wait_for(step, 20)  # guard only
+        await asyncio.wait_for(stopping, 20)  # guard only
+        assert await _statuses(rt) == {("reply", "sent"): 3}
+        assert sorted(_texts_to(tg_server, 7301 + n)[0] for n in range(3)) == [f"balasan {n}" for n in range(3)]

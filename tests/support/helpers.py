@@ -61,10 +61,16 @@ class ConsoleHarness:
 async def until_an_advisory_lock_is_awaited(runtime: Runtime, task: asyncio.Task[Any]) -> None:
     """PostgreSQL: until some transaction waits for an advisory lock (seen in ``pg_locks``); ``task`` must not
     end meanwhile (it is the one that should be waiting)."""
+    await until_a_lock_is_awaited(runtime, task, "advisory")
+
+
+async def until_a_lock_is_awaited(runtime: Runtime, task: asyncio.Task[Any], locktype: str) -> None:
+    """PostgreSQL: until some transaction waits for a lock of ``locktype`` (``pg_locks``: advisory, relation,
+    ...); ``task`` must not end meanwhile (it is the one that should be waiting)."""
     async with runtime.services.sessions() as probe:
         while not await probe.scalar(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        )):
+            "SELECT count(*) FROM pg_locks WHERE locktype = :t AND NOT granted"
+        ), {"t": locktype}):
             assert not task.done()
             await asyncio.sleep(0.01)
             await probe.rollback()  # a fresh snapshot of pg_locks
