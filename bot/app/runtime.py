@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -70,6 +71,18 @@ def freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+Step = Callable[[], Awaitable[object]]  # a shutdown step: stop an input, close a client
+
+
+async def run_each(steps: Iterable[Step], failure: str) -> None:
+    """Shutdown: await each step in turn; one that raises is logged as ``failure`` and the rest still run."""
+    for step in steps:
+        try:
+            await step()
+        except Exception:
+            log.exception(failure)
 
 
 @dataclass

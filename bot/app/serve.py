@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import uvicorn
 
-from bot.app.runtime import Runtime, freeze_heap, preload
+from bot.app.runtime import Runtime, Step, freeze_heap, preload, run_each
 from bot.app.startup import bind_web_socket, migrate_or_fail, telegram_error
 from bot.config import ConfigError, Settings, routing_problem
 from bot.outbox.delivery import STOP_GRACE
@@ -70,8 +69,8 @@ async def _serve(rt: Runtime, telegram: Any, stop: asyncio.Event, sock: socket.s
     from bot.app.web import build_app
 
     settings = rt.settings
-    inputs: list[Callable[[], Awaitable[None]]] = []  # stopped first, the last started first
-    clients: list[Callable[[], Awaitable[None]]] = []  # closed last
+    inputs: list[Step] = []  # stopped first, the last started first
+    clients: list[Step] = []  # closed last
     try:
         if telegram is not None:  # before the scheduler: a bot that cannot start sends nothing
             await _start_telegram(telegram)
@@ -106,16 +105,8 @@ async def _serve(rt: Runtime, telegram: Any, stop: asyncio.Event, sock: socket.s
         await stop.wait()
         log.info("shutting down")
     finally:
-        await _each(reversed(inputs))
+        await run_each(reversed(inputs), "error while stopping")
         try:
             await rt.stop(grace=STOP_GRACE)
         finally:
-            await _each(clients)
-
-
-async def _each(steps: Iterable[Callable[[], Awaitable[None]]]) -> None:
-    for step in steps:
-        try:
-            await step()
-        except Exception:
-            log.exception("error while stopping")
+            await run_each(clients, "error while stopping")

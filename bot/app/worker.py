@@ -15,16 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
 
-from bot.app.runtime import Runtime, freeze_heap
+from bot.app.runtime import Runtime, Step, freeze_heap, run_each
 from bot.config import ConfigError, Settings
 from bot.outbox.delivery import STOP_GRACE
 from bot.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
-Closer = Callable[[], Awaitable[object]]
 
 # Minimum connections to the Bot API per worker (aiohttp transport, as the `run` process uses).
 HTTP_POOL = 16
@@ -54,9 +52,9 @@ async def _check_schema(settings: Settings) -> None:
         raise ConfigError(f"database: {check.detail}")
 
 
-async def attach_senders(rt: Runtime, inflight: int) -> list[Closer]:
+async def attach_senders(rt: Runtime, inflight: int) -> list[Step]:
     """Add the senders of the configured channels to ``rt``; returns the functions that close them."""
-    closers: list[Closer] = []
+    closers: list[Step] = []
     settings = rt.settings
     if settings.telegram.enabled:
         from telegram import Bot
@@ -103,7 +101,7 @@ async def run_worker(settings: Settings, stop_event: asyncio.Event | None = None
 
 async def _run(settings: Settings, stop: asyncio.Event) -> dict[str, int]:
     rt = Runtime.create(settings)
-    closers: list[Closer] = []
+    closers: list[Step] = []
     try:
         closers = await attach_senders(rt, rt.worker.max_inflight)
         await rt.start(scheduler=False)  # the scheduler runs on `run` nodes only (one leader)
@@ -120,11 +118,7 @@ async def _run(settings: Settings, stop: asyncio.Event) -> dict[str, int]:
         log.info("worker shutting down")
     finally:
         await rt.stop(grace=STOP_GRACE)  # delivers what is due (not bulk), waits for in-flight sends, records them
-        for close in reversed(closers):
-            try:
-                await close()
-            except Exception:
-                log.exception("error while closing a sender")
+        await run_each(reversed(closers), "error while closing a sender")
     stats = dict(rt.worker.stats)
     log.info("worker stopped", extra={"pid": os.getpid(), **{f"n_{k}": v for k, v in stats.items()}})
     return stats
