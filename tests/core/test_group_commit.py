@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy import text as sql
 
 from bot.app.runtime import Runtime
 from bot.channels.console import ConsoleSender
@@ -28,7 +27,7 @@ from bot.core.model import Incoming
 from bot.core.router import Router
 from bot.storage.models import Conversation, Outbox, ProcessedUpdate, Subscriber
 from bot.texts import t
-from tests.support.helpers import until_an_advisory_lock_is_awaited
+from tests.support.helpers import until_a_lock_is_awaited, until_an_advisory_lock_is_awaited
 
 N = 12
 
@@ -207,11 +206,8 @@ async def test_an_update_whose_chat_another_node_holds_waits_alone_and_holds_up_
     runtime, sender, _bad = rt
     if runtime.settings.is_sqlite:
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; there is no advisory lock")
-    node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
-    held = _inc("c3")
-    try:
-        async with node2.services.sessions() as other, other.begin():
-            await lock_across_processes(other, runtime.core.lock_key(held))
+    async with _another_node(make_settings) as node2:
+        async with _chat_held_by(node2, runtime, "c3"):
             tasks = {f"c{i}": asyncio.create_task(runtime.core.handle(_inc(f"c{i}"))) for i in range(N)}
             waiting = tasks.pop("c3")
             await asyncio.wait_for(asyncio.gather(*tasks.values()), 30)  # guard only: they must not wait for c3
@@ -220,13 +216,30 @@ async def test_an_update_whose_chat_another_node_holds_waits_alone_and_holds_up_
             await until_an_advisory_lock_is_awaited(node2, waiting)
             assert not waiting.done()
         await asyncio.wait_for(waiting, 30)
-    finally:
-        await node2.stop()
     assert runtime.core._batches.stats["left_out"] == 1
     await runtime.worker.drain()
     assert sorted(r.text for _c, r in sender.delivered) == sorted(f"selesai c{i}" for i in range(N))
     assert await _count(runtime, ProcessedUpdate) == N
     assert await _count(runtime, Subscriber) == N
+
+
+@asynccontextmanager
+async def _another_node(make_settings: Any) -> AsyncIterator[Runtime]:
+    """A second node on the same database (its own engine and core), stopped afterwards."""
+    node = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
+    try:
+        yield node
+    finally:
+        await node.stop()
+
+
+@asynccontextmanager
+async def _chat_held_by(node: Runtime, runtime: Runtime, chat: str) -> AsyncIterator[Any]:
+    """Another node's open transaction holds ``chat``'s lock (the advisory lock ``runtime``'s updates of that chat
+    take) until the block ends."""
+    async with node.services.sessions() as other, other.begin():
+        await lock_across_processes(other, runtime.core.lock_key(_inc(chat)))
+        yield other
 
 
 @asynccontextmanager
@@ -251,8 +264,7 @@ async def test_a_batch_waits_for_a_row_another_node_holds_only_briefly(
     if runtime.settings.is_sqlite:
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; no other writer holds a row")
     runtime.core.batch_lock_timeout_ms = 200
-    node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
-    try:
+    async with _another_node(make_settings) as node2:
         async with _row_written_by(node2, "k-c3") as other:
             tasks = {f"c{i}": asyncio.create_task(runtime.core.handle(_inc(f"c{i}"))) for i in range(N)}
             waiting = tasks.pop("c3")
@@ -261,8 +273,6 @@ async def test_a_batch_waits_for_a_row_another_node_holds_only_briefly(
             assert runtime.core._batches.stats["retried_alone"] >= 2
             await other.rollback()
         await asyncio.wait_for(waiting, 30)
-    finally:
-        await node2.stop()
     await runtime.worker.drain()
     assert sorted(r.text for _c, r in sender.delivered) == sorted(f"selesai c{i}" for i in range(N))
     assert await _count(runtime, ProcessedUpdate) == N
@@ -288,12 +298,6 @@ async def test_a_slow_update_holds_up_only_its_own_batch(rt: tuple[Runtime, Cons
                                                                   + ["lambat selesai"])
 
 
-async def _lock_waits(rt: Runtime) -> int:
-    async with rt.engine.connect() as c:  # a fresh snapshot each time
-        return int(await c.scalar(sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                                      " AND wait_event_type = 'Lock'")) or 0)
-
-
 async def test_an_update_on_its_own_waits_for_a_row_as_long_as_the_server_lets_it(
     rt: tuple[Runtime, ConsoleSender, set[str]], make_settings: Any,
 ) -> None:
@@ -303,19 +307,14 @@ async def test_an_update_on_its_own_waits_for_a_row_as_long_as_the_server_lets_i
     if runtime.settings.is_sqlite:
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; no other writer holds a row")
     runtime.core.batch_lock_timeout_ms = 100
-    node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
-    try:
+    async with _another_node(make_settings) as node2:
         async with _row_written_by(node2, "k-c3") as other:
             task = asyncio.create_task(runtime.core.handle(_inc("c3")))
-            while not await _lock_waits(runtime):  # c3's INSERT waits for node 2's row
-                assert not task.done()
-                await asyncio.sleep(0.01)
+            await until_a_lock_is_awaited(runtime, task, "transactionid")  # c3's INSERT waits for node 2's row
             await asyncio.sleep(0.5)  # five times the batch bound: a bounded wait would have failed by now
             assert not task.done()
             await other.rollback()
         await asyncio.wait_for(task, 30)
-    finally:
-        await node2.stop()
     await runtime.worker.drain()
     assert [r.text for _c, r in sender.delivered] == ["selesai c3"]
     assert runtime.core._batches.stats["retried_alone"] == 0
@@ -330,10 +329,8 @@ async def test_a_failed_batch_retries_its_updates_beside_the_next_batches(
     if runtime.settings.is_sqlite:
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; there is no advisory lock")
     bad.add("c5")
-    node2 = Runtime.create(make_settings(), {"console": ConsoleSender(io.StringIO())})
-    try:
-        async with node2.services.sessions() as other, other.begin():
-            await lock_across_processes(other, runtime.core.lock_key(_inc("c3")))
+    async with _another_node(make_settings) as node2:
+        async with _chat_held_by(node2, runtime, "c3"):
             tasks = {f"c{i}": asyncio.create_task(runtime.core.handle(_inc(f"c{i}"))) for i in range(N)}
             waiting = tasks.pop("c3")
             await asyncio.wait_for(asyncio.gather(*tasks.values()), 30)  # guard only: they must not wait for c3
@@ -342,8 +339,6 @@ async def test_a_failed_batch_retries_its_updates_beside_the_next_batches(
             assert not runtime.core._batches._tasks  # no batch loop is left waiting for c3
             assert not waiting.done()
         await asyncio.wait_for(waiting, 30)
-    finally:
-        await node2.stop()
     await runtime.worker.drain()
     assert sorted(r.text for _c, r in sender.delivered) == sorted(
         [f"selesai c{i}" for i in range(N) if i != 5] + [t("error.generic")])
