@@ -187,7 +187,7 @@ class Schedule:
         self.jitter = 0.0  # the margin the measured round-trip jitter requires (jitter_margin)
         self.rtt_dispersion = 0.0  # E|X - X'| of recent round trips, seconds
         self.rtt_spread = 0.0  # their 1st to 99th percentile, seconds
-        self.rtt_min = 0.0  # the shortest recent round trip: no send is counted sooner after its write
+        self.rtt_min = 0.0  # the gate's floor (rtt_floor): no send is taken to be counted sooner after its write
         self.rtt_mean = 0.0
         self.gate = gate
         self.gated = False
