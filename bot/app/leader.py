@@ -36,7 +36,11 @@ CHECK_TIMEOUT = 5.0
 
 
 def lock_key(name: str) -> int:
-    """A stable signed 64-bit advisory-lock key for ``name``."""
+    """A stable signed 64-bit advisory-lock key for ``name``.
+
+    Not ``bot.core.locks.advisory_key`` (a different hash, for the per-chat transaction locks): the two key spaces
+    are independent, and changing this hash would let a process of the old release and one of the new both hold
+    "the" scheduler lock during a rolling upgrade, so both would run the scheduler."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
