@@ -7,8 +7,9 @@ arrives as ``application/octet-stream`` with its EXIF intact):
   EXIF (camera, owner name, GPS position), XMP, text chunks and ICC data are dropped; the EXIF orientation
   is applied first so the picture still looks right;
 * PDFs (``pikepdf``): the document information (author, creator tool, dates) and the XMP metadata go;
-* Office documents (docx/xlsx/pptx): the core, app and custom properties are replaced by empty ones and
-  comment / tracked-change author names are blanked;
+* Office documents (docx/xlsx/pptx): the core, app and custom properties are replaced by empty ones,
+  comment / tracked-change author names (Word, Excel, PowerPoint) and shared-workbook user names are blanked,
+  and local paths (the folder a workbook was saved in, an attached template in the user's profile) emptied;
 * videos: stripped with ffmpeg (``-map_metadata -1``, no re-encoding) when ffmpeg is installed;
 * anything else is kept as received and marked ``stripped=False``: the reporter is told before sending
   (and may drop it) and the group message says so.
@@ -86,6 +87,17 @@ _EMPTY_PROPS = {
     b'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"/>',
 }
 _AUTHOR_ATTR = re.compile(rb'\b(w:author|w:initials|author|authorId|userId|w15:userId|w15:providerId)="[^"]*"')
+# Elements that describe a person: Excel's and PowerPoint's comment authors (``xl/persons``, ``ppt/authors.xml``,
+# ``ppt/commentAuthors.xml``), the users of a shared workbook (``xl/revisions/userNames.xml``), who reserved a
+# workbook (``fileSharing``) and the folder it was saved in (``x15ac:absPath``: C:\Users\<account>\…); and
+# the attributes of them that name that person.
+_PERSON_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:person|cmAuthor|author|userInfo|fileSharing|absPath)\s[^>]*>")
+_PERSON_ATTR = re.compile(
+    rb"""(\s(?:[\w.-]+:)?(?:name|displayName|initials|userName|userId|providerId|url))=(?:"[^"]*"|'[^']*')""")
+_AUTHOR_TEXT = re.compile(rb"(<(?:[\w.-]+:)?author>)[^<]*(?=</)")  # Excel's legacy notes: <author>Name</author>
+# A relationship to a local file (an attached template in the user's profile, a linked file): its path names
+# the account; the file is on the author's machine only anyway.
+_LOCAL_TARGET = re.compile(rb"""(\sTarget=)(["'])(?:file:|[A-Za-z]:\\|\\\\)[^"']*\2""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -173,6 +185,14 @@ def strip_pdf(data: bytes) -> bytes | None:
         return None
 
 
+def _scrub_xml(body: bytes) -> bytes:
+    """An Office package part without the names of people and local paths (see ``_PERSON_ELEMENT``)."""
+    body = _AUTHOR_ATTR.sub(rb'\1=""', body)
+    body = _PERSON_ELEMENT.sub(lambda m: _PERSON_ATTR.sub(rb'\1=""', m.group(0)), body)
+    body = _AUTHOR_TEXT.sub(rb"\1", body)
+    return _LOCAL_TARGET.sub(rb"\1\2\2", body)
+
+
 def strip_ooxml(data: bytes) -> tuple[bytes, str, str] | None:
     """A docx/xlsx/pptx without author properties: (bytes, content type, extension), or None."""
     try:
@@ -190,8 +210,8 @@ def strip_ooxml(data: bytes) -> tuple[bytes, str, str] | None:
                         body = _EMPTY_PROPS[info.filename]
                     else:
                         body = src.read(info)
-                        if info.filename.endswith(".xml"):
-                            body = _AUTHOR_ATTR.sub(rb'\1=""', body)
+                        if info.filename.endswith((".xml", ".rels")):
+                            body = _scrub_xml(body)
                     dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), body,
                                  compress_type=zipfile.ZIP_DEFLATED)
             return out.getvalue(), kind[0], kind[1]

@@ -214,3 +214,67 @@ def test_identifying_text_is_spotted(text: str, found: list[str]) -> None:
     from handlers.tips.identifying import findings
 
     assert findings(text) == found
+
+
+def _ooxml(parts: dict[str, str]) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        for name, body in parts.items():
+            z.writestr(name, body)
+    return buf.getvalue()
+
+
+NAME = "Siti Rahasiawati"
+WIN_USER = "sitirahasia"  # the Windows account name in paths Office writes
+
+
+@pytest.mark.parametrize(("parts", "kept"), [
+    pytest.param({  # Excel: legacy notes list their authors as element text; threaded comments name persons
+        "xl/workbook.xml": "<workbook><sheets/></workbook>",
+        "xl/comments1.xml": f"<comments><authors><author>{NAME}</author><author>tc={{1A2B}}</author></authors>"
+                            '<commentList><comment ref="A1" authorId="0"><text><t>catatan</t></text></comment>'
+                            "</commentList></comments>",
+        "xl/persons/person.xml": f'<personList><person displayName="{NAME}" id="{{1A2B}}" userId="{WIN_USER}" '
+                                 'providerId="None"/></personList>',
+        "xl/revisions/userNames.xml": f'<users count="1"><userInfo guid="{{9}}" name="{NAME}" id="1" '
+                                      'dateTime="2024-01-01T00:00:00"/></users>',
+    }, b"catatan", id="xlsx-comment-authors"),
+    pytest.param({  # Excel: the folder the workbook was saved in, and who reserved it for sharing
+        "xl/workbook.xml": '<workbook><fileSharing userName="' + NAME + '" reservationPassword="CC3D"/>'
+                           '<mc:AlternateContent><mc:Choice Requires="x15"><x15ac:absPath '
+                           f'url="C:\\Users\\{WIN_USER}\\Documents\\"/></mc:Choice></mc:AlternateContent>'
+                           "<sheets/></workbook>",
+    }, b"<sheets/>", id="xlsx-paths"),
+    pytest.param({  # PowerPoint: legacy and modern comment authors
+        "ppt/presentation.xml": "<p:presentation/>",
+        "ppt/commentAuthors.xml": f'<p:cmAuthorLst><p:cmAuthor id="0" name="{NAME}" initials="SR" lastIdx="1" '
+                                  'clrIdx="0"/></p:cmAuthorLst>',
+        "ppt/authors.xml": f'<p188:authorLst><p188:author id="{{1A}}" name="{NAME}" initials="SR" '
+                           f'userId="{WIN_USER}" providerId="None"/></p188:authorLst>',
+    }, b'lastIdx="1"', id="pptx-comment-authors"),
+    pytest.param({  # Word: the template attached from the user's profile folder
+        "word/document.xml": "<w:document><w:body><w:p><w:r><w:t>teks</w:t></w:r></w:p></w:body></w:document>",
+        "word/_rels/settings.xml.rels": '<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats'
+                                        '.org/officeDocument/2006/relationships/attachedTemplate" Target="file:///'
+                                        f'C:\\Users\\{WIN_USER}\\AppData\\Roaming\\Microsoft\\Templates\\Laporan.dotm"'
+                                        ' TargetMode="External"/></Relationships>',
+    }, b"attachedTemplate", id="docx-template-path"),
+])
+def test_office_comment_authors_and_local_paths_removed(parts: dict[str, str], kept: bytes) -> None:
+    """Beyond the document properties: who wrote comments in a spreadsheet or a presentation, and the
+    Windows account name in the paths Office records, are metadata too (the README promises Office files
+    without their metadata)."""
+    import zipfile
+
+    original = _ooxml(parts)
+    assert NAME.encode() in original or WIN_USER.encode() in original
+    ev = prepare(original, "application/octet-stream", "document")
+    assert ev.stripped
+    with zipfile.ZipFile(io.BytesIO(ev.data)) as z:
+        assert sorted(z.namelist()) == sorted(["[Content_Types].xml", *parts])  # every part stays
+        everything = b"".join(z.read(n) for n in z.namelist())
+    assert b"Rahasiawati" not in everything and WIN_USER.encode() not in everything
+    assert kept in everything  # the rest of the part is untouched
