@@ -6,7 +6,8 @@ arrives as ``application/octet-stream`` with its EXIF intact):
 * images — anything Pillow decodes, HEIC/HEIF included (``pillow-heif``) — are re-encoded from pixels only:
   EXIF (camera, owner name, GPS position), XMP, text chunks and ICC data are dropped; the EXIF orientation
   is applied first so the picture still looks right;
-* PDFs (``pikepdf``): the document information (author, creator tool, dates) and the XMP metadata go;
+* PDFs (``pikepdf``): the document information (author, creator tool, dates), the XMP metadata, editors'
+  private data (``/PieceInfo``) and comment authors go;
 * Office documents (docx/xlsx/pptx): the core, app and custom properties are replaced by empty ones,
   comment / tracked-change author names (Word, Excel, PowerPoint) and shared-workbook user names are blanked,
   and local paths (the folder a workbook was saved in, an attached template in the user's profile) emptied;
@@ -174,9 +175,18 @@ def strip_pdf(data: bytes) -> bytes | None:
                 del pdf.Root.Metadata
             if "/Info" in pdf.trailer:
                 del pdf.trailer.Info
+            if "/PieceInfo" in pdf.Root:  # an editor's private data
+                del pdf.Root.PieceInfo
             for page in pdf.pages:
-                if "/Metadata" in page.obj:
-                    del page.obj.Metadata
+                for key in ("/Metadata", "/PieceInfo"):
+                    if key in page.obj:
+                        del page.obj[key]
+                for annot in page.obj.get("/Annots", []):
+                    # a comment's /T is its author (a form field's /T is the field's name)
+                    if isinstance(annot, pikepdf.Dictionary) and annot.get("/Subtype") != pikepdf.Name.Widget:
+                        for key in ("/T", "/M"):
+                            if key in annot:
+                                del annot[key]
             out = io.BytesIO()
             pdf.save(out, fix_metadata_version=False, deterministic_id=True)
             return out.getvalue()

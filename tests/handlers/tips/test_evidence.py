@@ -216,7 +216,7 @@ def test_identifying_text_is_spotted(text: str, found: list[str]) -> None:
     assert findings(text) == found
 
 
-def _ooxml(parts: dict[str, str]) -> bytes:
+def _ooxml(parts: dict[str, str | bytes]) -> bytes:
     import zipfile
 
     buf = io.BytesIO()
@@ -263,7 +263,7 @@ WIN_USER = "sitirahasia"  # the Windows account name in paths Office writes
                                         ' TargetMode="External"/></Relationships>',
     }, b"attachedTemplate", id="docx-template-path"),
 ])
-def test_office_comment_authors_and_local_paths_removed(parts: dict[str, str], kept: bytes) -> None:
+def test_office_comment_authors_and_local_paths_removed(parts: dict[str, str | bytes], kept: bytes) -> None:
     """Beyond the document properties: who wrote comments in a spreadsheet or a presentation, and the
     Windows account name in the paths Office records, are metadata too (the README promises Office files
     without their metadata)."""
@@ -278,3 +278,34 @@ def test_office_comment_authors_and_local_paths_removed(parts: dict[str, str], k
         everything = b"".join(z.read(n) for n in z.namelist())
     assert b"Rahasiawati" not in everything and WIN_USER.encode() not in everything
     assert kept in everything  # the rest of the part is untouched
+
+
+def test_pdf_comment_authors_and_private_application_data_removed() -> None:
+    """A PDF commented in a reader names each comment's author (/T of a markup annotation); a form field's /T
+    is its name, not a person, and stays."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    note = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[0, 0, 10, 10],
+        Contents=pikepdf.String("lihat halaman 2"), T=pikepdf.String(NAME), M=pikepdf.String("D:20240101")))
+    field = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, Rect=[0, 20, 10, 30], FT=pikepdf.Name.Tx,
+        T=pikepdf.String("nomor_surat")))
+    page = pdf.pages[0].obj
+    page.Annots = pdf.make_indirect(pikepdf.Array([note, field]))
+    pdf.Root.AcroForm = pdf.make_indirect(pikepdf.Dictionary(Fields=pikepdf.Array([field])))
+    page.PieceInfo = pikepdf.Dictionary(Editor=pikepdf.Dictionary(Private=pikepdf.String(WIN_USER)))
+    pdf.Root.PieceInfo = pikepdf.Dictionary(Editor=pikepdf.Dictionary(Private=pikepdf.String(WIN_USER)))
+    buf = io.BytesIO()
+    pdf.save(buf)
+    original = buf.getvalue()
+    assert b"Rahasiawati" in original and WIN_USER.encode() in original
+    ev = prepare(original, "application/pdf", "document")
+    assert ev.stripped and b"Rahasiawati" not in ev.data and WIN_USER.encode() not in ev.data
+    with pikepdf.open(io.BytesIO(ev.data)) as clean:
+        annots = list(clean.pages[0].obj.Annots)
+        assert str(annots[0].Contents) == "lihat halaman 2" and "/T" not in annots[0]  # the comment stays
+        assert str(annots[1].T) == "nomor_surat"
+
