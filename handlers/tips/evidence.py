@@ -7,10 +7,12 @@ arrives as ``application/octet-stream`` with its EXIF intact):
   EXIF (camera, owner name, GPS position), XMP, text chunks and ICC data are dropped; the EXIF orientation
   is applied first so the picture still looks right;
 * PDFs (``pikepdf``): the document information (author, creator tool, dates), the XMP metadata, editors'
-  private data (``/PieceInfo``) and comment authors go;
+  private data (``/PieceInfo``) and comment authors go, and embedded JPEG photos lose their EXIF/XMP/IPTC
+  segments (losslessly, ``strip_jpeg_segments``);
 * Office documents (docx/xlsx/pptx): the core, app and custom properties are replaced by empty ones,
   comment / tracked-change author names (Word, Excel, PowerPoint) and shared-workbook user names are blanked,
-  and local paths (the folder a workbook was saved in, an attached template in the user's profile) emptied;
+  local paths (the folder a workbook was saved in, an attached template in the user's profile) emptied, and
+  embedded JPEG photos lose their EXIF like those in PDFs;
 * videos: stripped with ffmpeg (``-map_metadata -1``, no re-encoding) when ffmpeg is installed;
 * anything else is kept as received and marked ``stripped=False``: the reporter is told before sending
   (and may drop it) and the group message says so.
@@ -162,6 +164,41 @@ def strip_image(data: bytes) -> tuple[bytes, str, str] | None:
     return buf.getvalue(), ctype, ext
 
 
+_JPEG_KEPT_APP = (0xE0, 0xEE)  # JFIF, Adobe (colour transform); APP2 only for an ICC profile
+
+
+def strip_jpeg_segments(data: bytes) -> bytes | None:
+    """A JPEG without EXIF and XMP (APP1), IPTC (APP13), the other application segments, comments and what follows
+    the image (MPO's second pictures carry EXIF of their own), losslessly: the compressed picture is copied as
+    it is. None if ``data`` is not a well-formed JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = bytearray(b"\xff\xd8")
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # end of image before any scan
+            return None
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > n:
+            return None
+        segment = data[i : i + 2 + length]
+        if marker == 0xDA:  # start of scan: the rest is picture data up to the end-of-image marker
+            end = data.find(b"\xff\xd9", i + 2 + length)
+            return bytes(out + (data[i:] if end < 0 else data[i : end + 2]))
+        application = 0xE0 <= marker <= 0xEF
+        icc = marker == 0xE2 and segment[4:16] == b"ICC_PROFILE\x00"
+        if not ((application and marker not in _JPEG_KEPT_APP and not icc) or marker == 0xFE):
+            out += segment
+        i += 2 + length
+    return None
+
+
 def strip_pdf(data: bytes) -> bytes | None:
     """The PDF without its document information and XMP metadata; None if it is not a readable PDF."""
     if pikepdf is None or not data.startswith(b"%PDF"):
@@ -187,6 +224,13 @@ def strip_pdf(data: bytes) -> bytes | None:
                         for key in ("/T", "/M"):
                             if key in annot:
                                 del annot[key]
+            for obj in pdf.objects:  # photos embedded as they were (img2pdf, scanner apps) keep their EXIF
+                if (isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image
+                        and obj.get("/Filter") == pikepdf.Name.DCTDecode):
+                    raw = bytes(obj.read_raw_bytes())
+                    clean = strip_jpeg_segments(raw)
+                    if clean is not None and clean != raw:
+                        obj.write(clean, filter=pikepdf.Name.DCTDecode)
             out = io.BytesIO()
             pdf.save(out, fix_metadata_version=False, deterministic_id=True)
             return out.getvalue()
@@ -222,6 +266,8 @@ def strip_ooxml(data: bytes) -> tuple[bytes, str, str] | None:
                         body = src.read(info)
                         if info.filename.endswith((".xml", ".rels")):
                             body = _scrub_xml(body)
+                        elif info.filename.lower().endswith((".jpg", ".jpeg")):  # a pasted photo keeps its EXIF
+                            body = strip_jpeg_segments(body) or body
                     dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), body,
                                  compress_type=zipfile.ZIP_DEFLATED)
             return out.getvalue(), kind[0], kind[1]

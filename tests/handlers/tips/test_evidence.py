@@ -309,3 +309,47 @@ def test_pdf_comment_authors_and_private_application_data_removed() -> None:
         assert str(annots[0].Contents) == "lihat halaman 2" and "/T" not in annots[0]  # the comment stays
         assert str(annots[1].T) == "nomor_surat"
 
+
+def _jpeg_with_gps_and_iptc() -> bytes:
+    """``jpeg_with_gps`` plus an IPTC by-line (APP13) and a JPEG comment, as photo editors write them."""
+    data = jpeg_with_gps()
+    iptc = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x14\x1c\x02\x50\x00\x10" + NAME.encode()
+    app13 = b"\xff\xed" + (len(iptc) + 2).to_bytes(2, "big") + iptc
+    com = b"\xff\xfe" + (len(NAME) + 2).to_bytes(2, "big") + NAME.encode()
+    return data[:2] + app13 + com + data[2:]
+
+
+def test_photos_inside_pdf_and_office_files_lose_their_exif() -> None:
+    """A photo converted to PDF (img2pdf and phone scanner apps embed the JPEG as it is) or pasted into a Word
+    file keeps its EXIF — GPS position, camera owner — unless it is stripped too; the picture itself stays."""
+    import pikepdf
+
+    photo = _jpeg_with_gps_and_iptc()
+    with Image.open(io.BytesIO(photo)) as img:
+        assert img.getexif().get_ifd(0x8825) and img.size == (40, 20)
+        pixels = img.convert("RGB").tobytes()
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    image = pikepdf.Stream(pdf, photo)
+    image.Type, image.Subtype, image.Filter = pikepdf.Name.XObject, pikepdf.Name.Image, pikepdf.Name.DCTDecode
+    image.Width, image.Height, image.BitsPerComponent = 40, 20, 8
+    image.ColorSpace = pikepdf.Name.DeviceRGB
+    pdf.pages[0].obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    buf = io.BytesIO()
+    pdf.save(buf)
+    docx = _ooxml({"word/document.xml": "<w:document/>", "word/media/image1.jpeg": photo})
+    assert b"Rahasiawati" in buf.getvalue() and b"KameraRahasia" in docx
+    for ev in (prepare(buf.getvalue(), "application/pdf", "document"),
+               prepare(docx, "application/octet-stream", "document")):
+        assert ev.stripped and ev.ext in ("pdf", "docx")
+        if ev.ext == "pdf":
+            with pikepdf.open(io.BytesIO(ev.data)) as clean:
+                embedded = bytes(clean.pages[0].obj.Resources.XObject.Im0.read_raw_bytes())
+        else:
+            import zipfile
+
+            with zipfile.ZipFile(io.BytesIO(ev.data)) as z:
+                embedded = z.read("word/media/image1.jpeg")
+        assert b"Rahasiawati" not in embedded and b"KameraRahasia" not in embedded
+        with Image.open(io.BytesIO(embedded)) as img:
+            assert len(img.getexif()) == 0 and img.convert("RGB").tobytes() == pixels  # lossless
