@@ -22,7 +22,7 @@ from handlers.tips.cases import actor, group_chat, may_act, reporter_key
 log = logging.getLogger(__name__)
 
 ASK_FLOW = "tiptanya"
-ANSWER_FLOW = "tipjawab"
+ANSWER_FLOW = store.ANSWER_FLOW
 MAX_QUESTION_CHARS = 1000
 CANCEL_WORDS = {"batal", "/batal", "cancel"}
 
