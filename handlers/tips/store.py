@@ -50,6 +50,15 @@ async def sent_message_id(session: AsyncSession, idem_key: str) -> str | None:
     return await session.scalar(select(Outbox.external_id).where(Outbox.idem_key == idem_key))
 
 
+async def questioned_tip(session: AsyncSession, addr_key: str, message_id: str) -> int | None:
+    """The tip whose question to the chat ``addr_key`` is the platform's message ``message_id`` (None: that message
+    is no question of a tip, or its copy was wiped)."""
+    return await session.scalar(
+        select(Outbox.tip_id).where(Outbox.external_id == message_id, Outbox.addr_key == addr_key,
+                                    Outbox.tip_id.is_not(None), Outbox.is_group.is_(False),
+                                    Outbox.idem_key.like("tip:%:question:%")).limit(1))
+
+
 async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
     """The reporter's own tip for a code as typed (None for a bad code or someone else's tip)."""
     code = codes.normalize(code_text)
