@@ -5,7 +5,8 @@ arrives as ``application/octet-stream`` with its EXIF intact):
 
 * images — anything Pillow decodes, HEIC/HEIF included (``pillow-heif``) — are re-encoded from pixels only:
   EXIF (camera, owner name, GPS position), XMP, text chunks and ICC data are dropped; the EXIF orientation
-  is applied first so the picture still looks right;
+  is applied first so the picture still looks right; a JPEG too big to decode (``MAX_PIXELS``) loses them
+  without being decoded (``strip_jpeg_segments``);
 * PDFs (``pikepdf``): the document information (author, creator tool, dates), the XMP metadata, editors'
   private data (``/PieceInfo``) and comment authors go, and embedded JPEG photos lose their EXIF/XMP/IPTC
   segments (losslessly, ``strip_jpeg_segments``);
@@ -170,10 +171,13 @@ _JPEG_KEPT_APP = (0xE0, 0xEE)  # JFIF, Adobe (colour transform); APP2 only for a
 def strip_jpeg_segments(data: bytes) -> bytes | None:
     """A JPEG without EXIF and XMP (APP1), IPTC (APP13), the other application segments, comments and what follows
     the image (MPO's second pictures carry EXIF of their own), losslessly: the compressed picture is copied as
-    it is. None if ``data`` is not a well-formed JPEG."""
+    it is, and of the EXIF only the orientation is kept (a minimal EXIF block), so the picture stays the right
+    way up. None if ``data`` is not a well-formed JPEG."""
     if not data.startswith(b"\xff\xd8"):
         return None
-    out = bytearray(b"\xff\xd8")
+    first: list[bytes] = []  # JFIF (APP0) segments: they come first
+    rest: list[bytes] = []
+    orientation = None
     i, n = 2, len(data)
     while i + 4 <= n:
         if data[i] != 0xFF:
@@ -190,13 +194,34 @@ def strip_jpeg_segments(data: bytes) -> bytes | None:
         segment = data[i : i + 2 + length]
         if marker == 0xDA:  # start of scan: the rest is picture data up to the end-of-image marker
             end = data.find(b"\xff\xd9", i + 2 + length)
-            return bytes(out + (data[i:] if end < 0 else data[i : end + 2]))
+            head = [b"\xff\xd8", *first]
+            if orientation not in (None, 1):
+                exif = Image.Exif()
+                exif[0x0112] = orientation
+                payload = exif.tobytes()
+                head.append(b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload)
+            return b"".join([*head, *rest, data[i:] if end < 0 else data[i : end + 2]])
+        if marker == 0xE1 and segment[4:10] == b"Exif\x00\x00" and orientation is None:
+            orientation = _orientation(segment[4:])
         application = 0xE0 <= marker <= 0xEF
         icc = marker == 0xE2 and segment[4:16] == b"ICC_PROFILE\x00"
-        if not ((application and marker not in _JPEG_KEPT_APP and not icc) or marker == 0xFE):
-            out += segment
+        if marker == 0xE0:
+            first.append(segment)
+        elif not ((application and marker not in _JPEG_KEPT_APP and not icc) or marker == 0xFE):
+            rest.append(segment)
         i += 2 + length
     return None
+
+
+def _orientation(exif_block: bytes) -> int | None:
+    """The orientation tag of an APP1 EXIF block (None when absent or unreadable)."""
+    exif = Image.Exif()
+    try:
+        exif.load(exif_block)
+        value = exif.get(0x0112)
+    except Exception:  # Pillow raises assorted errors for damaged EXIF
+        return None
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
 
 
 def strip_pdf(data: bytes) -> bytes | None:
@@ -301,6 +326,9 @@ def prepare(data: bytes, content_type: str, kind: str) -> Evidence:
     if image is not None:
         clean, ctype, ext = image
         return Evidence(clean, ctype, ext, True, digest)
+    jpeg = strip_jpeg_segments(data)  # a JPEG too big to decode (or damaged): its metadata goes all the same
+    if jpeg is not None:
+        return Evidence(jpeg, "image/jpeg", "jpg", True, digest)
     pdf = strip_pdf(data)
     if pdf is not None:
         return Evidence(pdf, "application/pdf", "pdf", True, digest)

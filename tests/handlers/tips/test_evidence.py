@@ -312,7 +312,10 @@ def test_pdf_comment_authors_and_private_application_data_removed() -> None:
 
 def _jpeg_with_gps_and_iptc() -> bytes:
     """``jpeg_with_gps`` plus an IPTC by-line (APP13) and a JPEG comment, as photo editors write them."""
-    data = jpeg_with_gps()
+    return _with_iptc_and_comment(jpeg_with_gps())
+
+
+def _with_iptc_and_comment(data: bytes) -> bytes:
     iptc = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x14\x1c\x02\x50\x00\x10" + NAME.encode()
     app13 = b"\xff\xed" + (len(iptc) + 2).to_bytes(2, "big") + iptc
     com = b"\xff\xfe" + (len(NAME) + 2).to_bytes(2, "big") + NAME.encode()
@@ -353,3 +356,24 @@ def test_photos_inside_pdf_and_office_files_lose_their_exif() -> None:
         assert b"Rahasiawati" not in embedded and b"KameraRahasia" not in embedded
         with Image.open(io.BytesIO(embedded)) as img:
             assert len(img.getexif()) == 0 and img.convert("RGB").tobytes() == pixels  # lossless
+
+
+def test_a_photo_too_big_to_decode_still_loses_its_metadata() -> None:
+    """A 108-megapixel camera photo sent as a file is beyond the decoding limit (``MAX_PIXELS``, against
+    decompression bombs), so it cannot be re-encoded; its EXIF — GPS, owner — goes all the same, without decoding
+    the picture, and the orientation stays so it is shown the right way up."""
+    from handlers.tips.evidence import MAX_PIXELS
+
+    width, height = 8000, MAX_PIXELS // 8000 + 1
+    exif = Image.Exif()
+    exif[0x013B] = NAME  # Artist
+    exif[0x0112] = 6  # rotated: shown turned by 90 degrees
+    exif[0x8825] = {1: "S", 2: (0.0, 30.0, 0.0), 3: "E", 4: (117.0, 9.0, 0.0)}
+    buf = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buf, "JPEG", exif=exif, quality=30)
+    original = _with_iptc_and_comment(buf.getvalue())
+    ev = prepare(original, "application/octet-stream", "document")
+    assert ev.stripped and ev.content_type == "image/jpeg" and ev.ext == "jpg"
+    assert b"Rahasiawati" not in ev.data and ev.sha256_original == hashlib.sha256(original).hexdigest()
+    with Image.open(io.BytesIO(ev.data)) as img:  # opened, not decoded
+        assert img.size == (width, height) and dict(img.getexif()) == {0x0112: 6}
