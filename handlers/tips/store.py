@@ -197,11 +197,14 @@ async def purge_expired(session: AsyncSession, now: datetime, identity: Identity
 
     Returns the number of tips purged now. Run daily (scheduler), in one transaction.
     """
+    # Locked first (PostgreSQL), as ``tip_by_id`` locks a tip: a status notice or question queued meanwhile
+    # waits for the purge and then finds the reply address gone, instead of slipping past its redaction.
     due = (await session.execute(
         select(Tip.id, Tip.code, Tip.reply_enc)
         .where(Tip.purge_after.is_not(None), Tip.purge_after <= now,
                or_(Tip.reply_enc.is_not(None), Tip.reporter_key != PURGED))
         .order_by(Tip.id)
+        .with_for_update()
     )).all()
     wiped = redacted = 0
     for chunk in (due[i : i + PURGE_CHUNK] for i in range(0, len(due), PURGE_CHUNK)):
