@@ -134,7 +134,7 @@ class Runtime:
             reachable=lambda: self.worker.senders.keys(),
             timelines=timelines,
             housekeeping={
-                "tips:purge": Housekeeping(purge_expired),
+                "tips:purge": Housekeeping(lambda s, now: purge_expired(s, now, self.services.identity)),
                 "retention:purge": Housekeeping(
                     lambda s, now: purge_retention(s, now, self.settings.retention), every="hour"
                 ),

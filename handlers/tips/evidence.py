@@ -5,10 +5,15 @@ arrives as ``application/octet-stream`` with its EXIF intact):
 
 * images — anything Pillow decodes, HEIC/HEIF included (``pillow-heif``) — are re-encoded from pixels only:
   EXIF (camera, owner name, GPS position), XMP, text chunks and ICC data are dropped; the EXIF orientation
-  is applied first so the picture still looks right;
-* PDFs (``pikepdf``): the document information (author, creator tool, dates) and the XMP metadata go;
-* Office documents (docx/xlsx/pptx): the core, app and custom properties are replaced by empty ones and
-  comment / tracked-change author names are blanked;
+  is applied first so the picture still looks right; a JPEG too big to decode (``MAX_PIXELS``) loses them
+  without being decoded (``strip_jpeg_segments``);
+* PDFs (``pikepdf``): the document information (author, creator tool, dates), the XMP metadata, editors'
+  private data (``/PieceInfo``) and comment authors go, and embedded JPEG photos lose their EXIF/XMP/IPTC
+  segments (losslessly, ``strip_jpeg_segments``);
+* Office documents (docx/xlsx/pptx): the core, app and custom properties are replaced by empty ones,
+  comment / tracked-change author names (Word, Excel, PowerPoint) and shared-workbook user names are blanked,
+  local paths (the folder a workbook was saved in, an attached template in the user's profile) emptied, and
+  embedded JPEG photos lose their EXIF like those in PDFs;
 * videos: stripped with ffmpeg (``-map_metadata -1``, no re-encoding) when ffmpeg is installed;
 * anything else is kept as received and marked ``stripped=False``: the reporter is told before sending
   (and may drop it) and the group message says so.
@@ -86,6 +91,17 @@ _EMPTY_PROPS = {
     b'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"/>',
 }
 _AUTHOR_ATTR = re.compile(rb'\b(w:author|w:initials|author|authorId|userId|w15:userId|w15:providerId)="[^"]*"')
+# Elements that describe a person: Excel's and PowerPoint's comment authors (``xl/persons``, ``ppt/authors.xml``,
+# ``ppt/commentAuthors.xml``), the users of a shared workbook (``xl/revisions/userNames.xml``), who reserved a
+# workbook (``fileSharing``) and the folder it was saved in (``x15ac:absPath``: C:\Users\<account>\…); and
+# the attributes of them that name that person.
+_PERSON_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:person|cmAuthor|author|userInfo|fileSharing|absPath)\s[^>]*>")
+_PERSON_ATTR = re.compile(
+    rb"""(\s(?:[\w.-]+:)?(?:name|displayName|initials|userName|userId|providerId|url))=(?:"[^"]*"|'[^']*')""")
+_AUTHOR_TEXT = re.compile(rb"(<(?:[\w.-]+:)?author>)[^<]*(?=</)")  # Excel's legacy notes: <author>Name</author>
+# A relationship to a local file (an attached template in the user's profile, a linked file): its path names
+# the account; the file is on the author's machine only anyway.
+_LOCAL_TARGET = re.compile(rb"""(\sTarget=)(["'])(?:file:|[A-Za-z]:\\|\\\\)[^"']*\2""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -149,6 +165,65 @@ def strip_image(data: bytes) -> tuple[bytes, str, str] | None:
     return buf.getvalue(), ctype, ext
 
 
+_JPEG_KEPT_APP = (0xE0, 0xEE)  # JFIF, Adobe (colour transform); APP2 only for an ICC profile
+
+
+def strip_jpeg_segments(data: bytes) -> bytes | None:
+    """A JPEG without EXIF and XMP (APP1), IPTC (APP13), the other application segments, comments and what follows
+    the image (MPO's second pictures carry EXIF of their own), losslessly: the compressed picture is copied as
+    it is, and of the EXIF only the orientation is kept (a minimal EXIF block), so the picture stays the right
+    way up. None if ``data`` is not a well-formed JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    first: list[bytes] = []  # JFIF (APP0) segments: they come first
+    rest: list[bytes] = []
+    orientation = None
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # end of image before any scan
+            return None
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > n:
+            return None
+        segment = data[i : i + 2 + length]
+        if marker == 0xDA:  # start of scan: the rest is picture data up to the end-of-image marker
+            end = data.find(b"\xff\xd9", i + 2 + length)
+            head = [b"\xff\xd8", *first]
+            if orientation not in (None, 1):
+                exif = Image.Exif()
+                exif[0x0112] = orientation
+                payload = exif.tobytes()
+                head.append(b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload)
+            return b"".join([*head, *rest, data[i:] if end < 0 else data[i : end + 2]])
+        if marker == 0xE1 and segment[4:10] == b"Exif\x00\x00" and orientation is None:
+            orientation = _orientation(segment[4:])
+        application = 0xE0 <= marker <= 0xEF
+        icc = marker == 0xE2 and segment[4:16] == b"ICC_PROFILE\x00"
+        if marker == 0xE0:
+            first.append(segment)
+        elif not ((application and marker not in _JPEG_KEPT_APP and not icc) or marker == 0xFE):
+            rest.append(segment)
+        i += 2 + length
+    return None
+
+
+def _orientation(exif_block: bytes) -> int | None:
+    """The orientation tag of an APP1 EXIF block (None when absent or unreadable)."""
+    exif = Image.Exif()
+    try:
+        exif.load(exif_block)
+        value = exif.get(0x0112)
+    except Exception:  # Pillow raises assorted errors for damaged EXIF
+        return None
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
+
+
 def strip_pdf(data: bytes) -> bytes | None:
     """The PDF without its document information and XMP metadata; None if it is not a readable PDF."""
     if pikepdf is None or not data.startswith(b"%PDF"):
@@ -162,15 +237,39 @@ def strip_pdf(data: bytes) -> bytes | None:
                 del pdf.Root.Metadata
             if "/Info" in pdf.trailer:
                 del pdf.trailer.Info
+            if "/PieceInfo" in pdf.Root:  # an editor's private data
+                del pdf.Root.PieceInfo
             for page in pdf.pages:
-                if "/Metadata" in page.obj:
-                    del page.obj.Metadata
+                for key in ("/Metadata", "/PieceInfo"):
+                    if key in page.obj:
+                        del page.obj[key]
+                for annot in page.obj.get("/Annots", []):
+                    # a comment's /T is its author (a form field's /T is the field's name)
+                    if isinstance(annot, pikepdf.Dictionary) and annot.get("/Subtype") != pikepdf.Name.Widget:
+                        for key in ("/T", "/M"):
+                            if key in annot:
+                                del annot[key]
+            for obj in pdf.objects:  # photos embedded as they were (img2pdf, scanner apps) keep their EXIF
+                if (isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == pikepdf.Name.Image
+                        and obj.get("/Filter") == pikepdf.Name.DCTDecode):
+                    raw = bytes(obj.read_raw_bytes())
+                    clean = strip_jpeg_segments(raw)
+                    if clean is not None and clean != raw:
+                        obj.write(clean, filter=pikepdf.Name.DCTDecode)
             out = io.BytesIO()
             pdf.save(out, fix_metadata_version=False, deterministic_id=True)
             return out.getvalue()
     except Exception as exc:  # pikepdf raises its own error types for broken or encrypted files
         log.info("pdf metadata not stripped", extra={"error": type(exc).__name__})
         return None
+
+
+def _scrub_xml(body: bytes) -> bytes:
+    """An Office package part without the names of people and local paths (see ``_PERSON_ELEMENT``)."""
+    body = _AUTHOR_ATTR.sub(rb'\1=""', body)
+    body = _PERSON_ELEMENT.sub(lambda m: _PERSON_ATTR.sub(rb'\1=""', m.group(0)), body)
+    body = _AUTHOR_TEXT.sub(rb"\1", body)
+    return _LOCAL_TARGET.sub(rb"\1\2\2", body)
 
 
 def strip_ooxml(data: bytes) -> tuple[bytes, str, str] | None:
@@ -190,8 +289,10 @@ def strip_ooxml(data: bytes) -> tuple[bytes, str, str] | None:
                         body = _EMPTY_PROPS[info.filename]
                     else:
                         body = src.read(info)
-                        if info.filename.endswith(".xml"):
-                            body = _AUTHOR_ATTR.sub(rb'\1=""', body)
+                        if info.filename.endswith((".xml", ".rels")):
+                            body = _scrub_xml(body)
+                        elif info.filename.lower().endswith((".jpg", ".jpeg")):  # a pasted photo keeps its EXIF
+                            body = strip_jpeg_segments(body) or body
                     dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), body,
                                  compress_type=zipfile.ZIP_DEFLATED)
             return out.getvalue(), kind[0], kind[1]
@@ -225,6 +326,9 @@ def prepare(data: bytes, content_type: str, kind: str) -> Evidence:
     if image is not None:
         clean, ctype, ext = image
         return Evidence(clean, ctype, ext, True, digest)
+    jpeg = strip_jpeg_segments(data)  # a JPEG too big to decode (or damaged): its metadata goes all the same
+    if jpeg is not None:
+        return Evidence(jpeg, "image/jpeg", "jpg", True, digest)
     pdf = strip_pdf(data)
     if pdf is not None:
         return Evidence(pdf, "application/pdf", "pdf", True, digest)

@@ -22,7 +22,7 @@ from handlers.tips.cases import actor, group_chat, may_act, reporter_key
 log = logging.getLogger(__name__)
 
 ASK_FLOW = "tiptanya"
-ANSWER_FLOW = "tipjawab"
+ANSWER_FLOW = store.ANSWER_FLOW
 MAX_QUESTION_CHARS = 1000
 CANCEL_WORDS = {"batal", "/batal", "cancel"}
 
@@ -218,10 +218,15 @@ async def answer_text(ctx: Context) -> None:
     text = await _typed(ctx, ctx.services.settings.tips.max_text_chars, "tips.text_empty", answer_cancel)
     if text is None:
         return
-    tip = await store.tip_by_id(ctx.session, int(ctx.state.data.get("tip_id", 0)))
+    await _relay_answer(ctx, int(ctx.state.data.get("tip_id", 0)), text)
+    resume(ctx)
+
+
+async def _relay_answer(ctx: Context, tip_id: int, text: str) -> None:
+    """Relay the reporter's answer ``text`` to the group of their tip ``tip_id``."""
+    tip = await store.tip_by_id(ctx.session, tip_id)
     if tip is None or tip.reporter_key != reporter_key(ctx) or tip.group_chat_id is None:
         ctx.reply(t("tips.answer_unavailable"))
-        resume(ctx)
         return
     event = await store.add_event(ctx.session, tip.id, "answer", text, ctx.now)
     channel, chat_id = group_chat(ctx.services, tip.group_chat_id)
@@ -230,4 +235,22 @@ async def answer_text(ctx: Context) -> None:
     await ctx.send_to(channel, chat_id, reply, is_group=True, purpose="tip",
                       idem_key=f"tip:{tip.id}:answer:{event.id}", tip_id=tip.id)
     ctx.reply(t("tips.answer_sent", code=tip.code))
-    resume(ctx)
+
+
+def answers_by_reply(fallback: Handler) -> Handler:
+    """The private-chat fallback, with one case first: a message that replies to a question of Bawaslu relayed to
+    this chat (Telegram's reply) is the answer to it, relayed like one typed after "Jawab" — not a FAQ question
+    (which promised an admin's answer and kept the reporter's answer in the admins' unanswered list)."""
+
+    async def handle(ctx: Context) -> None:
+        inc = ctx.incoming
+        if inc.reply_to is not None and not ctx.is_group and inc.text.strip():
+            tip_id = await store.questioned_tip(ctx.session, ctx.chat_key, inc.reply_to)
+            if tip_id is not None:
+                text = await _typed(ctx, ctx.services.settings.tips.max_text_chars, "tips.text_empty", answer_cancel)
+                if text is not None:
+                    await _relay_answer(ctx, tip_id, text)
+                return
+        await fallback(ctx)
+
+    return handle

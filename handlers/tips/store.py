@@ -4,10 +4,11 @@ Retention: the sealed reply address (``Tip.reply_enc``) is the only way back to 
 once on ``/hapus`` (``unlink_reporter``, which also redacts every sent message tied to the tip or to the
 reporter's chat, and the chat's button memory), and ``tips.retention_days`` after the case is closed
 (``purge_after``) together with the reporter's pseudonym (``reporter_key`` becomes ``PURGED``; it served
-/status and the daily limit). ``purge_expired`` does the wiping and runs from the scheduler::
+/status and the daily limit) and everything /hapus wipes. ``purge_expired`` does the wiping and runs from the
+scheduler::
 
     async with services.sessions() as s, s.begin():
-        await purge_expired(s, utcnow())
+        await purge_expired(s, utcnow(), services.identity)
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Text, and_, delete, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.identity import Identity
 from bot.storage import retention
 from bot.storage.db import insert_ignore, rowcount
 from bot.storage.models import Conversation, Outbox, RateCounter, Tip, TipEvent, TipMedia
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 RATE_SCOPE = "tip"
 PURGED = ""  # Tip.reporter_key once wiped by the purge (the column stays NOT NULL)
+ANSWER_FLOW = "tipjawab"  # the reporter typing an answer to a question (relay.py); its data names the tip
+PURGE_CHUNK = 100  # tips purged per statement
 
 
 async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
@@ -43,6 +48,15 @@ async def tip_by_id(session: AsyncSession, tip_id: int) -> Tip | None:
 async def sent_message_id(session: AsyncSession, idem_key: str) -> str | None:
     """The platform's id of a sent message, by its idempotency key (None while not sent)."""
     return await session.scalar(select(Outbox.external_id).where(Outbox.idem_key == idem_key))
+
+
+async def questioned_tip(session: AsyncSession, addr_key: str, message_id: str) -> int | None:
+    """The tip whose question to the chat ``addr_key`` is the platform's message ``message_id`` (None: that message
+    is no question of a tip, or its copy was wiped)."""
+    return await session.scalar(
+        select(Outbox.tip_id).where(Outbox.external_id == message_id, Outbox.addr_key == addr_key,
+                                    Outbox.tip_id.is_not(None), Outbox.is_group.is_(False),
+                                    Outbox.idem_key.like("tip:%:question:%")).limit(1))
 
 
 async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
@@ -149,31 +163,86 @@ async def unlink_reporter(session: AsyncSession, tip: Tip, addr_keys: set[str], 
       is deleted.
     The reporter pseudonym stays until the purge, so /status keeps working. Returns rows redacted."""
     tip.reply_enc = None
-    to_reporter = or_(and_(Outbox.tip_id == tip.id, Outbox.is_group.is_(False)),
+    return await _forget_reporter(session, [tip.id], addr_keys, choices_keys, in_group=True)
+
+
+async def _forget_reporter(session: AsyncSession, tip_ids: list[int], addr_keys: set[str], choices_keys: set[str],
+                           *, in_group: bool, naming: ColumnElement[bool] | None = None) -> int:
+    """Redact what was sent to the reporters of ``tip_ids`` (see ``unlink_reporter``; ``naming``: also the
+    rows, to any chat, that this condition finds) and delete the chats' button memory."""
+    to_reporter = or_(and_(Outbox.tip_id.in_(tip_ids), Outbox.is_group.is_(False)),
                       and_(Outbox.addr_key.in_(addr_keys), Outbox.broadcast_id.is_(None)))
-    in_group = and_(Outbox.tip_id == tip.id, Outbox.is_group.is_(True))
-    # Group copies only once delivered: a failed one stays as it is, for the delivery side to deal with.
-    await retention.make_ephemeral(session, or_(to_reporter, and_(in_group, Outbox.status.not_in(retention.FINISHED))))
-    redacted = await retention.redact_outbox(session, or_(to_reporter, and_(in_group, Outbox.status == "sent")))
-    await session.execute(delete(Conversation).where(Conversation.conv_key.in_(choices_keys)))
+    if naming is not None:
+        to_reporter = or_(to_reporter, naming)
+    marked, finished = to_reporter, to_reporter
+    if in_group:
+        group = and_(Outbox.tip_id.in_(tip_ids), Outbox.is_group.is_(True))
+        # Group copies only once delivered: a failed one stays as it is, for the delivery side to deal with.
+        marked = or_(to_reporter, and_(group, Outbox.status.not_in(retention.FINISHED)))
+        finished = or_(to_reporter, and_(group, Outbox.status == "sent"))
+    await retention.make_ephemeral(session, marked)
+    redacted = await retention.redact_outbox(session, finished)
+    if choices_keys:
+        await session.execute(delete(Conversation).where(Conversation.conv_key.in_(choices_keys)))
     return redacted
 
 
-async def purge_expired(session: AsyncSession, now: datetime) -> int:
-    """Wipe reply addresses and reporter pseudonyms of tips past ``purge_after``, and redact what was sent
-    to the reporters of tips without a reply address (wiped now, by /hapus, or by an earlier run).
+async def purge_expired(session: AsyncSession, now: datetime, identity: Identity) -> int:
+    """Wipe reply addresses and reporter pseudonyms of tips past ``purge_after``, and with them every trace of the
+    reporter tied to the tip: what was sent to the reporter's chat (found by the reply address, opened with
+    ``identity``, as /hapus does; after /hapus by the tip: its code in a message to a person — /status and
+    /jawab still answered the pseudonym), the chat's button memory and an answer to the tip begun but never
+    sent. Whatever the ``[retention]`` periods are, nothing of the reporter outlives the purge. Also redacts
+    what was sent to the reporters of tips without a reply address (wiped by /hapus or an earlier run).
 
     Returns the number of tips purged now. Run daily (scheduler), in one transaction.
     """
-    result = await session.execute(
-        update(Tip)
+    # Locked first (PostgreSQL), as ``tip_by_id`` locks a tip: a status notice or question queued meanwhile
+    # waits for the purge and then finds the reply address gone, instead of slipping past its redaction.
+    due = (await session.execute(
+        select(Tip.id, Tip.code, Tip.reply_enc)
         .where(Tip.purge_after.is_not(None), Tip.purge_after <= now,
                or_(Tip.reply_enc.is_not(None), Tip.reporter_key != PURGED))
-        .values(reply_enc=None, reporter_key=PURGED, updated_at=now)
-    )
-    wiped = rowcount(result)
+        .order_by(Tip.id)
+        .with_for_update()
+    )).all()
+    wiped = redacted = 0
+    for chunk in (due[i : i + PURGE_CHUNK] for i in range(0, len(due), PURGE_CHUNK)):
+        ids = [r.id for r in chunk]
+        chats = set()
+        for r in chunk:
+            if r.reply_enc is not None:
+                try:
+                    chats.add(identity.open(r.reply_enc))
+                except ValueError:
+                    log.error("tip reply address cannot be decrypted (secret changed?)", extra={"tip_id": r.id})
+        payload = sql_cast(Outbox.payload, Text)
+        naming = and_(Outbox.is_group.is_(False), Outbox.broadcast_id.is_(None),
+                      or_(*(payload.contains(r.code, autoescape=True) for r in chunk)))
+        redacted += await _forget_reporter(
+            session, ids, {identity.key("addr", ch, chat) for ch, chat in chats},
+            {identity.key("choices", ch, chat) for ch, chat in chats}, in_group=False, naming=naming)
+        await _end_answers(session, ids)
+        wiped += rowcount(await session.execute(
+            update(Tip).where(Tip.id.in_(ids)).values(reply_enc=None, reporter_key=PURGED, updated_at=now)))
     gone = select(Tip.id).where(Tip.reply_enc.is_(None))
-    redacted = await retention.redact_outbox(session, and_(Outbox.tip_id.in_(gone), Outbox.is_group.is_(False)))
+    redacted += await retention.redact_outbox(session, and_(Outbox.tip_id.in_(gone), Outbox.is_group.is_(False)))
     if wiped or redacted:
         log.info("tip reply addresses purged", extra={"count": wiped, "redacted": redacted})
     return wiped
+
+
+async def _end_answers(session: AsyncSession, tip_ids: list[int]) -> None:
+    """Answers to these tips begun and never sent (``relay``'s answer flow): ended, back to the /lapor draft they
+    interrupted if any (``relay.resume``), else the conversation row goes."""
+    rows = (await session.scalars(
+        select(Conversation).where(Conversation.flow == ANSWER_FLOW,
+                                   Conversation.data["tip_id"].as_integer().in_(tip_ids))
+    )).all()
+    for conv in rows:
+        suspended = (conv.data or {}).get("suspended")
+        if suspended:
+            conv.flow, conv.step, conv.data = "lapor", suspended.get("step"), suspended.get("data") or {}
+        else:
+            await session.delete(conv)
+    await session.flush()

@@ -214,3 +214,166 @@ def test_identifying_text_is_spotted(text: str, found: list[str]) -> None:
     from handlers.tips.identifying import findings
 
     assert findings(text) == found
+
+
+def _ooxml(parts: dict[str, str | bytes]) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        for name, body in parts.items():
+            z.writestr(name, body)
+    return buf.getvalue()
+
+
+NAME = "Siti Rahasiawati"
+WIN_USER = "sitirahasia"  # the Windows account name in paths Office writes
+
+
+@pytest.mark.parametrize(("parts", "kept"), [
+    pytest.param({  # Excel: legacy notes list their authors as element text; threaded comments name persons
+        "xl/workbook.xml": "<workbook><sheets/></workbook>",
+        "xl/comments1.xml": f"<comments><authors><author>{NAME}</author><author>tc={{1A2B}}</author></authors>"
+                            '<commentList><comment ref="A1" authorId="0"><text><t>catatan</t></text></comment>'
+                            "</commentList></comments>",
+        "xl/persons/person.xml": f'<personList><person displayName="{NAME}" id="{{1A2B}}" userId="{WIN_USER}" '
+                                 'providerId="None"/></personList>',
+        "xl/revisions/userNames.xml": f'<users count="1"><userInfo guid="{{9}}" name="{NAME}" id="1" '
+                                      'dateTime="2024-01-01T00:00:00"/></users>',
+    }, b"catatan", id="xlsx-comment-authors"),
+    pytest.param({  # Excel: the folder the workbook was saved in, and who reserved it for sharing
+        "xl/workbook.xml": '<workbook><fileSharing userName="' + NAME + '" reservationPassword="CC3D"/>'
+                           '<mc:AlternateContent><mc:Choice Requires="x15"><x15ac:absPath '
+                           f'url="C:\\Users\\{WIN_USER}\\Documents\\"/></mc:Choice></mc:AlternateContent>'
+                           "<sheets/></workbook>",
+    }, b"<sheets/>", id="xlsx-paths"),
+    pytest.param({  # PowerPoint: legacy and modern comment authors
+        "ppt/presentation.xml": "<p:presentation/>",
+        "ppt/commentAuthors.xml": f'<p:cmAuthorLst><p:cmAuthor id="0" name="{NAME}" initials="SR" lastIdx="1" '
+                                  'clrIdx="0"/></p:cmAuthorLst>',
+        "ppt/authors.xml": f'<p188:authorLst><p188:author id="{{1A}}" name="{NAME}" initials="SR" '
+                           f'userId="{WIN_USER}" providerId="None"/></p188:authorLst>',
+    }, b'lastIdx="1"', id="pptx-comment-authors"),
+    pytest.param({  # Word: the template attached from the user's profile folder
+        "word/document.xml": "<w:document><w:body><w:p><w:r><w:t>teks</w:t></w:r></w:p></w:body></w:document>",
+        "word/_rels/settings.xml.rels": '<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats'
+                                        '.org/officeDocument/2006/relationships/attachedTemplate" Target="file:///'
+                                        f'C:\\Users\\{WIN_USER}\\AppData\\Roaming\\Microsoft\\Templates\\Laporan.dotm"'
+                                        ' TargetMode="External"/></Relationships>',
+    }, b"attachedTemplate", id="docx-template-path"),
+])
+def test_office_comment_authors_and_local_paths_removed(parts: dict[str, str | bytes], kept: bytes) -> None:
+    """Beyond the document properties: who wrote comments in a spreadsheet or a presentation, and the
+    Windows account name in the paths Office records, are metadata too (the README promises Office files
+    without their metadata)."""
+    import zipfile
+
+    original = _ooxml(parts)
+    assert NAME.encode() in original or WIN_USER.encode() in original
+    ev = prepare(original, "application/octet-stream", "document")
+    assert ev.stripped
+    with zipfile.ZipFile(io.BytesIO(ev.data)) as z:
+        assert sorted(z.namelist()) == sorted(["[Content_Types].xml", *parts])  # every part stays
+        everything = b"".join(z.read(n) for n in z.namelist())
+    assert b"Rahasiawati" not in everything and WIN_USER.encode() not in everything
+    assert kept in everything  # the rest of the part is untouched
+
+
+def test_pdf_comment_authors_and_private_application_data_removed() -> None:
+    """A PDF commented in a reader names each comment's author (/T of a markup annotation); a form field's /T
+    is its name, not a person, and stays."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    note = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[0, 0, 10, 10],
+        Contents=pikepdf.String("lihat halaman 2"), T=pikepdf.String(NAME), M=pikepdf.String("D:20240101")))
+    field = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, Rect=[0, 20, 10, 30], FT=pikepdf.Name.Tx,
+        T=pikepdf.String("nomor_surat")))
+    page = pdf.pages[0].obj
+    page.Annots = pdf.make_indirect(pikepdf.Array([note, field]))
+    pdf.Root.AcroForm = pdf.make_indirect(pikepdf.Dictionary(Fields=pikepdf.Array([field])))
+    page.PieceInfo = pikepdf.Dictionary(Editor=pikepdf.Dictionary(Private=pikepdf.String(WIN_USER)))
+    pdf.Root.PieceInfo = pikepdf.Dictionary(Editor=pikepdf.Dictionary(Private=pikepdf.String(WIN_USER)))
+    buf = io.BytesIO()
+    pdf.save(buf)
+    original = buf.getvalue()
+    assert b"Rahasiawati" in original and WIN_USER.encode() in original
+    ev = prepare(original, "application/pdf", "document")
+    assert ev.stripped and b"Rahasiawati" not in ev.data and WIN_USER.encode() not in ev.data
+    with pikepdf.open(io.BytesIO(ev.data)) as clean:
+        annots = list(clean.pages[0].obj.Annots)
+        assert str(annots[0].Contents) == "lihat halaman 2" and "/T" not in annots[0]  # the comment stays
+        assert str(annots[1].T) == "nomor_surat"
+
+
+def _jpeg_with_gps_and_iptc() -> bytes:
+    """``jpeg_with_gps`` plus an IPTC by-line (APP13) and a JPEG comment, as photo editors write them."""
+    return _with_iptc_and_comment(jpeg_with_gps())
+
+
+def _with_iptc_and_comment(data: bytes) -> bytes:
+    iptc = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x14\x1c\x02\x50\x00\x10" + NAME.encode()
+    app13 = b"\xff\xed" + (len(iptc) + 2).to_bytes(2, "big") + iptc
+    com = b"\xff\xfe" + (len(NAME) + 2).to_bytes(2, "big") + NAME.encode()
+    return data[:2] + app13 + com + data[2:]
+
+
+def test_photos_inside_pdf_and_office_files_lose_their_exif() -> None:
+    """A photo converted to PDF (img2pdf and phone scanner apps embed the JPEG as it is) or pasted into a Word
+    file keeps its EXIF — GPS position, camera owner — unless it is stripped too; the picture itself stays."""
+    import pikepdf
+
+    photo = _jpeg_with_gps_and_iptc()
+    with Image.open(io.BytesIO(photo)) as img:
+        assert img.getexif().get_ifd(0x8825) and img.size == (40, 20)
+        pixels = img.convert("RGB").tobytes()
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    image = pikepdf.Stream(pdf, photo)
+    image.Type, image.Subtype, image.Filter = pikepdf.Name.XObject, pikepdf.Name.Image, pikepdf.Name.DCTDecode
+    image.Width, image.Height, image.BitsPerComponent = 40, 20, 8
+    image.ColorSpace = pikepdf.Name.DeviceRGB
+    pdf.pages[0].obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    buf = io.BytesIO()
+    pdf.save(buf)
+    docx = _ooxml({"word/document.xml": "<w:document/>", "word/media/image1.jpeg": photo})
+    assert b"Rahasiawati" in buf.getvalue() and b"KameraRahasia" in docx
+    for ev in (prepare(buf.getvalue(), "application/pdf", "document"),
+               prepare(docx, "application/octet-stream", "document")):
+        assert ev.stripped and ev.ext in ("pdf", "docx")
+        if ev.ext == "pdf":
+            with pikepdf.open(io.BytesIO(ev.data)) as clean:
+                embedded = bytes(clean.pages[0].obj.Resources.XObject.Im0.read_raw_bytes())
+        else:
+            import zipfile
+
+            with zipfile.ZipFile(io.BytesIO(ev.data)) as z:
+                embedded = z.read("word/media/image1.jpeg")
+        assert b"Rahasiawati" not in embedded and b"KameraRahasia" not in embedded
+        with Image.open(io.BytesIO(embedded)) as img:
+            assert len(img.getexif()) == 0 and img.convert("RGB").tobytes() == pixels  # lossless
+
+
+def test_a_photo_too_big_to_decode_still_loses_its_metadata() -> None:
+    """A 108-megapixel camera photo sent as a file is beyond the decoding limit (``MAX_PIXELS``, against
+    decompression bombs), so it cannot be re-encoded; its EXIF — GPS, owner — goes all the same, without decoding
+    the picture, and the orientation stays so it is shown the right way up."""
+    from handlers.tips.evidence import MAX_PIXELS
+
+    width, height = 8000, MAX_PIXELS // 8000 + 1
+    exif = Image.Exif()
+    exif[0x013B] = NAME  # Artist
+    exif[0x0112] = 6  # rotated: shown turned by 90 degrees
+    exif[0x8825] = {1: "S", 2: (0.0, 30.0, 0.0), 3: "E", 4: (117.0, 9.0, 0.0)}
+    buf = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buf, "JPEG", exif=exif, quality=30)
+    original = _with_iptc_and_comment(buf.getvalue())
+    ev = prepare(original, "application/octet-stream", "document")
+    assert ev.stripped and ev.content_type == "image/jpeg" and ev.ext == "jpg"
+    assert b"Rahasiawati" not in ev.data and ev.sha256_original == hashlib.sha256(original).hexdigest()
+    with Image.open(io.BytesIO(ev.data)) as img:  # opened, not decoded
+        assert img.size == (width, height) and dict(img.getexif()) == {0x0112: 6}

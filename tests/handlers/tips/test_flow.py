@@ -388,9 +388,9 @@ async def test_status_change_notifies_reporter_and_closing_sets_purge(tipcon: Ti
     r = await tipcon.send(f"/status {code}")
     assert "status: Sedang ditelaah" in r[-1].text and "status: Selesai" in r[-1].text
     async with tipcon.rt.services.sessions() as s, s.begin():
-        assert await purge_expired(s, tip.purge_after - timedelta(seconds=1)) == 0
+        assert await purge_expired(s, tip.purge_after - timedelta(seconds=1), tipcon.rt.services.identity) == 0
     async with tipcon.rt.services.sessions() as s, s.begin():
-        assert await purge_expired(s, tip.purge_after) == 1
+        assert await purge_expired(s, tip.purge_after, tipcon.rt.services.identity) == 1
     assert (await tipcon.tip_by_code(code)).reply_enc is None
 
 

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from bot.storage.models import Outbox, Tip, TipMedia
+from bot.storage.models import Outbox, Tip, TipMedia, UnansweredQuestion
+from bot.texts import t
 from tests.handlers.tips.conftest import CODE_RE, jpeg_with_gps
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback, make_message
 from tests.support.telegram_harness import TelegramHarness, telegram_overrides, wait_recorded
@@ -192,6 +193,37 @@ async def test_tip_flow_relay_and_anonymity(tg: TelegramHarness, caplog: Any) ->
     async with tg.rt.services.sessions() as s:
         rows = (await s.execute(select(Tip.who, Tip.place_time, Tip.description, Tip.reporter_key))).all()
     assert not [i for i in IDENTIFIERS for r in rows for v in r if i in str(v)]
+
+
+async def test_a_reply_to_bawaslus_question_is_relayed_as_the_answer(tg: TelegramHarness) -> None:
+    """On Telegram the natural way to answer is to reply to the question. That reply is the answer: relayed to the
+    tip's group — not taken for a FAQ question, which told the reporter an admin would answer it and kept their
+    answer in the admins' /pertanyaan list for 180 days, past /hapus."""
+    assert tg.rt is not None
+    code = await _tip(tg, "Kukar", "Kepala dinas membagikan poster")
+    assert code is not None
+    tip = await _tip_row(tg, code)
+    prompt = await _step(tg, lambda: _press(tg, f"tip:ask:{tip.id}", MEMBER, KAB), "Balas (reply)", KAB)
+    await wait_recorded(tg.rt, prompt.result["message_id"])
+    question = await _step(tg, lambda: _reply(tg, "Jam berapa persisnya?", MEMBER, KAB, prompt.result["message_id"]),
+                           "Jam berapa persisnya?", REPORTER)
+    await wait_recorded(tg.rt, question.result["message_id"])
+    replied = {"message_id": question.result["message_id"], "date": 0, "chat": {"id": REPORTER, "type": "private"}}
+    answer = "Sekitar jam sepuluh <pagi>"
+    relayed = await _step(tg, lambda: tg.server.inject_update(
+        make_message(REPORTER, REPORTER, answer, reply_to_message=replied, **SECRET_USER)), "jam sepuluh", KAB)
+    assert "Sekitar jam sepuluh &lt;pagi&gt;" in relayed.params["text"] and code in relayed.params["text"]
+    assert "reply_to_message_id" not in relayed.params and "reply_parameters" not in relayed.params
+    await tg.wait_text(REPORTER, t("tips.answer_sent", code=code))
+    async with tg.rt.services.sessions() as s:
+        assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
+    # a reply to any other message of the bot is still an ordinary question
+    receipt = next(c for c in tg.server.sent_messages(REPORTER) if "Kode laporan" in str(c.params.get("text")))
+    other = {"message_id": receipt.result["message_id"], "date": 0, "chat": {"id": REPORTER, "type": "private"}}
+    mark = tg.mark()
+    tg.server.inject_update(make_message(REPORTER, REPORTER, "apa itu netralitas asn", reply_to_message=other))
+    await tg.server.wait_for(lambda c: str(c.chat_id) == str(REPORTER), timeout=10, since=mark)
+    assert len([c for c in tg.server.sent_messages(KAB) if "Jawaban pelapor" in str(c.params.get("text"))]) == 1
 
 
 async def test_crash_between_commit_and_delivery_delivers_once(tg: TelegramHarness) -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.core.clock import utcnow
+from bot.core.clock import set_clock, utcnow
 from bot.storage import retention
 from bot.storage.models import (
     ChatWindow,
@@ -118,12 +118,77 @@ async def test_the_purge_removes_the_pseudonym_and_every_trace(tipcon: TipConsol
     assert purge_after is not None
     later = purge_after + timedelta(hours=1)
     async with tipcon.rt.services.sessions() as s, s.begin():
-        assert await purge_expired(s, later) == 1
+        assert await purge_expired(s, later, tipcon.rt.services.identity) == 1
         await retention.purge(s, later, tipcon.rt.settings.retention)
     assert await scan(tipcon, *names.values()) == []
     stored = await tipcon.tip_by_code(code)
     assert stored.reporter_key == "" and stored.reply_enc is None and stored.description  # the case stays
     assert (await tipcon.send("/status", user=REPORTER))[-1].text == t("tips.my_list_empty")
+
+
+async def _links_to_tip(h: TipConsole, code: str, tip_id: int) -> list[str]:
+    """What still ties a chat to the tip: an outbox row with its address that names the tip (its code, a button
+    with its id), a conversation whose buttons or flow name it."""
+    async with h.rt.services.sessions() as s:
+        rows = (await s.scalars(select(Outbox).where(Outbox.addr_enc != "", Outbox.is_group.is_(False)))).all()
+        convs = (await s.scalars(select(Conversation))).all()
+    button = f":{tip_id}"
+    found = [f"outbox {o.id} {o.payload.get('text', '')[:40]!r}" for o in rows
+             if code in str(o.payload) or any(d.endswith(button) for row in o.payload.get("buttons", [])
+                                             for _label, d in row)]
+    found += [f"conversation {c.flow} {c.data}" for c in convs
+              if (c.data.get("tip_id") == tip_id and c.flow == "tipjawab")
+              or any(str(d).endswith(button) for d in c.data.get("_choices", []))]
+    return found
+
+
+async def _purge_day(h: TipConsole, at: object) -> None:
+    """The daily tip purge and the hourly retention purge, as the scheduler runs them at ``at``."""
+    async with h.rt.services.sessions() as s, s.begin():
+        await purge_expired(s, at, h.rt.services.identity)  # type: ignore[arg-type]
+        await retention.purge(s, at, h.rt.settings.retention)  # type: ignore[arg-type]
+
+
+async def test_the_purge_unlinks_what_the_reporter_saw_in_its_last_days(tipcon: TipConsole) -> None:
+    """The reporter checks their closed case the day before its purge, and Bawaslu asks one more question:
+    the purge must wipe those messages (they name the tip and carry the reply address) and the button memory
+    ("Jawab" names the tip) too, not leave them to the 7-day outbox and 30-day draft rules."""
+    code, tip = await _asked_and_answered(tipcon)
+    names = pseudonyms(tipcon)
+    await tipcon.send(callback=f"tip:st:{tip.id}:4", user="anggota", group=True)  # closed: purge in 90 days
+    purge_after = (await tipcon.tip_by_code(code)).purge_after
+    assert purge_after is not None
+    set_clock(lambda: purge_after - timedelta(days=1))
+    await tipcon.send(f"/status {code}", user=REPORTER)
+    await tipcon.send(callback=f"tip:ask:{tip.id}", user="anggota", group=True)
+    await tipcon.send("Masih ada bukti lain?", user="anggota", group=True)
+    await tipcon.send(callback="tip:askok", user="anggota", group=True)  # "Jawab" is the reporter's last button
+    assert await _links_to_tip(tipcon, code, tip.id)
+    await _purge_day(tipcon, purge_after + timedelta(hours=1))
+    assert await _links_to_tip(tipcon, code, tip.id) == []
+    assert await scan(tipcon, names["addr"], names["choices"], names["conv"]) == []
+    stored = await tipcon.tip_by_code(code)
+    assert stored.reporter_key == "" and stored.reply_enc is None and stored.description  # the case stays
+
+
+async def test_the_purge_unlinks_what_the_reporter_did_after_hapus(tipcon: TipConsole) -> None:
+    """After /hapus the pseudonym still answers /status and an earlier "Jawab" button: what that shows names
+    the tip, and the purge must wipe it (the reply address is gone by then, so the purge finds it by the tip)."""
+    code, tip = await _asked_and_answered(tipcon)
+    names = pseudonyms(tipcon)
+    await tipcon.send(callback=f"tip:st:{tip.id}:4", user="anggota", group=True)
+    await tipcon.send(f"/hapus {code}", user=REPORTER)
+    await tipcon.send(callback=f"hapus:ok:{tip.id}", user=REPORTER)
+    purge_after = (await tipcon.tip_by_code(code)).purge_after
+    assert purge_after is not None
+    set_clock(lambda: purge_after - timedelta(days=1))
+    await tipcon.send(f"/status {code}", user=REPORTER)
+    await tipcon.send(f"/jawab {code}", user=REPORTER)  # an answer begun, never sent
+    assert await _links_to_tip(tipcon, code, tip.id)
+    await _purge_day(tipcon, purge_after + timedelta(hours=1))
+    assert await _links_to_tip(tipcon, code, tip.id) == []
+    # (the chat's button memory stays: the answer prompt's "Batal" names no tip, and the chat is unknown now)
+    assert await scan(tipcon, names["addr"], names["conv"]) == []
 
 
 async def test_retention_purges_old_personal_data_and_keeps_recent(tipcon: TipConsole) -> None:
