@@ -260,6 +260,7 @@ def to_incoming(params: dict[str, str]) -> Incoming | None:
         media=tuple(media),
         update_key=(params.get("MessageSid") or "")[:64] or None,
         truncated=len(body) > MAX_TEXT_CHARS,
+        reply_to=(params.get("OriginalRepliedMessageSid") or "")[:64] or None,  # a quoted reply: the SID quoted
     )
 
 

@@ -40,7 +40,7 @@ class Incoming:
     media: tuple[MediaIn, ...] = ()
     update_key: str | None = None  # unique per inbound update, for de-duplication
     truncated: bool = False
-    reply_to: str | None = None  # platform id of the message this one replies to (Telegram), if any
+    reply_to: str | None = None  # platform id of the message this one replies to (Telegram; WhatsApp SID), if any
 
     @property
     def command(self) -> str | None:

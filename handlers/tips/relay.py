@@ -239,8 +239,9 @@ async def _relay_answer(ctx: Context, tip_id: int, text: str) -> None:
 
 def answers_by_reply(fallback: Handler) -> Handler:
     """The private-chat fallback, with one case first: a message that replies to a question of Bawaslu relayed to
-    this chat (Telegram's reply) is the answer to it, relayed like one typed after "Jawab" — not a FAQ question
-    (which promised an admin's answer and kept the reporter's answer in the admins' unanswered list)."""
+    this chat (a Telegram reply, a WhatsApp quoted reply) is the answer to it, relayed like one typed after
+    "Jawab" — not a FAQ question (which promised an admin's answer and kept the reporter's answer in the admins'
+    unanswered list)."""
 
     async def handle(ctx: Context) -> None:
         inc = ctx.incoming

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot import regions
 from bot.core.model import Button, Reply
-from bot.storage.models import Tip, TipMedia
+from bot.storage.models import Tip, TipMedia, UnansweredQuestion
 from bot.texts import t
 from handlers.tips.cases import category_label
 from tests.channels.whatsapp.conftest import (
@@ -27,6 +27,10 @@ from tests.channels.whatsapp.conftest import (
     secrets_of,
 )
 from tests.handlers.tips.conftest import CODE_RE, jpeg_with_gps
+from tests.support.fakes.telegram_server import make_callback, make_message
+from tests.support.telegram_harness import wait_recorded
+
+MEMBER = 555001  # a member of the Kukar group
 
 
 def _leaks(text: str) -> list[str]:
@@ -41,6 +45,27 @@ def _log_text(records: list[logging.LogRecord]) -> str:
         if r.exc_text:
             parts.append(r.exc_text)
     return "\n".join(parts)
+
+
+async def _file_tip(wa: WhatsAppHarness, *, photo: bytes | None = None) -> str:
+    """/lapor Kukar over WhatsApp, every step answered (with ``photo`` as evidence); the receipt code."""
+    [body] = await wa.say("/lapor Kukar")
+    assert "Langkah 2/6" in body
+    [body] = await wa.press(category_label("medsos"))
+    assert "Langkah 3/6" in body
+    await wa.say("Kasubag Umum dinas X")
+    await wa.say("Kantor bupati, Senin pagi")
+    [body] = await wa.say("Membagikan poster paslon di grup kantor")
+    assert "Langkah 6/6" in body
+    if photo is not None:
+        url = wa.twilio.add_media(photo, "image/jpeg")
+        [body] = await wa.say("", media=[(url, "image/jpeg")])
+        assert t("tips.evidence_added", media=1, links=0) in body
+    await wa.say("selesai")
+    bodies = await wa.press(t("tips.btn_send"))
+    codes = [m.group(0) for b in bodies for m in [CODE_RE.search(b)] if m]
+    assert codes, bodies
+    return codes[0]
 
 
 async def test_faq_question_is_answered_through_twilio(wa: WhatsAppHarness) -> None:
@@ -138,23 +163,7 @@ async def test_tip_with_photo_reaches_the_telegram_group_anonymously(
     caplog.set_level(logging.DEBUG)
     wa, tg = wa_tg, wa_tg.tg
     assert tg is not None
-    [body] = await wa.say("/lapor Kukar")
-    assert "Langkah 2/6" in body
-    [body] = await wa.press(category_label("medsos"))
-    assert "Langkah 3/6" in body
-    await wa.say("Kasubag Umum dinas X")
-    await wa.say("Kantor bupati, Senin pagi")
-    [body] = await wa.say("Membagikan poster paslon di grup kantor")
-    assert "Langkah 6/6" in body
-    photo = jpeg_with_gps()
-    url = wa.twilio.add_media(photo, "image/jpeg")
-    [body] = await wa.say("", media=[(url, "image/jpeg")])
-    assert t("tips.evidence_added", media=1, links=0) in body
-    await wa.say("selesai")
-    bodies = await wa.press(t("tips.btn_send"))
-    codes = [m.group(0) for b in bodies for m in [CODE_RE.search(b)] if m]
-    assert codes, bodies
-    code = codes[0]
+    code = await _file_tip(wa, photo=jpeg_with_gps())
 
     # Twilio media: credentials to the Media resource only, never to the CDN redirect target
     kinds = {(f.kind, f.had_auth, f.status) for f in wa.twilio.media_fetches}
@@ -208,3 +217,43 @@ async def test_anonymity_number_and_profile_name_never_logged(
     assert "whatsapp status" in text and "faq match" in text  # the logs were really captured
     assert not _leaks(text), _leaks(text)
     assert PROFILE_NAME not in text
+
+
+async def test_a_quoted_reply_to_bawaslus_question_is_relayed_as_the_answer(wa_tg: WhatsAppHarness) -> None:
+    """WhatsApp's way to answer a message is a quoted reply (Twilio's ``OriginalRepliedMessageSid``): a quoted
+    reply to Bawaslu's question is the answer, relayed to the tip's group, as a Telegram reply is -- not a FAQ
+    question kept in the admins' /pertanyaan list."""
+    wa, tg = wa_tg, wa_tg.tg
+    assert tg is not None and wa.rt is not None
+    code = await _file_tip(wa)
+    async with wa.rt.services.sessions() as s:
+        tip = await s.scalar(select(Tip).where(Tip.code == code))
+    assert tip is not None
+    mark = len(tg.calls)
+    tg.inject_update(make_callback(KAB, MEMBER, f"tip:ask:{tip.id}"))
+    prompt = await tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and "Balas (reply)" in (c.text or ""),
+                               timeout=10, since=mark)
+    assert prompt.result is not None
+    await wait_recorded(wa.rt, prompt.result["message_id"])  # a reply to it is matched by its recorded id
+    replied = {"message_id": prompt.result["message_id"], "date": 0,
+               "chat": {"id": KAB, "type": "supergroup", "title": "g"}}
+    sent = len(wa.twilio.messages)
+    tg.inject_update(make_message(KAB, MEMBER, "Jam berapa persisnya?", chat_type="supergroup",
+                                  reply_to_message=replied))
+    question = await wa.twilio.wait_for(
+        lambda m: m.to == USER and "Jam berapa persisnya?" in (m.body or ""), since=sent, timeout=10)
+    await wa.rt.worker.drain()  # its SID recorded
+
+    mark = len(tg.calls)
+    bodies = await wa.say("Sekitar jam sepuluh <pagi>", extra={"OriginalRepliedMessageSid": question.sid})
+    assert t("tips.answer_sent", code=code) in bodies
+    relayed = await tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and "jam sepuluh" in (c.text or ""),
+                                timeout=10, since=mark)
+    assert "Sekitar jam sepuluh &lt;pagi&gt;" in (relayed.text or "") and code in (relayed.text or "")
+    assert not _leaks(json.dumps(relayed.params, ensure_ascii=False))
+    async with wa.rt.services.sessions() as s:
+        assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
+    # a quoted reply to any other message of the bot is still an ordinary question
+    receipt = next(m for m in wa.to_user() if code in (m.body or "") and "Kode" in (m.body or ""))
+    await wa.say("apa itu netralitas asn", extra={"OriginalRepliedMessageSid": receipt.sid})
+    assert len([c for c in tg.sent_messages(KAB) if "jam sepuluh" in str(c.params.get("text"))]) == 1
