@@ -406,6 +406,13 @@ TEXTS: dict[str, str] = {
         "⚠️ Tulisan Anda memuat {what}. Itu bisa menunjukkan siapa Anda: Bawaslu menerima teks persis seperti "
         "ditulis. Tekan tombol Ubah di bawah untuk memperbaikinya, atau Kirim bila memang disengaja."
     ),
+    "tips.review_share_links": (
+        "⚠️ Tautan {links} adalah tautan pendek dari tombol Bagikan. Tautan seperti itu bisa menunjukkan akun "
+        "yang membagikannya. Sebaiknya buang tautan itu dengan tombol di bawah, buka tautannya sendiri, lalu "
+        "kirim alamat lengkap dari peramban (tekan Kembali) atau tangkapan layarnya."
+    ),
+    "tips.btn_drop_link": "🗑 Buang tautan ke-{n}",
+    "tips.link_dropped": "Tautan ke-{n} dikeluarkan dari laporan.",
     "tips.identifying.phone": "nomor telepon",
     "tips.identifying.email": "alamat e-mail",
     "tips.identifying.nik": "nomor 16 angka seperti NIK",

@@ -439,6 +439,25 @@ def strip_tracking(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept, doseq=True)))
 
 
+@cache
+def _share_prefixes() -> tuple[tuple[str, str], ...]:
+    data = tomllib.loads(TRACKING_FILE.read_text(encoding="utf-8"))
+    out = []
+    for entry in data.get("share_links", {}).get("prefixes", []):
+        host, _, path = str(entry).lower().partition("/")
+        out.append((host, "/" + path))
+    return tuple(out)
+
+
+def is_share_short_link(url: str) -> bool:
+    """Whether ``url`` is a short link made by a platform's Share button (``[share_links]`` in
+    ``tracking-params.toml``): the redirect behind it may name the account that shared it."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = parts.path.lower() or "/"
+    return any((host == h or host.endswith("." + h)) and path.startswith(p) for h, p in _share_prefixes())
+
+
 def _known(host: str) -> str | None:
     for domain, label in KNOWN_HOSTS.items():
         if host == domain or host.endswith("." + domain):

@@ -23,7 +23,7 @@ from bot.core.model import Button, Reply
 from bot.texts import TEXTS, t
 from handlers.tips import store, submit
 from handlers.tips.cases import CATEGORIES, category_label, region_label, reporter_key
-from handlers.tips.evidence import check_link, looks_like_link, strippable
+from handlers.tips.evidence import check_link, is_share_short_link, looks_like_link, strippable
 from handlers.tips.identifying import findings
 from handlers.widgets import region_picker
 
@@ -145,6 +145,10 @@ def _show_review(ctx: Context, lead: str) -> None:
     if risky:
         files = ", ".join(t("tips.file_label", n=n, kind=t(f"tips.kind.{m['kind']}")) for n, m in risky)
         text += "\n\n" + t("tips.review_unstripped", files=files)
+    short = [n for n, link in enumerate(data.get("links", []), 1) if is_share_short_link(link["url"])]
+    if short:
+        named = ", ".join(f"ke-{n} ({data['links'][n - 1]['url']})" for n in short)
+        text += "\n\n" + t("tips.review_share_links", links=named)
     flagged = {f: findings(str(data.get(f) or "")) for f in TEXT_FIELDS}
     kinds = list(dict.fromkeys(k for found in flagged.values() for k in found))
     kb = [[Button(t("tips.btn_send"), "lapor:ok")]]
@@ -153,6 +157,7 @@ def _show_review(ctx: Context, lead: str) -> None:
         kb += [[Button(t("tips.btn_edit", field=t(f"tips.field.{f}")), f"lapor:e:{f}")]
                for f, found in flagged.items() if found]
     kb += [[Button(t("tips.btn_drop", n=n), f"lapor:drop:{n}")] for n, _ in risky]
+    kb += [[Button(t("tips.btn_drop_link", n=n), f"lapor:droplink:{n}")] for n in short]
     text += "\n\n" + t("tips.notice")
     kb.append(_nav())
     ctx.reply(Reply(text=lead + text, buttons=kb))
@@ -281,6 +286,10 @@ async def on_button(ctx: Context) -> None:
         n = int(args[0])
         data["media"] = [m for i, m in enumerate(data["media"], 1) if i != n]
         prompt(ctx, t("tips.file_dropped", n=n))
+    elif action == "droplink" and st.step == Step.REVIEW and 1 <= (_num(cb, 0, 1) or 0) <= len(data.get("links", [])):
+        n = int(args[0])
+        data["links"] = [lk for i, lk in enumerate(data["links"], 1) if i != n]
+        prompt(ctx, t("tips.link_dropped", n=n))
     elif action == "ok" and st.step == Step.REVIEW:
         data["consented"] = [m["ref"] for _, m in _risky_files(data)]  # named on the review they confirmed
         await _submit(ctx)

@@ -523,6 +523,36 @@ async def test_review_warns_about_identifying_text_and_allows_editing(tipcon: Ti
     assert "081234567890" not in " ".join(r.text for r in tipcon.to(GROUP, mark))
 
 
+async def test_review_warns_about_share_short_links_and_can_drop_them(tipcon: TipConsole) -> None:
+    """A short link from a Share button (vt.tiktok.com/…, facebook.com/share/…) has no query to clean, but its
+    redirect may name the account that shared it: the review names it and offers to drop it; full addresses of
+    the same platforms get no warning."""
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:medsos")
+    await tipcon.send(callback="lapor:skip")
+    await tipcon.send("grup WA kantor, sabtu sore")
+    await tipcon.send("Membagikan video kampanye paslon")
+    await tipcon.send("https://www.tiktok.com/@akun.dinas/video/7301234567890 vt.tiktok.com/ZS2abc/ "
+                      "https://www.facebook.com/share/p/1AbCdEf/ https://www.facebook.com/dinas.x/posts/123")
+    review = (await tipcon.send(callback="lapor:done"))[-1]
+    named = "ke-2 (https://vt.tiktok.com/ZS2abc/), ke-3 (https://www.facebook.com/share/p/1AbCdEf/)"
+    assert t("tips.review_share_links", links=named) in review.text
+    drops = [b.data for row in review.buttons for b in row if b.data.startswith("lapor:droplink:")]
+    assert drops == ["lapor:droplink:2", "lapor:droplink:3"]
+    r = await tipcon.send(callback="lapor:droplink:2")
+    assert t("tips.link_dropped", n=2) in r[-1].text
+    assert t("tips.review_share_links", links="ke-2 (https://www.facebook.com/share/p/1AbCdEf/)") in r[-1].text
+    await tipcon.send(callback="lapor:droplink:2")
+    mark = tipcon.mark()
+    code = code_of(await tipcon.send(callback="lapor:ok"))
+    tip = await tipcon.tip_by_code(code)
+    assert [lk["url"] for lk in tip.links] == ["https://www.tiktok.com/@akun.dinas/video/7301234567890",
+                                               "https://www.facebook.com/dinas.x/posts/123"]
+    group = " ".join(r.text for r in tipcon.to(GROUP, mark))
+    assert "vt.tiktok.com" not in group and "/share/" not in group
+
+
 async def test_review_without_identifying_text_has_no_warning(tipcon: TipConsole) -> None:
     await tipcon.send("/lapor")
     await tipcon.send("PPU")
