@@ -1,0 +1,43 @@
+"""Bad input through the real python-telegram-bot Application (long polling) against the fake Bot API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tests.support.bad_updates import SECRET_NAME, SECRET_PHONE, unreadable_update
+from tests.support.telegram_harness import TelegramHarness
+
+
+async def test_an_update_the_library_cannot_read_does_not_stop_polling(
+    telegram: TelegramHarness, caplog: Any
+) -> None:
+    """PTB parses a getUpdates batch as a whole: one unreadable update failed the batch and the offset never
+    moved, so polling fetched the same batch forever and nobody was answered again. It is now skipped (logged
+    by its update id only) and the updates with it are handled."""
+    caplog.set_level(logging.DEBUG)
+    bad_id = telegram.server.inject_update(unreadable_update(3001))
+    telegram.text(3002, "/start")
+    await telegram.wait_text(3002, "JagaNetral", timeout=10)
+    skipped = [r for r in caplog.records if getattr(r, "update_id", None) == bad_id]
+    assert skipped and skipped[0].levelno == logging.WARNING
+    assert not any(SECRET_NAME in r.getMessage() or SECRET_PHONE in r.getMessage() for r in caplog.records)
+    assert telegram.server.pending_updates == []  # confirmed, not fetched again
+
+
+@pytest.mark.parametrize("where", ["first", "alone"])
+async def test_an_unreadable_update_is_confirmed_whatever_its_place_in_the_batch(
+    telegram: TelegramHarness, where: str
+) -> None:
+    if where == "first":
+        telegram.server.inject_update(unreadable_update(3003))
+        telegram.text(3004, "/start")
+        await telegram.wait_text(3004, "JagaNetral", timeout=10)
+    else:
+        telegram.server.inject_update(unreadable_update(3003))
+        await telegram.server.wait_for(lambda c: c.method == "getUpdates", count=3, timeout=10, since=telegram.mark())
+        assert telegram.server.pending_updates == []
+        telegram.text(3004, "/start")
+        await telegram.wait_text(3004, "JagaNetral", timeout=10)
