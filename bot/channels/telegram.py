@@ -13,6 +13,8 @@ Telegram errors to outbox results (429 → retry_after, 403 → blocked, network
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import mimetypes
 import os
@@ -32,6 +34,7 @@ from telegram import (
     InputFile,
     Update,
 )
+from telegram._utils.types import ODVInput
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import (
     BadRequest,
@@ -44,6 +47,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.channels.telegram_http import AiohttpRequest, ConnectionLost
 from bot.config import Settings, max_inflight
@@ -213,6 +217,63 @@ def to_incoming(update: Update) -> Incoming | None:
     )
 
 
+def readable_update(data: dict[str, Any]) -> bool:
+    """Whether python-telegram-bot can build an :class:`Update` from ``data`` (parsed on a copy: it mutates)."""
+    try:
+        Update.de_json(copy.deepcopy(data), None)
+    except Exception:
+        return False
+    return True
+
+
+def screen_updates(body: bytes) -> bytes:
+    """A getUpdates answer in which every update PTB cannot build is replaced by its bare ``update_id``.
+
+    PTB builds a whole batch at once: one update it cannot read (a missing field, a type newer than the
+    library) failed the batch, the offset never moved past it and polling fetched the same batch forever,
+    leaving every chat unanswered; and PTB's CRITICAL log line of the failure carried the raw updates (names,
+    phone numbers). The bare update is confirmed with the others and ignored; the log names its id only."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body  # not JSON: PTB reports it as it would
+    if not isinstance(answer, dict) or not isinstance(answer.get("result"), list):
+        return body
+    changed = False
+    result: list[Any] = answer["result"]
+    for i, data in enumerate(result):
+        if isinstance(data, dict) and readable_update(data):
+            continue
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int):
+            continue  # without an id it cannot be confirmed: leave it to PTB
+        log.warning("telegram update could not be read; skipped", extra={"update_id": update_id})
+        result[i] = {"update_id": update_id}
+        changed = True
+    return json.dumps(answer).encode() if changed else body
+
+
+class ScreenedUpdatesRequest(HTTPXRequest):
+    """The transport of getUpdates (PTB's default one) with unreadable updates screened out (``screen_updates``)."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        status, body = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status == 200 and url.lower().endswith("/getupdates"):
+            body = screen_updates(body)
+        return status, body
+
+
 def _polling_error(exc: TelegramError) -> None:
     """A failed getUpdates while running: one warning line, no traceback. PTB's polling loop retries by
     itself with a growing pause (1 s, then x1.5 up to 30 s; at once after a timeout)."""
@@ -229,6 +290,7 @@ class TelegramChannel:
             ApplicationBuilder()
             .token(tg.token.get_secret_value())
             .request(AiohttpRequest(connection_pool_size=max(256, max_inflight(settings))))
+            .get_updates_request(ScreenedUpdatesRequest(connection_pool_size=1))
             .base_url(tg.base_url)
             .base_file_url(tg.base_file_url)
             .job_queue(None)
@@ -318,5 +380,8 @@ class TelegramChannel:
         """Handle one webhook update before returning: the HTTP 200 that follows means it is in the database
         (like the WhatsApp webhook). A crash before that answer makes Telegram deliver it again, and the
         core's de-duplication (``processed_updates``) drops a redelivery of an update already handled."""
+        if not readable_update(data):  # answered 200 all the same: a retried update would hold up the others
+            log.warning("telegram update could not be read; skipped", extra={"update_id": data.get("update_id")})
+            return
         update = Update.de_json(data, self.bot)
         await self.app.process_update(update)
