@@ -41,3 +41,16 @@ async def test_an_unreadable_update_is_confirmed_whatever_its_place_in_the_batch
         assert telegram.server.pending_updates == []
         telegram.text(3004, "/start")
         await telegram.wait_text(3004, "JagaNetral", timeout=10)
+
+
+async def test_a_command_for_another_bot_in_a_group_is_left_to_that_bot(telegram: TelegramHarness) -> None:
+    """``/bantuan@OtherBot`` in a group is another bot's command: it was answered as if it were ours (the
+    suffix was only stripped). Our own suffix, and none, are still ours."""
+    group = -100300500
+    own = telegram.server.bot_username
+    for text in ("/bantuan@OtherBot", "/lapor@SomeOther_bot halo", "/statistik@otherbot"):
+        telegram.text(3010, text, chat_id=group, chat_type="supergroup")
+    telegram.text(3010, f"/bantuan@{own.upper()}", chat_id=group, chat_type="supergroup")
+    await telegram.wait_text(group, "/statistik")
+    await telegram.drained()
+    assert len(telegram.server.sent_messages(group)) == 1
