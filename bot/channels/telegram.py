@@ -172,8 +172,18 @@ class TelegramSender:
 
 # --- inbound ------------------------------------------------------------------------------------
 
-def to_incoming(update: Update) -> Incoming | None:
-    """Translate a Telegram update; None for updates the bot does not act on."""
+def for_another_bot(text: str, username: str | None) -> bool:
+    """Whether ``text`` is a command addressed to a bot other than ``username`` ("/bantuan@OtherBot")."""
+    if not text.startswith("/") or username is None:
+        return False
+    head = text.split(maxsplit=1)[0] if text.strip() else ""
+    _name, at, suffix = head.partition("@")
+    return bool(at) and suffix.lower() != username.lower()
+
+
+def to_incoming(update: Update, bot_username: str | None = None) -> Incoming | None:
+    """Translate a Telegram update; None for updates the bot does not act on (given ``bot_username``, also
+    a group's commands addressed to other bots)."""
     if update.callback_query is not None:
         q = update.callback_query
         msg = q.message
@@ -193,6 +203,8 @@ def to_incoming(update: Update) -> Incoming | None:
     if message.chat.type not in ("private", "group", "supergroup"):
         return None
     text = message.text or message.caption or ""
+    if message.chat.type != "private" and for_another_bot(text, bot_username):
+        return None
     truncated = len(text) > MAX_TEXT_CHARS
     media: list[MediaIn] = []
     if message.photo:
@@ -323,10 +335,17 @@ class TelegramChannel:
             if self.on_bot_removed is not None:
                 await self.on_bot_removed(member.chat.id, str(update.update_id))
             return
-        inc = to_incoming(update)
+        inc = to_incoming(update, self._username())
         if inc is None:
             return
         await self._handle(inc)
+
+    def _username(self) -> str | None:
+        """The bot's own username (known once the Application is initialized: getMe)."""
+        try:
+            return self.bot.username
+        except RuntimeError:
+            return None
 
     @staticmethod
     async def _answer(query: CallbackQuery) -> None:
