@@ -1,0 +1,48 @@
+"""Bad configuration from the environment, through the command line's entry point (``python -m bot``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.__main__ import main
+from tests.channels.console.helpers import bot_command, clean_env
+
+
+@pytest.mark.parametrize(("var", "value", "wanted"), [
+    ("JAGANETRAL_TELEGRAM__ADMIN_IDS", "[1,", "JAGANETRAL_TELEGRAM__ADMIN_IDS: must be JSON"),
+    ("JAGANETRAL_TELEGRAM__ADMIN_IDS", "111, 222", "JAGANETRAL_TELEGRAM__ADMIN_IDS: must be JSON"),
+    ("JAGANETRAL_BAWASLU_GROUPS", '{"64": -100}x', "JAGANETRAL_BAWASLU_GROUPS: must be JSON"),
+    ("JAGANETRAL_WHATSAPP__TEMPLATES", "reminder=HX1", "JAGANETRAL_WHATSAPP__TEMPLATES: must be JSON"),
+    ("JAGANETRAL_SCHEDULER", "not json", "JAGANETRAL_SCHEDULER: must be JSON"),
+])
+def test_an_environment_value_that_is_not_json_is_named_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, var: str, value: str, wanted: str
+) -> None:
+    """A list or table given in the environment must be JSON; a value that is not raised pydantic-settings'
+    SettingsError, which escaped ``main`` as a traceback naming neither the variable nor what was wrong."""
+    for name in [k for k in os.environ if k.startswith("JAGANETRAL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(var, value)
+    config = tmp_path / "c.toml"
+    config.write_text("", encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err
+    assert repr(value) in err
+    assert "Traceback" not in err
+
+
+def test_the_process_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("", encoding="utf-8")
+    done = subprocess.run(bot_command("doctor", "--config", str(config)), cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env=clean_env(JAGANETRAL_TELEGRAM__ADMIN_IDS="111,222"))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "JAGANETRAL_TELEGRAM__ADMIN_IDS: must be JSON" in done.stderr
