@@ -7,10 +7,11 @@ override the TOML file, which overrides the defaults below. Any problem is repor
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -23,7 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "JAGANETRAL_"
 DEFAULT_DB_PATH = Path("data") / "jaganetral.db"
@@ -347,6 +348,50 @@ def _format_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def _needs_json(path: list[str]) -> tuple[str, bool] | None:
+    """For an environment variable naming ``path`` (lower-case keys below Settings): an example of the JSON its
+    value must be when the key is a list, a table or a whole section (and whether it is a section); None for
+    plain values."""
+    model: Any = Settings
+    for i, key in enumerate(path):
+        fields = getattr(model, "model_fields", None)
+        if not fields or key not in fields:
+            return None
+        annotation = fields[key].annotation
+        origin = get_origin(annotation)
+        if origin is list:
+            return ("[1, 2]", False) if i == len(path) - 1 else None
+        if origin is dict:
+            return ('{"key": "value"}', False) if i == len(path) - 1 else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if i == len(path) - 1:
+                return '{"key": "value"}', True
+            model = annotation
+            continue
+        return None
+    return None
+
+
+def _env_json_problems() -> list[str]:
+    """Environment variables holding a list, table or section that is not JSON (pydantic-settings only says
+    which top-level field failed, in a traceback)."""
+    problems = []
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        needs = _needs_json(name[len(ENV_PREFIX):].lower().split("__"))
+        if needs is None:
+            continue
+        example, section = needs
+        try:
+            json.loads(value)
+        except ValueError:
+            # a whole section may hold a token or key: its value is not repeated
+            got = "" if section else f", got {value!r}"
+            problems.append(f"  {name}: must be JSON, e.g. {example}{got}")
+    return problems
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Load settings from ``path`` (TOML) and the environment. Raises ConfigError with a clear message."""
     data: dict[str, Any] = {}
@@ -369,6 +414,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, source)) from None
+    except SettingsError as exc:  # a value of the environment pydantic-settings could not decode
+        lines = _env_json_problems() or [f"  {str(exc).removeprefix('error parsing value for field ')}"]
+        raise ConfigError("\n".join(["Invalid configuration (environment):", *lines])) from None
 
 
 def routing_problem(settings: Settings) -> str | None:

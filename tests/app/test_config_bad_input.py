@@ -18,7 +18,7 @@ from tests.channels.console.helpers import bot_command, clean_env
     ("JAGANETRAL_TELEGRAM__ADMIN_IDS", "111, 222", "JAGANETRAL_TELEGRAM__ADMIN_IDS: must be JSON"),
     ("JAGANETRAL_BAWASLU_GROUPS", '{"64": -100}x', "JAGANETRAL_BAWASLU_GROUPS: must be JSON"),
     ("JAGANETRAL_WHATSAPP__TEMPLATES", "reminder=HX1", "JAGANETRAL_WHATSAPP__TEMPLATES: must be JSON"),
-    ("JAGANETRAL_SCHEDULER", "not json", "JAGANETRAL_SCHEDULER: must be JSON"),
+    ("JAGANETRAL_TELEGRAM", '{"token": "123:SECRET"', "JAGANETRAL_TELEGRAM: must be JSON"),
 ])
 def test_an_environment_value_that_is_not_json_is_named_without_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, var: str, value: str, wanted: str
@@ -33,7 +33,10 @@ def test_an_environment_value_that_is_not_json_is_named_without_a_traceback(
     assert main(["doctor", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert wanted in err
-    assert repr(value) in err
+    if "__" in var or var == "JAGANETRAL_BAWASLU_GROUPS":
+        assert repr(value) in err
+    else:  # a whole section may hold secrets: its value is not repeated
+        assert "SECRET" not in err
     assert "Traceback" not in err
 
 
