@@ -18,7 +18,8 @@ under the WhatsApp limit. Outside the 24-hour customer-service window (last inbo
 24 h, ``ChatWindow``) only an approved template may be sent: reminders, broadcasts and tip notices use the
 Content SID configured in ``whatsapp.templates[purpose]`` with one variable ``{"1": text}``; other messages
 fail as "window closed" rather than being sent into error 63016. A synchronous 63016 falls back to the
-template when one is configured (else the row fails with that reason).
+template when one is configured (else the row fails with that reason). A 401 (code 20003: the account SID or
+auth token is wrong) keeps the message for a retry, like a rejected Telegram token.
 
 Status callbacks (``POST /whatsapp/status``, signed the same way) are recorded on the outbox row
 (``platform_status``; ``last_error`` with the Twilio error code). ``failed``/``undelivered`` turn the row
@@ -78,6 +79,7 @@ WINDOW_CLOSED_CODE = 63016
 PERMANENT_CODES = {21211, 21614, 63003, 63024}  # invalid / non-WhatsApp numbers
 BLOCKED_CODES = {21610}  # recipient opted out
 RATE_CODES = {20429, 63018}
+AUTH_CODES = {20003}  # the account SID or auth token is wrong: the bot's fault, not the message's
 TEMPLATE_FLAG = "wa_template"  # payload key: send this row as its purpose's template, whatever the window
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
 FAILED_STATUSES = {"failed", "undelivered", "canceled"}
@@ -206,6 +208,10 @@ class WhatsAppSender:
         code = outcome.code
         if outcome.status == 429 or code in RATE_CODES:
             return SendResult("retry", retry_after=outcome.retry_after or 1.0, error=f"twilio {code}")
+        if outcome.status == 401 or code in AUTH_CODES:  # kept (attempt cap, then the admins' alert)
+            log.error("twilio rejected the account credentials; check whatsapp.account_sid and auth_token",
+                      extra={"code": code})
+            return SendResult("retry", error=f"twilio {outcome.status} {code}: credentials rejected")
         if code in BLOCKED_CODES:
             return SendResult("blocked", error=f"twilio {code}: recipient opted out")
         if code == WINDOW_CLOSED_CODE:
