@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from typing import Any
 
 import pytest
 
+from bot.core.model import Button, Reply
 from tests.support.bad_updates import SECRET_NAME, SECRET_PHONE, unreadable_update
 from tests.support.telegram_harness import TelegramHarness
 
@@ -54,3 +57,40 @@ async def test_a_command_for_another_bot_in_a_group_is_left_to_that_bot(telegram
     await telegram.wait_text(group, "/statistik")
     await telegram.drained()
     assert len(telegram.server.sent_messages(group)) == 1
+
+
+def _visible(call: Any) -> str:
+    """What a user sees of a sent message (HTML tags and entities resolved)."""
+    text = str(call.params.get("text", ""))
+    if str(call.params.get("parse_mode") or "").upper() == "HTML":
+        text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return text
+
+
+async def _send(telegram: TelegramHarness, chat_id: int, reply: Reply, key: str) -> None:
+    assert telegram.rt is not None
+    async with telegram.rt.services.sessions() as s, s.begin():
+        await telegram.rt.services.outbox.enqueue(s, channel="telegram", chat_id=str(chat_id), reply=reply,
+                                                  purpose="tip", idem_key=key, is_group=True)
+    telegram.rt.worker.notify()
+
+
+@pytest.mark.parametrize("words", [300, 700])
+async def test_escaped_user_text_is_delivered_whole(telegram: TelegramHarness, words: int) -> None:
+    """A reporter's text with "&" and "<" is escaped into a Telegram HTML message (e.g. an answer relayed to a
+    Bawaslu group): the escapes made the raw text longer than 4096 while what is shown was shorter, and the
+    sender cut the raw text at 4096, losing the end of the text. Shown text over the limit was cut too. Now
+    a message that fits is sent whole and a longer one in several parts, in order, nothing left out."""
+    group = -100300600 - words
+    body = " ".join(f"A&B<{i}>" for i in range(words))
+    reply = Reply(text=f"<b>Jawaban pelapor</b>\n\n{html.escape(body)}", html=True,
+                  buttons=[[Button("Tutup", "tip:x")]])
+    assert len(reply.text) > 4096
+    await _send(telegram, group, reply, f"long:{words}")
+    await telegram.drained()
+    sent = telegram.server.sent_messages(group)
+    shown = "\n".join(_visible(c) for c in sent)
+    assert shown.split() == ["Jawaban", "pelapor", *body.split()]
+    assert all(len(_visible(c)) <= 4096 for c in sent)
+    assert "reply_markup" in sent[-1].params  # the buttons stay with the end of the message
+    assert len(sent) == (1 if len(body) < 4000 else 2)
