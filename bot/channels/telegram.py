@@ -14,10 +14,12 @@ Telegram errors to outbox results (429 → retry_after, 403 → blocked, network
 from __future__ import annotations
 
 import copy
+import html
 import json
 import logging
 import mimetypes
 import os
+import re
 from dataclasses import replace
 
 # Opt in to PTB's future behaviour (RetryAfter.retry_after as timedelta); _seconds() accepts both.
@@ -49,6 +51,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.channels.splitting import split_parts
 from bot.channels.telegram_http import AiohttpRequest, ConnectionLost
 from bot.config import Settings, max_inflight
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
@@ -76,6 +79,30 @@ def _markup_json(reply: Reply) -> dict[str, Any]:
     """``_markup(reply).to_dict()``, built directly: a text message's buttons go as JSON, and building PTB's
     objects only to turn them back into dicts cost a tenth of a send's CPU."""
     return {"inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]}
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def shown_text(text: str, is_html: bool) -> str:
+    """What a user sees of ``text`` (for HTML: without tags, entities resolved); Telegram's limits count this."""
+    return html.unescape(_TAG.sub("", text)) if is_html else text
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def text_parts(text: str, is_html: bool, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[tuple[str, bool]]:
+    """The messages a reply's text goes as: (text, is HTML). One when what is shown fits ``limit`` (however long
+    the escapes make the raw HTML); else the shown text split at paragraph, line or word boundaries, as plain
+    text (the markup is dropped, every word kept). Measured in UTF-16 code units, which is never less than the
+    characters Telegram counts."""
+    shown = shown_text(text, is_html)
+    if _utf16_len(shown) <= limit:
+        return [(text or "…", is_html)]
+    wide = any(ord(c) > 0xFFFF for c in shown)  # an emoji is two code units: halve the cut so each part fits
+    return [(part, False) for part in split_parts(shown, limit // 2 if wide else limit)]
 
 
 class TelegramSender:
@@ -119,27 +146,27 @@ class TelegramSender:
         return SendResult("sent", external_id=str(message_id))
 
     async def _send(self, chat_id: int, reply: Reply, parts: list[int]) -> int:
-        parse_mode = ParseMode.HTML if reply.html else None
         last: int = 0
         for i, media in enumerate(reply.media):
             with_markup = i == len(reply.media) - 1 and not reply.text
             last = await self._send_media(chat_id, media, reply, _markup(reply) if with_markup else None)
             parts.append(last)
         if reply.text or not reply.media:
-            text = reply.text[: MessageLimit.MAX_TEXT_LENGTH] or "…"
-            params: dict[str, Any] = {"chat_id": chat_id, "text": text}
-            if parse_mode:
-                params["parse_mode"] = parse_mode
-            if reply.buttons:
-                params["reply_markup"] = _markup_json(reply)
-            if reply.protect:
-                params["protect_content"] = True
-            # The raw result, not a telegram.Message: building one costs a third of a send's CPU, and only the
-            # message id is kept. Bot API method names are case-insensitive; the lower-case spelling keeps PTB
-            # from suggesting Bot.send_message, which is exactly the call this avoids.
-            result = await self.bot.do_api_request("sendmessage", api_kwargs=params)
-            last = int(result["message_id"]) if isinstance(result, dict) else 0
-            parts.append(last)
+            texts = text_parts(reply.text, reply.html)
+            for j, (text, is_html) in enumerate(texts):
+                params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+                if is_html:
+                    params["parse_mode"] = ParseMode.HTML
+                if reply.buttons and j == len(texts) - 1:  # the buttons go with the end of the text
+                    params["reply_markup"] = _markup_json(reply)
+                if reply.protect:
+                    params["protect_content"] = True
+                # The raw result, not a telegram.Message: building one costs a third of a send's CPU, and only
+                # the message id is kept. Bot API method names are case-insensitive; the lower-case spelling
+                # keeps PTB from suggesting Bot.send_message, which is exactly the call this avoids.
+                result = await self.bot.do_api_request("sendmessage", api_kwargs=params)
+                last = int(result["message_id"]) if isinstance(result, dict) else 0
+                parts.append(last)
         return last
 
     async def _send_media(

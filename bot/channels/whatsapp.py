@@ -45,6 +45,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.console import render
 from bot.channels.request_body import read_limited
+from bot.channels.splitting import split_parts
 from bot.config import Settings
 from bot.core.clock import utcnow
 from bot.core.identity import short
@@ -88,22 +89,8 @@ _I = re.compile(r"</?(?:i|em)>", re.IGNORECASE)
 
 
 def split_text(text: str, limit: int = MAX_BODY_CHARS) -> list[str]:
-    """Split at paragraph, line or word boundaries so that each part fits ``limit``."""
-    parts: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = rest.rfind("\n\n", 0, limit)
-        if cut <= limit // 2:
-            cut = rest.rfind("\n", 0, limit)
-        if cut <= limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= limit // 2:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts or [""]
+    """Split at paragraph, line or word boundaries so that each part fits ``limit`` (a WhatsApp body)."""
+    return split_parts(text, limit)
 
 
 def _whatsapp_markup(reply: Reply) -> Reply:
