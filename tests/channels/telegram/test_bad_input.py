@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core.model import Button, Reply
+from tests.channels.telegram.conftest import ADMIN_ID
 from tests.support.bad_updates import SECRET_NAME, SECRET_PHONE, unreadable_update
 from tests.support.telegram_harness import TelegramHarness
 
@@ -94,3 +95,38 @@ async def test_escaped_user_text_is_delivered_whole(telegram: TelegramHarness, w
     assert all(len(_visible(c)) <= 4096 for c in sent)
     assert "reply_markup" in sent[-1].params  # the buttons stay with the end of the message
     assert len(sent) == (1 if len(body) < 4000 else 2)
+
+
+def _button(call: Any, row: int = 0) -> str:
+    return str(call.params["reply_markup"]["inline_keyboard"][row][0]["callback_data"])
+
+
+async def _broadcast(telegram: TelegramHarness, text: str) -> None:
+    mark = telegram.mark()
+    telegram.text(ADMIN_ID, "/siaran")
+    await telegram.wait_text(ADMIN_ID, "siaran", since=mark)
+    telegram.text(ADMIN_ID, text)
+    ask = await telegram.wait_text(ADMIN_ID, "Kirim ke siapa", since=mark)
+    telegram.press(ADMIN_ID, _button(ask))  # everyone
+    await telegram.wait_text(ADMIN_ID, "Kapan", since=mark)
+    telegram.text(ADMIN_ID, "sekarang")
+    confirm = await telegram.wait_text(ADMIN_ID, "Periksa", since=mark)
+    telegram.press(ADMIN_ID, _button(confirm))
+    await telegram.wait_text(ADMIN_ID, "Laporan siaran", since=mark, timeout=20)
+
+
+async def test_a_private_chat_telegram_does_not_know_is_not_sent_to_again(telegram: TelegramHarness) -> None:
+    """A subscriber whose chat Telegram no longer knows (400 "chat not found": account deleted) stayed
+    active: every later broadcast and reminder was tried again and given up again, each time reported to
+    the admins. It is now treated like a 403: the row is marked blocked and the subscriber deactivated."""
+    user = 3030
+    telegram.text(user, "/langganan samarinda")
+    role = await telegram.wait_text(user, "berlangganan sebagai")
+    telegram.press(user, _button(role))
+    await telegram.wait_text(user, "Terima kasih")
+    telegram.server.set_chat_error(user, 400, "Bad Request: chat not found")
+    await _broadcast(telegram, "Siaran pertama")
+    await _broadcast(telegram, "Siaran kedua")
+    await telegram.drained()
+    tried = [c for c in telegram.server.sent_messages(user, include_failed=True) if not c.ok]
+    assert len(tried) == 1
