@@ -8,7 +8,8 @@ the lock being queued for. Callback queries are answered in a task of their own 
 update is handled), so a slow ``answerCallbackQuery`` neither delays the handling nor lets a later update of
 the chat overtake this one. Outbound: ``TelegramSender``
 turns a :class:`Reply` into sendMessage / sendPhoto / sendDocument / sendVideo calls and maps
-Telegram errors to outbox results (429 → retry_after, 403 → blocked, network/5xx → retry).
+Telegram errors to outbox results (429 → retry_after, 403 or a private chat's 400 "chat not found" → blocked,
+network/5xx → retry).
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ class TelegramSender:
             log.error("group migrated to a supergroup; update bawaslu_groups", extra={"new_chat_id": exc.new_chat_id})
             return SendResult("retry", error="chat migrated", moved_to=str(exc.new_chat_id))
         except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
+            if not msg.is_group and "chat not found" in str(exc).lower():
+                # the user's chat is gone (account deleted): like a 403, the subscriber is deactivated
+                return SendResult("blocked", error="400 chat not found")
             return SendResult("failed", error=f"bad request: {str(exc)[:150]}")
         except InvalidToken:
             log.error("Telegram rejected the bot token")
