@@ -49,3 +49,28 @@ def test_the_process_exits_2_with_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "JAGANETRAL_TELEGRAM__ADMIN_IDS: must be JSON" in done.stderr
+
+
+@pytest.mark.parametrize(("body", "wanted"), [
+    # a group id copied without its minus sign is a person's private chat: tips would go to that person
+    ('[bawaslu_groups]\n"64" = 1001000000064\n',
+     "bawaslu_groups: '64': a group chat id is negative (e.g. -1001000000064), got 1001000000064"),
+    ('[bawaslu_groups]\n"default" = "0"\n', "bawaslu_groups: 'default': a group chat id is negative"),
+    # an admin is a person: a group id there never matches anyone who types an admin command
+    ("[telegram]\nadmin_ids = [11111111, -1001000000001]\n",
+     "telegram.admin_ids.1: a Telegram user id is a positive whole number, got -1001000000001"),
+    ("[telegram]\nadmin_ids = [0]\n", "telegram.admin_ids.0: a Telegram user id is a positive whole number"),
+])
+def test_ids_of_the_wrong_kind_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, body: str, wanted: str
+) -> None:
+    """A Bawaslu group id must be a group's (negative) and an admin id a person's (positive); either of the
+    other kind was accepted without a word."""
+    for name in [k for k in os.environ if k.startswith("JAGANETRAL_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "c.toml"
+    config.write_text(body, encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err
+    assert "Traceback" not in err
