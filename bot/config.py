@@ -11,10 +11,11 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Annotated, Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,11 +41,18 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _user_id(v: int) -> int:
+    if v <= 0:
+        raise ValueError(f"a Telegram user id is a positive whole number, got {v} (a group for alerts goes in "
+                         "delivery.alert_chat_id)")
+    return v
+
+
 class TelegramConfig(_Section):
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
-    admin_ids: list[int] = Field(default_factory=list)
+    admin_ids: list[Annotated[int, AfterValidator(_user_id)]] = Field(default_factory=list)
     mode: str = "polling"  # polling | webhook
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -253,6 +261,9 @@ class Settings(BaseSettings):
                 isinstance(gid, str) and gid.lstrip("-").isdecimal()
             ):
                 problems.append(f"{code!r}: the group chat id must be a whole number, got {gid!r}")
+            elif int(gid) >= 0:  # a positive id is a person's private chat: tips would go to that person
+                problems.append(f"{code!r}: a group chat id is negative (e.g. -1001000000064), got {gid!r}; "
+                                "send /bantuan in the group to see its id")
         if problems:
             raise ValueError("; ".join(problems))
         return v
