@@ -74,3 +74,26 @@ def test_ids_of_the_wrong_kind_are_refused(
     err = capsys.readouterr().err
     assert wanted in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("body", "wanted"), [
+    # without "whatsapp:" the Twilio client sends an SMS from that number (or fails every message)
+    ('[whatsapp]\nsender = "+14155238886"\n',
+     "whatsapp.sender: must be \"whatsapp:\" and the number in international format, e.g. "
+     "\"whatsapp:+14155238886\", got '+14155238886'"),
+    ('[whatsapp]\nsender = "whatsapp:14155238886"\n', "whatsapp.sender: must be \"whatsapp:\""),
+    # Twilio gives the sender as whatsapp:+62...: a local number never matches
+    ('[whatsapp]\nadmin_numbers = ["whatsapp:+6281234567890", "081234567890"]\n',
+     "whatsapp.admin_numbers.1: must be the number in international format"),
+])
+def test_whatsapp_numbers_in_the_wrong_form_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, body: str, wanted: str
+) -> None:
+    for name in [k for k in os.environ if k.startswith("JAGANETRAL_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "c.toml"
+    config.write_text(body, encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err
+    assert "Traceback" not in err
