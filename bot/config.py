@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, get_origin
@@ -48,6 +49,15 @@ def _user_id(v: int) -> int:
     return v
 
 
+_WA_NUMBER = re.compile(r"\+[1-9]\d{6,14}")  # E.164, as Twilio gives the sender of a message
+
+
+def _wa_admin(v: str) -> str:
+    if not _WA_NUMBER.fullmatch(v.strip().removeprefix("whatsapp:")):
+        raise ValueError(f'must be the number in international format, e.g. "whatsapp:+6281234567890", got {v!r}')
+    return v.strip()
+
+
 class TelegramConfig(_Section):
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
@@ -79,8 +89,17 @@ class WhatsAppConfig(_Section):
     sender: str | None = None  # e.g. "whatsapp:+14155238886"
     public_url: str | None = None  # public webhook URL as Twilio sees it (behind a proxy)
     api_base_url: str | None = None  # only for tests / proxies
-    admin_numbers: list[str] = Field(default_factory=list)
+    admin_numbers: list[Annotated[str, AfterValidator(_wa_admin)]] = Field(default_factory=list)
     templates: dict[str, str] = Field(default_factory=dict)  # purpose -> content SID (HX...)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str | None) -> str | None:
+        # without the prefix the Twilio client would send an SMS from that number
+        if v and not (v.startswith("whatsapp:") and _WA_NUMBER.fullmatch(v.removeprefix("whatsapp:"))):
+            raise ValueError(f'must be "whatsapp:" and the number in international format, e.g. '
+                             f'"whatsapp:+14155238886", got {v!r}')
+        return v
 
     @property
     def enabled(self) -> bool:
