@@ -97,3 +97,24 @@ def test_whatsapp_numbers_in_the_wrong_form_are_refused(
     err = capsys.readouterr().err
     assert wanted in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("body", "wanted"), [
+    # Telegram refuses both at setWebhook, and the start then said "Cannot reach Telegram ... check the network"
+    ('[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.id/telegram"\nwebhook_secret = "has space!"\n',
+     "telegram.webhook_secret: must be 1-256 characters A-Z, a-z, 0-9, _ or - (Telegram's rule)"),
+    ('[telegram]\nmode = "webhook"\nwebhook_url = "http://bot.example.id/telegram"\nwebhook_secret = "abc"\n',
+     "telegram.webhook_url: must be an https:// URL (Telegram sends webhooks over HTTPS only), got "
+     "'http://bot.example.id/telegram'"),
+])
+def test_webhook_settings_telegram_would_refuse_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, body: str, wanted: str
+) -> None:
+    for name in [k for k in os.environ if k.startswith("JAGANETRAL_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "c.toml"
+    config.write_text(body, encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err
+    assert "has space" not in err  # the secret is not repeated
