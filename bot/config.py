@@ -49,6 +49,7 @@ def _user_id(v: int) -> int:
     return v
 
 
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # setWebhook's secret_token
 _WA_NUMBER = re.compile(r"\+[1-9]\d{6,14}")  # E.164, as Twilio gives the sender of a message
 
 
@@ -70,6 +71,20 @@ class TelegramConfig(_Section):
     # Updates handled at the same time (PTB ``concurrent_updates``); one chat's updates still go one at a time,
     # in order (``bot.core.locks``). 1 = one update at a time for the whole bot.
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not _WEBHOOK_SECRET.fullmatch(v.get_secret_value()):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ or - (Telegram's rule)")
+        return v
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().startswith("https://"):
+            raise ValueError(f"must be an https:// URL (Telegram sends webhooks over HTTPS only), got {v!r}")
+        return v
 
     @field_validator("mode")
     @classmethod
