@@ -430,8 +430,10 @@ class TelegramChannel:
         """Handle one webhook update before returning: the HTTP 200 that follows means it is in the database
         (like the WhatsApp webhook). A crash before that answer makes Telegram deliver it again, and the
         core's de-duplication (``processed_updates``) drops a redelivery of an update already handled."""
-        if not readable_update(data):  # answered 200 all the same: a retried update would hold up the others
-            log.warning("telegram update could not be read; skipped", extra={"update_id": data.get("update_id")})
+        update_id = data.get("update_id")
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception:  # answered 200 all the same: a retried update would hold up the others
+            log.warning("telegram update could not be read; skipped", extra={"update_id": update_id})
             return
-        update = Update.de_json(data, self.bot)
         await self.app.process_update(update)
