@@ -14,7 +14,6 @@ network/5xx → retry).
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import logging
@@ -260,10 +259,10 @@ def to_incoming(update: Update, bot_username: str | None = None) -> Incoming | N
     )
 
 
-def readable_update(data: dict[str, Any]) -> bool:
-    """Whether python-telegram-bot can build an :class:`Update` from ``data`` (parsed on a copy: it mutates)."""
+def _readable(data: Any) -> bool:
+    """Whether python-telegram-bot can build an :class:`Update` from ``data`` (which the attempt may change)."""
     try:
-        Update.de_json(copy.deepcopy(data), None)
+        Update.de_json(data, None)
     except Exception:
         return False
     return True
@@ -275,21 +274,24 @@ def screen_updates(body: bytes) -> bytes:
     PTB builds a whole batch at once: one update it cannot read (a missing field, a type newer than the
     library) failed the batch, the offset never moved past it and polling fetched the same batch forever,
     leaving every chat unanswered; and PTB's CRITICAL log line of the failure carried the raw updates (names,
-    phone numbers). The bare update is confirmed with the others and ignored; the log names its id only."""
+    phone numbers). The bare update is confirmed with the others and ignored; the log names its id only.
+    The trial builds work on a parsed copy; the answer is given back unchanged when every update is readable."""
     try:
-        answer = json.loads(body)
+        trial = json.loads(body)
     except ValueError:
         return body  # not JSON: PTB reports it as it would
-    if not isinstance(answer, dict) or not isinstance(answer.get("result"), list):
+    if not isinstance(trial, dict) or not isinstance(trial.get("result"), list):
         return body
-    changed = False
+    bad = [i for i, data in enumerate(trial["result"]) if not (isinstance(data, dict) and _readable(data))]
+    if not bad:
+        return body
+    answer = json.loads(body)  # the trial copy holds PTB objects now
     result: list[Any] = answer["result"]
-    for i, data in enumerate(result):
-        if isinstance(data, dict) and readable_update(data):
-            continue
-        update_id = data.get("update_id") if isinstance(data, dict) else None
+    changed = False
+    for i in bad:
+        update_id = result[i].get("update_id") if isinstance(result[i], dict) else None
         if not isinstance(update_id, int):
-            continue  # without an id it cannot be confirmed: leave it to PTB
+            continue  # without an id it cannot be confirmed: left to PTB
         log.warning("telegram update could not be read; skipped", extra={"update_id": update_id})
         result[i] = {"update_id": update_id}
         changed = True
