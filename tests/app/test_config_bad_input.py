@@ -118,3 +118,25 @@ def test_webhook_settings_telegram_would_refuse_are_refused(
     err = capsys.readouterr().err
     assert wanted in err
     assert "has space" not in err  # the secret is not repeated
+
+
+@pytest.mark.parametrize(("url", "wanted"), [
+    ("postgresql+asyncpg://jn:SANDI@127.0.0.1:notaport/jaganetral", "database.url: not a valid database URL"),
+    ("postgresql+asyncpg://jn:SANDI@[::1/jaganetral", "database.url: not a valid database URL"),
+    # libpq's name; asyncpg's connect() refuses it with a TypeError at every start
+    ("postgresql+asyncpg://jn:SANDI@127.0.0.1:5432/jaganetral?sslmode=require",
+     "database.url: asyncpg takes ssl=require, not sslmode=require"),
+])
+def test_a_database_url_that_cannot_be_used_is_named_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, url: str, wanted: str
+) -> None:
+    """A URL SQLAlchemy cannot parse (a port that is not a number) passed the prefix check and ended every
+    command in a ValueError traceback from sqlalchemy's make_url."""
+    for name in [k for k in os.environ if k.startswith("JAGANETRAL_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err
+    assert "SANDI" not in err  # the password is not repeated
