@@ -130,6 +130,15 @@ class DatabaseConfig(_Section):
     def _url(cls, v: str) -> str:
         if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
             raise ValueError("must start with 'sqlite+aiosqlite://' or 'postgresql+asyncpg://'")
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(v)
+        except (ValueError, TypeError):  # the URL itself is not repeated: it may hold the password
+            raise ValueError("not a valid database URL (check the port is a number and the password is "
+                             "URL-encoded, e.g. @ as %40)") from None
+        if url.drivername == "postgresql+asyncpg" and "sslmode" in url.query:
+            raise ValueError(f"asyncpg takes ssl={url.query['sslmode']}, not sslmode={url.query['sslmode']}")
         return v
 
 
