@@ -140,3 +140,24 @@ def test_a_database_url_that_cannot_be_used_is_named_without_a_traceback(
     err = capsys.readouterr().err
     assert wanted in err
     assert "SANDI" not in err  # the password is not repeated
+
+
+@pytest.mark.parametrize(("body", "wanted"), [
+    # APScheduler refused it when the scheduler started: a TypeError traceback from `chat` and `run`
+    ("[scheduler]\nmisfire_grace_minutes = -5\n", "scheduler.misfire_grace_minutes: must be at least 1, got -5"),
+    ("[scheduler]\nmisfire_grace_minutes = 0\n", "scheduler.misfire_grace_minutes: must be at least 1, got 0"),
+    # a standby retrying the leader lock without pause, and getUpdates without long polling: busy loops
+    ("[scheduler]\nleader_retry_seconds = 0\n", "scheduler.leader_retry_seconds: must be greater than 0, got 0"),
+    ("[telegram]\npoll_timeout = -1\n", "telegram.poll_timeout: must be at least 0, got -1"),
+])
+def test_timings_that_cannot_work_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, body: str, wanted: str
+) -> None:
+    for name in [k for k in os.environ if k.startswith("JAGANETRAL_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "c.toml"
+    config.write_text(body, encoding="utf-8")
+    assert main(["doctor", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert wanted in err
+    assert "Traceback" not in err
