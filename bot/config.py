@@ -67,7 +67,7 @@ class TelegramConfig(_Section):
     mode: str = "polling"  # polling | webhook
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    poll_timeout: float = 10.0
+    poll_timeout: float = Field(default=10.0, ge=0)
     # Updates handled at the same time (PTB ``concurrent_updates``); one chat's updates still go one at a time,
     # in order (``bot.core.locks``). 1 = one update at a time for the whole bot.
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
@@ -224,11 +224,11 @@ class WebConfig(_Section):
 
 
 class SchedulerConfig(_Section):
-    misfire_grace_minutes: int = 60
+    misfire_grace_minutes: int = Field(default=60, ge=1)
     reminder_offsets_days: list[int] = Field(default_factory=lambda: [7, 1, 0])
     # PostgreSQL: only the process holding the scheduler advisory lock runs the scheduler; a standby
     # retries (and the leader re-checks its lock connection) this often.
-    leader_retry_seconds: float = 5.0
+    leader_retry_seconds: float = Field(default=5.0, gt=0)
 
 
 class DeliveryConfig(_Section):
@@ -388,7 +388,8 @@ def _message(e: Any) -> str:
     plain = _PLAIN.get(e["type"])
     if plain is not None:
         try:
-            return plain.format(input=e.get("input"), **(e.get("ctx") or {}))
+            ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in (e.get("ctx") or {}).items()}
+            return plain.format(input=e.get("input"), **ctx)
         except (KeyError, IndexError, ValueError):
             pass
     return str(e["msg"]).removeprefix("Value error, ")
