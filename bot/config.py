@@ -7,13 +7,16 @@ override the TOML file, which overrides the defaults below. Any problem is repor
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "JAGANETRAL_"
 DEFAULT_DB_PATH = Path("data") / "jaganetral.db"
@@ -39,18 +42,49 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _user_id(v: int) -> int:
+    if v <= 0:
+        raise ValueError(f"a Telegram user id is a positive whole number, got {v} (a group for alerts goes in "
+                         "delivery.alert_chat_id)")
+    return v
+
+
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # setWebhook's secret_token
+_WA_NUMBER = re.compile(r"\+[1-9]\d{6,14}")  # E.164, as Twilio gives the sender of a message
+
+
+def _wa_admin(v: str) -> str:
+    if not _WA_NUMBER.fullmatch(v.strip().removeprefix("whatsapp:")):
+        raise ValueError(f'must be the number in international format, e.g. "whatsapp:+6281234567890", got {v!r}')
+    return v.strip()
+
+
 class TelegramConfig(_Section):
     token: SecretStr | None = None
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
-    admin_ids: list[int] = Field(default_factory=list)
+    admin_ids: list[Annotated[int, AfterValidator(_user_id)]] = Field(default_factory=list)
     mode: str = "polling"  # polling | webhook
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    poll_timeout: float = 10.0
+    poll_timeout: float = Field(default=10.0, ge=0)
     # Updates handled at the same time (PTB ``concurrent_updates``); one chat's updates still go one at a time,
     # in order (``bot.core.locks``). 1 = one update at a time for the whole bot.
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not _WEBHOOK_SECRET.fullmatch(v.get_secret_value()):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ or - (Telegram's rule)")
+        return v
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().startswith("https://"):
+            raise ValueError(f"must be an https:// URL (Telegram sends webhooks over HTTPS only), got {v!r}")
+        return v
 
     @field_validator("mode")
     @classmethod
@@ -70,8 +104,17 @@ class WhatsAppConfig(_Section):
     sender: str | None = None  # e.g. "whatsapp:+14155238886"
     public_url: str | None = None  # public webhook URL as Twilio sees it (behind a proxy)
     api_base_url: str | None = None  # only for tests / proxies
-    admin_numbers: list[str] = Field(default_factory=list)
+    admin_numbers: list[Annotated[str, AfterValidator(_wa_admin)]] = Field(default_factory=list)
     templates: dict[str, str] = Field(default_factory=dict)  # purpose -> content SID (HX...)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str | None) -> str | None:
+        # without the prefix the Twilio client would send an SMS from that number
+        if v and not (v.startswith("whatsapp:") and _WA_NUMBER.fullmatch(v.removeprefix("whatsapp:"))):
+            raise ValueError(f'must be "whatsapp:" and the number in international format, e.g. '
+                             f'"whatsapp:+14155238886", got {v!r}')
+        return v
 
     @property
     def enabled(self) -> bool:
@@ -87,6 +130,15 @@ class DatabaseConfig(_Section):
     def _url(cls, v: str) -> str:
         if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
             raise ValueError("must start with 'sqlite+aiosqlite://' or 'postgresql+asyncpg://'")
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(v)
+        except (ValueError, TypeError):  # the URL itself is not repeated: it may hold the password
+            raise ValueError("not a valid database URL (check the port is a number and the password is "
+                             "URL-encoded, e.g. @ as %40)") from None
+        if url.drivername == "postgresql+asyncpg" and "sslmode" in url.query:
+            raise ValueError(f"asyncpg takes ssl={url.query['sslmode']}, not sslmode={url.query['sslmode']}")
         return v
 
 
@@ -172,11 +224,11 @@ class WebConfig(_Section):
 
 
 class SchedulerConfig(_Section):
-    misfire_grace_minutes: int = 60
+    misfire_grace_minutes: int = Field(default=60, ge=1)
     reminder_offsets_days: list[int] = Field(default_factory=lambda: [7, 1, 0])
     # PostgreSQL: only the process holding the scheduler advisory lock runs the scheduler; a standby
     # retries (and the leader re-checks its lock connection) this often.
-    leader_retry_seconds: float = 5.0
+    leader_retry_seconds: float = Field(default=5.0, gt=0)
 
 
 class DeliveryConfig(_Section):
@@ -252,6 +304,9 @@ class Settings(BaseSettings):
                 isinstance(gid, str) and gid.lstrip("-").isdecimal()
             ):
                 problems.append(f"{code!r}: the group chat id must be a whole number, got {gid!r}")
+            elif int(gid) >= 0:  # a positive id is a person's private chat: tips would go to that person
+                problems.append(f"{code!r}: a group chat id is negative (e.g. -1001000000064), got {gid!r}; "
+                                "send /bantuan in the group to see its id")
         if problems:
             raise ValueError("; ".join(problems))
         return v
@@ -333,7 +388,8 @@ def _message(e: Any) -> str:
     plain = _PLAIN.get(e["type"])
     if plain is not None:
         try:
-            return plain.format(input=e.get("input"), **(e.get("ctx") or {}))
+            ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in (e.get("ctx") or {}).items()}
+            return plain.format(input=e.get("input"), **ctx)
         except (KeyError, IndexError, ValueError):
             pass
     return str(e["msg"]).removeprefix("Value error, ")
@@ -345,6 +401,50 @@ def _format_error(err: ValidationError, source: str) -> str:
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         lines.append(f"  {key}: {_message(e)}")
     return "\n".join(lines)
+
+
+def _needs_json(path: list[str]) -> tuple[str, bool] | None:
+    """For an environment variable naming ``path`` (lower-case keys below Settings): an example of the JSON its
+    value must be when the key is a list, a table or a whole section (and whether it is a section); None for
+    plain values."""
+    model: Any = Settings
+    for i, key in enumerate(path):
+        fields = getattr(model, "model_fields", None)
+        if not fields or key not in fields:
+            return None
+        annotation = fields[key].annotation
+        origin = get_origin(annotation)
+        if origin is list:
+            return ("[1, 2]", False) if i == len(path) - 1 else None
+        if origin is dict:
+            return ('{"key": "value"}', False) if i == len(path) - 1 else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if i == len(path) - 1:
+                return '{"key": "value"}', True
+            model = annotation
+            continue
+        return None
+    return None
+
+
+def _env_json_problems() -> list[str]:
+    """Environment variables holding a list, table or section that is not JSON (pydantic-settings only says
+    which top-level field failed, in a traceback)."""
+    problems = []
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        needs = _needs_json(name[len(ENV_PREFIX):].lower().split("__"))
+        if needs is None:
+            continue
+        example, section = needs
+        try:
+            json.loads(value)
+        except ValueError:
+            # a whole section may hold a token or key: its value is not repeated
+            got = "" if section else f", got {value!r}"
+            problems.append(f"  {name}: must be JSON, e.g. {example}{got}")
+    return problems
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -369,6 +469,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, source)) from None
+    except SettingsError as exc:  # a value of the environment pydantic-settings could not decode
+        lines = _env_json_problems() or [f"  {str(exc).removeprefix('error parsing value for field ')}"]
+        raise ConfigError("\n".join(["Invalid configuration (environment):", *lines])) from None
 
 
 def routing_problem(settings: Settings) -> str | None:

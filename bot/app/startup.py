@@ -54,13 +54,17 @@ async def migrate_or_fail(rt: Any) -> None:
 
 
 def telegram_error(settings: Settings, exc: BaseException) -> StartupError:
-    from telegram.error import InvalidToken
+    from telegram.error import BadRequest, InvalidToken
 
     if isinstance(exc, InvalidToken):  # its message contains the token: never print it
         return StartupError(
             "Telegram rejected the bot token (telegram.token / JAGANETRAL_TELEGRAM__TOKEN): "
             "check it with @BotFather."
         )
+    if isinstance(exc, BadRequest):  # Telegram answered: it is not the network (its text holds no token)
+        where = ("telegram.webhook_url and telegram.webhook_secret" if settings.telegram.mode == "webhook"
+                 else "the [telegram] settings")
+        return StartupError(f"Telegram refused the start: {str(exc)[:200]}. Check {where}.")
     return StartupError(
         f"Cannot reach Telegram at {settings.telegram.base_url} ({type(exc).__name__}): check the network "
         "or telegram.base_url; the bot retries polling by itself once it has started."

@@ -8,14 +8,18 @@ the lock being queued for. Callback queries are answered in a task of their own 
 update is handled), so a slow ``answerCallbackQuery`` neither delays the handling nor lets a later update of
 the chat overtake this one. Outbound: ``TelegramSender``
 turns a :class:`Reply` into sendMessage / sendPhoto / sendDocument / sendVideo calls and maps
-Telegram errors to outbox results (429 → retry_after, 403 → blocked, network/5xx → retry).
+Telegram errors to outbox results (429 → retry_after, 403 or a private chat's 400 "chat not found" → blocked,
+network/5xx → retry).
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import mimetypes
 import os
+import re
 from dataclasses import replace
 
 # Opt in to PTB's future behaviour (RetryAfter.retry_after as timedelta); _seconds() accepts both.
@@ -32,6 +36,7 @@ from telegram import (
     InputFile,
     Update,
 )
+from telegram._utils.types import ODVInput
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import (
     BadRequest,
@@ -44,7 +49,9 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.channels.splitting import split_parts
 from bot.channels.telegram_http import AiohttpRequest, ConnectionLost
 from bot.config import Settings, max_inflight
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
@@ -72,6 +79,30 @@ def _markup_json(reply: Reply) -> dict[str, Any]:
     """``_markup(reply).to_dict()``, built directly: a text message's buttons go as JSON, and building PTB's
     objects only to turn them back into dicts cost a tenth of a send's CPU."""
     return {"inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]}
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def shown_text(text: str, is_html: bool) -> str:
+    """What a user sees of ``text`` (for HTML: without tags, entities resolved); Telegram's limits count this."""
+    return html.unescape(_TAG.sub("", text)) if is_html else text
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def text_parts(text: str, is_html: bool, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[tuple[str, bool]]:
+    """The messages a reply's text goes as: (text, is HTML). One when what is shown fits ``limit`` (however long
+    the escapes make the raw HTML); else the shown text split at paragraph, line or word boundaries, as plain
+    text (the markup is dropped, every word kept). Measured in UTF-16 code units, which is never less than the
+    characters Telegram counts."""
+    shown = shown_text(text, is_html)
+    if _utf16_len(shown) <= limit:
+        return [(text or "…", is_html)]
+    wide = any(ord(c) > 0xFFFF for c in shown)  # an emoji is two code units: halve the cut so each part fits
+    return [(part, False) for part in split_parts(shown, limit // 2 if wide else limit)]
 
 
 class TelegramSender:
@@ -102,6 +133,9 @@ class TelegramSender:
             log.error("group migrated to a supergroup; update bawaslu_groups", extra={"new_chat_id": exc.new_chat_id})
             return SendResult("retry", error="chat migrated", moved_to=str(exc.new_chat_id))
         except BadRequest as exc:  # before NetworkError: BadRequest is a subclass of it
+            if not msg.is_group and "chat not found" in str(exc).lower():
+                # the user's chat is gone (account deleted): like a 403, the subscriber is deactivated
+                return SendResult("blocked", error="400 chat not found")
             return SendResult("failed", error=f"bad request: {str(exc)[:150]}")
         except InvalidToken:
             log.error("Telegram rejected the bot token")
@@ -115,27 +149,27 @@ class TelegramSender:
         return SendResult("sent", external_id=str(message_id))
 
     async def _send(self, chat_id: int, reply: Reply, parts: list[int]) -> int:
-        parse_mode = ParseMode.HTML if reply.html else None
         last: int = 0
         for i, media in enumerate(reply.media):
             with_markup = i == len(reply.media) - 1 and not reply.text
             last = await self._send_media(chat_id, media, reply, _markup(reply) if with_markup else None)
             parts.append(last)
         if reply.text or not reply.media:
-            text = reply.text[: MessageLimit.MAX_TEXT_LENGTH] or "…"
-            params: dict[str, Any] = {"chat_id": chat_id, "text": text}
-            if parse_mode:
-                params["parse_mode"] = parse_mode
-            if reply.buttons:
-                params["reply_markup"] = _markup_json(reply)
-            if reply.protect:
-                params["protect_content"] = True
-            # The raw result, not a telegram.Message: building one costs a third of a send's CPU, and only the
-            # message id is kept. Bot API method names are case-insensitive; the lower-case spelling keeps PTB
-            # from suggesting Bot.send_message, which is exactly the call this avoids.
-            result = await self.bot.do_api_request("sendmessage", api_kwargs=params)
-            last = int(result["message_id"]) if isinstance(result, dict) else 0
-            parts.append(last)
+            texts = text_parts(reply.text, reply.html)
+            for j, (text, is_html) in enumerate(texts):
+                params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+                if is_html:
+                    params["parse_mode"] = ParseMode.HTML
+                if reply.buttons and j == len(texts) - 1:  # the buttons go with the end of the text
+                    params["reply_markup"] = _markup_json(reply)
+                if reply.protect:
+                    params["protect_content"] = True
+                # The raw result, not a telegram.Message: building one costs a third of a send's CPU, and only
+                # the message id is kept. Bot API method names are case-insensitive; the lower-case spelling
+                # keeps PTB from suggesting Bot.send_message, which is exactly the call this avoids.
+                result = await self.bot.do_api_request("sendmessage", api_kwargs=params)
+                last = int(result["message_id"]) if isinstance(result, dict) else 0
+                parts.append(last)
         return last
 
     async def _send_media(
@@ -168,8 +202,18 @@ class TelegramSender:
 
 # --- inbound ------------------------------------------------------------------------------------
 
-def to_incoming(update: Update) -> Incoming | None:
-    """Translate a Telegram update; None for updates the bot does not act on."""
+def for_another_bot(text: str, username: str | None) -> bool:
+    """Whether ``text`` is a command addressed to a bot other than ``username`` ("/bantuan@OtherBot")."""
+    if not text.startswith("/") or username is None:
+        return False
+    head = text.split(maxsplit=1)[0] if text.strip() else ""
+    _name, at, suffix = head.partition("@")
+    return bool(at) and suffix.lower() != username.lower()
+
+
+def to_incoming(update: Update, bot_username: str | None = None) -> Incoming | None:
+    """Translate a Telegram update; None for updates the bot does not act on (given ``bot_username``, also
+    a group's commands addressed to other bots)."""
     if update.callback_query is not None:
         q = update.callback_query
         msg = q.message
@@ -189,6 +233,8 @@ def to_incoming(update: Update) -> Incoming | None:
     if message.chat.type not in ("private", "group", "supergroup"):
         return None
     text = message.text or message.caption or ""
+    if message.chat.type != "private" and for_another_bot(text, bot_username):
+        return None
     truncated = len(text) > MAX_TEXT_CHARS
     media: list[MediaIn] = []
     if message.photo:
@@ -213,6 +259,66 @@ def to_incoming(update: Update) -> Incoming | None:
     )
 
 
+def _readable(data: Any) -> bool:
+    """Whether python-telegram-bot can build an :class:`Update` from ``data`` (which the attempt may change)."""
+    try:
+        Update.de_json(data, None)
+    except Exception:
+        return False
+    return True
+
+
+def screen_updates(body: bytes) -> bytes:
+    """A getUpdates answer in which every update PTB cannot build is replaced by its bare ``update_id``.
+
+    PTB builds a whole batch at once: one update it cannot read (a missing field, a type newer than the
+    library) failed the batch, the offset never moved past it and polling fetched the same batch forever,
+    leaving every chat unanswered; and PTB's CRITICAL log line of the failure carried the raw updates (names,
+    phone numbers). The bare update is confirmed with the others and ignored; the log names its id only.
+    The trial builds work on a parsed copy; the answer is given back unchanged when every update is readable."""
+    try:
+        trial = json.loads(body)
+    except ValueError:
+        return body  # not JSON: PTB reports it as it would
+    if not isinstance(trial, dict) or not isinstance(trial.get("result"), list):
+        return body
+    bad = [i for i, data in enumerate(trial["result"]) if not (isinstance(data, dict) and _readable(data))]
+    if not bad:
+        return body
+    answer = json.loads(body)  # the trial copy holds PTB objects now
+    result: list[Any] = answer["result"]
+    changed = False
+    for i in bad:
+        update_id = result[i].get("update_id") if isinstance(result[i], dict) else None
+        if not isinstance(update_id, int):
+            continue  # without an id it cannot be confirmed: left to PTB
+        log.warning("telegram update could not be read; skipped", extra={"update_id": update_id})
+        result[i] = {"update_id": update_id}
+        changed = True
+    return json.dumps(answer).encode() if changed else body
+
+
+class ScreenedUpdatesRequest(HTTPXRequest):
+    """The transport of getUpdates (PTB's default one) with unreadable updates screened out (``screen_updates``)."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        status, body = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status == 200 and url.lower().endswith("/getupdates"):
+            body = screen_updates(body)
+        return status, body
+
+
 def _polling_error(exc: TelegramError) -> None:
     """A failed getUpdates while running: one warning line, no traceback. PTB's polling loop retries by
     itself with a growing pause (1 s, then x1.5 up to 30 s; at once after a timeout)."""
@@ -229,6 +335,7 @@ class TelegramChannel:
             ApplicationBuilder()
             .token(tg.token.get_secret_value())
             .request(AiohttpRequest(connection_pool_size=max(256, max_inflight(settings))))
+            .get_updates_request(ScreenedUpdatesRequest(connection_pool_size=1))
             .base_url(tg.base_url)
             .base_file_url(tg.base_file_url)
             .job_queue(None)
@@ -261,10 +368,17 @@ class TelegramChannel:
             if self.on_bot_removed is not None:
                 await self.on_bot_removed(member.chat.id, str(update.update_id))
             return
-        inc = to_incoming(update)
+        inc = to_incoming(update, self._username())
         if inc is None:
             return
         await self._handle(inc)
+
+    def _username(self) -> str | None:
+        """The bot's own username (known once the Application is initialized: getMe)."""
+        try:
+            return self.bot.username
+        except RuntimeError:
+            return None
 
     @staticmethod
     async def _answer(query: CallbackQuery) -> None:
@@ -318,5 +432,10 @@ class TelegramChannel:
         """Handle one webhook update before returning: the HTTP 200 that follows means it is in the database
         (like the WhatsApp webhook). A crash before that answer makes Telegram deliver it again, and the
         core's de-duplication (``processed_updates``) drops a redelivery of an update already handled."""
-        update = Update.de_json(data, self.bot)
+        update_id = data.get("update_id")
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception:  # answered 200 all the same: a retried update would hold up the others
+            log.warning("telegram update could not be read; skipped", extra={"update_id": update_id})
+            return
         await self.app.process_update(update)

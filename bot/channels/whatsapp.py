@@ -18,7 +18,8 @@ under the WhatsApp limit. Outside the 24-hour customer-service window (last inbo
 24 h, ``ChatWindow``) only an approved template may be sent: reminders, broadcasts and tip notices use the
 Content SID configured in ``whatsapp.templates[purpose]`` with one variable ``{"1": text}``; other messages
 fail as "window closed" rather than being sent into error 63016. A synchronous 63016 falls back to the
-template when one is configured (else the row fails with that reason).
+template when one is configured (else the row fails with that reason). A 401 (code 20003: the account SID or
+auth token is wrong) keeps the message for a retry, like a rejected Telegram token.
 
 Status callbacks (``POST /whatsapp/status``, signed the same way) are recorded on the outbox row
 (``platform_status``; ``last_error`` with the Twilio error code). ``failed``/``undelivered`` turn the row
@@ -44,6 +45,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.console import render
 from bot.channels.request_body import read_limited
+from bot.channels.splitting import split_parts
 from bot.config import Settings
 from bot.core.clock import utcnow
 from bot.core.identity import short
@@ -78,6 +80,7 @@ WINDOW_CLOSED_CODE = 63016
 PERMANENT_CODES = {21211, 21614, 63003, 63024}  # invalid / non-WhatsApp numbers
 BLOCKED_CODES = {21610}  # recipient opted out
 RATE_CODES = {20429, 63018}
+AUTH_CODES = {20003}  # the account SID or auth token is wrong: the bot's fault, not the message's
 TEMPLATE_FLAG = "wa_template"  # payload key: send this row as its purpose's template, whatever the window
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
 FAILED_STATUSES = {"failed", "undelivered", "canceled"}
@@ -86,22 +89,8 @@ _I = re.compile(r"</?(?:i|em)>", re.IGNORECASE)
 
 
 def split_text(text: str, limit: int = MAX_BODY_CHARS) -> list[str]:
-    """Split at paragraph, line or word boundaries so that each part fits ``limit``."""
-    parts: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = rest.rfind("\n\n", 0, limit)
-        if cut <= limit // 2:
-            cut = rest.rfind("\n", 0, limit)
-        if cut <= limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= limit // 2:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts or [""]
+    """Split at paragraph, line or word boundaries so that each part fits ``limit`` (a WhatsApp body)."""
+    return split_parts(text, limit)
 
 
 def _whatsapp_markup(reply: Reply) -> Reply:
@@ -206,6 +195,10 @@ class WhatsAppSender:
         code = outcome.code
         if outcome.status == 429 or code in RATE_CODES:
             return SendResult("retry", retry_after=outcome.retry_after or 1.0, error=f"twilio {code}")
+        if outcome.status == 401 or code in AUTH_CODES:  # kept (attempt cap, then the admins' alert)
+            log.error("twilio rejected the account credentials; check whatsapp.account_sid and auth_token",
+                      extra={"code": code})
+            return SendResult("retry", error=f"twilio {outcome.status} {code}: credentials rejected")
         if code in BLOCKED_CODES:
             return SendResult("blocked", error=f"twilio {code}: recipient opted out")
         if code == WINDOW_CLOSED_CODE:
