@@ -573,7 +573,15 @@ TEXTS: dict[str, str] = {
     ),
     "group.btn_reopen": "🔓 Ya, buka kembali",
     "group.reopen_cancelled": "Laporan tetap ditutup.",
-    "group.ask_sent": "Pertanyaan untuk pelapor laporan <code>{code}</code> sudah dikirim lewat bot.",
+    "group.ask_sent": (
+        "Pertanyaan untuk pelapor laporan <code>{code}</code> dikirim lewat bot. Bila tidak sampai, grup ini "
+        "diberi tahu."
+    ),
+    "group.ask_undelivered": (
+        "⚠️ Pertanyaan untuk pelapor laporan <code>{code}</code> tidak sampai ke pelapor: pelapor tidak bisa "
+        "dihubungi lewat bot saat ini (misalnya bot diblokir, atau pelapor sudah lama tidak membuka percakapan "
+        "dengan bot). Jawaban mungkin tidak akan datang."
+    ),
     "group.ask_no_contact": (
         "Pelapor laporan <code>{code}</code> tidak bisa dihubungi lagi (data kontak sudah dihapus)."
     ),
@@ -678,7 +686,7 @@ TEXTS: dict[str, str] = {
 HTML_KEYS: frozenset[str] = frozenset({
     "group.tip", "group.links", "group.link_row", "group.status_changed", "group.status_same",
     "group.reopen_confirm", "group.ask_prompt", "group.ask_prompt_confirm", "group.ask_confirm", "group.ask_sent",
-    "group.ask_no_contact", "group.answer", "group.stats", "group.stats_row",
+    "group.ask_undelivered", "group.ask_no_contact", "group.answer", "group.stats", "group.stats_row",
 })
 
 

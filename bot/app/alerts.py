@@ -11,6 +11,7 @@ configured admin on a channel this process can send to. ``alert_admins`` queues 
 2. alerts about tips still without a group (once per tip);
 3. alerts about a tip message that failed, or is still not delivered after ``delivery.tip_alert_minutes`` or
    after ``delivery.max_attempts`` attempts (once per tip; it keeps retrying);
+3b. tells a tip's group when its question to the reporter ended without reaching them (once per question);
 4. alerts with one summary about other messages given up (``dead``: attempt cap) or failed permanently.
 
 ``delivery_problems`` counts the same things for ``python -m bot doctor``.
@@ -39,7 +40,7 @@ from bot.outbox.ports import OutboxStatus, Purpose
 from bot.regions import get as region_get
 from bot.storage.models import Outbox, Tip
 from bot.texts import t
-from handlers.tips.delivery import OPEN_STATUSES, route_unrouted
+from handlers.tips.delivery import OPEN_STATUSES, report_undelivered_questions, route_unrouted
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class WatchReport:
     stuck: list[str] = field(default_factory=list)  # tip codes not delivered in time (alerted now)
     failed: list[str] = field(default_factory=list)  # tip codes whose group message failed (alerted now)
     given_up: dict[str, int] = field(default_factory=dict)  # purpose -> other messages given up (alerted now)
+    questions_lost: list[str] = field(default_factory=list)  # tip codes whose group is told a question was lost
 
 
 def _stuck_condition(settings: Settings, now: datetime) -> Any:
@@ -133,6 +135,7 @@ class DeliveryWatch:
                                    t("alert.tip_unrouted", code=tip.code, region=_region(tip.region_code)))
                 report.unrouted.append(tip.code)
             await self._tip_rows(s, now, report)
+            report.questions_lost = await report_undelivered_questions(svc, s, now)
             await self._given_up(s, now, report)
         return report
 
@@ -189,10 +192,12 @@ class DeliveryWatch:
             except Exception:
                 log.exception("delivery watch failed; retrying later")
             else:
-                if any([report.routed, report.unrouted, report.stuck, report.failed, report.given_up]):
+                if any([report.routed, report.unrouted, report.stuck, report.failed, report.given_up,
+                        report.questions_lost]):
                     log.warning("delivery watch", extra={
                         "routed": len(report.routed), "unrouted": len(report.unrouted), "stuck": len(report.stuck),
-                        "failed": len(report.failed), "given_up": sum(report.given_up.values())})
+                        "failed": len(report.failed), "given_up": sum(report.given_up.values()),
+                        "questions_lost": len(report.questions_lost)})
                     if on_alert is not None:
                         on_alert()
             await asyncio.sleep(every)

@@ -23,13 +23,14 @@ from bot.outbox.ports import OutboxStatus, Purpose
 from bot.storage.db import rowcount
 from bot.storage.models import Outbox, Tip, TipMedia
 from bot.storage.retention import idem_key_is
-from bot.texts import t
+from bot.texts import html_t, t
 from handlers.tips.cases import group_chat, resolve_group, status_label
 from handlers.tips.messages import group_messages
 
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("diterima", "ditelaah", "ditindaklanjuti")  # a closed tip is not routed later
+QUESTION_LOST = (OutboxStatus.FAILED, OutboxStatus.BLOCKED, OutboxStatus.DEAD)  # a question that never arrived
 
 
 def text_key(tip_id: int) -> str:
@@ -71,6 +72,35 @@ async def route_unrouted(services: Services, session: AsyncSession, now: datetim
         routed.append(tip)
         log.info("unrouted tip routed to its group", extra={"tip_id": tip.id, "region": tip.region_code})
     return routed
+
+
+async def report_undelivered_questions(services: Services, session: AsyncSession, now: datetime) -> list[str]:
+    """Questions of a group to a reporter that ended without reaching them (failed, blocked, given up: a blocked
+    bot, a closed WhatsApp window without a template): the tip's group is told, once per question (its row is
+    marked ``alerted_at``; also once /hapus marked it), in the caller's transaction. The group was told "dikirim"
+    when it was queued.
+
+    Returns the codes of the tips whose group is told now."""
+    rows = (await session.execute(
+        select(Outbox.id, Outbox.tip_id, Tip.code, Tip.group_chat_id)
+        .join(Tip, Tip.id == Outbox.tip_id)
+        .where(Outbox.is_group.is_(False), Outbox.alerted_at.is_(None), Outbox.idem_key.contains(":question:"),
+               Outbox.status.in_(QUESTION_LOST))
+        .order_by(Outbox.id)
+    )).all()
+    told = []
+    for r in rows:
+        if r.group_chat_id is None:
+            continue
+        channel, chat_id = group_chat(services, r.group_chat_id)
+        await services.outbox.enqueue(
+            session, channel=channel, chat_id=chat_id, is_group=True, purpose=Purpose.TIP, tip_id=r.tip_id,
+            reply=Reply(text=html_t("group.ask_undelivered", code=r.code), html=True),
+            idem_key=f"tip:{r.tip_id}:question-lost:{r.id}")
+        told.append(r.code)
+    if rows:
+        await session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows])).values(alerted_at=now))
+    return told
 
 
 async def is_delivered(session: AsyncSession, tip_id: int) -> bool:

@@ -23,7 +23,7 @@ from tests.conftest import TEST_SECRET
 from tests.handlers.tips.conftest import GROUPS as CONSOLE_GROUPS
 from tests.handlers.tips.conftest import TipConsole, code_of
 from tests.support.fakes.telegram_server import FakeTelegramServer, make_callback, make_message, make_my_chat_member
-from tests.support.telegram_harness import TelegramHarness, telegram_overrides
+from tests.support.telegram_harness import TelegramHarness, telegram_overrides, wait_recorded
 
 KAB, NEW_KAB, DEFAULT = -100711, -1000000711, -100799
 GROUPS = {"64.02": KAB, "default": DEFAULT}
@@ -106,6 +106,35 @@ async def test_failed_tip_alerts_the_admins(tg: TelegramHarness) -> None:
     assert "GAGAL" in alert.params["text"] and "Chat not found" in alert.params["text"]
     assert REPORTER not in [c.chat_id for c in tg.server.calls if code in str(c.params.get("text", "")) and
                             "GAGAL" in str(c.params.get("text", ""))]
+
+
+async def test_a_question_that_never_reaches_the_reporter_is_reported_to_the_group(tg: TelegramHarness) -> None:
+    """The group is told "dikirim lewat bot" when its question is queued; a question that then fails (here: the
+    reporter blocked the bot; on WhatsApp also a closed 24-hour window without a template) is reported to the
+    tip's group once, without saying who the reporter is."""
+    assert tg.rt is not None
+    mark = tg.mark()
+    code = await _tip(tg)
+    await tg.wait_text(KAB, code, since=mark)
+    tip = await _tip_row(tg, code)
+    tg.server.block_user(REPORTER)
+    prompt = await _step(tg, make_callback(KAB, MEMBER, f"tip:ask:{tip.id}"), "Balas (reply)", KAB)
+    await wait_recorded(tg.rt, prompt.result["message_id"])
+    replied = {"message_id": prompt.result["message_id"], "date": 0,
+               "chat": {"id": KAB, "type": "supergroup", "title": "g"}}
+    await _step(tg, make_message(KAB, MEMBER, "Jam berapa persisnya?", chat_type="supergroup",
+                                 reply_to_message=replied), "dikirim lewat bot", KAB)
+    await tg.server.wait_for(lambda c: str(c.chat_id) == str(REPORTER) and "Jam berapa" in str(c.params),
+                             include_failed=True, since=mark)
+    await tg.rt.worker.drain()
+    mark = tg.mark()
+    report = await tg.rt.watch.check()
+    assert report.questions_lost == [code]
+    told = await tg.wait_text(KAB, "tidak sampai ke pelapor", since=mark)
+    assert code in told.params["text"] and str(REPORTER) not in str(told.params)
+    assert (await tg.rt.watch.check()).questions_lost == []  # once
+    await tg.rt.worker.drain()
+    assert len([c for c in tg.server.sent_messages(KAB) if "tidak sampai ke pelapor" in str(c.params.get("text"))]) == 1
 
 
 async def test_bot_removed_from_a_bawaslu_group_alerts_the_admins(tg: TelegramHarness) -> None:
