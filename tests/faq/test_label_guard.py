@@ -1,0 +1,94 @@
+"""The label is the answer: a BOLEH / BOLEH DENGAN SYARAT label only where it is right for the question asked.
+
+Found in the console audit (2026-12): the matcher ranked these questions clearly on a permissive entry's topic
+words, and the user got "✅ BOLEH" or "⚠️ BOLEH DENGAN SYARAT" although the question adds what the entry does
+not allow: support for a candidate ("dukung capres", "pilih paslon 1", "bagi stiker"), a campaign-team role
+("timses", "posko", "kampanye"), a party ("akun resmi partai"), or drops the condition the entry depends on
+("ajak orang golput" against "ajak jangan golput", "nyaleg tanpa mundur").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.texts import t
+from faq import default_matcher
+from faq.decision import resolve
+from faq.kb import VERDICTS
+
+PERMISSIVE = ("boleh", "bersyarat")
+
+# question -> the permissive entry it used to get a confident label from
+WRONG_PERMISSIVE_LABEL = {
+    "ajak warga jangan golput dan pilih paslon 1 boleh?": "ajak-pakai-hak-pilih",
+    "guru boleh ajak murid ke kampanye?": "ajak-pakai-hak-pilih",
+    "pns boleh ajak orang golput?": "ajak-pakai-hak-pilih",
+    "pns boleh golput?": "ajak-pakai-hak-pilih",
+    "follow akun resmi caleg boleh gak": "ikuti-akun-resmi",
+    "like postingan resmi akun paslon?": "ikuti-akun-resmi",
+    "share postingan akun resmi partai boleh?": "ikuti-akun-resmi",
+    "gabung kanal wa partai boleh?": "ikuti-akun-resmi",
+    "pns boleh debat politik di medsos dukung capres?": "diskusi-politik",
+    "pns boleh diskusi politik di kantor ngajak dukung calon?": "diskusi-politik",
+    "diskusi politik di posko caleg boleh?": "diskusi-politik",
+    "pns jadi kpps sambil jadi timses boleh?": "penyelenggara-pemilu",
+    "pns ditugaskan atasan jadi panitia kampanye bupati?": "penyelenggara-pemilu",
+    "pengajian yang diadakan tim sukses caleg boleh hadir?": "acara-sosial-ada-calon",
+    "ikut kunjungan kerja bupati sambil bagi stiker paslon": "acara-dinas-petahana",
+    "pns boleh nyaleg tanpa mundur?": "nyalon-mundur",
+}
+
+
+@pytest.mark.parametrize("question", sorted(WRONG_PERMISSIVE_LABEL))
+def test_no_permissive_label_when_the_question_adds_what_the_entry_does_not_allow(question: str) -> None:
+    matcher = default_matcher()
+    res = resolve(question, matcher)
+    assert res.verdict(matcher) not in PERMISSIVE, (question, res)
+
+
+@pytest.mark.parametrize("question", sorted(WRONG_PERMISSIVE_LABEL))
+def test_the_entry_is_still_offered_without_a_label(question: str) -> None:
+    """Withholding the label is not losing the topic: the entry stays among the "Maksud Anda:" choices (or a
+    prohibiting entry answers), so the user can still open it and read its conditions."""
+    matcher = default_matcher()
+    res = resolve(question, matcher)
+    entry = WRONG_PERMISSIVE_LABEL[question]
+    verdict = res.verdict(matcher)
+    assert verdict == "tidak" or entry in res.match.suggestions or res.match.id == entry, (question, res)
+
+
+# Questions a permissive entry really answers, with words beyond its own phrasings: the guard must keep their label.
+RIGHT_PERMISSIVE_LABEL = {
+    "ajak masyarakat jangan golput boleh?": "ajak-pakai-hak-pilih",
+    "ngajak orang datang ke tps boleh": "ajak-pakai-hak-pilih",
+    "follow akun bawaslu boleh gak": "ikuti-akun-resmi",
+    "like postingan kpu boleh?": "ikuti-akun-resmi",
+    "diskusi politik sama temen boleh?": "diskusi-politik",
+    "nonton debat capres di tv boleh?": "diskusi-politik",
+    "pns boleh jadi kpps gak": "penyelenggara-pemilu",
+    "kondangan caleg boleh dateng?": "acara-sosial-ada-calon",
+    "pns mau nyalon bupati harus mundur?": "nyalon-mundur",
+    "istri saya caleg, saya boleh ikut kampanye?": "pasangan-calon-cuti",
+    "pns boleh nyoblos?": "hak-pilih",
+}
+
+
+@pytest.mark.parametrize("question", sorted(RIGHT_PERMISSIVE_LABEL))
+def test_permissive_label_kept_where_it_is_right(question: str) -> None:
+    matcher = default_matcher()
+    res = resolve(question, matcher)
+    assert (res.band, res.match.id) == ("clear", RIGHT_PERMISSIVE_LABEL[question]), res
+
+
+async def test_console_shows_the_choices_not_a_boleh_label_and_the_pick_opens_the_entry(console: Any) -> None:
+    """Through the real handler: "Maksud Anda:" without a label; picking the entry still shows its answer."""
+    replies = await console.say("ajak warga jangan golput dan pilih paslon 1 boleh?")
+    assert len(replies) == 1
+    assert replies[0].text.splitlines()[0] == t("faq.suggest")
+    assert not any(t(f"faq.verdict.{v}") in replies[0].text for v in VERDICTS)
+    data = [b.data for row in replies[0].buttons for b in row]
+    assert "faq:ajak-pakai-hak-pilih" in data
+    picked = await console.say(str(data.index("faq:ajak-pakai-hak-pilih") + 1))
+    assert picked[0].text.splitlines()[0] == t("faq.verdict.boleh")
