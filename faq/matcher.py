@@ -77,6 +77,8 @@ class LabelGuards:
 
     support: tuple[str, ...] = ()
     negation: tuple[str, ...] = ()
+    actors: tuple[tuple[str, ...], ...] = ()  # groups of words naming one kind of person
+    requires: tuple[tuple[str, tuple[str, ...]], ...] = ()  # entry id -> words the question must hold one of
 
 
 def load_label_guards(path: Path | None = None) -> LabelGuards:
@@ -85,6 +87,8 @@ def load_label_guards(path: Path | None = None) -> LabelGuards:
     return LabelGuards(
         support=tuple(str(w) for w in raw.get("support", {}).get("words", ())),
         negation=tuple(str(w) for w in raw.get("negation", {}).get("words", ())),
+        actors=tuple(tuple(str(w) for w in ws) for ws in raw.get("actors", {}).values()),
+        requires=tuple((str(k), tuple(str(w) for w in ws)) for k, ws in raw.get("requires", {}).items()),
     )
 
 
@@ -115,6 +119,8 @@ class Matcher:
         guards = load_label_guards()
         self.support_words = frozenset(t for w in guards.support for t in self.normalizer.tokens(w))
         self.negation_words = frozenset(t for w in guards.negation for t in self.normalizer.tokens(w))
+        self.actor_groups = [frozenset(t for w in ws for t in self.normalizer.tokens(w)) for ws in guards.actors]
+        self.requires = {k: frozenset(t for w in ws for t in self.normalizer.tokens(w)) for k, ws in guards.requires}
 
         self.ids: list[str] = [e.id for e in kb]
         self.p_entry: list[int] = []
@@ -446,6 +452,8 @@ class Matcher:
         if n_tokens is not None and n_tokens < MIN_CLEAR_TOKENS:
             return False
         best_id, best = ranked[0]
+        if words is not None and not self._same_subject(best_id, words):
+            return False
         entry = self.kb.get(best_id)
         if entry is None or entry.verdict not in PERMISSIVE_VERDICTS:
             return True
@@ -457,6 +465,16 @@ class Matcher:
                     and best - score < PERMISSIVE_LEAD * th.margin):
                 return False
         return True
+
+    def _same_subject(self, entry_id: str, words: list[str]) -> bool:
+        """Whether the entry is about the person the question is about (``faq/label-guards.toml``): it names
+        someone of every actor group the question names, and the question holds one of its required words."""
+        q = frozenset(words)
+        required = self.requires.get(entry_id)
+        if required is not None and not q & required:
+            return False
+        bag = self.bags[self.ids.index(entry_id)]
+        return all(bag & group for group in self.actor_groups if q & group)
 
     def _guard_words_agree(self, entry_id: str, words: list[str]) -> bool:
         """Whether the permissive entry allows what the question (its normalised ``words``, stopwords kept)

@@ -59,6 +59,25 @@ def test_the_entry_is_still_offered_without_a_label(question: str) -> None:
     assert verdict == "tidak" or entry in res.match.suggestions or res.match.id == entry, (question, res)
 
 
+# question -> the entry about another person (or event) it used to get a confident label from
+WRONG_SUBJECT_LABEL = {
+    "pns boleh foto bareng suami yg caleg?": "foto-bersama-calon",  # TIDAK BOLEH; spouses have an exception
+    "foto bareng istri yang jadi caleg boleh?": "foto-bersama-calon",
+    "pppk boleh nyaleg?": "pppk-pasangan-calon",  # TIDAK BOLEH: about a PPPK whose spouse runs
+    "suami saya caleg, saya pns boleh jadi timses?": "keluarga-bukan-asn",  # INFORMASI about a non-ASN relative
+    "istri saya caleg, saya pns boleh pasang baliho?": "keluarga-bukan-asn",
+    "bolehkah asn hadir di pelantikan bupati terpilih": "acara-partai",  # TIDAK BOLEH: party events
+}
+
+
+@pytest.mark.parametrize("question", sorted(WRONG_SUBJECT_LABEL))
+def test_no_label_from_an_entry_about_another_person(question: str) -> None:
+    matcher = default_matcher()
+    res = resolve(question, matcher)
+    assert res.verdict(matcher) is None and res.band == "uncertain", (question, res)
+    assert WRONG_SUBJECT_LABEL[question] in res.match.suggestions
+
+
 # Questions a permissive entry really answers, with words beyond its own phrasings: the guard must keep their label.
 RIGHT_PERMISSIVE_LABEL = {
     "ajak masyarakat jangan golput boleh?": "ajak-pakai-hak-pilih",
@@ -72,6 +91,12 @@ RIGHT_PERMISSIVE_LABEL = {
     "pns mau nyalon bupati harus mundur?": "nyalon-mundur",
     "istri saya caleg, saya boleh ikut kampanye?": "pasangan-calon-cuti",
     "pns boleh nyoblos?": "hak-pilih",
+    "suami sy bukan pns boleh jadi caleg?": "keluarga-bukan-asn",
+    "setelah pensiun boleh jadi timses?": "pensiun-dan-status-lain",
+    "suami sy caleg, sy pppk boleh dampingi kampanye?": "pppk-pasangan-calon",
+    "mertua sy nyalon bupati, boleh bantu2?": "keluarga-calon",
+    "polisi boleh milih?": "tni-polri",
+    "ikut rakerda partai sebagai tamu boleh?": "acara-partai",
 }
 
 
