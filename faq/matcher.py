@@ -427,8 +427,11 @@ class Matcher:
           (BOLEH / BOLEH DENGAN SYARAT) leads every TIDAK BOLEH candidate scoring >= ``suggest`` by at least
           ``PERMISSIVE_LEAD`` x ``margin``, and (when the question's normalised ``words`` are given) the entry allows
           the support and negation words of ``faq/label-guards.toml`` the question holds (:meth:`_guard_words_agree`).
-          ``suggestions``: runners-up scoring >= ``suggest``.
-        * ``suggest`` (uncertain): best >= ``suggest`` but not clear; ``suggestions``: the top candidates.
+          ``suggestions``: runners-up scoring >= ``suggest`` (with ``words``: only those about the person the
+          question names).
+        * ``suggest`` (uncertain): best >= ``suggest`` but not clear; ``suggestions``: the top candidates (with
+          ``words``: those about the person the question names first, :meth:`_same_subject`); ``id`` and
+          ``score``: the first of them.
         * ``none`` (weak or none): best < ``suggest``; ``suggestions``: the candidates scoring >=
           ``suggest - 2 * margin`` (weak hints; empty when nothing comes close).
         """
@@ -438,10 +441,22 @@ class Matcher:
         best_id, best = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         if best >= th.answer and best - second >= th.margin and self._label_is_safe(ranked, th, n_tokens, words):
-            extra = tuple(i for i, s in ranked[1:MAX_SUGGESTIONS] if s >= th.suggest)
+            extra = tuple(
+                i for i, s in ranked[1:MAX_SUGGESTIONS]
+                if s >= th.suggest and (words is None or self._same_subject(i, words))
+            )
             return Match("answer", best_id, round(best, 4), extra)
         if best >= th.suggest:
-            return Match("suggest", best_id, round(best, 4), tuple(i for i, _ in ranked[:MAX_SUGGESTIONS]))
+            offered = ranked[:MAX_SUGGESTIONS]
+            if words is not None:
+                # entries about someone the question does not name ("asn boleh ikut kampanye?" is not about a
+                # spouse) come after those that fit, among the close candidates
+                close = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c[1] >= th.suggest]
+                fits = [c for c in close if self._same_subject(c[0], words)]
+                rest = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c not in fits]
+                offered = (fits + rest)[:MAX_SUGGESTIONS]
+            first_id, first = offered[0]
+            return Match("suggest", first_id, round(first, 4), tuple(i for i, _ in offered))
         floor = th.suggest - 2 * th.margin
         hints = tuple(i for i, s in ranked[:MAX_SUGGESTIONS] if s >= floor and s > 0)
         return Match("none", None, round(best, 4), hints)

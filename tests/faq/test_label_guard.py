@@ -75,7 +75,18 @@ def test_no_label_from_an_entry_about_another_person(question: str) -> None:
     matcher = default_matcher()
     res = resolve(question, matcher)
     assert res.verdict(matcher) is None and res.band == "uncertain", (question, res)
-    assert WRONG_SUBJECT_LABEL[question] in res.match.suggestions
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("pppk boleh nyaleg?", "nyalon-mundur"),
+        ("suami saya caleg, saya pns boleh jadi timses?", "pasangan-calon-cuti"),
+    ],
+)
+def test_the_entry_about_the_named_person_is_offered_first(question: str, first: str) -> None:
+    res = resolve(question, default_matcher())
+    assert res.match.suggestions[0] == first, res
 
 
 # Questions a permissive entry really answers, with words beyond its own phrasings: the guard must keep their label.
@@ -117,3 +128,31 @@ async def test_console_shows_the_choices_not_a_boleh_label_and_the_pick_opens_th
     assert "faq:ajak-pakai-hak-pilih" in data
     picked = await console.say(str(data.index("faq:ajak-pakai-hak-pilih") + 1))
     assert picked[0].text.splitlines()[0] == t("faq.verdict.boleh")
+
+
+@pytest.mark.parametrize(
+    "question", ["asn boleh ikut kampanye?", "pns boleh ikut kampanye ga", "asn tidak boleh ikut kampanye kan?"]
+)
+def test_the_plain_campaign_question_is_answered_by_hadir_kampanye(question: str) -> None:
+    """Audit: the most common question got "Maksud Anda:" with the spouse, leave and relatives entries, and not
+    the entry that answers it (hadir-kampanye, 4th)."""
+    matcher = default_matcher()
+    res = resolve(question, matcher)
+    assert (res.band, res.match.id, res.verdict(matcher)) == ("clear", "hadir-kampanye", "tidak"), res
+
+
+def test_entries_about_someone_not_named_are_neither_offered_first_nor_as_runner_up() -> None:
+    matcher = default_matcher()
+    # ranked first: pasangan-calon-cuti (about a spouse); the question names nobody
+    ranked = [
+        ("pasangan-calon-cuti", 0.82), ("cuti-kampanye", 0.79), ("keluarga-calon", 0.78), ("hadir-kampanye", 0.77)
+    ]
+    words = matcher.guard_words("asn boleh ikut kampanye?")
+    m = matcher.decide(ranked, n_tokens=3, words=words)
+    assert m.status == "suggest" and m.suggestions == ("cuti-kampanye", "hadir-kampanye", "pasangan-calon-cuti")
+    assert m.id == "cuti-kampanye"
+    # a runner-up below a clear answer is left out when it is about someone else
+    clear = [("hadir-kampanye", 0.9), ("pasangan-calon-cuti", 0.6), ("cuti-kampanye", 0.55)]
+    assert matcher.decide(clear, n_tokens=3, words=words).suggestions == ("cuti-kampanye",)
+    # without the question's words (the tuner's rankings) nothing is reordered
+    assert matcher.decide(ranked, n_tokens=3).suggestions == ("pasangan-calon-cuti", "cuti-kampanye", "keluarga-calon")
