@@ -167,6 +167,15 @@ TEXTS: dict[str, str] = {
         "Untuk mengaktifkan lagi langganan pengingat Anda, ketik /mulai; untuk memilih daerah baru, ketik "
         "/langganan."
     ),
+    "intent.no_flow": (
+        "Tidak ada langkah yang sedang menunggu jawaban, jadi tidak ada yang dibatalkan atau dilanjutkan. "
+        "Ketik /bantuan untuk daftar perintah, /lapor untuk melapor, atau tulis pertanyaan Anda seputar "
+        "netralitas ASN."
+    ),
+    "intent.help": (
+        "Ketik /bantuan untuk daftar perintah. Anda juga bisa langsung menulis pertanyaan seputar netralitas "
+        "ASN, misalnya: boleh gak PNS hadir kampanye? Untuk melaporkan dugaan pelanggaran, ketik /lapor."
+    ),
     "intent.scope_choice": (
         "JagaNetral bersikap netral: kami tidak menilai atau menyarankan calon mana pun. Pilihan Anda "
         "rahasia dan Anda sendiri yang menentukan di bilik suara. Profil, visi dan misi resmi para calon "

@@ -165,6 +165,31 @@ async def test_out_of_scope_gets_the_scope_message_never_a_verdict(console: Any,
     assert await unanswered(console) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("batal", "intent.no_flow"), ("Kembali", "intent.no_flow"), ("lewati", "intent.no_flow"),
+     ("selesai", "intent.no_flow"), ("lanjutkan", "intent.no_flow"), ("bantuan", "intent.help"),
+     ("help", "intent.help"), ("menu", "intent.help")],
+)
+async def test_a_button_word_or_help_outside_any_flow_gets_a_pointer_not_a_topic(
+    console: Any, text: str, key: str
+) -> None:
+    """Console audit: the console asks for button words ("Atau ketik: Lewati, Kembali, Batal"); typed when no
+    step waits for them they went to the FAQ: "batal" was stored as an unanswered question, "kembali" offered
+    "Mengundurkan diri tidak bisa kembali", "bantuan" offered gifts to voters (bagi-barang)."""
+    replies = await console.say(text)
+    assert replies[0].text == t(key) and not has_label(replies)
+    assert not any(d.startswith("faq:") for d in button_data(replies))
+    assert await unanswered(console) == []
+
+
+async def test_a_button_word_inside_a_flow_still_works(console: Any) -> None:
+    started = await console.say("/lapor")
+    assert started
+    cancelled = await console.say("batal")
+    assert cancelled[0].text == t("tips.cancelled")
+
+
 async def test_election_dates_point_to_tahapan(console: Any) -> None:
     replies = await console.say("jadwal pencoblosan kapan")
     assert replies[0].text == t("intent.tahapan")
