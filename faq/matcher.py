@@ -427,10 +427,10 @@ class Matcher:
           (BOLEH / BOLEH DENGAN SYARAT) leads every TIDAK BOLEH candidate scoring >= ``suggest`` by at least
           ``PERMISSIVE_LEAD`` x ``margin``, and (when the question's normalised ``words`` are given) the entry allows
           the support and negation words of ``faq/label-guards.toml`` the question holds (:meth:`_guard_words_agree`).
-          ``suggestions``: runners-up scoring >= ``suggest`` (with ``words``: only those about the person the
+          ``suggestions``: runners-up scoring >= ``suggest`` (with ``words``: only those whose subject the
           question names).
         * ``suggest`` (uncertain): best >= ``suggest`` but not clear; ``suggestions``: the top candidates (with
-          ``words``: those about the person the question names first, :meth:`_same_subject`); ``id`` and
+          ``words``: those whose subject the question names first, :meth:`_names_its_subject`); ``id`` and
           ``score``: the first of them.
         * ``none`` (weak or none): best < ``suggest``; ``suggestions``: the candidates scoring >=
           ``suggest - 2 * margin`` (weak hints; empty when nothing comes close).
@@ -443,7 +443,7 @@ class Matcher:
         if best >= th.answer and best - second >= th.margin and self._label_is_safe(ranked, th, n_tokens, words):
             extra = tuple(
                 i for i, s in ranked[1:MAX_SUGGESTIONS]
-                if s >= th.suggest and (words is None or self._same_subject(i, words))
+                if s >= th.suggest and (words is None or self._names_its_subject(i, words))
             )
             return Match("answer", best_id, round(best, 4), extra)
         if best >= th.suggest:
@@ -452,7 +452,7 @@ class Matcher:
                 # entries about someone the question does not name ("asn boleh ikut kampanye?" is not about a
                 # spouse) come after those that fit, among the close candidates
                 close = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c[1] >= th.suggest]
-                fits = [c for c in close if self._same_subject(c[0], words)]
+                fits = [c for c in close if self._names_its_subject(c[0], words)]
                 rest = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c not in fits]
                 offered = (fits + rest)[:MAX_SUGGESTIONS]
             first_id, first = offered[0]
@@ -481,13 +481,19 @@ class Matcher:
                 return False
         return True
 
-    def _same_subject(self, entry_id: str, words: list[str]) -> bool:
-        """Whether the entry is about the person the question is about (``faq/label-guards.toml``): it names
-        someone of every actor group the question names, and the question holds one of its required words."""
-        q = frozenset(words)
+    def _names_its_subject(self, entry_id: str, words: list[str]) -> bool:
+        """Whether the question holds one of the entry's required words (``[requires]`` of
+        ``faq/label-guards.toml``: the person or event the entry is about), or the entry requires none."""
         required = self.requires.get(entry_id)
-        if required is not None and not q & required:
+        return required is None or not required.isdisjoint(words)
+
+    def _same_subject(self, entry_id: str, words: list[str]) -> bool:
+        """Whether the entry is about the person the question is about (``faq/label-guards.toml``): the
+        question names the entry's subject (:meth:`_names_its_subject`) and the entry names someone of every
+        actor group the question names."""
+        if not self._names_its_subject(entry_id, words):
             return False
+        q = frozenset(words)
         bag = self.bags[self.ids.index(entry_id)]
         return all(bag & group for group in self.actor_groups if q & group)
 

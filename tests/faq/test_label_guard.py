@@ -67,6 +67,7 @@ WRONG_SUBJECT_LABEL = {
     "suami saya caleg, saya pns boleh jadi timses?": "keluarga-bukan-asn",  # INFORMASI about a non-ASN relative
     "istri saya caleg, saya pns boleh pasang baliho?": "keluarga-bukan-asn",
     "bolehkah asn hadir di pelantikan bupati terpilih": "acara-partai",  # TIDAK BOLEH: party events
+    "asn boleh ajak keluarga nyoblos?": "ajak-memilih",  # TIDAK BOLEH: directing to a candidate
 }
 
 
@@ -75,6 +76,22 @@ def test_no_label_from_an_entry_about_another_person(question: str) -> None:
     matcher = default_matcher()
     res = resolve(question, matcher)
     assert res.verdict(matcher) is None and res.band == "uncertain", (question, res)
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        ("asn boleh ngajak keluarga milih calon tertentu", "ajak-memilih"),
+        ("ngajak tetangga pilih paslon no 1 boleh ga kalo asn", "ajak-memilih"),
+        ("ikut rakerda partai sebagai tamu boleh?", "acara-partai"),
+        ("suami sy caleg, sy pppk boleh dampingi kampanye?", "pppk-pasangan-calon"),
+        ("adik saya caleg, boleh saya bantu?", "keluarga-calon"),
+    ],
+)
+def test_prohibiting_label_kept_where_the_question_names_the_subject(question: str, entry: str) -> None:
+    matcher = default_matcher()
+    res = resolve(question, matcher)
+    assert (res.band, res.match.id, res.verdict(matcher)) == ("clear", entry, "tidak"), res
 
 
 @pytest.mark.parametrize(
