@@ -176,6 +176,16 @@ TEXTS: dict[str, str] = {
         "Ketik /bantuan untuk daftar perintah. Anda juga bisa langsung menulis pertanyaan seputar netralitas "
         "ASN, misalnya: boleh gak PNS hadir kampanye? Untuk melaporkan dugaan pelanggaran, ketik /lapor."
     ),
+    "intent.langganan": (
+        "Untuk menerima pengingat tahapan pemilu di daerah Anda, ketik /langganan lalu pilih daerah dan peran "
+        "Anda (ASN atau masyarakat umum). /tahapan menampilkan tahapan yang sedang berjalan, /berhenti "
+        "menghentikan pengingat."
+    ),
+    "intent.hapus": (
+        "Ketik /hapus <kode laporan> (misalnya /hapus JN-7KQ3-MX9P) untuk menghapus data kontak Anda dari "
+        "laporan itu: Bawaslu tidak bisa lagi bertanya kepada Anda lewat bot. Isi laporan yang sudah diteruskan "
+        "tetap ada pada Bawaslu. Kode laporan Anda terlihat dengan /status."
+    ),
     "intent.scope_choice": (
         "JagaNetral bersikap netral: kami tidak menilai atau menyarankan calon mana pun. Pilihan Anda "
         "rahasia dan Anda sendiri yang menentukan di bilik suara. Profil, visi dan misi resmi para calon "

@@ -78,7 +78,8 @@ class LabelGuards:
     support: tuple[str, ...] = ()
     negation: tuple[str, ...] = ()
     actors: tuple[tuple[str, ...], ...] = ()  # groups of words naming one kind of person
-    requires: tuple[tuple[str, tuple[str, ...]], ...] = ()  # entry id -> words the question must hold one of
+    # entry id -> groups of words; the question must hold a word of every group
+    requires: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
 
 
 def load_label_guards(path: Path | None = None) -> LabelGuards:
@@ -88,8 +89,15 @@ def load_label_guards(path: Path | None = None) -> LabelGuards:
         support=tuple(str(w) for w in raw.get("support", {}).get("words", ())),
         negation=tuple(str(w) for w in raw.get("negation", {}).get("words", ())),
         actors=tuple(tuple(str(w) for w in ws) for ws in raw.get("actors", {}).values()),
-        requires=tuple((str(k), tuple(str(w) for w in ws)) for k, ws in raw.get("requires", {}).items()),
+        requires=tuple((str(k), _word_groups(ws)) for k, ws in raw.get("requires", {}).items()),
     )
+
+
+def _word_groups(value: list[Any]) -> tuple[tuple[str, ...], ...]:
+    """A ``[requires]`` value: a list of words (one group) or a list of such lists (every group must match)."""
+    if value and all(isinstance(v, list) for v in value):
+        return tuple(tuple(str(w) for w in group) for group in value)
+    return (tuple(str(w) for w in value),)
 
 
 def load_thresholds(path: Path | None = None) -> Thresholds:
@@ -120,7 +128,10 @@ class Matcher:
         self.support_words = frozenset(t for w in guards.support for t in self.normalizer.tokens(w))
         self.negation_words = frozenset(t for w in guards.negation for t in self.normalizer.tokens(w))
         self.actor_groups = [frozenset(t for w in ws for t in self.normalizer.tokens(w)) for ws in guards.actors]
-        self.requires = {k: frozenset(t for w in ws for t in self.normalizer.tokens(w)) for k, ws in guards.requires}
+        self.requires = {
+            k: tuple(frozenset(t for w in group for t in self.normalizer.tokens(w)) for group in groups)
+            for k, groups in guards.requires
+        }
 
         self.ids: list[str] = [e.id for e in kb]
         self.p_entry: list[int] = []
@@ -482,10 +493,9 @@ class Matcher:
         return True
 
     def _names_its_subject(self, entry_id: str, words: list[str]) -> bool:
-        """Whether the question holds one of the entry's required words (``[requires]`` of
+        """Whether the question holds a word of each group of the entry's required words (``[requires]`` of
         ``faq/label-guards.toml``: the person or event the entry is about), or the entry requires none."""
-        required = self.requires.get(entry_id)
-        return required is None or not required.isdisjoint(words)
+        return all(not group.isdisjoint(words) for group in self.requires.get(entry_id, ()))
 
     def _same_subject(self, entry_id: str, words: list[str]) -> bool:
         """Whether the entry is about the person the question is about (``faq/label-guards.toml``): the

@@ -183,6 +183,19 @@ async def test_a_button_word_or_help_outside_any_flow_gets_a_pointer_not_a_topic
     assert await unanswered(console) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("gimana cara langganan pengingat", "intent.langganan"), ("mau dapat pengingat tahapan", "intent.langganan"),
+     ("saya mau hapus laporan saya", "intent.hapus"), ("cara hapus data saya dari laporan", "intent.hapus")],
+)
+async def test_subscribing_and_deleting_in_words_point_to_the_commands(console: Any, text: str, key: str) -> None:
+    """Console audit: "gimana cara langganan pengingat" got "belum punya jawaban" (and was logged), "saya mau
+    hapus laporan saya" got the INFORMASI answer on evidence (bukti-laporan)."""
+    replies = await console.say(text)
+    assert replies[0].text == t(key) and not has_label(replies)
+    assert await unanswered(console) == []
+
+
 async def test_a_button_word_inside_a_flow_still_works(console: Any) -> None:
     started = await console.say("/lapor")
     assert started

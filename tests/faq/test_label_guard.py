@@ -176,3 +176,13 @@ def test_entries_about_someone_not_named_are_neither_offered_first_nor_as_runner
     assert matcher.decide(clear, n_tokens=3, words=words).suggestions == ("cuti-kampanye",)
     # without the question's words (the tuner's rankings) nothing is reordered
     assert matcher.decide(ranked, n_tokens=3).suggestions == ("pasangan-calon-cuti", "cuti-kampanye", "keluarga-calon")
+
+
+def test_a_member_of_the_public_asking_whether_they_may_report_gets_the_reporting_answer() -> None:
+    """Audit: "saya bukan asn, boleh lapor?" got keluarga-bukan-asn's INFORMASI (relatives of an ASN who are
+    not ASN themselves): that entry now needs a relative and a non-ASN word; cara-lapor says who may report."""
+    matcher = default_matcher()
+    res = resolve("saya bukan asn, boleh lapor?", matcher)
+    assert (res.band, res.match.id) == ("clear", "cara-lapor"), res
+    kept = resolve("istri saya bukan asn, boleh kampanye?", matcher)
+    assert (kept.band, kept.match.id) == ("clear", "keluarga-bukan-asn"), kept
