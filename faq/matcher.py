@@ -134,6 +134,7 @@ class Matcher:
         }
 
         self.ids: list[str] = [e.id for e in kb]
+        self._position = {ident: i for i, ident in enumerate(self.ids)}
         self.p_entry: list[int] = []
         self.p_tokens: list[frozenset[str]] = []
         self.p_text: list[str] = []
@@ -504,7 +505,7 @@ class Matcher:
         if not self._names_its_subject(entry_id, words):
             return False
         q = frozenset(words)
-        bag = self.bags[self.ids.index(entry_id)]
+        bag = self.bags[self._position[entry_id]]
         return all(bag & group for group in self.actor_groups if q & group)
 
     def _guard_words_agree(self, entry_id: str, words: list[str]) -> bool:
@@ -518,7 +519,7 @@ class Matcher:
           too ("ajak orang golput" is another question; "agar tidak golput" is the same);
         * a word the question negates ("nyaleg tanpa mundur") is not held un-negated by that phrasing.
         """
-        ei = self.ids.index(entry_id)
+        ei = self._position[entry_id]
         stop = self.normalizer.slang.stopwords
         negators = self.negation_words
         q_tokens = frozenset(w for w in words if w not in stop)
