@@ -127,11 +127,6 @@ class Matcher:
         guards = load_label_guards()
         self.support_words = frozenset(t for w in guards.support for t in self.normalizer.tokens(w))
         self.negation_words = frozenset(t for w in guards.negation for t in self.normalizer.tokens(w))
-        self.actor_groups = [frozenset(t for w in ws for t in self.normalizer.tokens(w)) for ws in guards.actors]
-        self.requires = {
-            k: tuple(frozenset(t for w in group for t in self.normalizer.tokens(w)) for group in groups)
-            for k, groups in guards.requires
-        }
 
         self.ids: list[str] = [e.id for e in kb]
         self._position = {ident: i for i, ident in enumerate(self.ids)}
@@ -177,6 +172,11 @@ class Matcher:
         self.unknown_weight = math.log(1.0 + n / 0.5) * UNKNOWN_FACTOR
         self.vocab = sorted(self.idf)
         self.common = frozenset(t for t, d in df.items() if d > COMMON_DF * n)
+        self.actor_groups = [frozenset(t for w in ws for t in self._guard_tokens(w)) for ws in guards.actors]
+        self.requires = {
+            k: tuple(frozenset(t for w in group for t in self._guard_tokens(w)) for group in groups)
+            for k, groups in guards.requires
+        }
         self.p_weight = [sum(self.idf[t] for t in toks) for toks in self.p_tokens]
         self.postings: dict[str, list[int]] = {}
         for pi, p_toks in enumerate(self.p_tokens):
@@ -442,7 +442,7 @@ class Matcher:
           ``suggestions``: runners-up scoring >= ``suggest`` (with ``words``: only those whose subject the
           question names).
         * ``suggest`` (uncertain): best >= ``suggest`` but not clear; ``suggestions``: the top candidates (with
-          ``words``: those whose subject the question names first, :meth:`_names_its_subject`); ``id`` and
+          ``words``: those about the person the question names first, :meth:`_same_subject`); ``id`` and
           ``score``: the first of them.
         * ``none`` (weak or none): best < ``suggest``; ``suggestions``: the candidates scoring >=
           ``suggest - 2 * margin`` (weak hints; empty when nothing comes close).
@@ -464,7 +464,7 @@ class Matcher:
                 # entries about someone the question does not name ("asn boleh ikut kampanye?" is not about a
                 # spouse) come after those that fit, among the close candidates
                 close = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c[1] >= th.suggest]
-                fits = [c for c in close if self._names_its_subject(c[0], words)]
+                fits = [c for c in close if self._same_subject(c[0], words)]
                 rest = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c not in fits]
                 offered = (fits + rest)[:MAX_SUGGESTIONS]
             first_id, first = offered[0]
@@ -492,6 +492,12 @@ class Matcher:
                     and best - score < PERMISSIVE_LEAD * th.margin):
                 return False
         return True
+
+    def _guard_tokens(self, word: str) -> list[str]:
+        """A guard word's tokens without the common ones it brings along ("pppk" is "asn pppk": every question
+        names "asn"), unless it is nothing but common tokens ("partai")."""
+        toks = self.normalizer.tokens(word)
+        return [t for t in toks if t not in self.common] or toks
 
     def _names_its_subject(self, entry_id: str, words: list[str]) -> bool:
         """Whether the question holds a word of each group of the entry's required words (``[requires]`` of

@@ -100,6 +100,7 @@ def test_prohibiting_label_kept_where_the_question_names_the_subject(question: s
     [
         ("pppk boleh nyaleg?", "nyalon-mundur"),
         ("suami saya caleg, saya pns boleh jadi timses?", "pasangan-calon-cuti"),
+        ("pns boleh foto bareng suami yg caleg?", "pasangan-calon-cuti"),  # not the PPPK entry
     ],
 )
 def test_the_entry_about_the_named_person_is_offered_first(question: str, first: str) -> None:
