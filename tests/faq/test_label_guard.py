@@ -39,6 +39,7 @@ WRONG_PERMISSIVE_LABEL = {
     "pengajian yang diadakan tim sukses caleg boleh hadir?": "acara-sosial-ada-calon",
     "ikut kunjungan kerja bupati sambil bagi stiker paslon": "acara-dinas-petahana",
     "pns boleh nyaleg tanpa mundur?": "nyalon-mundur",
+    "kepala sekolah boleh kampanye di sekolah?": "izin-tempat-kampanye",  # the head campaigning, or permitting?
 }
 
 
@@ -122,6 +123,7 @@ RIGHT_PERMISSIVE_LABEL = {
     "pns mau nyalon bupati harus mundur?": "nyalon-mundur",
     "istri saya caleg, saya boleh ikut kampanye?": "pasangan-calon-cuti",
     "pns boleh nyoblos?": "hak-pilih",
+    "kepsek boleh kasih izin caleg pakai halaman sekolah buat kampanye?": "izin-tempat-kampanye",
     "Bolehkah ASN berdiskusi di undang undang apa?": "diskusi-politik",  # "undang-undang" is a law, no invitation
     "suami sy bukan pns boleh jadi caleg?": "keluarga-bukan-asn",
     "setelah pensiun boleh jadi timses?": "pensiun-dan-status-lain",
