@@ -531,7 +531,9 @@ class Matcher:
         q_tokens = frozenset(w for w in words if w not in stop)
         q_negated = _negated(words, negators | {"tidak"}, stop)
         allowed = self.allowed_support[ei]
-        if any(w in self.support_words and w not in allowed for w in q_tokens):
+        # "tanpa menyebut calon" asks for no calon; not "tidak", mostly a question tag ("aman ga di posko relawan?")
+        excluded = _negation_scope(words, negators, stop)
+        if any(w in self.support_words and w not in allowed and w not in excluded for w in q_tokens):
             return False
         closest = max(
             self.entry_phrasings[ei],
@@ -567,6 +569,29 @@ def _negated(words: list[str], negators: frozenset[str] | set[str], stop: frozen
                     if nxt not in negators:
                         out.add(nxt)
                     break
+    return frozenset(out)
+
+
+SCOPE_ENDS = frozenset({"dan", "lalu", "terus", "trus", "sambil", "tapi", "namun", "atau", "kemudian", "habis"})
+MODALS = frozenset({"boleh", "bisa", "dapat", "wajib", "harus", "perlu"})
+SCOPE_WORDS = 3
+
+
+def _negation_scope(words: list[str], negators: frozenset[str] | set[str], stop: frozenset[str]) -> frozenset[str]:
+    """The content words a negation keeps out of the question: up to ``SCOPE_WORDS`` after each negation word,
+    until a conjunction ("tanpa menyebut calon" -> menyebut, calon; "jangan golput dan pilih paslon 1" ->
+    golput). A negated modal ("gak boleh dukung paslon kan?") is the form of the question, and negates nothing."""
+    out: set[str] = set()
+    for i, w in enumerate(words):
+        if w not in negators:
+            continue
+        taken = 0
+        for nxt in words[i + 1 :]:
+            if nxt in SCOPE_ENDS or nxt in MODALS or nxt in negators or taken >= SCOPE_WORDS:
+                break
+            if nxt not in stop and not nxt.isdigit():
+                out.add(nxt)
+                taken += 1
     return frozenset(out)
 
 

@@ -189,3 +189,60 @@ def test_a_member_of_the_public_asking_whether_they_may_report_gets_the_reportin
     assert (res.band, res.match.id) == ("clear", "cara-lapor"), res
     kept = resolve("istri saya bukan asn, boleh kampanye?", matcher)
     assert (kept.band, kept.match.id) == ("clear", "keluarga-bukan-asn"), kept
+
+
+TWISTS = (
+    " sambil pakai kaos paslon", " sambil ajak pilih nomor 2", " lalu posting dukungan di fb",
+    " buat tim pemenangan caleg", " sambil bagi stiker calon", " di posko relawan",
+    " sambil teriak yel-yel dukung paslon", " bareng timses partai",
+)
+
+
+def test_no_permissive_phrasing_keeps_its_label_with_a_partisan_twist() -> None:
+    """Every phrasing of every BOLEH / BOLEH DENGAN SYARAT entry, with a partisan act appended ("… sambil ajak
+    pilih nomor 2", "… di posko relawan"): none gets a permissive label (before the guard: 593 of 688 did)."""
+    matcher = default_matcher()
+    kept = []
+    for ident, entry in matcher.kb.entries.items():
+        if entry.verdict not in PERMISSIVE:
+            continue
+        for q in entry.questions:
+            for twist in TWISTS:
+                text = q.rstrip("?") + twist + "?"
+                if resolve(text, matcher).verdict(matcher) in PERMISSIVE:
+                    kept.append((ident, text))
+    assert kept == []
+
+
+# Phrasings of permissive entries that the guard leaves without a label, and why.
+OWN_PHRASINGS_WITHOUT_LABEL = {
+    # "kampanye" is outside the negation ("termasuk kampanye ga"): the question may be about campaigning
+    "ajak partisipasi pemilih tanpa nyebut nomor urut, termasuk kampanye ga",
+}
+
+
+def test_permissive_entries_keep_the_label_on_their_own_phrasings() -> None:
+    matcher = default_matcher()
+    unlabelled = set()
+    for ident, entry in matcher.kb.entries.items():
+        if entry.verdict in PERMISSIVE:
+            for q in entry.questions:
+                res = resolve(q, matcher)
+                if (res.band, res.match.id) != ("clear", ident):
+                    unlabelled.add(q)
+    assert unlabelled == OWN_PHRASINGS_WITHOUT_LABEL
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ajak warga ke tps tanpa nyebut calon boleh?",
+        "pns boleh ngajak warga dateng ke tps asal ga nyebut calon?",
+        "Apakah ASN boleh mengajak masyarakat datang ke TPS tanpa menyebut calon?",
+    ],
+)
+def test_a_candidate_the_question_rules_out_is_not_support(question: str) -> None:
+    """'tanpa menyebut calon', 'asal ga nyebut calon': the word "calon" is inside the negation."""
+    matcher = default_matcher()
+    res = resolve(question, matcher)
+    assert (res.band, res.match.id, res.verdict(matcher)) == ("clear", "ajak-pakai-hak-pilih", "boleh"), res
