@@ -167,6 +167,25 @@ TEXTS: dict[str, str] = {
         "Untuk mengaktifkan lagi langganan pengingat Anda, ketik /mulai; untuk memilih daerah baru, ketik "
         "/langganan."
     ),
+    "intent.no_flow": (
+        "Tidak ada langkah yang sedang menunggu jawaban, jadi tidak ada yang dibatalkan atau dilanjutkan. "
+        "Ketik /bantuan untuk daftar perintah, /lapor untuk melapor, atau tulis pertanyaan Anda seputar "
+        "netralitas ASN."
+    ),
+    "intent.help": (
+        "Ketik /bantuan untuk daftar perintah. Anda juga bisa langsung menulis pertanyaan seputar netralitas "
+        "ASN, misalnya: boleh gak PNS hadir kampanye? Untuk melaporkan dugaan pelanggaran, ketik /lapor."
+    ),
+    "intent.langganan": (
+        "Untuk menerima pengingat tahapan pemilu di daerah Anda, ketik /langganan lalu pilih daerah dan peran "
+        "Anda (ASN atau masyarakat umum). /tahapan menampilkan tahapan yang sedang berjalan, /berhenti "
+        "menghentikan pengingat."
+    ),
+    "intent.hapus": (
+        "Ketik /hapus <kode laporan> (misalnya /hapus JN-7KQ3-MX9P) untuk menghapus data kontak Anda dari "
+        "laporan itu: Bawaslu tidak bisa lagi bertanya kepada Anda lewat bot. Isi laporan yang sudah diteruskan "
+        "tetap ada pada Bawaslu. Kode laporan Anda terlihat dengan /status."
+    ),
     "intent.scope_choice": (
         "JagaNetral bersikap netral: kami tidak menilai atau menyarankan calon mana pun. Pilihan Anda "
         "rahasia dan Anda sendiri yang menentukan di bilik suara. Profil, visi dan misi resmi para calon "

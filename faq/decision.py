@@ -17,7 +17,9 @@
 
    * ``clear``: best score >= ``answer``, lead over the runner-up >= ``margin``, at least two content
      words in the question, and a BOLEH / BOLEH DENGAN SYARAT label leads any TIDAK BOLEH candidate that
-     scores >= ``suggest`` by >= 3 x ``margin``. Only this band shows a verdict label on the first line.
+     scores >= ``suggest`` by >= 3 x ``margin``, and a BOLEH / BOLEH DENGAN SYARAT entry allows what the
+     question adds (``faq/label-guards.toml``: no "dukung", "posko", "partai" … beyond the entry's own
+     phrasings; "ajak golput" is not "ajak jangan golput"). Only this band shows a verdict label on the first line.
      Runners-up scoring >= ``suggest`` are offered below the answer ("Atau maksud Anda:").
    * ``uncertain``: best >= ``suggest`` but not clear: "Maksud Anda:" with up to three candidates as
      buttons, and no verdict label until the user picks one. Not logged.

@@ -33,6 +33,7 @@ from faq.kb import KnowledgeBase, load_kb
 from faq.normalize import Normalizer, load_slang
 
 THRESHOLDS_PATH = Path(__file__).with_name("thresholds.toml")
+LABEL_GUARDS_PATH = Path(__file__).with_name("label-guards.toml")
 
 W_COVERAGE = 0.5
 W_PHRASE = 0.4
@@ -70,6 +71,35 @@ PERMISSIVE_VERDICTS = frozenset({"boleh", "bersyarat"})
 PERMISSIVE_LEAD = 3.0  # x margin: lead a BOLEH label needs over a close TIDAK BOLEH candidate
 
 
+@dataclass(frozen=True)
+class LabelGuards:
+    """Words a permissive label's entry must share with the question (``faq/label-guards.toml``), as raw words."""
+
+    support: tuple[str, ...] = ()
+    negation: tuple[str, ...] = ()
+    actors: tuple[tuple[str, ...], ...] = ()  # groups of words naming one kind of person
+    # entry id -> groups of words; the question must hold a word of every group
+    requires: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
+
+
+def load_label_guards(path: Path | None = None) -> LabelGuards:
+    with (path or LABEL_GUARDS_PATH).open("rb") as fh:
+        raw = tomllib.load(fh)
+    return LabelGuards(
+        support=tuple(str(w) for w in raw.get("support", {}).get("words", ())),
+        negation=tuple(str(w) for w in raw.get("negation", {}).get("words", ())),
+        actors=tuple(tuple(str(w) for w in ws) for ws in raw.get("actors", {}).values()),
+        requires=tuple((str(k), _word_groups(ws)) for k, ws in raw.get("requires", {}).items()),
+    )
+
+
+def _word_groups(value: list[Any]) -> tuple[tuple[str, ...], ...]:
+    """A ``[requires]`` value: a list of words (one group) or a list of such lists (every group must match)."""
+    if value and all(isinstance(v, list) for v in value):
+        return tuple(tuple(str(w) for w in group) for group in value)
+    return (tuple(str(w) for w in value),)
+
+
 def load_thresholds(path: Path | None = None) -> Thresholds:
     path = path or THRESHOLDS_PATH
     if not path.exists():
@@ -94,8 +124,12 @@ class Matcher:
             for text in [*phrasings, *e.keywords]:
                 lexicon.update(base.raw_tokens(text))
         self.normalizer = Normalizer(slang, extra_lexicon=lexicon)
+        guards = load_label_guards()
+        self.support_words = frozenset(t for w in guards.support for t in self.normalizer.tokens(w))
+        self.negation_words = frozenset(t for w in guards.negation for t in self.normalizer.tokens(w))
 
         self.ids: list[str] = [e.id for e in kb]
+        self._position = {ident: i for i, ident in enumerate(self.ids)}
         self.p_entry: list[int] = []
         self.p_tokens: list[frozenset[str]] = []
         self.p_text: list[str] = []
@@ -112,6 +146,21 @@ class Matcher:
                 bag.update(toks)
             bags.append(bag)
         self.bags = [frozenset(b) for b in bags]
+        # for the label guard (_guard_words_agree): per phrasing the tokens it negates; per entry the support
+        # words it allows (in a phrasing or keyword without negation)
+        stop = slang.stopwords
+        self.p_negated: list[frozenset[str]] = []
+        allowed: list[set[str]] = [set(self.normalizer.tokens(kw)) for _, kw in texts_per_entry]
+        for ei, (phrasings, _) in enumerate(texts_per_entry):
+            for text in phrasings:
+                p_words = self.normalizer.words(text)
+                content = {w for w in p_words if w not in stop and not w.isdigit()}
+                if not content:
+                    continue
+                self.p_negated.append(_negated(p_words, self.negation_words, stop))
+                if not content & self.negation_words:
+                    allowed[ei].update(content)
+        self.allowed_support = [frozenset(a) for a in allowed]
         n = len(self.ids)
         df: dict[str, int] = {}
         for entry_bag in self.bags:
@@ -123,6 +172,11 @@ class Matcher:
         self.unknown_weight = math.log(1.0 + n / 0.5) * UNKNOWN_FACTOR
         self.vocab = sorted(self.idf)
         self.common = frozenset(t for t, d in df.items() if d > COMMON_DF * n)
+        self.actor_groups = [frozenset(t for w in ws for t in self._guard_tokens(w)) for ws in guards.actors]
+        self.requires = {
+            k: tuple(frozenset(t for w in group for t in self._guard_tokens(w)) for group in groups)
+            for k, groups in guards.requires
+        }
         self.p_weight = [sum(self.idf[t] for t in toks) for toks in self.p_tokens]
         self.postings: dict[str, list[int]] = {}
         for pi, p_toks in enumerate(self.p_tokens):
@@ -372,15 +426,24 @@ class Matcher:
         return head
 
     def decide(
-        self, ranked: list[tuple[str, float]], th: Thresholds | None = None, n_tokens: int | None = None
+        self,
+        ranked: list[tuple[str, float]],
+        th: Thresholds | None = None,
+        n_tokens: int | None = None,
+        words: list[str] | None = None,
     ) -> Match:
         """The band of a ranking (see :mod:`faq.decision` for what the user sees in each).
 
         * ``answer`` (clear): best >= ``answer``, lead over the runner-up >= ``margin``, the question has
           at least ``MIN_CLEAR_TOKENS`` content tokens (when ``n_tokens`` is given), and a permissive label
           (BOLEH / BOLEH DENGAN SYARAT) leads every TIDAK BOLEH candidate scoring >= ``suggest`` by at least
-          ``PERMISSIVE_LEAD`` x ``margin``. ``suggestions``: runners-up scoring >= ``suggest``.
-        * ``suggest`` (uncertain): best >= ``suggest`` but not clear; ``suggestions``: the top candidates.
+          ``PERMISSIVE_LEAD`` x ``margin``, and (when the question's normalised ``words`` are given) the entry allows
+          the support and negation words of ``faq/label-guards.toml`` the question holds (:meth:`_guard_words_agree`).
+          ``suggestions``: runners-up scoring >= ``suggest`` (with ``words``: only those whose subject the
+          question names).
+        * ``suggest`` (uncertain): best >= ``suggest`` but not clear; ``suggestions``: the top candidates (with
+          ``words``: those about the person the question names first, :meth:`_same_subject`); ``id`` and
+          ``score``: the first of them.
         * ``none`` (weak or none): best < ``suggest``; ``suggestions``: the candidates scoring >=
           ``suggest - 2 * margin`` (weak hints; empty when nothing comes close).
         """
@@ -389,22 +452,40 @@ class Matcher:
             return Match("none", None, 0.0, ())
         best_id, best = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
-        if best >= th.answer and best - second >= th.margin and self._label_is_safe(ranked, th, n_tokens):
-            extra = tuple(i for i, s in ranked[1:MAX_SUGGESTIONS] if s >= th.suggest)
+        if best >= th.answer and best - second >= th.margin and self._label_is_safe(ranked, th, n_tokens, words):
+            extra = tuple(
+                i for i, s in ranked[1:MAX_SUGGESTIONS]
+                if s >= th.suggest and (words is None or self._names_its_subject(i, words))
+            )
             return Match("answer", best_id, round(best, 4), extra)
         if best >= th.suggest:
-            return Match("suggest", best_id, round(best, 4), tuple(i for i, _ in ranked[:MAX_SUGGESTIONS]))
+            offered = ranked[:MAX_SUGGESTIONS]
+            if words is not None:
+                # entries about someone the question does not name ("asn boleh ikut kampanye?" is not about a
+                # spouse) come after those that fit, among the close candidates
+                close = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c[1] >= th.suggest]
+                fits = [c for c in close if self._same_subject(c[0], words)]
+                rest = [c for c in ranked[: 2 * MAX_SUGGESTIONS] if c not in fits]
+                offered = (fits + rest)[:MAX_SUGGESTIONS]
+            first_id, first = offered[0]
+            return Match("suggest", first_id, round(first, 4), tuple(i for i, _ in offered))
         floor = th.suggest - 2 * th.margin
         hints = tuple(i for i, s in ranked[:MAX_SUGGESTIONS] if s >= floor and s > 0)
         return Match("none", None, round(best, 4), hints)
 
-    def _label_is_safe(self, ranked: list[tuple[str, float]], th: Thresholds, n_tokens: int | None) -> bool:
+    def _label_is_safe(
+        self, ranked: list[tuple[str, float]], th: Thresholds, n_tokens: int | None, words: list[str] | None = None
+    ) -> bool:
         if n_tokens is not None and n_tokens < MIN_CLEAR_TOKENS:
             return False
         best_id, best = ranked[0]
+        if words is not None and not self._same_subject(best_id, words):
+            return False
         entry = self.kb.get(best_id)
         if entry is None or entry.verdict not in PERMISSIVE_VERDICTS:
             return True
+        if words is not None and not self._guard_words_agree(best_id, words):
+            return False
         for other_id, score in ranked[1:MAX_SUGGESTIONS]:
             other = self.kb.get(other_id)
             if (other is not None and other.verdict == "tidak" and score >= th.suggest
@@ -412,8 +493,106 @@ class Matcher:
                 return False
         return True
 
+    def _guard_tokens(self, word: str) -> list[str]:
+        """A guard word's tokens without the common ones it brings along ("pppk" is "asn pppk": every question
+        names "asn"), unless it is nothing but common tokens ("partai")."""
+        toks = self.normalizer.tokens(word)
+        return [t for t in toks if t not in self.common] or toks
+
+    def _names_its_subject(self, entry_id: str, words: list[str]) -> bool:
+        """Whether the question holds a word of each group of the entry's required words (``[requires]`` of
+        ``faq/label-guards.toml``: the person or event the entry is about), or the entry requires none."""
+        return all(not group.isdisjoint(words) for group in self.requires.get(entry_id, ()))
+
+    def _same_subject(self, entry_id: str, words: list[str]) -> bool:
+        """Whether the entry is about the person the question is about (``faq/label-guards.toml``): the
+        question names the entry's subject (:meth:`_names_its_subject`) and the entry names someone of every
+        actor group the question names."""
+        if not self._names_its_subject(entry_id, words):
+            return False
+        q = frozenset(words)
+        bag = self.bags[self._position[entry_id]]
+        return all(bag & group for group in self.actor_groups if q & group)
+
+    def _guard_words_agree(self, entry_id: str, words: list[str]) -> bool:
+        """Whether the permissive entry allows what the question (its normalised ``words``, stopwords kept)
+        asks about:
+
+        * every support word of the question (``faq/label-guards.toml``: "dukung", "posko", "partai", ...) is in
+          a phrasing or keyword of the entry that holds no negation word ("tanpa nyebut calon" does not allow
+          "pilih paslon 1");
+        * a word the entry's closest phrasing negates ("ajak warga jangan golput") is negated in the question
+          too ("ajak orang golput" is another question; "agar tidak golput" is the same);
+        * a word the question negates ("nyaleg tanpa mundur") is not held un-negated by that phrasing.
+        """
+        ei = self._position[entry_id]
+        stop = self.normalizer.slang.stopwords
+        negators = self.negation_words
+        q_tokens = frozenset(w for w in words if w not in stop)
+        q_negated = _negated(words, negators | {"tidak"}, stop)
+        allowed = self.allowed_support[ei]
+        # "tanpa menyebut calon" asks for no calon; not "tidak", mostly a question tag ("aman ga di posko relawan?")
+        excluded = _negation_scope(words, negators, stop)
+        if any(w in self.support_words and w not in allowed and w not in excluded for w in q_tokens):
+            return False
+        closest = max(
+            self.entry_phrasings[ei],
+            key=lambda pi: (
+                sum(self.idf.get(t, 0.0) for t in q_tokens & self.p_tokens[pi]),
+                -sum(self.idf.get(t, 0.0) for t in self.p_tokens[pi] - q_tokens),
+            ),
+        )
+        if any(t in q_tokens and t not in q_negated for t in self.p_negated[closest]):
+            return False
+        held = self.p_tokens[closest] - self.p_negated[closest]
+        return not any(t in held for t in _negated(words, negators, stop))
+
+    def guard_words(self, text: str) -> list[str]:
+        """The question's normalised words for the label guard (``decide(words=...)``): stopwords kept (the
+        negation "tidak" is one), other words mapped to the KB vocabulary as the ranking maps them (typos)."""
+        stop = self.normalizer.slang.stopwords
+        return [w if w in stop else (self._map_token(w) or w) for w in self.normalizer.words(text)]
+
     def match(self, text: str) -> Match:
-        return self.decide(self.rank(text), n_tokens=len(set(self.normalizer.tokens(text))))
+        n_tokens = len(set(self.normalizer.tokens(text)))
+        return self.decide(self.rank(text), n_tokens=n_tokens, words=self.guard_words(text))
+
+
+def _negated(words: list[str], negators: frozenset[str] | set[str], stop: frozenset[str]) -> frozenset[str]:
+    """The content words directly governed by a negation word: the first non-stopword after each one
+    ("jangan golput" -> golput, "tanpa nyebut calon" -> nyebut, "agar tidak golput" -> golput)."""
+    out: set[str] = set()
+    for i, w in enumerate(words):
+        if w in negators:
+            for nxt in words[i + 1 :]:
+                if nxt not in stop and not nxt.isdigit():
+                    if nxt not in negators:
+                        out.add(nxt)
+                    break
+    return frozenset(out)
+
+
+SCOPE_ENDS = frozenset({"dan", "lalu", "terus", "trus", "sambil", "tapi", "namun", "atau", "kemudian", "habis"})
+MODALS = frozenset({"boleh", "bisa", "dapat", "wajib", "harus", "perlu"})
+SCOPE_WORDS = 3
+
+
+def _negation_scope(words: list[str], negators: frozenset[str] | set[str], stop: frozenset[str]) -> frozenset[str]:
+    """The content words a negation keeps out of the question: up to ``SCOPE_WORDS`` after each negation word,
+    until a conjunction ("tanpa menyebut calon" -> menyebut, calon; "jangan golput dan pilih paslon 1" ->
+    golput). A negated modal ("gak boleh dukung paslon kan?") is the form of the question, and negates nothing."""
+    out: set[str] = set()
+    for i, w in enumerate(words):
+        if w not in negators:
+            continue
+        taken = 0
+        for nxt in words[i + 1 :]:
+            if nxt in SCOPE_ENDS or nxt in MODALS or nxt in negators or taken >= SCOPE_WORDS:
+                break
+            if nxt not in stop and not nxt.isdigit():
+                out.add(nxt)
+                taken += 1
+    return frozenset(out)
 
 
 def _sorted_words(text: str) -> str:

@@ -69,3 +69,18 @@ def test_render_answer_plain_text() -> None:
     assert t("faq.legal_basis", basis=entry.legal_basis) in text
     assert kb.get("medsos-share").title in text  # related topics line
     assert "<" not in text
+
+
+def test_console_audit_gaps_are_answered() -> None:
+    """Console audit (2026-12): these got "belum punya jawaban" (score 0: "panwas" was typo-mapped to a keyword,
+    "ayah" is only a keyword, so no phrasing made keluarga-calon a candidate; "selamat" was typo-mapped to
+    "selama")."""
+    m = default_matcher()
+    cases = {
+        "pns boleh jadi panwas?": "penyelenggara-pemilu",
+        "ayah saya pns, boleh kampanye untuk saya?": "keluarga-calon",
+        "boleh ucapin selamat ke bupati terpilih?": "ucapan-selamat-syukuran",
+    }
+    for text, expected in cases.items():
+        result = m.match(text)
+        assert (result.status, result.id) == ("answer", expected), (text, result)

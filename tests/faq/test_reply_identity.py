@@ -4,8 +4,10 @@
 work) holds the full reply, text and buttons, to 1,000-odd questions (dev, held-out, tuning negatives,
 regression questions, every intent phrasing, perturbations: every band occurs) as the chat handler sends it
 and as ``python -m faq ask`` prints it, and the reply of every KB entry's button. The current code must give
-each of them unchanged, compared with ``==``; through the real handler and core too (dev set and every entry
-button, both databases). The last tests show the comparison reports a changed reply.
+each of them unchanged, compared with ``==`` (rewritten for the label guard of ``faq/label-guards.toml``,
+which was meant to change a few replies from clear to "Maksud Anda:", listed in its commits); through the real
+handler and core too (dev set and every entry button, both databases). The last tests show the comparison
+reports a changed reply.
 """
 
 from __future__ import annotations
