@@ -540,6 +540,7 @@ TEXTS: dict[str, str] = {
         "Anda masih punya laporan yang belum selesai (daerah: {region}). Lanjutkan dari langkah terakhir, atau "
         "mulai laporan baru (yang lama dibuang)?"
     ),
+    "tips.choose_resume": "Pilih dulu salah satu tombol di bawah: teks Anda belum disimpan.",
     "tips.btn_resume": "▶️ Lanjutkan",
     "tips.btn_restart": "🆕 Mulai baru",
     "tips.resume": "Laporan Anda yang belum selesai masih tersimpan; lanjutkan dari langkah terakhir.",

@@ -34,6 +34,7 @@ MAX_LINKS = 10
 ACCEPTED_MEDIA = ("photo", "video", "document")  # voice notes would carry the reporter's voice
 CANCEL_WORDS = {"batal", "/batal", "cancel"}
 BACK_WORDS = {"kembali", "back"}
+CHOOSING = "choosing"  # data key: /lapor found a draft and waits for Lanjutkan / Mulai baru
 DONE_WORDS = {"selesai", "lewati", "skip", "tidak ada", "done"}
 
 
@@ -209,14 +210,19 @@ async def lapor(ctx: Context) -> None:
         ctx.reply(t("tips.rate_limited", max=max_per_day))
         return
     if ctx.state.flow == FLOW and ctx.state.data.get("region") and not ctx.incoming.args:
-        ctx.reply(Reply(text=t("tips.draft_waiting", region=region_label(ctx.state.data["region"])), buttons=[
-            [Button(t("tips.btn_resume"), "lapor:resume")], [Button(t("tips.btn_restart"), "lapor:new")]]))
+        ctx.state.data[CHOOSING] = True  # until a button: typed text is no answer to the step the draft is at
+        _ask_resume(ctx)
         return
     _new_draft(ctx)
     if ctx.incoming.args:
         await _typed_region(ctx, ctx.incoming.args)
         return
     ctx.reply(Reply(text=t("tips.intro"), buttons=province_keyboard(0)))
+
+
+def _ask_resume(ctx: Context, prefix: str = "") -> None:
+    ctx.reply(Reply(text=prefix + t("tips.draft_waiting", region=region_label(ctx.state.data["region"])), buttons=[
+        [Button(t("tips.btn_resume"), "lapor:resume")], [Button(t("tips.btn_restart"), "lapor:new")]]))
 
 
 def _new_draft(ctx: Context) -> None:
@@ -242,6 +248,7 @@ async def on_button(ctx: Context) -> None:
         ctx.reply(t("tips.expired"))
         return
     data = st.data
+    data.pop(CHOOSING, None)
     if action == "cancel":
         await cancel(ctx)
     elif action == "resume":
@@ -358,7 +365,11 @@ async def on_text(ctx: Context) -> None:
         await cancel(ctx)
         return
     if word in BACK_WORDS:
+        data.pop(CHOOSING, None)
         _back(ctx)
+        return
+    if data.get(CHOOSING):  # /lapor asked "continue or start again?": a typed text answers neither
+        _ask_resume(ctx, t("tips.choose_resume") + "\n\n")
         return
     step = _step(ctx)
     if step == Step.EVIDENCE:

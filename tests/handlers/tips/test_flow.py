@@ -674,3 +674,24 @@ async def test_lapor_with_an_unfinished_draft_offers_to_continue(tipcon: TipCons
     await tipcon.send("/lapor")
     r = await tipcon.send(callback="lapor:new")
     assert r[-1].text == t("tips.intro")
+
+
+async def test_text_typed_at_continue_or_start_again_is_not_taken_as_an_answer(tipcon: TipConsole) -> None:
+    """/lapor with a draft asks "Lanjutkan / Mulai baru"; a text typed instead (here a region, as for a new tip)
+    is not saved as the answer to the step the draft waits at (it became the accused person), and the question
+    is asked again; after Lanjutkan the step's own question comes, and texts are answers again."""
+    await tipcon.send("/lapor")
+    await tipcon.send("PPU")
+    await tipcon.send(callback="lapor:c:fasilitas")
+    await tipcon.send("/lapor")
+    r = await tipcon.send("kab bandung")
+    assert t("tips.choose_resume") in r[-1].text and "belum selesai" in r[-1].text
+    assert [b.data for row in r[-1].buttons for b in row] == ["lapor:resume", "lapor:new"]
+    r = await tipcon.send(callback="lapor:resume")
+    assert "Langkah 3/6" in r[-1].text and "kab bandung" not in r[-1].text
+    r = await tipcon.send("Kepala dinas X")
+    assert "Langkah 4/6" in r[-1].text
+    await tipcon.send("Kantor dinas, Senin")
+    await tipcon.send("Mobil dinas dipakai kampanye")
+    review = (await tipcon.send(callback="lapor:done"))[-1]
+    assert "Kepala dinas X" in review.text and "kab bandung" not in review.text
