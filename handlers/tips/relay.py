@@ -66,9 +66,10 @@ async def ask_button(ctx: Context, tip: Tip) -> None:
         prompt = Reply(text=html_t("group.ask_prompt", code=code, max=MAX_QUESTION_CHARS, minutes=minutes), html=True)
         await ctx.send_to(ctx.incoming.channel, ctx.incoming.chat_id, prompt, is_group=ctx.is_group,
                           purpose="reply", idem_key=prompt_key)
-    else:  # the Batal button also replaces the tip's buttons as the numbered choices: a typed "1" is no status
+    else:  # the Batal button replaces the tip's buttons as the chat's choices (a typed "1" is no status), and
+        # the prompt waits for text: its button is typed as its word ("Batal"), a typed "1" is the question
         ctx.reply(Reply(text=html_t("group.ask_prompt_confirm", code=code, max=MAX_QUESTION_CHARS, minutes=minutes),
-                        html=True, buttons=[[Button(t("button.cancel"), "tip:askx")]]))
+                        html=True, buttons=[[Button(t("button.cancel"), "tip:askx")]], text_input=True))
 
 
 def _expired(ctx: Context) -> bool:

@@ -74,6 +74,19 @@ async def test_the_question_needs_confirmation_and_can_be_cancelled(tipcon: TipC
     await _nothing_reaches_the_reporter(tipcon, "Jam berapa tepatnya?")
 
 
+async def test_the_question_prompt_waits_for_text_so_a_typed_digit_is_the_question(tipcon: TipConsole) -> None:
+    """The prompt asks for typed text: its Batal button is typed as the word (as at every text step), and a
+    typed "1" is the question, not the Batal button (it cancelled) nor the tip's first status button."""
+    code, tip_id = await _armed(tipcon)
+    r = await tipcon.send("1", user=MEMBER, group=True)
+    assert r[-1].text == html_t("group.ask_confirm", question="1")
+    assert (await tipcon.tip_by_code(code)).status == "diterima"
+    await tipcon.send(callback="tip:askx", user=MEMBER, group=True)
+    await tipcon.send(callback=f"tip:ask:{tip_id}", user=MEMBER, group=True)
+    r = await tipcon.send("batal", user=MEMBER, group=True)
+    assert r[-1].text == t("group.ask_cancelled")
+
+
 async def test_the_question_expires(tipcon: TipConsole) -> None:
     await _armed(tipcon)
     minutes = tipcon.rt.settings.tips.ask_timeout_minutes
