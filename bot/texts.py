@@ -79,6 +79,7 @@ TEXTS: dict[str, str] = {
     ),
     "help.group": (
         "Perintah grup Bawaslu:\n"
+        "/kasus KODE — tampilkan lagi laporan itu dengan tombol statusnya\n"
         "/statistik — rekap laporan daerah ini\n"
         "/ekspor — unduh laporan daerah ini (CSV dan grafik, tanpa data pelapor)\n\n"
         "Di bawah setiap laporan yang masuk:\n"
@@ -568,6 +569,8 @@ TEXTS: dict[str, str] = {
     "group.reporter_told": " Pelapor sudah diberi tahu.",
     "group.reporter_gone": " Pelapor tidak dapat diberi tahu (data kontak sudah dihapus).",
     "group.status_same": "Status laporan <code>{code}</code> memang sudah: <b>{status}</b>.",
+    "group.kasus": "Laporan <code>{code}</code> ({category}, {region}). Status: <b>{status}</b>.",
+    "group.kasus_usage": "Tulis kodenya, misalnya: /kasus JN-AB12-CD34",
     "group.not_allowed": (
         "Maaf, laporan ini tidak diteruskan ke grup ini. Hanya grup Bawaslu daerah tujuan laporan (atau admin "
         "JagaNetral) yang dapat menindaklanjutinya."
@@ -704,7 +707,7 @@ TEXTS: dict[str, str] = {
 
 
 HTML_KEYS: frozenset[str] = frozenset({
-    "group.tip", "group.links", "group.link_row", "group.status_changed", "group.status_same",
+    "group.tip", "group.links", "group.link_row", "group.status_changed", "group.status_same", "group.kasus",
     "group.reopen_confirm", "group.ask_prompt", "group.ask_prompt_confirm", "group.ask_confirm", "group.ask_sent",
     "group.ask_undelivered", "group.ask_no_contact", "group.answer", "group.stats", "group.stats_row",
 })

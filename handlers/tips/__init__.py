@@ -24,5 +24,6 @@ def register(router: Router) -> None:
     router.flow(relay.ANSWER_FLOW, relay.answer_text, cancel=relay.answer_cancel)
     router.callback("tip", group.on_tip_button)
     router.flow(relay.ASK_FLOW, relay.ask_text, cancel=relay.ask_cancel, transient=True, keeps=relay.ASK_BUTTONS)
+    router.command("kasus", group.kasus, where="group")
     router.command("statistik", group.statistik, where="group")
     router.command("ekspor", group.ekspor, where="group")

@@ -37,6 +37,7 @@ from handlers.tips.cases import (
     status_label,
 )
 from handlers.tips.evidence import sha256
+from handlers.tips.messages import status_buttons
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,24 @@ def _week(ctx: Context, tip: Tip) -> str:
 
 def _rows(counter: Counter[str], label: Any) -> Markup:
     return Markup("\n").join(html_t("group.stats_row", label=label(k), n=n) for k, n in counter.items())
+
+
+async def kasus(ctx: Context) -> None:
+    """/kasus KODE in the tip's group: the tip's status with its buttons again (on channels without real buttons
+    only the last message's choices can be typed, and a tip's message scrolls away on every channel)."""
+    if not ctx.incoming.args:
+        ctx.reply(t("group.kasus_usage"))
+        return
+    tip = await store.tip_by_code(ctx.session, ctx.incoming.args)
+    if tip is None:
+        ctx.reply(t("group.tip_not_found"))
+        return
+    if not may_act(ctx.services, tip, ctx.incoming.channel, ctx.incoming.chat_id, ctx.is_admin):
+        ctx.reply(t("group.not_allowed"))
+        return
+    ctx.reply(Reply(text=html_t("group.kasus", code=tip.code, category=category_label(tip.category),
+                                region=region_label(tip.region_code), status=status_label(tip.status)),
+                    html=True, buttons=status_buttons(tip.id)))
 
 
 async def statistik(ctx: Context) -> None:

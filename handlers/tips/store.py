@@ -67,6 +67,12 @@ async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> T
     return await session.scalar(select(Tip).where(Tip.code == code, Tip.reporter_key == reporter_key))
 
 
+async def tip_by_code(session: AsyncSession, code_text: str) -> Tip | None:
+    """The tip with a code as typed (None for a bad or unknown code)."""
+    code = codes.normalize(code_text)
+    return None if code is None else await session.scalar(select(Tip).where(Tip.code == code))
+
+
 async def my_tips(session: AsyncSession, reporter_key: str, limit: int = 20) -> Sequence[Tip]:
     return (await session.scalars(
         select(Tip).where(Tip.reporter_key == reporter_key).order_by(Tip.created_at.desc()).limit(limit)

@@ -158,3 +158,22 @@ async def _armed_again(h: TipConsole, code: str) -> None:
     tip = await h.tip_by_code(code)
     r = await h.send(callback=f"tip:ask:{tip.id}", user=MEMBER, group=True)
     assert "Tulis pertanyaan" in r[-1].text
+
+
+async def test_kasus_shows_a_tips_buttons_again_so_an_older_tip_can_be_acted_on(tipcon: TipConsole) -> None:
+    """In the console group only the last message's choices can be typed: after a second tip arrived (or a status
+    confirmation without buttons), /kasus KODE brings the first tip's buttons back, and typed numbers act on it."""
+    first = code_of(await tipcon.tip())
+    second = code_of(await tipcon.tip(what="Kepala desa memasang baliho paslon"))
+    r = await tipcon.send(f"/kasus {first.lower()}", user=MEMBER, group=True)
+    assert first in r[-1].text and "Diterima" in r[-1].text
+    tip = await tipcon.tip_by_code(first)
+    assert [b.data for row in r[-1].buttons for b in row][:2] == [f"tip:st:{tip.id}:0", f"tip:st:{tip.id}:1"]
+    r = await tipcon.send("2", user=MEMBER, group=True)  # typed: the second choice of /kasus's message
+    assert "Sedang ditelaah" in r[-1].text and first in r[-1].text
+    assert (await tipcon.tip_by_code(first)).status == "ditelaah"
+    assert (await tipcon.tip_by_code(second)).status == "diterima"
+    r = await tipcon.send("/kasus", user=MEMBER, group=True)
+    assert r[-1].text == t("group.kasus_usage")
+    r = await tipcon.send("/kasus JN-0000-0000", user=MEMBER, group=True)
+    assert r[-1].text == t("group.tip_not_found")
