@@ -68,7 +68,12 @@ async def open_question(session: AsyncSession, addr_key: str, reporter_key: str,
     Only a tip still linked to its reporter counts: one of ``reporter_key``, with its reply address (wiped by
     /hapus and the purge) and a group to answer to; and only a question whose outbox copy to this chat is still
     there (/hapus and the outbox retention redact it: the address pseudonym is wiped) and was delivered (sent,
-    or its outcome unknown). Led by the tips of ``reporter_key`` (indexed), then their outbox rows by tip."""
+    or its outcome unknown). The tips of ``reporter_key`` first (indexed), then their outbox rows by tip."""
+    tip_ids = list((await session.scalars(
+        select(Tip.id).where(Tip.reporter_key == reporter_key, Tip.reporter_key != PURGED,
+                             Tip.reply_enc.is_not(None), Tip.group_chat_id.is_not(None)))).all())
+    if not tip_ids:  # most people asking the FAQ have filed no tip: one indexed look-up
+        return None
     question = aliased(TipEvent)
     answer = aliased(TipEvent)
     question_key = literal("tip:", String) + sql_cast(question.tip_id, String) + ":question:" + sql_cast(
@@ -79,9 +84,8 @@ async def open_question(session: AsyncSession, addr_key: str, reporter_key: str,
         select(Tip)
         .join(Outbox, Outbox.tip_id == Tip.id)
         .join(question, and_(question.tip_id == Tip.id, question.kind == "question"))
-        .where(Tip.reporter_key == reporter_key, Tip.reporter_key != PURGED, Tip.reply_enc.is_not(None),
-               Tip.group_chat_id.is_not(None),
-               Outbox.addr_key == addr_key, Outbox.is_group.is_(False), Outbox.status.in_(("sent", "unknown")),
+        .where(Tip.id.in_(tip_ids), Outbox.tip_id.in_(tip_ids), Outbox.addr_key == addr_key,
+               Outbox.is_group.is_(False), Outbox.status.in_(("sent", "unknown")),
                Outbox.created_at >= since, Outbox.idem_key == question_key, ~answered)
         .order_by(Outbox.created_at.desc(), Outbox.id.desc())
         .limit(1))

@@ -26,9 +26,9 @@ from tests.channels.whatsapp.conftest import (
     WhatsAppHarness,
     secrets_of,
 )
-from tests.support.fakes.twilio_server import SentMessage
 from tests.handlers.tips.conftest import CODE_RE, jpeg_with_gps
 from tests.support.fakes.telegram_server import make_callback, make_message
+from tests.support.fakes.twilio_server import SentMessage
 from tests.support.telegram_harness import wait_recorded
 
 MEMBER = 555001  # a member of the Kukar group
