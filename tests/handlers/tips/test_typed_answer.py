@@ -247,3 +247,22 @@ async def test_the_purge_ends_an_open_offer(tipcon: TipConsole) -> None:
     async with tipcon.rt.services.sessions() as s, s.begin():
         assert await store.purge_expired(s, purge_after + timedelta(hours=1), tipcon.rt.services.identity) == 1
     assert await _flows(tipcon) == []
+
+
+async def test_a_too_long_text_is_neither_offered_nor_kept(tipcon: TipConsole) -> None:
+    code, tip_id = await _tip(tipcon)
+    await _ask(tipcon, tip_id)
+    limit = tipcon.rt.settings.tips.max_text_chars
+    mark = tipcon.mark()
+    r = await tipcon.send("x" * (limit + 1))
+    assert [x.text for x in r] == [t("tips.text_too_long", n=limit + 1, max=limit)]
+    assert await _flows(tipcon) == [] and await _unanswered(tipcon) == []
+    # more text that would make the held one too long: refused, the held text offered as it was
+    first = "a" * (limit - 10)
+    await tipcon.send(first)
+    r = await tipcon.send("b" * 20)
+    assert [x.text for x in r] == [t("tips.text_too_long", n=limit + 11, max=limit), _offer(code, first)]
+    assert _buttons(r[-1]) == OFFER_BUTTONS  # the choices stay on screen
+    await tipcon.send(callback="tipketik:ok")
+    assert [g.text for g in tipcon.to(CONSOLE_GROUP_CHAT, mark)] == [
+        html_t("group.answer", code=code, answer=first)]
