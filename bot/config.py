@@ -179,6 +179,7 @@ class TipsConfig(_Section):
     max_media_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     retention_days: int = Field(default=90, ge=0)
     ask_timeout_minutes: int = Field(default=10, ge=1)  # a "tanya pelapor" prompt expires after this long
+    typed_answer_hours: int = Field(default=72, ge=1)  # a message typed after a question this recent: an answer?
 
 
 class RetentionConfig(_Section):

@@ -537,6 +537,17 @@ TEXTS: dict[str, str] = {
     "tips.answer_sent": "✅ Jawaban Anda sudah diteruskan ke Bawaslu (laporan {code}).",
     "tips.answer_unavailable": "Laporan ini tidak bisa dijawab lagi.",
     "tips.answer_cancelled": "Batal menjawab.",
+    "tips.typed_offer": (
+        "Apakah ini jawaban untuk pertanyaan Bawaslu tentang laporan {code}?\n\n“{text}”\n\n"
+        "Jika ya, pesan ini diteruskan ke Bawaslu tanpa identitas Anda."
+    ),
+    "tips.btn_typed_send": "✅ Ya, kirim sebagai jawaban",
+    "tips.btn_typed_not": "❓ Bukan, ini pertanyaan lain",
+    "tips.typed_dropped": "Baik, pesan tadi tidak dikirim ke Bawaslu.",
+    "tips.typed_gone": "Tidak ada pesan yang menunggu untuk dikirim.",
+    "tips.typed_expired": (
+        "Pesan tadi sudah terlalu lama menunggu dan tidak dikirim. Untuk menjawab Bawaslu, ketik /jawab {code}."
+    ),
     "tips.draft_waiting": (
         "Anda masih punya laporan yang belum selesai (daerah: {region}). Lanjutkan dari langkah terakhir, atau "
         "mulai laporan baru (yang lama dibuang)?"

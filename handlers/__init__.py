@@ -17,7 +17,7 @@ def build_router() -> Router:
     router.callback(faq.ENTRY_CB.prefix, faq.entry_button)
     router.callback(faq.ACTION_CB.prefix, faq.action_button)
     router.callback(faq.FAQQ_CB.prefix, faq.unanswered_button)
-    router.fallback(tips.relay.answers_by_reply(faq.free_text))  # a reply to Bawaslu's question is an answer
+    tips.relay.route_answers(router, faq.free_text)  # a reply to, or text typed after, Bawaslu's question
     for module in (tips, subscriptions, broadcast_admin):
         module.register(router)
     return router

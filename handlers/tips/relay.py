@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.core.callbacks import CallbackData
 from bot.core.context import Context, Handler
 from bot.core.model import Button, Reply
+from bot.core.router import Router
 from bot.storage.audit import audit
 from bot.storage.models import Tip
 from bot.texts import html_t, t
@@ -239,20 +242,160 @@ async def _relay_answer(ctx: Context, tip_id: int, text: str) -> None:
 
 
 def answers_by_reply(fallback: Handler) -> Handler:
-    """The private-chat fallback, with one case first: a message that replies to a question of Bawaslu relayed to
-    this chat (a Telegram reply, a WhatsApp quoted reply) is the answer to it, relayed like one typed after
-    "Jawab" — not a FAQ question (which promised an admin's answer and kept the reporter's answer in the admins'
-    unanswered list)."""
+    """The private-chat fallback, with two cases first.
+
+    * A message that replies to a question of Bawaslu relayed to this chat (a Telegram reply, a WhatsApp quoted
+      reply) is the answer to it, relayed like one typed after "Jawab" — not a FAQ question (which promised an
+      admin's answer and kept the reporter's answer in the admins' unanswered list).
+    * Any other text while this chat has a question it has not answered yet, sent within
+      ``tips.typed_answer_hours``, may be the answer typed as the next message (how most people answer on
+      WhatsApp and in the console): ``offer_typed_answer`` holds it and asks.
+    """
 
     async def handle(ctx: Context) -> None:
         inc = ctx.incoming
-        if inc.reply_to is not None and not ctx.is_group and inc.text.strip():
-            tip_id = await store.questioned_tip(ctx.session, ctx.chat_key, inc.reply_to)
-            if tip_id is not None:
-                text = await _typed(ctx, ctx.services.settings.tips.max_text_chars, "tips.text_empty", answer_cancel)
-                if text is not None:
-                    await _relay_answer(ctx, tip_id, text)
+        if not ctx.is_group and inc.text.strip():
+            if inc.reply_to is not None:
+                tip_id = await store.questioned_tip(ctx.session, ctx.chat_key, inc.reply_to)
+                if tip_id is not None:
+                    text = await _typed(ctx, ctx.services.settings.tips.max_text_chars, "tips.text_empty",
+                                        answer_cancel)
+                    if text is not None:
+                        await _relay_answer(ctx, tip_id, text)
+                    return
+            elif await offer_typed_answer(ctx):
                 return
         await fallback(ctx)
+
+    return handle
+
+
+# --- a typed answer ------------------------------------------------------------------------------------
+#
+# A message typed after a question is never relayed on its own: it might be a FAQ question or anything else.
+# It is held in the conversation state (nowhere else: not in the FAQ's unanswered list) and the reporter is
+# asked whether it answers the question on tip KODE (the newest unanswered question sent to this chat, see
+# ``store.open_question``): "Ya, kirim" relays it as a Jawab answer is; "Bukan" hands it to the FAQ as if just
+# typed; "Batal" drops it. More text before a choice joins it (people split a message in several). The offer is
+# a transient flow: any command or other button drops it (as /hapus must), except "Jawab" of a question.
+
+TYPED_FLOW = store.TYPED_ANSWER_FLOW
+TYPED_CB = CallbackData("tipketik")  # "tipketik:ok" relay, "tipketik:faq" not an answer, "tipketik:x" drop
+TYPED_KEEPS = (TYPED_CB.prefix, "tip:ans")
+
+
+def route_answers(router: Router, fallback: Handler) -> None:
+    """Register the private-chat fallback ``fallback`` behind the reporter's answers (``answers_by_reply``), with
+    the typed-answer offer's flow and buttons."""
+    router.fallback(answers_by_reply(fallback))
+    router.flow(TYPED_FLOW, typed_more(fallback), cancel=typed_cancel, transient=True, keeps=TYPED_KEEPS)
+    router.callback(TYPED_CB.prefix, typed_button(fallback))
+
+
+def _typed_window(ctx: Context) -> timedelta:
+    return timedelta(hours=ctx.services.settings.tips.typed_answer_hours)
+
+
+async def offer_typed_answer(ctx: Context) -> bool:
+    """If this chat has an unanswered recent question, hold the text just typed and ask whether it is the
+    answer (True: the reporter has been answered; False: no open question, the text is not for this)."""
+    text = ctx.incoming.text.strip()
+    if text.lower().strip(" .!") in CANCEL_WORDS:
+        return False
+    tip = await store.open_question(ctx.session, ctx.chat_key, reporter_key(ctx), ctx.now - _typed_window(ctx))
+    if tip is None:
+        return False
+    limit = ctx.services.settings.tips.max_text_chars
+    if len(text) > limit or ctx.incoming.truncated:
+        ctx.reply(t("tips.text_too_long", n=len(text), max=limit))  # nothing is kept: shorter, please
+        return True
+    ctx.state.start(TYPED_FLOW, "confirm", {"tip_id": tip.id, "code": tip.code, "text": text,
+                                            "since": ctx.now.isoformat()})
+    _ask_typed(ctx)
+    return True
+
+
+def _ask_typed(ctx: Context) -> None:
+    data = ctx.state.data
+    ctx.reply(Reply(text=t("tips.typed_offer", code=data["code"], text=data["text"]), buttons=[
+        [Button(t("tips.btn_typed_send"), TYPED_CB("ok"))],
+        [Button(t("tips.btn_typed_not"), TYPED_CB("faq"))],
+        [Button(t("button.cancel"), TYPED_CB("x"))],
+    ]))
+
+
+def _typed_expired(ctx: Context) -> bool:
+    try:
+        since = datetime.fromisoformat(str(ctx.state.data.get("since")))
+    except ValueError:
+        return True
+    return ctx.now - since > _typed_window(ctx)
+
+
+def typed_more(fallback: Handler) -> Handler:
+    """More text while the offer is open: the rest of the same message (shown again whole, for a choice); a
+    cancel word drops it. An offer left open longer than the window is dropped and the text taken afresh (as
+    if no flow were open: ``answers_by_reply`` with ``fallback``)."""
+    afresh = answers_by_reply(fallback)
+
+    async def handle(ctx: Context) -> None:
+        if _typed_expired(ctx):
+            ctx.state.clear()
+            await afresh(ctx)
+            return
+        text = ctx.incoming.text.strip()
+        if text.lower().strip(" .!") in CANCEL_WORDS:
+            await typed_cancel(ctx)
+            return
+        limit = ctx.services.settings.tips.max_text_chars
+        if not text:
+            ctx.reply(t("tips.text_empty"))
+        else:
+            joined = f"{ctx.state.data.get('text', '')}\n{text}"
+            if len(joined) > limit or ctx.incoming.truncated:
+                ctx.reply(t("tips.text_too_long", n=len(joined), max=limit))
+            else:
+                ctx.state.data = {**ctx.state.data, "text": joined}
+        _ask_typed(ctx)  # last: its buttons stay the numbered choices
+
+    return handle
+
+
+async def typed_cancel(ctx: Context) -> None:
+    """"Batal", a cancel word, or any command or other button while the offer is open: the text is dropped."""
+    ctx.state.clear()
+    ctx.reply(t("tips.typed_dropped"))
+
+
+def typed_button(fallback: Handler) -> Handler:
+    """The offer's buttons; "Bukan" hands the held text to ``fallback`` as if it had just been typed."""
+
+    async def handle(ctx: Context) -> None:
+        cb = TYPED_CB.parse(ctx.incoming.callback)
+        action = cb.action if cb is not None and not cb.args else ""
+        data = ctx.state.data
+        if ctx.state.flow != TYPED_FLOW or not data.get("text") or action not in ("ok", "faq", "x"):
+            ctx.reply(t("tips.typed_gone"))
+            return
+        expired = _typed_expired(ctx)
+        ctx.state.clear()
+        text = str(data["text"])
+        if action == "x":
+            ctx.reply(t("tips.typed_dropped"))
+        elif action == "faq":
+            typed = ctx.incoming
+            ctx.incoming = replace(typed, text=text, callback=None)
+            try:
+                await fallback(ctx)
+            finally:
+                ctx.incoming = typed
+        elif expired:
+            ctx.reply(t("tips.typed_expired", code=data.get("code", "")))
+        else:
+            tip = await store.tip_by_id(ctx.session, int(data.get("tip_id", 0)))
+            if tip is None or tip.reply_enc is None:  # unlinked (/hapus, purge) since the offer
+                ctx.reply(t("tips.answer_unavailable"))
+                return
+            await _relay_answer(ctx, tip.id, text)
 
     return handle

@@ -17,9 +17,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Text, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, String, Text, and_, delete, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.core.identity import Identity
 from bot.storage import retention
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 RATE_SCOPE = "tip"
 PURGED = ""  # Tip.reporter_key once wiped by the purge (the column stays NOT NULL)
 ANSWER_FLOW = "tipjawab"  # the reporter typing an answer to a question (relay.py); its data names the tip
+TYPED_ANSWER_FLOW = "tipketik"  # a typed message held until the reporter says it answers a question (relay.py)
 PURGE_CHUNK = 100  # tips purged per statement
 
 
@@ -57,6 +59,36 @@ async def questioned_tip(session: AsyncSession, addr_key: str, message_id: str) 
         select(Outbox.tip_id).where(Outbox.external_id == message_id, Outbox.addr_key == addr_key,
                                     Outbox.tip_id.is_not(None), Outbox.is_group.is_(False),
                                     Outbox.idem_key.like("tip:%:question:%")).limit(1))
+
+
+async def open_question(session: AsyncSession, addr_key: str, reporter_key: str, since: datetime) -> Tip | None:
+    """The tip of the newest question of Bawaslu delivered to the chat ``addr_key`` since ``since`` and not
+    answered yet (no "answer" event of the tip after the question's event), or None.
+
+    Only a tip still linked to its reporter counts: one of ``reporter_key``, with its reply address (wiped by
+    /hapus and the purge) and a group to answer to; and only a question whose outbox copy to this chat is still
+    there (/hapus and the outbox retention redact it: the address pseudonym is wiped) and was delivered (sent,
+    or its outcome unknown). The tips of ``reporter_key`` first (indexed), then their outbox rows by tip."""
+    tip_ids = list((await session.scalars(
+        select(Tip.id).where(Tip.reporter_key == reporter_key, Tip.reporter_key != PURGED,
+                             Tip.reply_enc.is_not(None), Tip.group_chat_id.is_not(None)))).all())
+    if not tip_ids:  # most people asking the FAQ have filed no tip: one indexed look-up
+        return None
+    question = aliased(TipEvent)
+    answer = aliased(TipEvent)
+    question_key = literal("tip:", String) + sql_cast(question.tip_id, String) + ":question:" + sql_cast(
+        question.id, String)
+    answered = select(answer.id).where(answer.tip_id == question.tip_id, answer.kind == "answer",
+                                       answer.id > question.id).exists()
+    return await session.scalar(
+        select(Tip)
+        .join(Outbox, Outbox.tip_id == Tip.id)
+        .join(question, and_(question.tip_id == Tip.id, question.kind == "question"))
+        .where(Tip.id.in_(tip_ids), Outbox.tip_id.in_(tip_ids), Outbox.addr_key == addr_key,
+               Outbox.is_group.is_(False), Outbox.status.in_(("sent", "unknown")),
+               Outbox.created_at >= since, Outbox.idem_key == question_key, ~answered)
+        .order_by(Outbox.created_at.desc(), Outbox.id.desc())
+        .limit(1))
 
 
 async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
@@ -239,10 +271,11 @@ async def purge_expired(session: AsyncSession, now: datetime, identity: Identity
 
 
 async def _end_answers(session: AsyncSession, tip_ids: list[int]) -> None:
-    """Answers to these tips begun and never sent (``relay``'s answer flow): ended, back to the /lapor draft they
-    interrupted if any (``relay.resume``), else the conversation row goes."""
+    """Answers to these tips begun and never sent (``relay``'s answer flow, or a typed message offered as the
+    answer): ended, back to the /lapor draft they interrupted if any (``relay.resume``), else the conversation row
+    goes."""
     rows = (await session.scalars(
-        select(Conversation).where(Conversation.flow == ANSWER_FLOW,
+        select(Conversation).where(Conversation.flow.in_((ANSWER_FLOW, TYPED_ANSWER_FLOW)),
                                    Conversation.data["tip_id"].as_integer().in_(tip_ids))
     )).all()
     for conv in rows:

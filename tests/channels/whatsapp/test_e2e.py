@@ -28,6 +28,7 @@ from tests.channels.whatsapp.conftest import (
 )
 from tests.handlers.tips.conftest import CODE_RE, jpeg_with_gps
 from tests.support.fakes.telegram_server import make_callback, make_message
+from tests.support.fakes.twilio_server import SentMessage
 from tests.support.telegram_harness import wait_recorded
 
 MEMBER = 555001  # a member of the Kukar group
@@ -219,13 +220,11 @@ async def test_anonymity_number_and_profile_name_never_logged(
     assert PROFILE_NAME not in text
 
 
-async def test_a_quoted_reply_to_bawaslus_question_is_relayed_as_the_answer(wa_tg: WhatsAppHarness) -> None:
-    """WhatsApp's way to answer a message is a quoted reply (Twilio's ``OriginalRepliedMessageSid``): a quoted
-    reply to Bawaslu's question is the answer, relayed to the tip's group, as a Telegram reply is -- not a FAQ
-    question kept in the admins' /pertanyaan list."""
-    wa, tg = wa_tg, wa_tg.tg
+async def _bawaslu_asks(wa: WhatsAppHarness, code: str, text: str) -> SentMessage:
+    """A member of the Kukar group asks the reporter of tip ``code`` ``text`` (Tanya pelapor, a reply to the
+    bot's prompt); the question as Twilio was asked to deliver it (its SID recorded)."""
+    tg = wa.tg
     assert tg is not None and wa.rt is not None
-    code = await _file_tip(wa)
     async with wa.rt.services.sessions() as s:
         tip = await s.scalar(select(Tip).where(Tip.code == code))
     assert tip is not None
@@ -238,11 +237,20 @@ async def test_a_quoted_reply_to_bawaslus_question_is_relayed_as_the_answer(wa_t
     replied = {"message_id": prompt.result["message_id"], "date": 0,
                "chat": {"id": KAB, "type": "supergroup", "title": "g"}}
     sent = len(wa.twilio.messages)
-    tg.inject_update(make_message(KAB, MEMBER, "Jam berapa persisnya?", chat_type="supergroup",
-                                  reply_to_message=replied))
-    question = await wa.twilio.wait_for(
-        lambda m: m.to == USER and "Jam berapa persisnya?" in (m.body or ""), since=sent, timeout=10)
+    tg.inject_update(make_message(KAB, MEMBER, text, chat_type="supergroup", reply_to_message=replied))
+    question = await wa.twilio.wait_for(lambda m: m.to == USER and text in (m.body or ""), since=sent, timeout=10)
     await wa.rt.worker.drain()  # its SID recorded
+    return question
+
+
+async def test_a_quoted_reply_to_bawaslus_question_is_relayed_as_the_answer(wa_tg: WhatsAppHarness) -> None:
+    """WhatsApp's way to answer a message is a quoted reply (Twilio's ``OriginalRepliedMessageSid``): a quoted
+    reply to Bawaslu's question is the answer, relayed to the tip's group, as a Telegram reply is -- not a FAQ
+    question kept in the admins' /pertanyaan list."""
+    wa, tg = wa_tg, wa_tg.tg
+    assert tg is not None and wa.rt is not None
+    code = await _file_tip(wa)
+    question = await _bawaslu_asks(wa, code, "Jam berapa persisnya?")
 
     mark = len(tg.calls)
     bodies = await wa.say("Sekitar jam sepuluh <pagi>", extra={"OriginalRepliedMessageSid": question.sid})
@@ -257,3 +265,29 @@ async def test_a_quoted_reply_to_bawaslus_question_is_relayed_as_the_answer(wa_t
     receipt = next(m for m in wa.to_user() if code in (m.body or "") and "Kode" in (m.body or ""))
     await wa.say("apa itu netralitas asn", extra={"OriginalRepliedMessageSid": receipt.sid})
     assert len([c for c in tg.sent_messages(KAB) if "jam sepuluh" in str(c.params.get("text"))]) == 1
+
+
+async def test_an_answer_typed_after_bawaslus_question_is_offered_then_relayed(wa_tg: WhatsAppHarness) -> None:
+    """Most people answer on WhatsApp by simply typing the next message: it is offered as the answer ("Apakah
+    ini jawaban …?") and relayed once the reporter says so -- never on its own, never kept in /pertanyaan."""
+    wa, tg = wa_tg, wa_tg.tg
+    assert tg is not None and wa.rt is not None
+    code = await _file_tip(wa)
+    await _bawaslu_asks(wa, code, "Jam berapa persisnya?")
+    mark = len(tg.calls)
+    [body] = await wa.say("Sekitar jam sepuluh <pagi>")
+    assert t("tips.typed_offer", code=code, text="Sekitar jam sepuluh <pagi>") in body
+    assert not [c for c in tg.calls[mark:] if "jam sepuluh" in (c.text or "")]  # (the outbox was drained)
+    async with wa.rt.services.sessions() as s:
+        assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
+    bodies = await wa.press(t("tips.btn_typed_send"))
+    assert t("tips.answer_sent", code=code) in bodies
+    relayed = await tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and "jam sepuluh" in (c.text or ""),
+                                timeout=10, since=mark)
+    assert "Sekitar jam sepuluh &lt;pagi&gt;" in (relayed.text or "") and code in (relayed.text or "")
+    assert not _leaks(json.dumps(relayed.params, ensure_ascii=False))
+    async with wa.rt.services.sessions() as s:
+        assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
+    # answered: what comes next is an ordinary FAQ question
+    bodies = await wa.say("pns boleh ngelike foto paslon di instagram ga sih")
+    assert bodies and bodies[0].startswith("⛔ TIDAK BOLEH")
