@@ -386,6 +386,10 @@ TEXTS: dict[str, str] = {
     "tips.current_text": "Teks yang tersimpan:\n{text}\n\nTekan Pakai teks ini, atau kirim teks pengganti.",
     "tips.btn_keep": "✅ Pakai teks ini",
     "tips.jawab_usage": "Format: /jawab <kode laporan>, misalnya /jawab JN-7KQ3-MX9P.",
+    "tips.jawab_no_question": (
+        "Bawaslu belum mengajukan pertanyaan tentang laporan {code}, jadi belum ada yang perlu dijawab. Bila ada "
+        "pertanyaan, Anda akan menerimanya di sini. Cek status: /status {code}"
+    ),
     "tips.answer_unrouted": (
         "Laporan ini belum diteruskan ke grup Bawaslu, jadi belum ada yang bisa dijawab. Cek status: /status"
     ),

@@ -181,6 +181,10 @@ async def answer_command(ctx: Context) -> None:
     if tip is None:
         ctx.reply(t("tips.not_found"))
         return
+    if tip.group_chat_id is not None and not await store.was_asked(ctx.session, tip.id):  # else its history
+        # would say "Anda menjawab pertanyaan" (an unrouted tip is told so by answer_button)
+        ctx.reply(t("tips.jawab_no_question", code=tip.code))
+        return
     await answer_button(ctx, tip.id)
 
 

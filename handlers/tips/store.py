@@ -91,6 +91,12 @@ async def open_question(session: AsyncSession, addr_key: str, reporter_key: str,
         .limit(1))
 
 
+async def was_asked(session: AsyncSession, tip_id: int) -> bool:
+    """Whether the tip's group ever asked its reporter a question."""
+    return await session.scalar(
+        select(TipEvent.id).where(TipEvent.tip_id == tip_id, TipEvent.kind == "question").limit(1)) is not None
+
+
 async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
     """The reporter's own tip for a code as typed (None for a bad code or someone else's tip)."""
     code = codes.normalize(code_text)

@@ -655,6 +655,17 @@ async def test_jawab_usage_and_unrouted_tips(make_settings: Any) -> None:
         await h.close()
 
 
+async def test_jawab_without_a_question_answers_nothing(tipcon: TipConsole) -> None:
+    """/jawab KODE before Bawaslu asked anything starts no answer (its history said "Anda menjawab pertanyaan")."""
+    code = code_of(await tipcon.tip())
+    mark = tipcon.mark()
+    r = await tipcon.send(f"/jawab {code.lower()}")
+    assert r[-1].text == t("tips.jawab_no_question", code=code)
+    await tipcon.send("Tambahan: kejadiannya dua kali")
+    assert not [x for x in tipcon.to(GROUP, mark) if "Tambahan" in x.text]
+    assert t("tips.event.answer") not in (await tipcon.send(f"/status {code}"))[-1].text
+
+
 async def test_my_tips_list_shows_the_time(tipcon: TipConsole) -> None:
     import re
 
