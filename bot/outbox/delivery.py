@@ -90,6 +90,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._running = False  # run() was called: only then does a stop's grace deliver anything
+        self._recovered = False  # the start-up recovery ran (the first step does it, under the step lock)
         self._bulk = True  # False while stopping: broadcasts and reminders are left for the next start
         self._inflight: set[asyncio.Task[None]] = set()
         self._waiting = 0  # of the in-flight tasks, those still waiting for their slot's start time
@@ -128,7 +129,6 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         self._running = True
-        await self._recover(startup=True)
         loop = asyncio.get_running_loop()
         next_recovery = loop.time() + self.recovery_every
         while not self._stopping:
@@ -204,6 +204,10 @@ class DeliveryWorker:
             if self._stopping:  # stop() waits for the sends started so far: nothing is claimed after them
                 await self._record()
                 return 0.0
+            if not self._recovered:  # before this worker's first claim, whoever steps first (loop or drain):
+                # on SQLite it takes every "sending" row for a dead process's, so none may be ours yet
+                await self._recover(startup=True)
+                self._recovered = True
             return await self._step()
 
     async def _step(self) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -182,3 +184,56 @@ def test_pause_blocks_channel() -> None:
     assert lim.reserve("x", False) == pytest.approx(2.0)
     now[0] = 2.01
     assert lim.reserve("x", False) == 0.0
+
+
+class HeldSender(ScriptedSender):
+    """Each send waits for ``release``; ``entered`` counts the sends begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.entered = 0
+        self.first = asyncio.Event()
+
+    async def send(self, msg: Claimed, reply: Reply) -> SendResult:
+        self.entered += 1
+        self.first.set()
+        await self.release.wait()
+        return await super().send(msg, reply)
+
+
+async def test_a_send_under_way_when_the_loop_starts_is_not_sent_again(settings: Any) -> None:
+    """The start-up recovery (SQLite: every "sending" row is a dead process's) runs before this worker's first
+    claim, whoever steps first. It ran at the top of the delivery loop, so a drain that had claimed a row
+    before the loop's task first ran (the console, a test harness) saw it reset to pending and sent twice."""
+    held = HeldSender()
+    runtime = Runtime.create(settings, {"telegram": held})
+    steps = 0
+    two_steps = asyncio.Event()
+    real_step = runtime.worker.step
+
+    async def counted_step() -> float:
+        nonlocal steps
+        wait = await real_step()
+        steps += 1
+        if steps >= 2:
+            two_steps.set()
+        return wait
+
+    runtime.worker.step = counted_step  # type: ignore[method-assign]
+    try:
+        await enqueue(runtime, "7", "halo")
+        draining = asyncio.create_task(runtime.worker.drain())
+        await held.first.wait()  # claimed by the drain: "sending", its send under way
+        loop_task = asyncio.create_task(runtime.worker.run())
+        await two_steps.wait()  # the drain's first step, then the loop's
+        held.release.set()
+        await draining
+        await runtime.worker.drain()
+        assert held.entered == 1 and [text for _c, text, _ in held.sent] == ["halo"]
+        assert await statuses(runtime) == ["sent"]
+        loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
+    finally:
+        await runtime.stop()
