@@ -530,8 +530,8 @@ TEXTS: dict[str, str] = {
     "tips.status_closed_note": "\nLaporan ini sudah ditutup. Data kontak Anda dihapus otomatis dalam {days} hari.",
     "tips.question": (
         "❓ Bawaslu bertanya tentang laporan {code}:\n\n{question}\n\n"
-        "Tekan Jawab (atau ketik /jawab {code}) untuk membalas. Identitas Anda tetap tidak diteruskan ke "
-        "Bawaslu."
+        "Tekan Jawab (atau ketik /jawab {code}), atau langsung tulis jawaban Anda. Identitas Anda tetap tidak "
+        "diteruskan ke Bawaslu."
     ),
     "tips.btn_answer": "✍️ Jawab",
     "tips.ask_answer": (

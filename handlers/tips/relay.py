@@ -144,8 +144,8 @@ async def _send_question(ctx: Context, text: str) -> None:
         return
     event = await store.add_event(ctx.session, tip.id, "question", text, ctx.now)
     audit(ctx.session, actor(ctx), "tip.question", ctx.now, tip_id=tip.id, event_id=event.id)
-    question = Reply(text=t("tips.question", code=tip.code, question=text),
-                     buttons=[[Button(t("tips.btn_answer"), f"tip:ans:{tip.id}")]])
+    question = Reply(text=t("tips.question", code=tip.code, question=text),  # waits for text: a typed "15" is
+                     buttons=[[Button(t("tips.btn_answer"), f"tip:ans:{tip.id}")]], text_input=True)  # an answer
     await ctx.send_to(addr[0], addr[1], question, purpose="notice",
                       idem_key=f"tip:{tip.id}:question:{event.id}", tip_id=tip.id)
     ctx.reply(Reply(text=html_t("group.ask_sent", code=tip.code), html=True))

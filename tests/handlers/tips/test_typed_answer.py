@@ -266,3 +266,18 @@ async def test_a_too_long_text_is_neither_offered_nor_kept(tipcon: TipConsole) -
     await tipcon.send(callback="tipketik:ok")
     assert [g.text for g in tipcon.to(CONSOLE_GROUP_CHAT, mark)] == [
         html_t("group.answer", code=code, answer=first)]
+
+
+async def test_a_number_typed_as_the_answer_is_offered_not_read_as_a_choice(tipcon: TipConsole) -> None:
+    """The question carries the Jawab button, but it waits for text: "15" (a bare number, e.g. "Jam berapa?")
+    is the answer offered, not "Pilihan 15 tidak ada"; "Jawab" typed as a word still starts the Jawab answer."""
+    code, tip_id = await _tip(tipcon)
+    await _ask(tipcon, tip_id, "Ada berapa orang?")
+    r = await tipcon.send("15")
+    assert r[-1].text == _offer(code, "15") and _buttons(r[-1]) == OFFER_BUTTONS
+    mark = tipcon.mark()
+    await tipcon.send(callback="tipketik:ok")
+    assert [x.text for x in tipcon.to(CONSOLE_GROUP_CHAT, mark) if code in x.text and "15" in x.text]
+    await _ask(tipcon, tip_id, "Siapa saja?")
+    r = await tipcon.send("jawab")
+    assert "Tulis jawaban" in r[-1].text
