@@ -39,6 +39,7 @@ WRONG_PERMISSIVE_LABEL = {
     "pengajian yang diadakan tim sukses caleg boleh hadir?": "acara-sosial-ada-calon",
     "ikut kunjungan kerja bupati sambil bagi stiker paslon": "acara-dinas-petahana",
     "pns boleh nyaleg tanpa mundur?": "nyalon-mundur",
+    "pns daftar caleg dulu baru mundur belakangan boleh?": "nyalon-mundur",  # the condition moved later
     "kepala sekolah boleh kampanye di sekolah?": "izin-tempat-kampanye",  # the head campaigning, or permitting?
 }
 
