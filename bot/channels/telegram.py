@@ -41,6 +41,7 @@ from telegram.constants import MessageLimit, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -321,7 +322,13 @@ class ScreenedUpdatesRequest(HTTPXRequest):
 
 def _polling_error(exc: TelegramError) -> None:
     """A failed getUpdates while running: one warning line, no traceback. PTB's polling loop retries by
-    itself with a growing pause (1 s, then x1.5 up to 30 s; at once after a timeout)."""
+    itself with a growing pause (1 s, then x1.5 up to 30 s; at once after a timeout). A 409 is no network
+    trouble: another process takes this bot's updates, and only one may."""
+    if isinstance(exc, Conflict):
+        log.error("telegram polling conflict: another process is receiving this bot's updates (a second "
+                  "`python -m bot run` with the same telegram.token, or a webhook set for it); stop it: only one "
+                  "process may poll, use mode = \"webhook\" for several", extra={"error": "Conflict"})
+        return
     log.warning("telegram polling failed; retrying", extra={"error": type(exc).__name__})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -130,3 +131,34 @@ async def test_a_private_chat_telegram_does_not_know_is_not_sent_to_again(telegr
     await telegram.drained()
     tried = [c for c in telegram.server.sent_messages(user, include_failed=True) if not c.ok]
     assert len(tried) == 1
+
+
+class _Until(logging.Handler):
+    """Sets ``seen`` once a record whose message holds ``needle`` is logged (on the test's own loop)."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.needle, self.seen = needle, asyncio.Event()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage():
+            self.records.append(record)
+            self.seen.set()
+
+
+async def test_a_polling_conflict_names_the_other_process(telegram: TelegramHarness) -> None:
+    """Telegram's 409 on getUpdates ("terminated by other getUpdates request") means a second process polls
+    with the same token: an error line that says so, not "polling failed; retrying" as for a network error;
+    polling goes on once the other process is gone."""
+    until = _Until("another process is receiving this bot's updates")
+    logging.getLogger("bot.channels.telegram").addHandler(until)
+    try:
+        telegram.server.fail_next(1, 409, methods=["getUpdates"], description=(
+            "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"))
+        await asyncio.wait_for(until.seen.wait(), timeout=10)
+        assert until.records[0].levelno == logging.ERROR and "telegram.token" in until.records[0].getMessage()
+        telegram.text(3101, "/start")
+        await telegram.wait_text(3101, "JagaNetral", timeout=10)
+    finally:
+        logging.getLogger("bot.channels.telegram").removeHandler(until)
