@@ -9,8 +9,10 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.core.model import Button, Reply
+from bot.storage.models import Outbox, Subscriber
 from tests.channels.telegram.conftest import ADMIN_ID
 from tests.support.bad_updates import SECRET_NAME, SECRET_PHONE, unreadable_update
 from tests.support.telegram_harness import TelegramHarness
@@ -119,7 +121,8 @@ async def _broadcast(telegram: TelegramHarness, text: str) -> None:
 async def test_a_private_chat_telegram_does_not_know_is_not_sent_to_again(telegram: TelegramHarness) -> None:
     """A subscriber whose chat Telegram no longer knows (400 "chat not found": account deleted) stayed
     active: every later broadcast and reminder was tried again and given up again, each time reported to
-    the admins. It is now treated like a 403: the row is marked blocked and the subscriber deactivated."""
+    the admins. It is now treated like a 403: the row is marked blocked and the subscriber deactivated (a
+    deactivated subscriber is left out of later broadcasts: tests/broadcasts/test_telegram_e2e.py)."""
     user = 3030
     telegram.text(user, "/langganan samarinda")
     role = await telegram.wait_text(user, "berlangganan sebagai")
@@ -127,10 +130,15 @@ async def test_a_private_chat_telegram_does_not_know_is_not_sent_to_again(telegr
     await telegram.wait_text(user, "Terima kasih")
     telegram.server.set_chat_error(user, 400, "Bad Request: chat not found")
     await _broadcast(telegram, "Siaran pertama")
-    await _broadcast(telegram, "Siaran kedua")
     await telegram.drained()
     tried = [c for c in telegram.server.sent_messages(user, include_failed=True) if not c.ok]
     assert len(tried) == 1
+    assert telegram.rt is not None
+    async with telegram.rt.services.sessions() as s:
+        row = await s.scalar(select(Outbox).where(Outbox.broadcast_id.is_not(None)))
+        subscriber = await s.scalar(select(Subscriber))
+    assert row is not None and row.status == "blocked"
+    assert subscriber is not None and not subscriber.active and subscriber.blocked
 
 
 class _Until(logging.Handler):
