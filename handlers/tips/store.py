@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, String, Text, and_, delete, literal, or_, select, update
+from sqlalchemy import ColumnElement, String, Table, Text, and_, bindparam, delete, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -61,6 +62,14 @@ async def questioned_tip(session: AsyncSession, addr_key: str, message_id: str) 
                                     Outbox.idem_key.like("tip:%:question:%")).limit(1))
 
 
+# Built once, on the table (not the ORM entity): it runs for every free text in a private chat, where
+# building the statement and the ORM's compile step cost more than the indexed look-up itself.
+_TIPS = cast(Table, Tip.__table__)
+_LINKED_TIPS = select(_TIPS.c.id).where(
+    _TIPS.c.reporter_key == bindparam("reporter_key"), _TIPS.c.reporter_key != PURGED,
+    _TIPS.c.reply_enc.is_not(None), _TIPS.c.group_chat_id.is_not(None))
+
+
 async def open_question(session: AsyncSession, addr_key: str, reporter_key: str, since: datetime) -> Tip | None:
     """The tip of the newest question of Bawaslu delivered to the chat ``addr_key`` since ``since`` and not
     answered yet (no "answer" event of the tip after the question's event), or None.
@@ -69,9 +78,7 @@ async def open_question(session: AsyncSession, addr_key: str, reporter_key: str,
     /hapus and the purge) and a group to answer to; and only a question whose outbox copy to this chat is still
     there (/hapus and the outbox retention redact it: the address pseudonym is wiped) and was delivered (sent,
     or its outcome unknown). The tips of ``reporter_key`` first (indexed), then their outbox rows by tip."""
-    tip_ids = list((await session.scalars(
-        select(Tip.id).where(Tip.reporter_key == reporter_key, Tip.reporter_key != PURGED,
-                             Tip.reply_enc.is_not(None), Tip.group_chat_id.is_not(None)))).all())
+    tip_ids = list((await session.execute(_LINKED_TIPS, {"reporter_key": reporter_key})).scalars().all())
     if not tip_ids:  # most people asking the FAQ have filed no tip: one indexed look-up
         return None
     question = aliased(TipEvent)
