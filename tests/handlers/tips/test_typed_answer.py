@@ -24,6 +24,7 @@ MEMBER = "anggota-5512"
 OFFER_BUTTONS = ["tipketik:ok", "tipketik:faq", "tipketik:x"]
 FAQ_QUESTION = "pns boleh ngelike foto paslon di instagram ga sih"  # the KB answers it (no unanswered row)
 UNKNOWN = "kapan jadwal pelantikan bupati terpilih di kukar"  # the KB cannot: an unanswered row
+FAQ_STATEMENT = "pns ngelike foto paslon di instagram"  # no question word, and the KB answers it
 
 
 async def _tip(h: TipConsole, user: str = "pelapor") -> tuple[str, int]:
@@ -84,7 +85,7 @@ async def test_a_typed_answer_is_offered_and_relayed_on_confirmation(tipcon: Tip
         kinds = (await s.scalars(select(TipEvent.kind).where(TipEvent.tip_id == tip_id).order_by(TipEvent.id))).all()
     assert kinds == ["status", "question", "answer"]
     # answered: the next message is an ordinary FAQ question again
-    assert [x.text for x in await tipcon.send(FAQ_QUESTION)] == await _faq_texts(tipcon, FAQ_QUESTION)
+    assert [x.text for x in await tipcon.send(FAQ_STATEMENT)] == await _faq_texts(tipcon, FAQ_STATEMENT)
 
 
 async def test_more_text_joins_the_offered_answer(tipcon: TipConsole) -> None:
@@ -105,10 +106,10 @@ async def test_bukan_gives_the_normal_faq_answer(tipcon: TipConsole) -> None:
     code, tip_id = await _tip(tipcon)
     await _ask(tipcon, tip_id)
     mark = tipcon.mark()
-    r = await tipcon.send(FAQ_QUESTION)
-    assert [x.text for x in r] == [_offer(code, FAQ_QUESTION)]
+    r = await tipcon.send(FAQ_STATEMENT)
+    assert [x.text for x in r] == [_offer(code, FAQ_STATEMENT)]
     r = await tipcon.send("2")  # "Bukan, ini pertanyaan lain"
-    assert [x.text for x in r] == await _faq_texts(tipcon, FAQ_QUESTION)
+    assert [x.text for x in r] == await _faq_texts(tipcon, FAQ_STATEMENT)
     assert r[0].text.startswith(t("faq.verdict.tidak"))
     # an unknown question goes where it went before: the admins' list
     await tipcon.send(UNKNOWN)
@@ -153,12 +154,12 @@ async def test_a_command_or_another_button_drops_the_offer(tipcon: TipConsole) -
 
 async def test_no_offer_without_an_open_question(tipcon: TipConsole) -> None:
     _code, tip_id = await _tip(tipcon)
-    assert [x.text for x in await tipcon.send(FAQ_QUESTION)] == await _faq_texts(tipcon, FAQ_QUESTION)
+    assert [x.text for x in await tipcon.send(FAQ_STATEMENT)] == await _faq_texts(tipcon, FAQ_STATEMENT)
     await _ask(tipcon, tip_id)
     # the question went to the reporter's chat only: another chat (even with a tip of its own) gets the FAQ
     await _tip(tipcon, user="pelapor-lain")
-    r = await tipcon.send(FAQ_QUESTION, user="pelapor-lain")
-    assert [x.text for x in r] == await _faq_texts(tipcon, FAQ_QUESTION)
+    r = await tipcon.send(FAQ_STATEMENT, user="pelapor-lain")
+    assert [x.text for x in r] == await _faq_texts(tipcon, FAQ_STATEMENT)
     # a cancel word is never an answer
     assert [x.text for x in await tipcon.send("batal")] == [x.text for x in await tipcon.send("batal", user="x")]
     assert await _flows(tipcon) == []
@@ -169,7 +170,7 @@ async def test_no_offer_once_the_question_was_answered_with_jawab(tipcon: TipCon
     await _ask(tipcon, tip_id)
     await tipcon.send(f"/jawab {code}")
     await tipcon.send("Jam 10")
-    assert [x.text for x in await tipcon.send(FAQ_QUESTION)] == await _faq_texts(tipcon, FAQ_QUESTION)
+    assert [x.text for x in await tipcon.send(FAQ_STATEMENT)] == await _faq_texts(tipcon, FAQ_STATEMENT)
     await _ask(tipcon, tip_id, "Siapa saksinya?")  # a new question is open again
     assert [x.text for x in await tipcon.send("Pak Andi")] == [_offer(code, "Pak Andi")]
 
@@ -184,7 +185,7 @@ async def test_no_offer_after_the_window(tipcon: TipConsole) -> None:
     assert [x.text for x in await tipcon.send("Jam 10")] == [_offer(code, "Jam 10")]  # just within
     await tipcon.send(callback="tipketik:x")
     set_clock(lambda: start + timedelta(hours=hours, minutes=1))
-    assert [x.text for x in await tipcon.send(FAQ_QUESTION)] == await _faq_texts(tipcon, FAQ_QUESTION)
+    assert [x.text for x in await tipcon.send(FAQ_STATEMENT)] == await _faq_texts(tipcon, FAQ_STATEMENT)
 
 
 async def test_an_offer_left_open_too_long_is_not_sent(tipcon: TipConsole) -> None:
@@ -201,8 +202,8 @@ async def test_an_offer_left_open_too_long_is_not_sent(tipcon: TipConsole) -> No
     set_clock(None)
     await tipcon.send("Jam 10")
     set_clock(lambda: start + timedelta(hours=hours, minutes=1))
-    r = await tipcon.send(FAQ_QUESTION)
-    assert [x.text for x in r] == await _faq_texts(tipcon, FAQ_QUESTION) and await _flows(tipcon) == []
+    r = await tipcon.send(FAQ_STATEMENT)
+    assert [x.text for x in r] == await _faq_texts(tipcon, FAQ_STATEMENT) and await _flows(tipcon) == []
 
 
 async def test_no_offer_after_hapus(tipcon: TipConsole) -> None:
@@ -219,7 +220,7 @@ async def test_no_offer_after_hapus(tipcon: TipConsole) -> None:
                                          identity.key("reporter", "console", "pelapor"),
                                          utcnow() - timedelta(days=30)) is None
     mark = tipcon.mark()
-    assert [x.text for x in await tipcon.send(FAQ_QUESTION)] == await _faq_texts(tipcon, FAQ_QUESTION)
+    assert [x.text for x in await tipcon.send(FAQ_STATEMENT)] == await _faq_texts(tipcon, FAQ_STATEMENT)
     assert not tipcon.to(CONSOLE_GROUP_CHAT, mark)
 
 
@@ -281,3 +282,15 @@ async def test_a_number_typed_as_the_answer_is_offered_not_read_as_a_choice(tipc
     await _ask(tipcon, tip_id, "Siapa saja?")
     r = await tipcon.send("jawab")
     assert "Tulis jawaban" in r[-1].text
+
+
+async def test_a_question_of_its_own_goes_to_the_faq_without_the_offer(tipcon: TipConsole) -> None:
+    """While a question is open, a text that is itself a question ("…?", "boleh…", "apakah…") asks, it does not
+    answer: the FAQ answers it at once (and no open question is looked up for it); a statement is offered."""
+    code, tip_id = await _tip(tipcon)
+    await _ask(tipcon, tip_id)
+    for question in (FAQ_QUESTION, "apakah saya perlu datang ke kantor bawaslu", "bolehkah saya kirim foto lagi?"):
+        r = await tipcon.send(question)
+        assert [x.text for x in r] == await _faq_texts(tipcon, question), question
+    r = await tipcon.send("dia datang jam 10")
+    assert [x.text for x in r] == [_offer(code, "dia datang jam 10")]
