@@ -243,6 +243,18 @@ async def _bawaslu_asks(wa: WhatsAppHarness, code: str, text: str) -> SentMessag
     return question
 
 
+async def _answer_reached_the_group(wa: WhatsAppHarness, code: str, mark: int) -> None:
+    """The answer "Sekitar jam sepuluh <pagi>" reached the Kukar group (escaped, with the code, without the
+    reporter's number or name) and is not in the admins' unanswered list."""
+    assert wa.tg is not None and wa.rt is not None
+    relayed = await wa.tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and "jam sepuluh" in (c.text or ""),
+                                   timeout=10, since=mark)
+    assert "Sekitar jam sepuluh &lt;pagi&gt;" in (relayed.text or "") and code in (relayed.text or "")
+    assert not _leaks(json.dumps(relayed.params, ensure_ascii=False))
+    async with wa.rt.services.sessions() as s:
+        assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
+
+
 async def test_a_quoted_reply_to_bawaslus_question_is_relayed_as_the_answer(wa_tg: WhatsAppHarness) -> None:
     """WhatsApp's way to answer a message is a quoted reply (Twilio's ``OriginalRepliedMessageSid``): a quoted
     reply to Bawaslu's question is the answer, relayed to the tip's group, as a Telegram reply is -- not a FAQ
@@ -255,12 +267,7 @@ async def test_a_quoted_reply_to_bawaslus_question_is_relayed_as_the_answer(wa_t
     mark = len(tg.calls)
     bodies = await wa.say("Sekitar jam sepuluh <pagi>", extra={"OriginalRepliedMessageSid": question.sid})
     assert t("tips.answer_sent", code=code) in bodies
-    relayed = await tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and "jam sepuluh" in (c.text or ""),
-                                timeout=10, since=mark)
-    assert "Sekitar jam sepuluh &lt;pagi&gt;" in (relayed.text or "") and code in (relayed.text or "")
-    assert not _leaks(json.dumps(relayed.params, ensure_ascii=False))
-    async with wa.rt.services.sessions() as s:
-        assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
+    await _answer_reached_the_group(wa, code, mark)
     # a quoted reply to any other message of the bot is still an ordinary question
     receipt = next(m for m in wa.to_user() if code in (m.body or "") and "Kode" in (m.body or ""))
     await wa.say("apa itu netralitas asn", extra={"OriginalRepliedMessageSid": receipt.sid})
@@ -282,12 +289,7 @@ async def test_an_answer_typed_after_bawaslus_question_is_offered_then_relayed(w
         assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
     bodies = await wa.press(t("tips.btn_typed_send"))
     assert t("tips.answer_sent", code=code) in bodies
-    relayed = await tg.wait_for(lambda c: str(c.chat_id) == str(KAB) and "jam sepuluh" in (c.text or ""),
-                                timeout=10, since=mark)
-    assert "Sekitar jam sepuluh &lt;pagi&gt;" in (relayed.text or "") and code in (relayed.text or "")
-    assert not _leaks(json.dumps(relayed.params, ensure_ascii=False))
-    async with wa.rt.services.sessions() as s:
-        assert (await s.scalars(select(UnansweredQuestion.text))).all() == []
+    await _answer_reached_the_group(wa, code, mark)
     # answered: what comes next is an ordinary FAQ question
     bodies = await wa.say("pns boleh ngelike foto paslon di instagram ga sih")
     assert bodies and bodies[0].startswith("⛔ TIDAK BOLEH")
