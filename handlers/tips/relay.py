@@ -75,12 +75,22 @@ async def ask_button(ctx: Context, tip: Tip) -> None:
                         html=True, buttons=[[Button(t("button.cancel"), "tip:askx")]], text_input=True))
 
 
-def _expired(ctx: Context) -> bool:
+def _started_before(ctx: Context, window: timedelta) -> bool:
+    """Whether the open flow's ``since`` (when it began) lies more than ``window`` back (or is unreadable)."""
     try:
         since = datetime.fromisoformat(str(ctx.state.data.get("since")))
     except ValueError:
         return True
-    return ctx.now - since > timedelta(minutes=ctx.services.settings.tips.ask_timeout_minutes)
+    return ctx.now - since > window
+
+
+def _expired(ctx: Context) -> bool:
+    return _started_before(ctx, timedelta(minutes=ctx.services.settings.tips.ask_timeout_minutes))
+
+
+def _is_cancel(text: str) -> bool:
+    """A cancel word ("batal", "/batal", "cancel"), however written."""
+    return text.lower().strip(" .!") in CANCEL_WORDS
 
 
 async def _replies_to_prompt(ctx: Context) -> bool:
@@ -210,7 +220,7 @@ async def _typed(ctx: Context, limit: int, empty_key: str, cancel: Handler) -> s
     """The text typed for a question or an answer, or None when it was a cancel word, empty or too long (the
     user has then been answered)."""
     text = ctx.incoming.text.strip()
-    if text.lower().strip(" .!") in CANCEL_WORDS:
+    if _is_cancel(text):
         await cancel(ctx)
         return None
     if not text:
@@ -304,7 +314,7 @@ async def offer_typed_answer(ctx: Context) -> bool:
     """If this chat has an unanswered recent question, hold the text just typed and ask whether it is the
     answer (True: the reporter has been answered; False: no open question, the text is not for this)."""
     text = ctx.incoming.text.strip()
-    if text.lower().strip(" .!") in CANCEL_WORDS or asks(text):
+    if _is_cancel(text) or asks(text):
         return False
     tip = await store.open_question(ctx.session, ctx.chat_key, reporter_key(ctx), ctx.now - _typed_window(ctx))
     if tip is None:
@@ -340,11 +350,7 @@ def _ask_typed(ctx: Context) -> None:
 
 
 def _typed_expired(ctx: Context) -> bool:
-    try:
-        since = datetime.fromisoformat(str(ctx.state.data.get("since")))
-    except ValueError:
-        return True
-    return ctx.now - since > _typed_window(ctx)
+    return _started_before(ctx, _typed_window(ctx))
 
 
 def typed_more(fallback: Handler) -> Handler:
@@ -359,7 +365,7 @@ def typed_more(fallback: Handler) -> Handler:
             await afresh(ctx)
             return
         text = ctx.incoming.text.strip()
-        if text.lower().strip(" .!") in CANCEL_WORDS:
+        if _is_cancel(text):
             await typed_cancel(ctx)
             return
         limit = ctx.services.settings.tips.max_text_chars
