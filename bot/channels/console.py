@@ -17,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import html
 import os
-import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.channels.splitting import shown_text
 from bot.core.model import CONSOLE_GROUP_CHAT, CONSOLE_PRIVATE_CHAT, MAX_TEXT_CHARS, Incoming, Reply, label_word
 from bot.outbox.ports import Claimed, SendResult
 from bot.signals import stop_on_signals
@@ -35,7 +34,6 @@ CONSOLE_USER = "console-user"
 PROMPT_PRIVATE = "anda> "
 PROMPT_GROUP = "grup> "
 QUIT_WORDS = frozenset({"::keluar", "::exit", "::quit"})
-_TAG = re.compile(r"<[^>]+>")
 
 MediaLoader = Callable[[int], Awaitable[tuple[bytes, str, str]]]  # media_id -> (bytes, content type, file name)
 
@@ -45,7 +43,7 @@ def render(reply: Reply, saved: dict[int, Path] | None = None) -> str:
 
     ``saved`` maps a media id to the file the console wrote it to; its path is shown with the attachment.
     """
-    text = html.unescape(_TAG.sub("", reply.text)) if reply.html else reply.text
+    text = shown_text(reply.text, reply.html)
     lines = [text] if text else []
     for m in reply.media:
         label = {"photo": "foto", "document": "dokumen", "video": "video"}.get(m.kind, m.kind)

@@ -1,6 +1,17 @@
-"""Splitting a long text into messages that each fit a platform's limit (WhatsApp bodies, Telegram texts)."""
+"""Plain text of a reply: what a user sees of an HTML text (the console, WhatsApp, Telegram's length limit), and
+a long text split into messages that each fit a platform's limit (WhatsApp bodies, Telegram texts)."""
 
 from __future__ import annotations
+
+import html
+import re
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def shown_text(text: str, is_html: bool) -> str:
+    """What a user sees of ``text`` (for HTML: without tags, entities resolved); Telegram's limits count this."""
+    return html.unescape(_TAG.sub("", text)) if is_html else text
 
 
 def split_parts(text: str, limit: int) -> list[str]:

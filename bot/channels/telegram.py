@@ -14,12 +14,10 @@ network/5xx → retry).
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import mimetypes
 import os
-import re
 from dataclasses import replace
 
 # Opt in to PTB's future behaviour (RetryAfter.retry_after as timedelta); _seconds() accepts both.
@@ -52,7 +50,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-from bot.channels.splitting import split_parts
+from bot.channels.splitting import shown_text, split_parts
 from bot.channels.telegram_http import AiohttpRequest, ConnectionLost
 from bot.config import Settings, max_inflight
 from bot.core.model import MAX_TEXT_CHARS, Incoming, MediaIn, MediaOut, Reply
@@ -80,14 +78,6 @@ def _markup_json(reply: Reply) -> dict[str, Any]:
     """``_markup(reply).to_dict()``, built directly: a text message's buttons go as JSON, and building PTB's
     objects only to turn them back into dicts cost a tenth of a send's CPU."""
     return {"inline_keyboard": [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]}
-
-
-_TAG = re.compile(r"<[^>]*>")
-
-
-def shown_text(text: str, is_html: bool) -> str:
-    """What a user sees of ``text`` (for HTML: without tags, entities resolved); Telegram's limits count this."""
-    return html.unescape(_TAG.sub("", text)) if is_html else text
 
 
 def _utf16_len(text: str) -> int:
