@@ -104,18 +104,16 @@ async def was_asked(session: AsyncSession, tip_id: int) -> bool:
         select(TipEvent.id).where(TipEvent.tip_id == tip_id, TipEvent.kind == "question").limit(1)) is not None
 
 
-async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
-    """The reporter's own tip for a code as typed (None for a bad code or someone else's tip)."""
-    code = codes.normalize(code_text)
-    if code is None:
-        return None
-    return await session.scalar(select(Tip).where(Tip.code == code, Tip.reporter_key == reporter_key))
-
-
 async def tip_by_code(session: AsyncSession, code_text: str) -> Tip | None:
     """The tip with a code as typed (None for a bad or unknown code)."""
     code = codes.normalize(code_text)
     return None if code is None else await session.scalar(select(Tip).where(Tip.code == code))
+
+
+async def own_tip(session: AsyncSession, code_text: str, reporter_key: str) -> Tip | None:
+    """The reporter's own tip for a code as typed (None for a bad code or someone else's tip)."""
+    tip = await tip_by_code(session, code_text)
+    return tip if tip is not None and tip.reporter_key == reporter_key else None
 
 
 async def my_tips(session: AsyncSession, reporter_key: str, limit: int = 20) -> Sequence[Tip]:
