@@ -38,6 +38,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -415,8 +416,18 @@ TRACKING_FILE = Path(__file__).with_name("tracking-params.toml")
 
 
 @cache
+def _tracking_file() -> dict[str, Any]:
+    return tomllib.loads(TRACKING_FILE.read_text(encoding="utf-8"))
+
+
+def _on_host(host: str, domain: str) -> bool:
+    """``host`` is ``domain`` or one of its subdomains."""
+    return host == domain or host.endswith("." + domain)
+
+
+@cache
 def _tracking() -> tuple[frozenset[str], tuple[str, ...], dict[str, frozenset[str]]]:
-    data = tomllib.loads(TRACKING_FILE.read_text(encoding="utf-8"))
+    data = _tracking_file()
     common = data.get("all", {})
     hosts = {h.lower(): frozenset(n.lower() for n in v.get("names", [])) for h, v in data.get("hosts", {}).items()}
     return (frozenset(n.lower() for n in common.get("names", [])),
@@ -432,7 +443,7 @@ def strip_tracking(url: str) -> str:
     host = (parts.hostname or "").lower()
     drop = set(names)
     for domain, extra in hosts.items():
-        if host == domain or host.endswith("." + domain):
+        if _on_host(host, domain):
             drop |= extra
     kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
             if k.lower() not in drop and not k.lower().startswith(prefixes)]
@@ -441,9 +452,8 @@ def strip_tracking(url: str) -> str:
 
 @cache
 def _share_prefixes() -> tuple[tuple[str, str], ...]:
-    data = tomllib.loads(TRACKING_FILE.read_text(encoding="utf-8"))
     out = []
-    for entry in data.get("share_links", {}).get("prefixes", []):
+    for entry in _tracking_file().get("share_links", {}).get("prefixes", []):
         host, _, path = str(entry).lower().partition("/")
         out.append((host, "/" + path))
     return tuple(out)
@@ -455,12 +465,12 @@ def is_share_short_link(url: str) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     path = parts.path.lower() or "/"
-    return any((host == h or host.endswith("." + h)) and path.startswith(p) for h, p in _share_prefixes())
+    return any(_on_host(host, h) and path.startswith(p) for h, p in _share_prefixes())
 
 
 def _known(host: str) -> str | None:
     for domain, label in KNOWN_HOSTS.items():
-        if host == domain or host.endswith("." + domain):
+        if _on_host(host, domain):
             return label
     return None
 
